@@ -1,0 +1,32 @@
+# Two entry points that work on a fresh machine with Python 3.11+: `make check` and `make test`.
+# Both make a virtual environment in .venv on first use and install kubecert into it.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: check test lint type unit clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# The conformance suite against the embedded reference platform; reports land in reports/.
+check: $(BIN)/.installed
+	$(BIN)/kubecert check
+
+# The project's own tests, with lint and type checks first.
+test: lint type unit
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+
+type: $(BIN)/.installed
+	$(BIN)/mypy
+
+unit: $(BIN)/.installed
+	$(BIN)/pytest -n 2
+
+clean:
+	rm -rf $(VENV) reports/*.json reports/*.html reports/*.xml .pytest_cache .mypy_cache .ruff_cache

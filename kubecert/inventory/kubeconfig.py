@@ -1,0 +1,115 @@
+"""Parsing a kubeadm kubeconfig into a KubeconfigRecord: YAML, then the current context's user."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kubecert.inventory.files import (
+    ReadFailure,
+    file_facts,
+    load_yaml,
+    parse_certificate,
+    parse_private_key,
+    read_bytes,
+)
+from kubecert.inventory.model import CertRecord, KeyFacts, KubeconfigRecord, Problem, ProblemKind, Role
+
+
+def load_kubeconfig(path: Path, machine: str | None = None) -> KubeconfigRecord:
+    """The kubeconfig at ``path``; ReadFailure names the file and field when it cannot be used."""
+    name = path.name
+    data = read_bytes(path, name)
+
+    def invalid(message: str) -> ReadFailure:
+        return ReadFailure(Problem(name, str(path), ProblemKind.INVALID, message))
+
+    try:
+        document = load_yaml(data)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where is not None else ""
+        raise invalid(f"invalid kubeconfig YAML{at}") from None
+    if not isinstance(document, dict):
+        raise invalid("not a kubeconfig: the YAML is not a mapping")
+
+    context_name = document.get("current-context")
+    context = _named(document, "contexts", context_name, "context", invalid) if context_name else None
+    if context is None:
+        context = _only_entry(document, "contexts", "context", invalid)
+    user_name = context.get("user") if context else None
+    cluster_name = context.get("cluster") if context else None
+    user = _named(document, "users", user_name, "user", invalid) if user_name else None
+    if user is None:
+        user = _only_entry(document, "users", "user", invalid) or {}
+    cluster = _named(document, "clusters", cluster_name, "cluster", invalid) if cluster_name else None
+    if cluster is None:
+        cluster = _only_entry(document, "clusters", "cluster", invalid) or {}
+
+    ca_pem = _decoded(cluster, "certificate-authority-data", invalid)
+    ca_cert = parse_certificate(ca_pem, path, name) if ca_pem is not None else None
+
+    client_cert: CertRecord | None = None
+    cert_pem = _decoded(user, "client-certificate-data", invalid)
+    if cert_pem is not None:
+        cert = parse_certificate(cert_pem, path, name)
+        client_cert = CertRecord(
+            name=name, role=Role.KUBECONFIG, path=str(path), cert=cert, pem=cert_pem,
+            file=file_facts(path), machine=machine,
+        )
+    embedded_key: KeyFacts | None = None
+    key_pem = _decoded(user, "client-key-data", invalid)
+    if key_pem is not None:
+        embedded_key = parse_private_key(key_pem, path, name, None)
+        if client_cert is not None:
+            client_cert.key = embedded_key
+
+    return KubeconfigRecord(
+        name=name, path=str(path), file=file_facts(path), user=str(user_name) if user_name else None,
+        server=_string(cluster.get("server")), ca_pem=ca_pem, ca_cert=ca_cert, client_cert=client_cert,
+        client_cert_path=_string(user.get("client-certificate")),
+        client_key_path=_string(user.get("client-key")), embedded_key=embedded_key,
+    )
+
+
+def _string(value: Any) -> str | None:
+    return str(value) if value is not None else None
+
+
+def _entries(document: dict[str, Any], section: str, invalid: Any) -> list[dict[str, Any]]:
+    entries = document.get(section) or []
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise invalid(f"{section} is not a list of named entries")
+    return entries
+
+
+def _named(document: dict[str, Any], section: str, wanted: Any, field: str, invalid: Any) -> dict[str, Any] | None:
+    for entry in _entries(document, section, invalid):
+        if entry.get("name") == wanted:
+            body = entry.get(field)
+            if not isinstance(body, dict):
+                raise invalid(f"{section}[name={wanted}].{field} is not a mapping")
+            return body
+    return None
+
+
+def _only_entry(document: dict[str, Any], section: str, field: str, invalid: Any) -> dict[str, Any] | None:
+    entries = _entries(document, section, invalid)
+    if len(entries) != 1:
+        return None
+    body = entries[0].get(field)
+    return body if isinstance(body, dict) else None
+
+
+def _decoded(body: dict[str, Any], key: str, invalid: Any) -> bytes | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    try:
+        return base64.b64decode(str(value), validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid(f"{key} is not valid base64") from None

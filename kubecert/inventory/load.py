@@ -1,0 +1,197 @@
+"""Observing a kubeadm tree (the pki folder, the kubeconfigs and manifests beside it) as an Inventory.
+
+Every file is read and parsed once here; rules only read the records. Whatever cannot be read becomes
+a Problem naming the file, and the rest is observed regardless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kubecert import layout
+from kubecert.inventory.files import (
+    ReadFailure,
+    file_facts,
+    load_yaml,
+    parse_certificate,
+    parse_private_key,
+    parse_public_key,
+    read_bytes,
+    walk,
+)
+from kubecert.inventory.kubeconfig import load_kubeconfig
+from kubecert.inventory.model import (
+    CertRecord,
+    ClusterFacts,
+    Declared,
+    Inventory,
+    KubeconfigRecord,
+    ProblemKind,
+    Role,
+    ServiceAccountKeys,
+)
+
+
+@dataclass(frozen=True)
+class Declarations:
+    """What the user says about the cluster; the target's own files win where they say otherwise."""
+
+    node_name: str | None = None
+    advertise_address: str | None = None
+    service_cidr: str | None = None
+    dns_domain: str | None = None
+    extra_sans: tuple[str, ...] = ()
+    external_etcd: bool = False
+
+
+def load_pki(
+    pki_dir: Path,
+    *,
+    kubeconfig_dir: Path | None = None,
+    manifests_dir: Path | None = None,
+    declared: Declarations | None = None,
+    target: str | None = None,
+    observed_at: dt.datetime | None = None,
+    machine: str | None = None,
+) -> Inventory:
+    """Read ``pki_dir`` (e.g. /etc/kubernetes/pki) and the kubeconfigs in its parent unless given."""
+    declared = declared or Declarations()
+    kubeconfig_dir = kubeconfig_dir if kubeconfig_dir is not None else pki_dir.parent
+    manifests_dir = manifests_dir if manifests_dir is not None else kubeconfig_dir / "manifests"
+    inventory = Inventory(
+        target=target or f"pki:{pki_dir}",
+        observed_at=observed_at or dt.datetime.now(dt.UTC),
+        location={"pki": str(pki_dir), "kubeconfigs": str(kubeconfig_dir), "manifests": str(manifests_dir)},
+    )
+    inventory.files = list(walk(pki_dir))
+
+    for spec in layout.expected_certs(external_etcd=declared.external_etcd):
+        record = _load_cert(pki_dir, spec, inventory, machine)
+        if record is not None:
+            inventory.certificates[spec.name] = record
+    inventory.service_account = _load_service_account(pki_dir, inventory)
+    for kspec in layout.KUBECONFIGS:
+        kubeconfig = _load_kubeconfig(kubeconfig_dir / kspec.name, inventory, machine)
+        if kubeconfig is not None:
+            inventory.kubeconfigs[kspec.name] = kubeconfig
+            inventory.files.extend(f for f in [kubeconfig.file] if f is not None)
+    inventory.cluster = _cluster_facts(manifests_dir, inventory.kubeconfigs, declared)
+    return inventory
+
+
+def _load_cert(pki_dir: Path, spec: layout.CertSpec, inventory: Inventory, machine: str | None) -> CertRecord | None:
+    crt_path = pki_dir / f"{spec.path}.crt"
+    try:
+        pem = read_bytes(crt_path, spec.name)
+        cert = parse_certificate(pem, crt_path, spec.name)
+    except ReadFailure as failure:
+        inventory.problems.append(failure.problem)
+        return None
+    record = CertRecord(
+        name=spec.name, role=Role.CA if spec.is_ca else Role.LEAF, path=str(crt_path), cert=cert, pem=pem,
+        file=file_facts(crt_path), machine=machine,
+    )
+    key_path = pki_dir / f"{spec.path}.key"
+    key_subject = f"{spec.name}.key"
+    try:
+        record.key = parse_private_key(read_bytes(key_path, key_subject), key_path, key_subject, file_facts(key_path))
+    except ReadFailure as failure:
+        # An absent CA key is kubeadm's external-CA mode, not a problem; KC-EXT-01 reports it.
+        if not (spec.is_ca and failure.problem.kind is ProblemKind.MISSING):
+            inventory.problems.append(failure.problem)
+    return record
+
+
+def _load_service_account(pki_dir: Path, inventory: Inventory) -> ServiceAccountKeys:
+    key_path, pub_path = pki_dir / layout.SA_KEY, pki_dir / layout.SA_PUB
+    private = public = None
+    try:
+        private = parse_private_key(read_bytes(key_path, layout.SA_KEY), key_path, layout.SA_KEY, file_facts(key_path))
+    except ReadFailure as failure:
+        inventory.problems.append(failure.problem)
+    try:
+        public = parse_public_key(read_bytes(pub_path, layout.SA_PUB), pub_path, layout.SA_PUB)
+    except ReadFailure as failure:
+        inventory.problems.append(failure.problem)
+    return ServiceAccountKeys(private=private, public=public, private_path=str(key_path), public_path=str(pub_path))
+
+
+def _load_kubeconfig(path: Path, inventory: Inventory, machine: str | None) -> KubeconfigRecord | None:
+    try:
+        return load_kubeconfig(path, machine)
+    except ReadFailure as failure:
+        inventory.problems.append(failure.problem)
+        facts = file_facts(path)
+        if facts is not None:  # still subject to the file-mode rules
+            inventory.files.append(facts)
+        return None
+
+
+def _cluster_facts(
+    manifests_dir: Path, kubeconfigs: Mapping[str, KubeconfigRecord], declared: Declarations
+) -> ClusterFacts:
+    apiserver_flags, version = _manifest_flags(manifests_dir / "kube-apiserver.yaml")
+    etcd_flags, _ = _manifest_flags(manifests_dir / "etcd.yaml")
+
+    def pick(observed: list[tuple[Any, str]], user: Any, default: Any = None) -> Declared:
+        for value, source in observed:
+            if value:
+                return Declared(value, source)
+        if user:
+            return Declared(user, "declared by the user")
+        return Declared(default, "kubeadm default" if default is not None else "unknown")
+
+    kubelet = kubeconfigs.get("kubelet.conf")
+    kubelet_node = None
+    if kubelet is not None and kubelet.user and kubelet.user.startswith("system:node:"):
+        kubelet_node = kubelet.user.removeprefix("system:node:")
+    service_cidr = apiserver_flags.get("service-cluster-ip-range", "").split(",")[0] or None
+    if service_cidr is not None:
+        try:
+            ipaddress.ip_network(service_cidr, strict=False)
+        except ValueError:
+            service_cidr = None
+    return ClusterFacts(
+        node_name=pick([(kubelet_node, "kubelet.conf user"), (etcd_flags.get("name"), "manifests/etcd.yaml --name")],
+                       declared.node_name),
+        advertise_address=pick(
+            [(apiserver_flags.get("advertise-address"), "manifests/kube-apiserver.yaml --advertise-address")],
+            declared.advertise_address,
+        ),
+        service_cidr=pick(
+            [(service_cidr, "manifests/kube-apiserver.yaml --service-cluster-ip-range")],
+            declared.service_cidr, layout.DEFAULT_SERVICE_CIDR,
+        ),
+        dns_domain=pick([], declared.dns_domain, layout.DEFAULT_DNS_DOMAIN),
+        extra_sans=declared.extra_sans,
+        external_etcd=declared.external_etcd,
+        kubernetes_version=version,
+    )
+
+
+def _manifest_flags(path: Path) -> tuple[dict[str, str], str | None]:
+    """The ``--flag=value`` pairs and the image tag of a static pod manifest; empty when unusable.
+
+    Manifests only refine expectations (service range, address), so an unreadable one is not an error.
+    """
+    try:
+        document = load_yaml(read_bytes(path, path.name))
+        container = document["spec"]["containers"][0]
+        command = [str(part) for part in container.get("command", [])]
+        image = str(container.get("image", ""))
+    except (ReadFailure, yaml.YAMLError, KeyError, IndexError, TypeError, AttributeError):
+        return {}, None
+    flags = {}
+    for part in command:
+        if part.startswith("--") and "=" in part:
+            key, value = part[2:].split("=", 1)
+            flags[key] = value
+    version = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else None
+    return flags, version

@@ -1,0 +1,142 @@
+"""What kubeadm (v1.31+) puts in /etc/kubernetes: one table read by the loader, the rules and the reference.
+
+Sources: kubeadm's cmd/kubeadm/app/phases/certs (certlist.go) and phases/kubeconfig, summarised in
+FACTS.md. Templated fields use ``{node}`` for the node name. Names are kubeadm's own short names, as
+``kubeadm certs check-expiration`` prints them; ``palette_name`` is how Palette's API names the same
+certificate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SERVER_AUTH = "serverAuth"
+CLIENT_AUTH = "clientAuth"
+
+# kubeadm v1.29+ puts admin identities in this group; older clusters used system:masters.
+CLUSTER_ADMINS = "kubeadm:cluster-admins"
+SYSTEM_MASTERS = "system:masters"
+
+
+@dataclass(frozen=True)
+class CertSpec:
+    """One certificate kubeadm manages: where it lives, who signs it, what it says."""
+
+    name: str
+    path: str  # below the pki folder, without the .crt/.key suffix
+    ca: str | None  # issuing CA's name; None for a CA
+    cn: str
+    orgs: tuple[str, ...] = ()
+    eku: tuple[str, ...] = ()
+    palette_name: str = ""
+    long_name: str = ""  # kubeadm's wording in `certs renew` output
+    etcd: bool = False  # absent with external etcd
+
+    @property
+    def is_ca(self) -> bool:
+        return self.ca is None
+
+    def common_name(self, node: str) -> str:
+        return self.cn.replace("{node}", node)
+
+
+@dataclass(frozen=True)
+class KubeconfigSpec:
+    """One kubeconfig file kubeadm writes beside the pki folder."""
+
+    name: str  # file name, e.g. admin.conf
+    cn: str
+    orgs: tuple[str, ...]
+    legacy_orgs: tuple[str, ...] = ()  # accepted (and reported) for clusters made before v1.29
+    required: bool = True
+    embeds_client_cert: bool = True
+    renewed: bool = True
+    long_name: str = ""
+
+    def common_name(self, node: str) -> str:
+        return self.cn.replace("{node}", node)
+
+
+CAS: tuple[CertSpec, ...] = (
+    CertSpec("ca", "ca", None, "kubernetes", palette_name="ca"),
+    CertSpec("front-proxy-ca", "front-proxy-ca", None, "front-proxy-ca", palette_name="front-proxy-ca"),
+    CertSpec("etcd-ca", "etcd/ca", None, "etcd-ca", palette_name="etcd-ca", etcd=True),
+)
+
+LEAVES: tuple[CertSpec, ...] = (
+    CertSpec(
+        "apiserver", "apiserver", "ca", "kube-apiserver", (), (SERVER_AUTH,),
+        "kube-apiserver", "certificate for serving the Kubernetes API",
+    ),
+    CertSpec(
+        "apiserver-kubelet-client", "apiserver-kubelet-client", "ca", "kube-apiserver-kubelet-client",
+        (CLUSTER_ADMINS,), (CLIENT_AUTH,),
+        "kube-apiserver-kubelet-client", "certificate for the API server to connect to kubelet",
+    ),
+    CertSpec(
+        "front-proxy-client", "front-proxy-client", "front-proxy-ca", "front-proxy-client", (),
+        (CLIENT_AUTH,), "front-proxy-client", "certificate for the front proxy client",
+    ),
+    CertSpec(
+        "apiserver-etcd-client", "apiserver-etcd-client", "etcd-ca", "kube-apiserver-etcd-client", (),
+        (CLIENT_AUTH,), "kube-apiserver-etcd-client", "certificate the apiserver uses to access etcd",
+        etcd=True,
+    ),
+    CertSpec(
+        "etcd-healthcheck-client", "etcd/healthcheck-client", "etcd-ca", "kube-etcd-healthcheck-client",
+        (), (CLIENT_AUTH,), "kube-etcd-healthcheck-client",
+        "certificate for liveness probes to healthcheck etcd", etcd=True,
+    ),
+    CertSpec(
+        "etcd-peer", "etcd/peer", "etcd-ca", "{node}", (), (SERVER_AUTH, CLIENT_AUTH), "kube-etcd-peer",
+        "certificate for etcd nodes to communicate with each other", etcd=True,
+    ),
+    CertSpec(
+        "etcd-server", "etcd/server", "etcd-ca", "{node}", (), (SERVER_AUTH, CLIENT_AUTH),
+        "kube-etcd-server", "certificate for serving etcd", etcd=True,
+    ),
+)
+
+# Leaves whose O was system:masters before kubeadm v1.29 (FACTS.md); accepted and reported.
+LEGACY_MASTERS_LEAVES = frozenset({"apiserver-kubelet-client", "apiserver-etcd-client", "etcd-healthcheck-client"})
+
+KUBECONFIGS: tuple[KubeconfigSpec, ...] = (
+    KubeconfigSpec(
+        "admin.conf", "kubernetes-admin", (CLUSTER_ADMINS,), (SYSTEM_MASTERS,),
+        long_name="certificate embedded in the kubeconfig file for the admin to use and for kubeadm itself",
+    ),
+    KubeconfigSpec(
+        "super-admin.conf", "kubernetes-super-admin", (SYSTEM_MASTERS,), required=False,
+        long_name="certificate embedded in the kubeconfig file for the super-admin",
+    ),
+    KubeconfigSpec(
+        "controller-manager.conf", "system:kube-controller-manager", (),
+        long_name="certificate embedded in the kubeconfig file for the controller manager to use",
+    ),
+    KubeconfigSpec(
+        "scheduler.conf", "system:kube-scheduler", (),
+        long_name="certificate embedded in the kubeconfig file for the scheduler manager to use",
+    ),
+    KubeconfigSpec(
+        "kubelet.conf", "system:node:{node}", ("system:nodes",), embeds_client_cert=False, renewed=False,
+    ),
+)
+
+SA_KEY = "sa.key"
+SA_PUB = "sa.pub"
+KUBELET_ROTATED_CLIENT = "/var/lib/kubelet/pki/kubelet-client-current.pem"
+DEFAULT_DNS_DOMAIN = "cluster.local"
+DEFAULT_SERVICE_CIDR = "10.96.0.0/12"
+
+CERTS: tuple[CertSpec, ...] = CAS + LEAVES
+CERTS_BY_NAME: dict[str, CertSpec] = {spec.name: spec for spec in CERTS}
+KUBECONFIGS_BY_NAME: dict[str, KubeconfigSpec] = {spec.name: spec for spec in KUBECONFIGS}
+PALETTE_TO_KUBEADM: dict[str, str] = {spec.palette_name: spec.name for spec in CERTS}
+
+
+def leaves_of(ca: str) -> tuple[CertSpec, ...]:
+    return tuple(spec for spec in LEAVES if spec.ca == ca)
+
+
+def expected_certs(external_etcd: bool = False) -> tuple[CertSpec, ...]:
+    return tuple(spec for spec in CERTS if not (external_etcd and spec.etcd))

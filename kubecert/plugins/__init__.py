@@ -1,0 +1,1 @@
+"""The pytest plugin: options, target parametrization, the disruptive gate and report hooks."""

@@ -1,0 +1,172 @@
+"""``kubecert reference ...``: the reference implementation's commands, in kubeadm's words.
+
+``register(subparsers)`` adds ``reference`` to the ``kubecert`` command. Every leaf command sets
+``handler`` (Namespace -> exit code), as kubecert.cli dispatches. New commands are added by appending a registrar to
+``REFERENCE_COMMANDS`` (e.g. ``serve``) or to ``PKI_VERBS`` (e.g. ``renew``, ``generate-csr``).
+An error the user can cause prints one line and exits with EXIT_USAGE; there is no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import functools
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeAlias
+
+from kubecert.reference.errors import ReferenceUsageError
+from kubecert.reference.pki.expiration import OUTPUT_FORMATS, check_expiration, render
+from kubecert.reference.pki.faults import FAULTS, apply_fault, fault_names
+from kubecert.reference.pki.init import init_pki
+from kubecert.reference.pki.keys import DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS, FreshKeys
+from kubecert.reference.pki.options import DEFAULT_PROFILE, PROFILE_CA_DAYS, InitOptions, ca_days_for_profile
+
+EXIT_OK = 0
+EXIT_USAGE = 3
+
+Subparsers: TypeAlias = "argparse._SubParsersAction[Any]"
+Handler: TypeAlias = Callable[[argparse.Namespace], int]
+
+
+def _guarded(handler: Handler) -> Handler:
+    """Turn the errors a user can cause into one line on stderr and the usage exit code."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except ReferenceUsageError as exc:
+            print(f"kubecert: error: {exc}", file=sys.stderr)
+        except OSError as exc:  # unwritable folder, disk full: the user's environment, not a bug
+            where = f" {exc.filename}" if exc.filename else ""
+            print(f"kubecert: error:{where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    return run
+
+
+def _now() -> dt.datetime:
+    # The one place the reference commands read the clock.
+    return dt.datetime.now(dt.UTC)
+
+
+# --- kubecert reference pki init
+
+
+def _add_init(verbs: Subparsers) -> None:
+    parser = verbs.add_parser(
+        "init", help="write a control-plane node's /etc/kubernetes tree as kubeadm init does",
+        description="Write the PKI, kubeconfigs and static pod manifests kubeadm init writes, into an empty folder.",
+    )
+    parser.add_argument("--dir", required=True, type=Path, help="the empty folder to write (a node's /etc/kubernetes)")
+    parser.add_argument("--node-name", default="cp-1")
+    parser.add_argument("--advertise-address", default="10.0.0.10", help="the node's IP address")
+    parser.add_argument("--dns-domain", "--service-dns-domain", dest="dns_domain", default="cluster.local")
+    parser.add_argument("--service-cidr", default="10.96.0.0/12")
+    parser.add_argument("--control-plane-endpoint", default=None, help="host or host:port shared by all nodes")
+    parser.add_argument("--apiserver-cert-extra-sans", default="", metavar="SAN,...",
+                        help="extra DNS names and IPs for the apiserver certificate")
+    parser.add_argument("--encryption-algorithm", default=DEFAULT_KEY_ALGORITHM, metavar="ALGORITHM",
+                        help=f"key type: {', '.join(KEY_ALGORITHMS)}")
+    profiles = ", ".join(f"{name} {days} days" for name, days in PROFILE_CA_DAYS.items())
+    parser.add_argument("--profile", default=DEFAULT_PROFILE, metavar="PROFILE", help=f"CA validity: {profiles}")
+    parser.add_argument("--kubernetes-version", default="v1.31.0")
+    parser.add_argument("--external-ca", action="append", default=[], metavar="CA",
+                        help="remove this CA's key after init (kubeadm external-CA mode); repeatable")
+    parser.add_argument("--external-etcd", action="store_true", help="no etcd CA or etcd certificates")
+    parser.add_argument("--no-super-admin", action="store_true", help="a secondary control-plane node")
+    parser.add_argument("--fault", action="append", default=[], metavar="NAME",
+                        help=f"plant a named fault after init; repeatable: {', '.join(fault_names())}")
+    parser.set_defaults(handler=_guarded(_run_init))
+
+
+def _run_init(args: argparse.Namespace) -> int:
+    for name in args.fault:  # refuse before writing anything
+        if name not in FAULTS:
+            raise ReferenceUsageError(f"unknown fault {name!r}; known faults: {', '.join(fault_names())}")
+        if FAULTS[name].needs_root and os.geteuid() != 0:
+            raise ReferenceUsageError(f"fault {name!r} changes a file's owner, which only root can do")
+    options = InitOptions(
+        node_name=args.node_name, advertise_address=args.advertise_address, dns_domain=args.dns_domain,
+        service_cidr=args.service_cidr, control_plane_endpoint=args.control_plane_endpoint,
+        cert_sans=tuple(san.strip() for san in args.apiserver_cert_extra_sans.split(",") if san.strip()),
+        key_algorithm=args.encryption_algorithm, ca_days=ca_days_for_profile(args.profile),
+        kubernetes_version=args.kubernetes_version, external_ca=tuple(args.external_ca),
+        external_etcd=args.external_etcd, super_admin=not args.no_super_admin,
+    )
+    keys, now = FreshKeys(), _now()
+    result = init_pki(args.dir, options, keys=keys, now=now)
+    for line in result.log:
+        print(line)
+    for name in args.fault:
+        fault = apply_fault(args.dir, name, keys=keys, now=now)
+        print(f'[fault] Planted "{fault.name}" in {fault.offender}: {fault.description} (fails {fault.rule})')
+    return EXIT_OK
+
+
+# --- kubecert reference pki check-expiration
+
+
+def _add_check_expiration(verbs: Subparsers) -> None:
+    parser = verbs.add_parser(
+        "check-expiration", help="list certificate expiry as kubeadm certs check-expiration does",
+        description="Check expiration for the certificates of a kubeadm tree.",
+    )
+    parser.add_argument("--dir", required=True, type=Path, help="the tree's folder (what a node calls /etc/kubernetes)")
+    parser.add_argument("-o", "--output", default="text", metavar="FORMAT", help=f"one of {', '.join(OUTPUT_FORMATS)}")
+    parser.add_argument("--external-etcd", action="store_true", default=None,
+                        help="leave out etcd (default: external when manifests/etcd.yaml is absent)")
+    parser.set_defaults(handler=_guarded(_run_check_expiration))
+
+
+def _run_check_expiration(args: argparse.Namespace) -> int:
+    if args.output not in OUTPUT_FORMATS:
+        raise ReferenceUsageError(f"unknown output format {args.output!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
+    if not (args.dir / "pki").is_dir():
+        raise ReferenceUsageError(f"{args.dir} holds no pki folder; give the folder that contains pki/")
+    info = check_expiration(args.dir, now=_now(), external_etcd=args.external_etcd)
+    sys.stdout.write(render(info, args.output))
+    return EXIT_OK
+
+
+# --- registration
+
+PKI_VERBS: list[Callable[[Subparsers], None]] = [_add_init, _add_check_expiration]
+
+
+def _add_pki(commands: Subparsers) -> None:
+    parser = commands.add_parser("pki", help="kubeadm's PKI verbs on a folder",
+                                 description="kubeadm's certificate verbs, on a folder instead of a node.")
+    verbs = parser.add_subparsers(dest="pki_command", metavar="VERB", required=True)
+    for add_verb in PKI_VERBS:
+        add_verb(verbs)
+
+
+REFERENCE_COMMANDS: list[Callable[[Subparsers], None]] = [_add_pki]
+
+
+def register(subparsers: Subparsers) -> argparse.ArgumentParser:
+    """Add ``reference`` and its commands to the ``kubecert`` command's subparsers."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "reference", help="the reference implementation (kubeadm-exact PKI)",
+        description="The reference implementation: a platform that passes every rule, with opt-in faults.",
+    )
+    commands = parser.add_subparsers(dest="reference_command", metavar="COMMAND", required=True)
+    for add_command in REFERENCE_COMMANDS:
+        add_command(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``kubecert``'s argument handling for the reference commands alone (tests, ``python -m``)."""
+    parser = argparse.ArgumentParser(prog="kubecert")
+    register(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
+    args: Any = parser.parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,400 @@
+"""Named faults: deliberate misbehaviours planted in an initialized tree, so tests can prove each rule fails.
+
+A fault is opt-in and never on by default. ``apply_fault`` changes the tree at ``root`` in place (apply
+it to a copy) and changes only what the fault needs: certificates are re-signed by the right CA with
+their own key, so every other rule still passes where that is possible. Where a fault cannot help
+failing another rule too, ``also_fails`` says which; ``may_also_fail`` names rules whose result
+depends on how they are implemented, and ``note`` says why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from cryptography import x509
+
+from kubecert import layout
+from kubecert.reference.errors import ReferenceUsageError
+from kubecert.reference.pki.files import KEY_MODE, write_atomic
+from kubecert.reference.pki.issue import BACKDATE, cert_pem, issue_ca, issue_leaf, sign, template_of, utc
+from kubecert.reference.pki.keys import (
+    KeyFactory,
+    PrivateKey,
+    PublicKey,
+    algorithm_of,
+    load_private_key,
+    private_key_pem,
+    public_key_pem,
+)
+from kubecert.reference.pki.kubeconfig import current_cluster, current_user, encode_data
+from kubecert.reference.pki.legacy import sign_sha1
+from kubecert.reference.pki.tree import PkiTree
+
+FOREIGN_UID = 65534  # nobody
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One named fault and what it must do to the rule catalog."""
+
+    name: str
+    rule: str  # the rule it must make fail
+    offender: str  # the file at fault, relative to the tree root
+    description: str
+    apply: Callable[[_Context], None] = field(repr=False, compare=False)
+    files: tuple[str, ...] = ()  # every file it changes or removes (the offender's key too, if any)
+    also_fails: tuple[str, ...] = ()  # rules it unavoidably fails too
+    may_also_fail: tuple[str, ...] = ()  # rules that fail too or not, depending on their implementation
+    note: str = ""
+    needs_root: bool = False
+
+
+@dataclass(frozen=True)
+class _Context:
+    tree: PkiTree
+    keys: KeyFactory
+    now: dt.datetime
+
+    def another_key(self, like: PrivateKey | PublicKey) -> PrivateKey:
+        """A key of ``like``'s algorithm that is none of the tree's keys."""
+        taken = self.tree.public_keys()
+        algorithm = algorithm_of(like)
+        for _ in range(256):
+            key = self.keys.new_key(algorithm)
+            if public_key_pem(key) not in taken:
+                return key
+        raise RuntimeError(f"the key factory keeps returning keys already in the tree ({algorithm}); use a larger pool")
+
+
+_FAULTS: dict[str, Fault] = {}
+
+
+def _fault(name: str, *, rule: str, offender: str, description: str, **extra: Any) -> Callable[
+    [Callable[[_Context], None]], Callable[[_Context], None]
+]:
+    def register(apply: Callable[[_Context], None]) -> Callable[[_Context], None]:
+        extra.setdefault("files", (offender,))
+        _FAULTS[name] = Fault(name=name, rule=rule, offender=offender, description=description, apply=apply, **extra)
+        return apply
+
+    return register
+
+
+def _public(cert: x509.Certificate) -> PublicKey:
+    key = cert.public_key()
+    if not isinstance(key, PublicKey):
+        raise TypeError(f"unsupported public key {type(key).__name__}")
+    return key
+
+
+def _reissue(
+    ctx: _Context, name: str, *, signer: str | None = None, key: PrivateKey | None = None, sha1: bool = False,
+    **changes: Any,
+) -> None:
+    """Re-sign certificate ``name`` with ``changes`` to its template; its own key unless ``key`` is given.
+
+    A CA is re-signed by itself, a leaf by its CA (or ``signer``).
+    """
+    tree = ctx.tree
+    spec = layout.CERTS_BY_NAME[name]
+    cert = tree.cert(name)
+    template = dataclasses.replace(template_of(cert), **changes)
+    public = key.public_key() if key is not None else _public(cert)
+    issuer_name = signer or spec.ca
+    if issuer_name is None:  # a CA signs itself
+        issuer, signer_key = None, tree.key(name)
+    else:
+        issuer, signer_key = tree.cert(issuer_name), tree.key(issuer_name)
+    signing = sign_sha1 if sha1 else sign
+    tree.write_cert(name, signing(template, public_key=public, signer_key=signer_key, issuer=issuer))
+    if key is not None:
+        tree.write_key(name, key)
+
+
+def _set_client_cert(tree: PkiTree, kubeconfig: str, cert: x509.Certificate) -> None:
+    document = tree.kubeconfig(kubeconfig)
+    current_user(document)["client-certificate-data"] = encode_data(cert_pem(cert))
+    tree.write_kubeconfig(kubeconfig, document)
+
+
+def _foreign_ca(ctx: _Context) -> tuple[x509.Certificate, PrivateKey]:
+    """A CA named like the cluster CA ("kubernetes") with a key of its own: not the cluster's CA."""
+    key = ctx.another_key(_public(ctx.tree.cert("ca")))  # works in external-CA mode too
+    return issue_ca(cn="kubernetes", key=key, now=ctx.now), key
+
+
+def _issued_before(not_after: dt.datetime, days: int) -> dt.datetime:
+    """NotBefore of a leaf kubeadm issued ``days`` before ``not_after`` (backdated)."""
+    return not_after - dt.timedelta(days=days) - BACKDATE
+
+
+# --- validity and expiry
+
+
+@_fault("leaf-400-days", rule="KC-VAL-01", offender="pki/apiserver.crt",
+        description="apiserver is valid for 400 days from issuance instead of 365")
+def _leaf_400_days(ctx: _Context) -> None:
+    issued = ctx.tree.cert("apiserver").not_valid_before_utc + BACKDATE
+    _reissue(ctx, "apiserver", not_after=issued + dt.timedelta(days=400))
+
+
+@_fault("ca-20-years", rule="KC-VAL-02", offender="pki/front-proxy-ca.crt",
+        description="front-proxy-ca re-issued for 7300 days with its own key (its leaves still verify)")
+def _ca_20_years(ctx: _Context) -> None:
+    issued = ctx.tree.cert("front-proxy-ca").not_valid_before_utc + BACKDATE
+    _reissue(ctx, "front-proxy-ca", not_after=issued + dt.timedelta(days=7300))
+
+
+@_fault("leaf-outlives-ca", rule="KC-VAL-03", offender="pki/etcd/ca.crt",
+        description="etcd-ca re-issued with its full lifetime but started years earlier: it expires 100 days "
+                    "before its leaves (etcd-server, etcd-peer, etcd-healthcheck-client, apiserver-etcd-client)")
+def _leaf_outlives_ca(ctx: _Context) -> None:
+    tree = ctx.tree
+    ca = tree.cert("etcd-ca")
+    leaves = [tree.cert(spec.name) for spec in layout.leaves_of("etcd-ca")]
+    expires = min(leaf.not_valid_after_utc for leaf in leaves) - dt.timedelta(days=100)
+    shift = ca.not_valid_after_utc - expires
+    _reissue(ctx, "etcd-ca", not_before=ca.not_valid_before_utc - shift, not_after=expires)
+
+
+@_fault("expired-leaf", rule="KC-VAL-04", offender="pki/front-proxy-client.crt",
+        description="front-proxy-client expired a day ago (it had its full 365 days)",
+        also_fails=("KC-EXP-01",), note="an expired certificate is inside every expiry horizon")
+def _expired_leaf(ctx: _Context) -> None:
+    expired = utc(ctx.now) - dt.timedelta(days=1)
+    _reissue(ctx, "front-proxy-client", not_before=_issued_before(expired, 365), not_after=expired)
+
+
+@_fault("not-yet-valid", rule="KC-VAL-04", offender="pki/etcd/healthcheck-client.crt",
+        description="etcd-healthcheck-client is issued for tomorrow: NotBefore is in the future")
+def _not_yet_valid(ctx: _Context) -> None:
+    issued = utc(ctx.now) + dt.timedelta(days=1)
+    _reissue(ctx, "etcd-healthcheck-client", not_before=issued - BACKDATE, not_after=issued + dt.timedelta(days=365))
+
+
+@_fault("expiring-soon", rule="KC-EXP-01", offender="pki/apiserver-kubelet-client.crt",
+        description="apiserver-kubelet-client expires in 10 days (it had its full 365 days)")
+def _expiring_soon(ctx: _Context) -> None:
+    expires = utc(ctx.now) + dt.timedelta(days=10)
+    _reissue(ctx, "apiserver-kubelet-client", not_before=_issued_before(expires, 365), not_after=expires)
+
+
+# --- inventory
+
+
+@_fault("missing-ca", rule="KC-INV-01", offender="pki/front-proxy-ca.crt",
+        description="front-proxy-ca.crt removed (its key stays)",
+        may_also_fail=("KC-X509-01", "KC-VAL-03"),
+        note="front-proxy-client has no CA left to be checked against; those rules may report it")
+def _missing_ca(ctx: _Context) -> None:
+    ctx.tree.cert_path("front-proxy-ca").unlink()
+
+
+@_fault("missing-leaf", rule="KC-INV-02", offender="pki/front-proxy-client.crt",
+        description="front-proxy-client.crt and .key removed",
+        files=("pki/front-proxy-client.crt", "pki/front-proxy-client.key"))
+def _missing_leaf(ctx: _Context) -> None:
+    ctx.tree.cert_path("front-proxy-client").unlink()
+    ctx.tree.key_path("front-proxy-client").unlink()
+
+
+@_fault("missing-kubeconfig", rule="KC-INV-03", offender="scheduler.conf", description="scheduler.conf removed")
+def _missing_kubeconfig(ctx: _Context) -> None:
+    ctx.tree.kubeconfig_path("scheduler.conf").unlink()
+
+
+@_fault("sa-key-mismatch", rule="KC-INV-04", offender="pki/sa.pub",
+        description="sa.pub is the public half of another key than sa.key")
+def _sa_key_mismatch(ctx: _Context) -> None:
+    sa_key = load_private_key(ctx.tree.sa_key_path.read_bytes())
+    write_atomic(ctx.tree.sa_pub_path, public_key_pem(ctx.another_key(sa_key)), KEY_MODE)
+
+
+# --- X.509 profile
+
+
+@_fault("wrong-issuer", rule="KC-X509-01", offender="pki/apiserver.crt",
+        description="apiserver signed by front-proxy-ca instead of ca (issuer, AKI and signature all say so)")
+def _wrong_issuer(ctx: _Context) -> None:
+    _reissue(ctx, "apiserver", signer="front-proxy-ca")
+
+
+@_fault("ca-not-ca", rule="KC-X509-02", offender="pki/etcd/ca.crt",
+        description="etcd-ca re-issued with basicConstraints CA:FALSE (same key, name and SKI)",
+        may_also_fail=("KC-X509-01",),
+        note="etcd leaves still verify by signature; a chain check that demands CA:TRUE (openssl) refuses them")
+def _ca_not_ca(ctx: _Context) -> None:
+    _reissue(ctx, "etcd-ca", is_ca=False)
+
+
+@_fault("ca-without-certsign", rule="KC-X509-02", offender="pki/etcd/ca.crt",
+        description="etcd-ca re-issued without keyUsage keyCertSign (still CA:TRUE)",
+        may_also_fail=("KC-X509-01",),
+        note="etcd leaves still verify by signature; a chain check that demands keyCertSign (openssl) refuses them")
+def _ca_without_certsign(ctx: _Context) -> None:
+    _reissue(ctx, "etcd-ca", key_cert_sign=False)
+
+
+@_fault("leaf-is-ca", rule="KC-X509-03", offender="pki/apiserver.crt",
+        description="apiserver re-issued with basicConstraints CA:TRUE")
+def _leaf_is_ca(ctx: _Context) -> None:
+    _reissue(ctx, "apiserver", is_ca=True)
+
+
+@_fault("wrong-eku", rule="KC-X509-04", offender="pki/apiserver.crt",
+        description="apiserver re-issued for clientAuth only (no serverAuth)")
+def _wrong_eku(ctx: _Context) -> None:
+    _reissue(ctx, "apiserver", eku=(layout.CLIENT_AUTH,))
+
+
+@_fault("mismatched-key", rule="KC-X509-05", offender="pki/apiserver.key",
+        description="apiserver.key replaced by another key pair's private key")
+def _mismatched_key(ctx: _Context) -> None:
+    ctx.tree.write_key("apiserver", ctx.another_key(ctx.tree.key("apiserver")))
+
+
+@_fault("weak-key", rule="KC-X509-06", offender="pki/front-proxy-client.crt",
+        description="front-proxy-client re-issued for a new RSA-1024 key (key file replaced to match)",
+        files=("pki/front-proxy-client.crt", "pki/front-proxy-client.key"))
+def _weak_key(ctx: _Context) -> None:
+    _reissue(ctx, "front-proxy-client", key=ctx.keys.new_key("RSA-1024"))
+
+
+@_fault("sha1-signature", rule="KC-X509-06", offender="pki/apiserver-etcd-client.crt",
+        description="apiserver-etcd-client re-signed by etcd-ca with SHA-1",
+        may_also_fail=("KC-X509-01",),
+        note="the signature is valid, but cryptography's verify_directly_issued_by (CertRecord.signed_by) "
+             "refuses SHA-1 with 'Unsupported signature algorithm'; verifying with the CA's public key works")
+def _sha1_signature(ctx: _Context) -> None:
+    _reissue(ctx, "apiserver-etcd-client", sha1=True)
+
+
+# --- identity
+
+
+@_fault("wrong-cn", rule="KC-ID-01", offender="pki/apiserver-kubelet-client.crt",
+        description="apiserver-kubelet-client re-issued with CN kubelet-client")
+def _wrong_cn(ctx: _Context) -> None:
+    _reissue(ctx, "apiserver-kubelet-client", cn="kubelet-client")
+
+
+@_fault("dropped-san", rule="KC-ID-02", offender="pki/apiserver.crt",
+        description="apiserver re-issued without the DNS SAN kubernetes.default")
+def _dropped_san(ctx: _Context) -> None:
+    template = template_of(ctx.tree.cert("apiserver"))
+    _reissue(ctx, "apiserver", dns=tuple(name for name in template.dns if name != "kubernetes.default"))
+
+
+@_fault("etcd-san-missing", rule="KC-ID-03", offender="pki/etcd/server.crt",
+        description="etcd-server re-issued without the SANs localhost and 127.0.0.1")
+def _etcd_san_missing(ctx: _Context) -> None:
+    template = template_of(ctx.tree.cert("etcd-server"))
+    _reissue(ctx, "etcd-server", dns=tuple(n for n in template.dns if n != "localhost"),
+             ips=tuple(ip for ip in template.ips if str(ip) != "127.0.0.1"))
+
+
+# --- files
+
+
+@_fault("loose-key-mode", rule="KC-FILE-01", offender="pki/apiserver.key", description="apiserver.key is mode 0644")
+def _loose_key_mode(ctx: _Context) -> None:
+    os.chmod(ctx.tree.key_path("apiserver"), 0o644)
+
+
+@_fault("loose-cert-mode", rule="KC-FILE-02", offender="pki/ca.crt", description="ca.crt is mode 0666")
+def _loose_cert_mode(ctx: _Context) -> None:
+    os.chmod(ctx.tree.cert_path("ca"), 0o666)  # noqa: S103 - the fault's point
+
+
+@_fault("foreign-owner", rule="KC-FILE-03", offender="pki/apiserver.crt",
+        description=f"apiserver.crt owned by uid/gid {FOREIGN_UID} (nobody)", needs_root=True)
+def _foreign_owner(ctx: _Context) -> None:
+    os.chown(ctx.tree.cert_path("apiserver"), FOREIGN_UID, FOREIGN_UID)
+
+
+# --- kubeconfigs
+
+
+@_fault("kubeconfig-foreign-ca", rule="KC-KCFG-01", offender="admin.conf",
+        description="admin.conf's client certificate signed by a foreign CA also named 'kubernetes'",
+        may_also_fail=("KC-X509-01",), note="if KC-X509-01 also covers kubeconfig client certificates")
+def _kubeconfig_foreign_ca(ctx: _Context) -> None:
+    cert, key = ctx.tree.kubeconfig_client("admin.conf")
+    foreign_cert, foreign_key = _foreign_ca(ctx)
+    _set_client_cert(ctx.tree, "admin.conf",
+                     sign(template_of(cert), public_key=key.public_key(), signer_key=foreign_key, issuer=foreign_cert))
+
+
+@_fault("kubeconfig-wrong-ca-data", rule="KC-KCFG-01", offender="controller-manager.conf",
+        description="controller-manager.conf's certificate-authority-data is a foreign CA also named 'kubernetes'")
+def _kubeconfig_wrong_ca_data(ctx: _Context) -> None:
+    document = ctx.tree.kubeconfig("controller-manager.conf")
+    current_cluster(document)["certificate-authority-data"] = encode_data(cert_pem(_foreign_ca(ctx)[0]))
+    ctx.tree.write_kubeconfig("controller-manager.conf", document)
+
+
+@_fault("kubeconfig-wrong-identity", rule="KC-KCFG-02", offender="scheduler.conf",
+        description="scheduler.conf's client certificate says CN system:kube-controller-manager")
+def _kubeconfig_wrong_identity(ctx: _Context) -> None:
+    cert, key = ctx.tree.kubeconfig_client("scheduler.conf")
+    template = dataclasses.replace(template_of(cert), cn="system:kube-controller-manager")
+    issued = sign(template, public_key=key.public_key(), signer_key=ctx.tree.key("ca"), issuer=ctx.tree.cert("ca"))
+    _set_client_cert(ctx.tree, "scheduler.conf", issued)
+
+
+@_fault("kubelet-conf-embedded", rule="KC-KCFG-03", offender="kubelet.conf",
+        description="kubelet.conf embeds a client certificate and key instead of pointing at the rotated pem")
+def _kubelet_conf_embedded(ctx: _Context) -> None:
+    tree = ctx.tree
+    spec = layout.KUBECONFIGS_BY_NAME["kubelet.conf"]
+    node = tree.node_name()
+    if node is None:
+        raise ReferenceUsageError("kubelet.conf names no system:node user; cannot tell the node's name")
+    ca_key = tree.key("ca")
+    key = ctx.another_key(ca_key)
+    cert = issue_leaf(tree.cert("ca"), ca_key, cn=spec.common_name(node), orgs=spec.orgs, eku=(layout.CLIENT_AUTH,),
+                      key=key, now=ctx.now)
+    document = tree.kubeconfig("kubelet.conf")
+    user = current_user(document)
+    user.clear()
+    user["client-certificate-data"] = encode_data(cert_pem(cert))
+    user["client-key-data"] = encode_data(private_key_pem(key))
+    tree.write_kubeconfig("kubelet.conf", document)
+
+
+# --- external CA
+
+
+@_fault("ca-key-mismatch", rule="KC-EXT-01", offender="pki/front-proxy-ca.key",
+        description="front-proxy-ca.key replaced by another key: the CA is neither usable nor external",
+        also_fails=("KC-X509-05",), note="the CA's key no longer matches its certificate")
+def _ca_key_mismatch(ctx: _Context) -> None:
+    ctx.tree.write_key("front-proxy-ca", ctx.another_key(ctx.tree.key("front-proxy-ca")))
+
+
+FAULTS: Mapping[str, Fault] = MappingProxyType(_FAULTS)
+
+
+def fault_names() -> tuple[str, ...]:
+    return tuple(sorted(FAULTS))
+
+
+def apply_fault(root: Path, name: str, *, keys: KeyFactory, now: dt.datetime) -> Fault:
+    """Plant fault ``name`` in the tree at ``root``, in place; returns what it is meant to break."""
+    fault = FAULTS.get(name)
+    if fault is None:
+        raise ReferenceUsageError(f"unknown fault {name!r}; known faults: {', '.join(fault_names())}")
+    if fault.needs_root and os.geteuid() != 0:
+        raise ReferenceUsageError(f"fault {name!r} changes a file's owner, which only root can do")
+    try:
+        fault.apply(_Context(tree=PkiTree(Path(root)), keys=keys, now=utc(now)))
+    except FileNotFoundError as exc:
+        raise ReferenceUsageError(f"fault {name!r} cannot be applied: {exc.filename} is not in the tree") from None
+    return fault

@@ -1,0 +1,45 @@
+"""Writing a kubeadm tree's files: atomically, with kubeadm's modes set explicitly (never the umask's)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+# The modes kubeadm writes (FACTS.md "File modes"; static pods from kubeadm's WriteStaticPodToDisk).
+DIR_MODE = 0o755
+CERT_MODE = 0o644
+KEY_MODE = 0o600  # private keys and sa.pub alike: keyutil.WriteKey
+KUBECONFIG_MODE = 0o600
+MANIFEST_MODE = 0o600
+MANIFEST_DIR_MODE = 0o700
+
+
+def ensure_dir(path: Path, mode: int = DIR_MODE) -> None:
+    """Create ``path`` (and missing parents) with ``mode``; an existing directory keeps its mode."""
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for directory in reversed(missing):
+        directory.mkdir()
+        os.chmod(directory, mode)
+
+
+def write_atomic(path: Path, data: bytes, mode: int) -> None:
+    """Replace ``path`` with ``data`` in one step: readers see the old file or the new, never half."""
+    ensure_dir(path.parent)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)  # before any byte is written: a key is never readable by others
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise

@@ -1,0 +1,93 @@
+"""The canonical JSON report (schema kubecert.report/v1): every other report is rendered from it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from kubecert._version import __version__
+from kubecert.inventory.model import isoformat
+
+SCHEMA = "kubecert.report/v1"
+STATUSES = ("passed", "failed", "error", "skipped", "not_applicable")
+
+
+def build(
+    *,
+    results: Iterable[Mapping[str, Any]],
+    targets: Iterable[Mapping[str, Any]],
+    profile: Mapping[str, Any],
+    started_at: dt.datetime,
+    finished_at: dt.datetime,
+    complete: bool,
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    ordered = sorted(results, key=lambda r: (r["target"], _rule_order(r["rule"]), r["nodeid"]))
+    target_list = sorted(targets, key=lambda t: t["id"])
+    observed = [t["observed_at"] for t in target_list if t.get("observed_at")]
+    counts = Counter(r["status"] for r in ordered)
+    report: dict[str, Any] = {
+        "schema": SCHEMA,
+        "tool": {"name": "kubecert", "version": __version__},
+        "profile": dict(profile),
+        "started_at": isoformat(started_at),
+        "finished_at": isoformat(finished_at),
+        "observed_at": min(observed) if observed else None,
+        "complete": complete,
+        "targets": target_list,
+        "results": ordered,
+        "summary": {status: counts.get(status, 0) for status in STATUSES},
+    }
+    if at is not None:
+        report["evaluated_as_of"] = isoformat(at)
+    return report
+
+
+def _rule_order(rule_id: str) -> tuple[str, int]:
+    family, _, number = rule_id.rpartition("-")
+    return family, int(number) if number.isdigit() else 0
+
+
+def exit_code(report: Mapping[str, Any]) -> int:
+    """DESIGN's exit codes: 1 a rule failed, 2 a check could not run or nothing ran, else 0."""
+    summary = report["summary"]
+    if summary["failed"]:
+        return 1
+    if summary["error"] or not report["results"] or not report.get("complete", True):
+        return 2
+    return 0
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file in the same folder: a reader never sees half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def dumps(report: Mapping[str, Any]) -> str:
+    return json.dumps(report, indent=2, sort_keys=False, default=str) + "\n"
+
+
+def load(path: Path) -> dict[str, Any]:
+    """A report written by kubecert; ValueError names the file when it is not one."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable JSON report: {exc}") from None
+    if not isinstance(document, dict) or document.get("schema") != SCHEMA:
+        raise ValueError(f"{path}: not a {SCHEMA} report")
+    return document

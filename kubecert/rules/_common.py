@@ -1,0 +1,52 @@
+"""Small helpers the rule families share."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from kubecert import layout
+from kubecert.inventory.model import CertRecord, Inventory, Role
+
+
+def fmt_duration(delta: dt.timedelta) -> str:
+    """``400d 0h 5m`` style; seconds only when there is nothing larger."""
+    negative = delta < dt.timedelta(0)
+    total = abs(int(delta.total_seconds()))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{days}d"] if days else []
+    if hours or (days and minutes):
+        parts.append(f"{hours}h")
+    if minutes:
+        parts.append(f"{minutes}m")
+    if not parts:
+        parts.append(f"{seconds}s")
+    return ("-" if negative else "") + " ".join(parts)
+
+
+def fmt_time(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def issuer_name(record: CertRecord) -> str | None:
+    """The CA that should have signed ``record``: from the layout, or ``ca`` for kubeconfig clients."""
+    if record.role is Role.KUBECONFIG:
+        return "ca"
+    spec = layout.CERTS_BY_NAME.get(record.name)
+    return spec.ca if spec else None
+
+
+def issuing_ca(inventory: Inventory, record: CertRecord) -> CertRecord | None:
+    name = issuer_name(record)
+    return inventory.certificates.get(name) if name else None
+
+
+def is_external(ca: CertRecord, inventory: Inventory) -> bool:
+    """kubeadm's external-CA mode: the CA certificate is there, its key is not (and nothing broke it)."""
+    return ca.key is None and not inventory.problems_for(f"{ca.name}.key")
+
+
+def node_name(inventory: Inventory) -> str | None:
+    cluster = inventory.cluster
+    return str(cluster.node_name.value) if cluster and cluster.node_name.value else None

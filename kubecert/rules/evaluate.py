@@ -1,0 +1,28 @@
+"""Running one rule function and turning what it yields into a Verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from kubecert.rules.catalog import Rule, all_rules
+from kubecert.rules.verdict import Status, Verdict
+
+
+def evaluate(rule: Rule, context: Any) -> Verdict:
+    """The verdict of ``rule`` on ``context``; a bug in a rule becomes an error verdict, not a crash."""
+    if rule.function is None:
+        return Verdict.single(rule.id, Status.SKIPPED, f"{rule.id} is not implemented in this version")
+    try:
+        findings = list(rule.function(context))
+    except Exception as exc:  # a rule must never take the run down with it
+        return Verdict.single(
+            rule.id, Status.ERROR, f"internal error in {rule.id}: {type(exc).__name__}: {exc} (please report it)"
+        )
+    return Verdict.of(rule.id, findings)
+
+
+def evaluate_all(context: Any, rules: Iterable[Rule] | None = None) -> dict[str, Verdict]:
+    """Every implemented rule (or the given ones) on one context, by rule ID: the fleet and tests' path."""
+    chosen = [r for r in (rules if rules is not None else all_rules()) if r.implemented]
+    return {rule.id: evaluate(rule, context) for rule in chosen}

@@ -1,0 +1,63 @@
+"""KC-FILE: permissions and ownership of the PKI folder and the kubeconfigs (CIS 1.1.13-1.1.21)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import PurePath
+
+from kubecert import layout
+from kubecert.inventory.model import FileFacts
+from kubecert.rules.catalog import implements
+from kubecert.rules.context import RuleContext
+from kubecert.rules.verdict import Finding, failed, passed
+
+_PRIVATE = 0o600
+_KUBEADM_CERT = 0o644
+_KUBECONFIG_NAMES = {k.name for k in layout.KUBECONFIGS}
+
+
+def _mode_finding(entry: FileFacts, limit: int, what: str) -> Finding:
+    facts = entry.evidence()
+    extra = entry.mode & ~limit
+    if extra:
+        return failed(entry.path, f"{what} mode {entry.mode:04o} is looser than {limit:04o} "
+                      f"(extra bits {extra:04o})", **facts)
+    return passed(entry.path, f"{what} mode {entry.mode:04o}", **facts)
+
+
+def _judged(entries: list[FileFacts]) -> Iterator[FileFacts]:
+    # A symlink's own mode is always 0777 and means nothing; what it points at is judged under its name.
+    return (e for e in entries if e.kind == "file")
+
+
+@implements("KC-FILE-01")
+def private_files_mode(ctx: RuleContext) -> Iterator[Finding]:
+    """CIS 1.1.21 and 1.1.13-1.1.18: keys and kubeconfigs are readable by their owner only."""
+    for entry in _judged(ctx.inventory.files):
+        name = PurePath(entry.path).name
+        if name.endswith(".key") or name in (layout.SA_PUB, *_KUBECONFIG_NAMES):
+            yield _mode_finding(entry, _PRIVATE, "private file")
+
+
+@implements("KC-FILE-02")
+def certificate_files_mode(ctx: RuleContext) -> Iterator[Finding]:
+    """kubeadm writes certificates 0644; the cis strictness asks 0600 (CIS 1.1.20)."""
+    limit = _PRIVATE if ctx.profile.file_modes == "cis" else _KUBEADM_CERT
+    for entry in _judged(ctx.inventory.files):
+        if entry.path.endswith(".crt"):
+            yield _mode_finding(entry, limit, "certificate")
+
+
+@implements("KC-FILE-03")
+def owned_by_root(ctx: RuleContext) -> Iterator[Finding]:
+    """CIS 1.1.19: the PKI directory and its files are owned by root:root."""
+    pki = ctx.inventory.location.get("pki", "")
+    for entry in ctx.inventory.files:
+        if not entry.path.startswith(pki):
+            continue
+        facts = entry.evidence()
+        if entry.uid == 0 and entry.gid == 0:
+            yield passed(entry.path, "owned by root:root", **facts)
+        else:
+            yield failed(entry.path, f"owned by {entry.owner}:{entry.group} (uid {entry.uid}, gid {entry.gid}), "
+                         "expected root:root", **facts)

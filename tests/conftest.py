@@ -1,0 +1,39 @@
+"""Session fixtures: one reference PKI per session, and cheap copies of it for tests that change files.
+
+Key generation dominates test time, so keys come from one session pool and the reference tree is
+built once; a test that needs to change a tree takes ``reference_copy``. Treat ``reference_tree`` as
+read-only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kubecert.reference.pki import InitOptions, InitResult, KeyPool, init_pki
+
+# Enough for two or three trees of distinct keys (15 keys each) plus the faults' extra keys.
+KEY_POOL_SIZE = 24
+
+
+@pytest.fixture(scope="session")
+def key_pool() -> KeyPool:
+    return KeyPool(size=KEY_POOL_SIZE)
+
+
+@pytest.fixture(scope="session")
+def reference_tree(tmp_path_factory: pytest.TempPathFactory, key_pool: KeyPool) -> InitResult:
+    """The reference implementation's default tree (palette profile, RSA-2048), made at the real time."""
+    root = tmp_path_factory.mktemp("reference") / "kubernetes"
+    return init_pki(root, InitOptions(), keys=key_pool, now=dt.datetime.now(dt.UTC))
+
+
+@pytest.fixture
+def reference_copy(tmp_path: Path, reference_tree: InitResult) -> Path:
+    """A private copy of the reference tree, modes preserved (copy2 and copystat); its root folder."""
+    copy = tmp_path / "kubernetes"
+    shutil.copytree(reference_tree.root, copy, symlinks=True, copy_function=shutil.copy2)
+    return copy

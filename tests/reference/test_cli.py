@@ -1,0 +1,150 @@
+"""``kubecert reference pki init|check-expiration``: output, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from kubecert.reference import cli
+from kubecert.reference.pki import PkiTree
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(["reference", "pki", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_init_writes_a_tree_and_prints_kubeadms_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "k"
+    code, out, err = _run(capsys, "init", "--dir", str(root), "--encryption-algorithm", "ECDSA-P256",
+                          "--node-name", "node-7", "--apiserver-cert-extra-sans", "10.9.9.9, api.example",
+                          "--profile", "kubeadm", "--no-super-admin")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == f'[certs] Using certificateDir folder "{root / "pki"}"'
+    assert lines[1] == '[certs] Generating "ca" certificate and key'
+    assert (
+        "[certs] apiserver serving cert is signed for DNS names [api.example kubernetes kubernetes.default "
+        "kubernetes.default.svc kubernetes.default.svc.cluster.local node-7] and IPs [10.96.0.1 10.0.0.10 10.9.9.9]"
+    ) in lines
+    assert "super-admin.conf" not in out
+    assert "PRIVATE KEY" not in out
+    tree = PkiTree(root)
+    ca = tree.cert("ca")
+    assert (ca.not_valid_after_utc - ca.not_valid_before_utc).days == 3650
+    assert stat.S_IMODE(tree.key_path("apiserver").stat().st_mode) == 0o600
+
+
+def test_init_plants_faults(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "k"
+    code, out, _ = _run(capsys, "init", "--dir", str(root), "--encryption-algorithm", "ECDSA-P256",
+                        "--fault", "loose-key-mode", "--fault", "wrong-cn")
+    assert code == 0
+    assert '[fault] Planted "loose-key-mode" in pki/apiserver.key: apiserver.key is mode 0644 (fails KC-FILE-01)' in out
+    assert '[fault] Planted "wrong-cn"' in out
+    assert stat.S_IMODE((root / "pki/apiserver.key").stat().st_mode) == 0o644
+
+
+def test_init_external_modes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "k"
+    code, out, _ = _run(capsys, "init", "--dir", str(root), "--encryption-algorithm", "ECDSA-P256",
+                        "--external-ca", "ca", "--external-etcd")
+    assert code == 0
+    assert not (root / "pki/ca.key").exists()
+    assert not (root / "pki/etcd").exists()
+    code, out, _ = _run(capsys, "check-expiration", "--dir", str(root))
+    assert code == 0
+    assert "etcd" not in out
+    assert "apiserver                  " in out
+    assert out.splitlines()[2].split()[-1] == "yes"  # apiserver: its CA is external
+
+
+def test_check_expiration_formats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(tmp_path / "k")
+    assert _run(capsys, "init", "--dir", root, "--encryption-algorithm", "ECDSA-P256")[0] == 0
+    code, text, _ = _run(capsys, "check-expiration", "--dir", root)
+    assert code == 0
+    assert text.splitlines()[0] == (
+        "CERTIFICATE                EXPIRES                  RESIDUAL TIME   "
+        "CERTIFICATE AUTHORITY   EXTERNALLY MANAGED"
+    )
+    assert "CERTIFICATE AUTHORITY   EXPIRES                  RESIDUAL TIME   EXTERNALLY MANAGED" in text
+    code, out, _ = _run(capsys, "check-expiration", "--dir", root, "-o", "json")
+    assert code == 0
+    assert json.loads(out)["kind"] == "CertificateExpirationInfo"
+    code, out, _ = _run(capsys, "check-expiration", "--dir", root, "--output", "yaml")
+    assert code == 0
+    assert out.startswith("apiVersion: output.kubeadm.k8s.io/v1alpha3\n")
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["init", "--advertise-address", "300.1.1.1"], "advertise address '300.1.1.1' is not an IP address"),
+        (["init", "--fault", "leaf-401-days"], "unknown fault 'leaf-401-days'"),
+        (["init", "--encryption-algorithm", "RSA-1024"], "unknown encryption algorithm 'RSA-1024'"),
+        (["init", "--profile", "eks"], "unknown profile 'eks'"),
+        (["init", "--external-ca", "root"], "unknown CA 'root'"),
+        (["init", "--control-plane-endpoint", "api:0"], "invalid port"),
+        (["check-expiration", "-o", "wide"], "unknown output format 'wide'"),
+        (["check-expiration"], "holds no pki folder"),
+    ],
+)
+def test_user_errors_are_one_line_and_exit_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], words: str
+) -> None:
+    root = tmp_path / "k"
+    code, out, err = _run(capsys, *argv[:1], "--dir", str(root), *argv[1:])
+    assert code == cli.EXIT_USAGE == 3
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith("kubecert: error: ")
+    assert words in err
+    assert "Traceback" not in err
+    assert not root.exists() or argv[0] == "check-expiration"
+
+
+def test_init_refuses_root_only_faults_to_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    code, _, err = _run(capsys, "init", "--dir", str(tmp_path / "k"), "--fault", "foreign-owner")
+    assert code == 3
+    assert "only root" in err
+    assert not (tmp_path / "k").exists()
+
+
+def test_init_refuses_a_folder_with_files(reference_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = sorted(p.name for p in reference_copy.iterdir())
+    code, _, err = _run(capsys, "init", "--dir", str(reference_copy))
+    assert code == 3
+    assert "exists and is not an empty directory" in err
+    assert sorted(p.name for p in reference_copy.iterdir()) == before
+
+
+def test_an_unwritable_place_is_a_user_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("")
+    code, _, err = _run(capsys, "init", "--dir", str(tmp_path / "file" / "k"), "--encryption-algorithm", "ECDSA-P256")
+    assert code == 3
+    assert err.startswith("kubecert: error: ")
+    assert err.count("\n") == 1
+
+
+def test_register_leaves_room_for_more_commands() -> None:
+    parser = argparse.ArgumentParser(prog="kubecert")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    reference = cli.register(subparsers)
+    assert reference.prog == "kubecert reference"
+    args = parser.parse_args(["reference", "pki", "check-expiration", "--dir", "/x"])
+    assert callable(args.handler)
+    assert (args.reference_command, args.pki_command) == ("pki", "check-expiration")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["reference"])  # a command is required
+    assert cli.PKI_VERBS
+    assert cli.REFERENCE_COMMANDS

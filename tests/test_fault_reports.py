@@ -1,0 +1,65 @@
+"""Every named fault, checked through the plugin in one run (one target per fault): its rule fails,
+the report's evidence names the offending file, and the reference itself passes every rule."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubecert.reference.pki import FAULTS, InitResult, KeyPool, apply_fault
+
+
+@pytest.fixture(scope="module")
+def fault_report(
+    reference_tree: InitResult, key_pool: KeyPool, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    base = tmp_path_factory.mktemp("faults")
+    names = [n for n, f in FAULTS.items() if os.geteuid() == 0 or not f.needs_root]
+    targets = ["pristine"]
+    shutil.copytree(reference_tree.root, base / "pristine", copy_function=shutil.copy2)
+    for name in names:
+        shutil.copytree(reference_tree.root, base / name, copy_function=shutil.copy2)
+        apply_fault(base / name, name, keys=key_pool, now=dt.datetime.now(dt.UTC))
+        targets.append(name)
+    report = base / "report.json"
+    pytest_args = ["--pyargs", "kubecert.conformance", "-p", "no:cacheprovider", "-q", "-n", "2",
+                   "--kubecert-profile", "palette", "--kubecert-json", str(report)]
+    for name in targets:
+        pytest_args += ["--kubecert-target", f"pki:{base / name / 'pki'}"]
+    pytest.main(pytest_args)  # its outcome is judged through the report below
+    document = json.loads(report.read_text())
+    document["base"] = str(base)
+    return document
+
+
+def _result(report: dict[str, Any], tree: str, rule: str) -> dict[str, Any]:
+    target = f"pki:{Path(report['base']) / tree / 'pki'}"
+    return next(r for r in report["results"] if r["target"] == target and r["rule"] == rule)
+
+
+def test_pristine_reference_passes_everything(fault_report: dict[str, Any]) -> None:
+    target = f"pki:{Path(fault_report['base']) / 'pristine' / 'pki'}"
+    statuses = {r["rule"]: r["status"] for r in fault_report["results"] if r["target"] == target}
+    assert set(statuses.values()) == {"passed"}, statuses
+
+
+@pytest.mark.parametrize("name", sorted(FAULTS))
+def test_fault_fails_its_rule_and_the_report_names_the_offender(fault_report: dict[str, Any], name: str) -> None:
+    fault = FAULTS[name]
+    if fault.needs_root and os.geteuid() != 0:
+        pytest.skip("the fault changes a file's owner, which needs root")
+    result = _result(fault_report, name, fault.rule)
+    assert result["status"] == "failed", result["message"]
+    offender = str(Path(fault_report["base"]) / name / fault.offender)
+    failed = [e for e in result["evidence"] if e["status"] == "failed"]
+    assert any(offender in json.dumps(entry) for entry in failed), (offender, failed)
+    # no rule outside the fault's declared set fails
+    target = f"pki:{Path(fault_report['base']) / name / 'pki'}"
+    failing = {r["rule"] for r in fault_report["results"] if r["target"] == target and r["status"] == "failed"}
+    assert failing <= {fault.rule, *fault.also_fails, *fault.may_also_fail}, failing

@@ -1,0 +1,180 @@
+"""The pytest plugin end to end: items per (rule, target), verdicts, gates, the clock and the JSON report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubecert.rules import all_rules
+
+STATIC = sorted(r.id for r in all_rules() if r.implemented and not r.disruptive)
+
+
+def run_suite(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
+    report = pytester.path / "report.json"
+    result = pytester.runpytest("--pyargs", "kubecert.conformance", "-p", "no:cacheprovider",
+                                "--kubecert-json", str(report), *args)
+    return result, (json.loads(report.read_text()) if report.exists() else {})
+
+
+def by_rule(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["rule"]: r for r in report["results"]}
+
+
+def test_items_are_one_per_rule_and_target_with_readable_ids(pytester: pytest.Pytester, reference_tree: Any) -> None:
+    target = f"pki:{reference_tree.root / 'pki'}"
+    result = pytester.runpytest("--pyargs", "kubecert.conformance", "--co", "-q", "--kubecert-target", target)
+    ids = [line for line in result.outlines if "::" in line]
+    assert len(ids) == len(STATIC)
+    assert any(line.endswith(f"test_leaf_validity[{target}]") for line in ids)
+
+
+def test_reference_tree_passes_every_static_rule(pytester: pytest.Pytester, reference_tree: Any) -> None:
+    target = f"pki:{reference_tree.root / 'pki'}"
+    result, report = run_suite(pytester, "--kubecert-target", target, "--kubecert-profile", "palette")
+    result.assert_outcomes(passed=len(STATIC))
+    assert report["schema"] == "kubecert.report/v1" and report["complete"] is True
+    assert sorted(by_rule(report)) == STATIC
+    assert report["summary"]["passed"] == len(STATIC)
+    assert report["targets"][0]["id"] == target and "x509" in report["targets"][0]["capabilities"]
+    assert report["profile"]["name"] == "palette"
+    first = report["results"][0]
+    assert first["nodeid"].startswith("kubecert/conformance/test_") and first["citation"]
+    assert all(r["evidence"] for r in report["results"])
+
+
+def test_failure_names_every_offender(pytester: pytest.Pytester, reference_tree: Any) -> None:
+    # The reference follows Palette's 3652-day CA; kubeadm's profile wants 3650, so all three CAs fail.
+    target = f"pki:{reference_tree.root / 'pki'}"
+    result, report = run_suite(pytester, "--kubecert-target", target, "--kubecert-profile", "kubeadm")
+    result.assert_outcomes(passed=len(STATIC) - 1, failed=1)
+    verdict = by_rule(report)["KC-VAL-02"]
+    assert verdict["status"] == "failed"
+    for ca in ("ca", "front-proxy-ca", "etcd-ca"):
+        assert f"FAILED {ca}: valid 3652d" in verdict["message"]
+    failed = [e["subject"] for e in verdict["evidence"] if e["status"] == "failed"]
+    assert sorted(failed) == ["ca", "etcd-ca", "front-proxy-ca"]
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_xdist_gives_the_same_verdicts(pytester: pytest.Pytester, reference_tree: Any) -> None:
+    args = ["--kubecert-target", f"pki:{reference_tree.root / 'pki'}", "--kubecert-profile", "kubeadm"]
+    _, serial = run_suite(pytester, *args)
+    result, parallel = run_suite(pytester, *args, "-n", "2")
+    result.assert_outcomes(passed=len(STATIC) - 1, failed=1)
+
+    def verdicts(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+        return [(r["rule"], r["target"], r["status"], r["nodeid"]) for r in report["results"]]
+
+    assert verdicts(parallel) == verdicts(serial)
+
+
+def test_at_judges_dates_as_of_another_day(pytester: pytest.Pytester, reference_tree: Any) -> None:
+    target = f"pki:{reference_tree.root / 'pki'}"
+    _, report = run_suite(pytester, "--kubecert-target", target, "--kubecert-profile", "palette",
+                          "--kubecert-at", "2099-01-01")
+    failed = sorted(r["rule"] for r in report["results"] if r["status"] == "failed")
+    assert failed == ["KC-EXP-01", "KC-VAL-04"]
+    assert report["evaluated_as_of"] == "2099-01-01T00:00:00Z"
+
+
+def test_min_remaining_sets_the_expiry_horizon(pytester: pytest.Pytester, reference_tree: Any) -> None:
+    target = f"pki:{reference_tree.root / 'pki'}"
+    _, report = run_suite(pytester, "--kubecert-target", target, "--kubecert-profile", "palette",
+                          "--kubecert-min-remaining", "400")
+    failed = {r["rule"]: r for r in report["results"] if r["status"] == "failed"}
+    assert list(failed) == ["KC-EXP-01"]
+    assert "within the 400d horizon" in failed["KC-EXP-01"]["message"]
+    assert report["profile"]["parameters"]["min_remaining_days"] == 400
+
+
+def test_missing_folder_is_an_error_for_every_check_without_traceback(pytester: pytest.Pytester) -> None:
+    result, report = run_suite(pytester, "--kubecert-target", "pki:/nonexistent/kubecert/pki")
+    result.assert_outcomes(errors=len(STATIC))
+    assert {r["status"] for r in report["results"]} == {"error"}
+    assert "the folder /nonexistent/kubecert/pki does not exist" in report["results"][0]["message"]
+    assert "Traceback" not in result.stdout.str() and "INTERNALERROR" not in result.stdout.str()
+
+
+def test_unknown_target_kind_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    result, report = run_suite(pytester, "--kubecert-target", "ftp:/etc")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "unknown target kind 'ftp'" in result.stderr.str()
+    assert not report
+
+
+def test_rule_filter_selects_rules(pytester: pytest.Pytester, reference_tree: Any) -> None:
+    result, report = run_suite(pytester, "--kubecert-target", f"pki:{reference_tree.root / 'pki'}",
+                               "--kubecert-profile", "palette", "--kubecert-rule", "KC-VAL-*")
+    result.assert_outcomes(passed=4)
+    assert sorted(by_rule(report)) == ["KC-VAL-01", "KC-VAL-02", "KC-VAL-03", "KC-VAL-04"]
+
+
+def test_missing_capability_skips_with_the_reason(pytester: pytest.Pytester, reference_tree: Any) -> None:
+    """A vendor's own target kind, from a plugin through the hook, that cannot show file modes."""
+    pytester.syspathinsert()
+    pytester.makepyfile(vendor_targets="""
+        from kubecert.plugins.targets import PkiTarget, TargetKind
+
+        class CertsOnly(PkiTarget):
+            scheme = "certsonly"
+
+            @property
+            def capabilities(self):
+                return frozenset({"x509", "expiry", "kubeconfigs"})
+
+            def capability_reasons(self):
+                return {"files": "this backend exports certificates, not files"}
+
+        def pytest_kubecert_target_kinds():
+            return [TargetKind("certsonly", CertsOnly, "palette", "certificates exported by a vendor")]
+    """)
+    result, report = run_suite(pytester, "-p", "vendor_targets",
+                               "--kubecert-target", f"certsonly:{reference_tree.root / 'pki'}")
+    result.assert_outcomes(passed=len(STATIC) - 3, skipped=3)
+    skipped = {r["rule"]: r["message"] for r in report["results"] if r["status"] == "skipped"}
+    assert sorted(skipped) == ["KC-FILE-01", "KC-FILE-02", "KC-FILE-03"]
+    assert "cannot offer files: this backend exports certificates, not files" in skipped["KC-FILE-01"]
+
+
+def test_stale_report_is_removed_and_interrupted_run_is_marked_partial(
+    pytester: pytest.Pytester, reference_tree: Any
+) -> None:
+    report = pytester.path / "report.json"
+    report.write_text('{"stale": true}')
+    pytester.makepyfile(interrupter="""
+        import pytest
+
+        @pytest.hookimpl(wrapper=True)
+        def pytest_runtest_call(item):
+            if "test_leaf_validity" in item.name:
+                raise KeyboardInterrupt
+            return (yield)
+    """)
+    # In a subprocess: an interrupt inside an in-process run would reach the test runner itself.
+    result = pytester.runpytest_subprocess("--pyargs", "kubecert.conformance", "-p", "no:cacheprovider",
+                                "-p", "interrupter",
+                                "--kubecert-target",
+                                f"pki:{reference_tree.root / 'pki'}", "--kubecert-json", str(report))
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert not report.exists()
+    partial = json.loads(Path(str(report) + ".partial").read_text())
+    assert partial["complete"] is False
+
+
+def test_own_checks_can_use_the_fixtures(pytester: pytest.Pytester, reference_tree: Any) -> None:
+    """A vendor's check file: the marker and fixtures are the public way to add checks."""
+    pytester.makepyfile(test_vendor="""
+        import pytest
+
+        @pytest.mark.kubecert_rule("KC-EXP-01")
+        def test_my_gate(kubecert_verdict, kubecert_inventory):
+            assert kubecert_inventory.certificates["apiserver"].common_name == "kube-apiserver"
+            kubecert_verdict.assert_passed()
+    """)
+    result = pytester.runpytest("--kubecert-target", f"pki:{reference_tree.root / 'pki'}", "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"*test_my_gate?pki:{reference_tree.root / 'pki'}? PASSED*"])

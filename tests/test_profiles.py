@@ -1,0 +1,54 @@
+"""Profiles: the built-ins follow their sources; a user's file overrides and is validated by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kubecert.rules.profiles import BUILTIN, ProfileError, check_spec, load_file, resolve
+
+
+def test_builtins_follow_their_sources() -> None:
+    assert (BUILTIN["kubeadm"].leaf_days, BUILTIN["kubeadm"].ca_days) == (365, 3650)
+    assert (BUILTIN["palette"].leaf_days, BUILTIN["palette"].ca_days) == (365, 3652)
+    assert BUILTIN["palette"].renewal_mode == "repave"
+    assert BUILTIN["kubeadm"].min_remaining_days == 30
+
+
+def test_auto_picks_the_targets_default() -> None:
+    assert resolve("auto", "palette").name == "palette"
+    assert resolve("auto", "kubeadm").name == "kubeadm"
+
+
+def test_user_file_extends_and_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "acme.yaml"
+    path.write_text("extends: palette\nmin_remaining_days: 60\nfile_modes: cis\nextra_sans: [api.acme.test]\n")
+    profile = load_file(path)
+    assert (profile.name, profile.ca_days, profile.min_remaining_days) == ("acme", 3652, 60)
+    assert profile.file_modes == "cis" and profile.extra_sans == ("api.acme.test",)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("leaf_dayz: 365\n", "unknown profile parameter 'leaf_dayz'"),
+        ("leaf_days: soon\n", "leaf_days must be a whole number"),
+        ("renewal_mode: sideways\n", "renewal_mode must be one of in-place, repave"),
+        ("extends: openshift\n", "extends: 'openshift' is not a built-in profile"),
+        ("service_cidr: 10.96.0.0/33\n", "service_cidr '10.96.0.0/33' is not a network"),
+        ("- a list\n", "a profile is a mapping"),
+        ("leaf_days: [\n", "invalid YAML"),
+    ],
+)
+def test_bad_profile_names_file_and_parameter(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    with pytest.raises(ProfileError, match=message) as raised:
+        load_file(path)
+    assert str(path) in str(raised.value)
+
+
+def test_unknown_profile_name_lists_the_choices() -> None:
+    with pytest.raises(ProfileError, match="neither a built-in profile"):
+        check_spec("kubeadmm")
