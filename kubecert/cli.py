@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from kubecert._version import __version__
+from kubecert.plugins.targets import builtin_options
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_USAGE = 0, 1, 2, 3
 DEFAULT_REPORT_DIR = Path("reports")
@@ -60,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--dns-domain", metavar="DOMAIN")
     check.add_argument("--extra-san", action="append", default=[], metavar="SAN")
     check.add_argument("--external-etcd", action="store_true")
+    for option in builtin_options():
+        if option.flag:
+            check.add_argument(f"--{option.name}", action="store_true", dest=option.dest, help=option.help)
+        else:
+            check.add_argument(f"--{option.name}", action="append" if option.repeat else "store",
+                               default=[] if option.repeat else None, dest=option.dest, metavar=option.metavar,
+                               help=option.help)
     check.add_argument("-q", "--quiet", action="store_true", help="less output from pytest")
     check.add_argument("pytest_args", nargs="*", metavar="-- PYTEST ARGS")
     check.set_defaults(handler=run_check)
@@ -113,6 +121,15 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
         value = getattr(args, name)
         if value is not None:
             argv += [f"--kubecert-{name.replace('_', '-')}", str(value)]
+    for option in builtin_options():
+        value = getattr(args, option.dest)
+        if option.flag and value:
+            argv.append(f"--kubecert-{option.name}")
+        elif option.repeat:
+            for item in value:
+                argv += [f"--kubecert-{option.name}", str(item)]
+        elif value is not None and not option.flag:
+            argv += [f"--kubecert-{option.name}", str(value)]
     return argv + list(args.pytest_args)
 
 

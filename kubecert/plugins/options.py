@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from kubecert.plugins.targets import builtin_options
 from kubecert.rules.profiles import ProfileError, check_spec
 
 DEFAULT_TARGET = "reference"
@@ -24,6 +25,7 @@ class Settings:
     allow_disruptive: bool
     rule_patterns: tuple[str, ...]
     overrides: dict[str, Any]  # profile parameters set on the command line
+    target_options: dict[str, Any]  # what the user told the targets (TargetOption name → value)
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -50,6 +52,13 @@ def add_options(parser: pytest.Parser) -> None:
                     help="a SAN the apiserver certificate must carry (repeatable)")
     group.addoption("--kubecert-external-etcd", action="store_true",
                     help="the cluster uses external etcd: no etcd certificates are expected")
+    for option in builtin_options():
+        if option.flag:
+            group.addoption(f"--kubecert-{option.name}", action="store_true", dest=option.dest, help=option.help)
+        else:
+            group.addoption(f"--kubecert-{option.name}", action="append" if option.repeat else "store",
+                            default=[] if option.repeat else None, dest=option.dest, metavar=option.metavar,
+                            help=option.help)
 
 
 def parse_at(text: str) -> dt.datetime:
@@ -90,4 +99,5 @@ def settings_from(config: pytest.Config) -> Settings:
         allow_disruptive=bool(option.kubecert_allow_disruptive),
         rule_patterns=tuple(option.kubecert_rule),
         overrides=overrides,
+        target_options={o.name: getattr(option, o.dest) for o in builtin_options()},
     )

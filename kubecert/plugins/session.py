@@ -31,7 +31,7 @@ class KubecertSession:
         session = cls(settings, registry)
         try:
             for uri in registry.expand(settings.targets):
-                session.targets[uri] = registry.open(uri, session._profile_for(uri), {})
+                session.targets[uri] = registry.open(uri, session._profile_for(uri), settings.target_options)
         except (TargetError, ProfileError) as exc:
             raise pytest.UsageError(str(exc)) from None
         return session

@@ -14,6 +14,7 @@ from kubecert.plugins.targets.base import (
     Observable,
     Target,
     TargetError,
+    TargetOption,
     TargetUnavailable,
     split_uri,
 )
@@ -32,6 +33,7 @@ class TargetKind:
     summary: str
     disruptive_by_default: bool = False  # targets that exist only to be checked may be changed
     expand: Callable[[str], list[str]] | None = None  # a URI that stands for several targets
+    options: tuple[TargetOption, ...] = ()  # what the user may tell targets of this kind
 
     def concrete(self, uri: str) -> list[str]:
         return self.expand(uri) if self.expand is not None else [uri]
@@ -42,6 +44,15 @@ BUILTIN_KINDS: tuple[TargetKind, ...] = (
     TargetKind("reference", reference_target, "palette",
                "kubecert's reference platform, made fresh for the run (the default)", True, expand_reference),
 )
+
+
+def builtin_options() -> list[TargetOption]:
+    """The options of the built-in kinds, each once (kinds may share one, e.g. the reference and pki)."""
+    seen: dict[str, TargetOption] = {}
+    for kind in BUILTIN_KINDS:
+        for option in kind.options:
+            seen.setdefault(option.name, option)
+    return list(seen.values())
 
 
 class Registry:
@@ -87,6 +98,8 @@ __all__ = [
     "TargetError",
     "TargetFactory",
     "TargetKind",
+    "TargetOption",
     "TargetUnavailable",
+    "builtin_options",
     "split_uri",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from kubecert.inventory.model import Inventory, isoformat
@@ -15,6 +16,25 @@ CAPABILITIES = frozenset({
     "x509", "expiry", "files", "owners", "kubeconfigs", "renew", "renew_one", "csr", "machines", "annotate",
     "upgrade", "expiration_listing", "cluster_api", "node_files",
 })
+
+
+@dataclass(frozen=True)
+class TargetOption:
+    """An option a target kind reads: ``--kubecert-NAME`` under pytest and ``--NAME`` on ``kubecert check``.
+
+    The target receives the value in its ``options`` mapping under ``name``. Secrets never travel as
+    option values: an option names the environment variable or file that holds one.
+    """
+
+    name: str  # e.g. "renew-command"
+    help: str
+    metavar: str | None = None
+    flag: bool = False  # a switch (store_true)
+    repeat: bool = False  # may be given several times (append)
+
+    @property
+    def dest(self) -> str:
+        return "kubecert_" + self.name.replace("-", "_")
 
 
 class TargetUnavailable(Exception):

@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from kubecert.inventory.model import Inventory
-from kubecert.plugins.targets.base import TargetError
+from kubecert.plugins.targets.base import Target, TargetError
 from kubecert.plugins.targets.pki import PkiTarget
 from kubecert.rules.profiles import Profile
-
-PARTS = ("pki",)
 
 
 class ReferencePkiTarget(PkiTarget):
@@ -63,11 +61,15 @@ class ReferencePkiTarget(PkiTarget):
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def reference_target(uri: str, profile: Profile, options: Mapping[str, Any]) -> ReferencePkiTarget:
+# The reference platform's parts: ``reference`` stands for all of them, ``reference:NAME`` for one.
+PARTS: dict[str, type[Target]] = {"pki": ReferencePkiTarget}
+
+
+def reference_target(uri: str, profile: Profile, options: Mapping[str, Any]) -> Target:
     part = uri.removeprefix("reference").removeprefix(":")
-    if part != "pki":
+    if part not in PARTS:
         raise TargetError(f"{uri}: the reference platform's parts are {', '.join(f'reference:{p}' for p in PARTS)}")
-    return ReferencePkiTarget(uri, profile, options)
+    return PARTS[part](uri, profile, options)
 
 
 def expand_reference(uri: str) -> list[str]:
