@@ -19,6 +19,7 @@ import pytest
 
 from kubecert._version import __version__
 from kubecert.plugins.targets import builtin_options
+from kubecert.rules import Rule
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_USAGE = 0, 1, 2, 3
 DEFAULT_REPORT_DIR = Path("reports")
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rules = commands.add_parser("rules", help="list the rule catalog")
     rules.add_argument("--json", action="store_true", help="print the catalog as JSON")
+    rules.add_argument("--markdown", action="store_true", help="print the catalog as a Markdown table")
     rules.set_defaults(handler=run_rules)
 
     from kubecert.reference.cli import register as register_reference
@@ -158,6 +160,9 @@ def run_rules(args: argparse.Namespace) -> int:
                     "rules": [r.to_json() for r in rules]}
         print(json.dumps(document, indent=2))
         return EXIT_OK
+    if args.markdown:
+        print(rules_markdown(rules))
+        return EXIT_OK
     implemented = sum(r.implemented for r in rules)
     print(f"{len(rules)} rules, {implemented} implemented in kubecert {__version__}\n")
     for rule in rules:
@@ -171,6 +176,15 @@ def run_rules(args: argparse.Namespace) -> int:
         if rule.note:
             print(textwrap.indent(textwrap.fill(f"note: {rule.note}", 100), "    "))
     return EXIT_OK
+
+
+def rules_markdown(rules: Sequence[Rule]) -> str:
+    """The catalog as the README shows it (a test keeps the two the same)."""
+    lines = ["| ID | rule | sources | needs |", "|---|---|---|---|"]
+    for rule in rules:
+        needs = ", ".join(rule.capabilities) + (" (disruptive)" if rule.disruptive else "")
+        lines.append(f"| {rule.id} | {rule.title} | {', '.join(rule.sources)} | {needs} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
