@@ -24,3 +24,9 @@ def test_quick_start_has_exactly_the_two_commands_ci_runs() -> None:
     commands = [line.split("#")[0].strip() for line in block.group(1).splitlines() if line.strip()]
     assert commands == ["make check", "make test"]
     assert re.search(r"^make test$", (ROOT / ".ci" / "run").read_text(), re.M)
+
+
+def test_test_modules_have_unique_basenames() -> None:
+    # pytest's default import mode needs unique basenames across test folders without __init__.py.
+    names = [path.name for path in (ROOT / "tests").rglob("test_*.py")]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
