@@ -1,0 +1,64 @@
+"""Trees real clusters hold besides the default one: each passes every rule that applies to it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+
+from kubecert.reference.pki import InitOptions, KeyPool, init_pki
+from kubecert.rules import Status
+
+from support import judge, not_passing
+
+
+def _init(tmp_path: Path, key_pool: KeyPool, **options: object) -> Path:
+    root = tmp_path / "kubernetes"
+    init_pki(root, InitOptions(**options), keys=key_pool, now=dt.datetime.now(dt.UTC))  # type: ignore[arg-type]
+    return root
+
+
+def test_external_ca_is_recognized_and_its_leaves_left_alone(tmp_path: Path, key_pool: KeyPool) -> None:
+    root = _init(tmp_path, key_pool, external_ca=("ca",))
+    assert not (root / "pki/ca.key").exists()
+    verdicts = judge(root)
+    assert not_passing(verdicts) == {}
+    assert "externally managed" in verdicts["KC-EXT-01"].message
+    external = next(f for f in verdicts["KC-EXT-01"].findings if f.subject == "ca")
+    assert external.evidence["externally_managed"] is True
+    assert "apiserver" in external.evidence["outside_renewal"]
+
+
+def test_external_etcd_declared_expects_no_etcd_certificates(tmp_path: Path, key_pool: KeyPool) -> None:
+    root = _init(tmp_path, key_pool, external_etcd=True)
+    assert not_passing(judge(root, external_etcd=True)) == {}
+    undeclared = not_passing(judge(root))
+    assert sorted(undeclared) == ["KC-INV-01", "KC-INV-02"]  # without the declaration, etcd's files are missing
+
+
+def test_secondary_control_plane_node_without_super_admin(tmp_path: Path, key_pool: KeyPool) -> None:
+    root = _init(tmp_path, key_pool, super_admin=False)
+    verdicts = judge(root)
+    assert not_passing(verdicts) == {}
+    assert "super-admin.conf: absent (optional" in verdicts["KC-INV-03"].message
+
+
+def test_pkcs8_keys_are_read_like_kubeadm_s_own(reference_copy: Path) -> None:
+    for path in (reference_copy / "pki").rglob("*.key"):
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    verdicts = judge(reference_copy)
+    assert not_passing(verdicts) == {}
+    assert verdicts["KC-X509-05"].status is Status.PASSED
+
+
+def test_service_range_comes_from_the_apiserver_manifest(tmp_path: Path, key_pool: KeyPool) -> None:
+    root = _init(tmp_path, key_pool, service_cidr="10.233.0.0/18", key_algorithm="ECDSA-P384")
+    verdicts = judge(root)
+    assert not_passing(verdicts) == {}
+    apiserver = verdicts["KC-ID-02"].findings[0]
+    assert "10.233.0.1" in apiserver.evidence["ip_sans"]
+    # a user declaration does not override what the node's manifest says
+    assert not_passing(judge(root, service_cidr="10.96.0.0/12")) == {}
