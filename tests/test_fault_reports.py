@@ -63,3 +63,11 @@ def test_fault_fails_its_rule_and_the_report_names_the_offender(fault_report: di
     target = f"pki:{Path(fault_report['base']) / name / 'pki'}"
     failing = {r["rule"] for r in fault_report["results"] if r["target"] == target and r["status"] == "failed"}
     assert failing <= {fault.rule, *fault.also_fails, *fault.may_also_fail}, failing
+
+
+def test_no_report_carries_private_key_material(fault_report: dict[str, Any]) -> None:
+    text = json.dumps(fault_report)
+    assert "-----BEGIN" not in text
+    for key in Path(fault_report["base"]).rglob("*.key"):
+        body = "".join(line for line in key.read_text().splitlines() if not line.startswith("-----"))
+        assert body[40:100] not in text, key  # a slice of the key's base64 body
