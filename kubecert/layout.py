@@ -140,3 +140,42 @@ def leaves_of(ca: str) -> tuple[CertSpec, ...]:
 
 def expected_certs(external_etcd: bool = False) -> tuple[CertSpec, ...]:
     return tuple(spec for spec in CERTS if not (external_etcd and spec.etcd))
+
+
+# What `kubeadm certs renew` renews: every leaf and the kubeconfig client certificates, never a CA or
+# kubelet.conf; in the order kubeadm's renewal manager lists them (sorted by name).
+RENEWED: tuple[str, ...] = tuple(sorted([spec.name for spec in LEAVES] + [k.name for k in KUBECONFIGS if k.renewed]))
+
+
+def issuer_of(name: str) -> str | None:
+    """The CA that signs ``name`` (a leaf or a kubeconfig); None for a CA or an unknown name."""
+    if name in KUBECONFIGS_BY_NAME:
+        return "ca" if KUBECONFIGS_BY_NAME[name].embeds_client_cert else None
+    spec = CERTS_BY_NAME.get(name)
+    return spec.ca if spec is not None else None
+
+
+def long_name_of(name: str) -> str:
+    """kubeadm's wording for ``name`` in renew output."""
+    if name in KUBECONFIGS_BY_NAME:
+        return KUBECONFIGS_BY_NAME[name].long_name or name
+    return CERTS_BY_NAME[name].long_name or name
+
+
+# `kubeadm upgrade apply|node` with certificate renewal on (cmd/kubeadm/app/phases/upgrade/staticpods.go,
+# renewCertsByComponent): each component's certificates before its static pod is replaced, etcd first and
+# only for local etcd, then admin.conf. super-admin.conf and kubelet.conf are not renewed by an upgrade.
+UPGRADE_COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("etcd", ("etcd-server", "etcd-peer", "etcd-healthcheck-client")),
+    ("kube-apiserver", ("apiserver", "apiserver-kubelet-client", "front-proxy-client", "apiserver-etcd-client")),
+    ("kube-controller-manager", ("controller-manager.conf",)),
+    ("kube-scheduler", ("scheduler.conf",)),
+)
+UPGRADE_RENEWS_AFTER_COMPONENTS: tuple[str, ...] = ("admin.conf",)
+
+
+def upgrade_renews(external_etcd: bool = False) -> tuple[str, ...]:
+    """Every certificate an upgrade with certificate renewal renews, in kubeadm's order."""
+    names = [name for _, names in UPGRADE_COMPONENTS for name in names]
+    names += UPGRADE_RENEWS_AFTER_COMPONENTS
+    return tuple(n for n in names if not (external_etcd and n in CERTS_BY_NAME and CERTS_BY_NAME[n].etcd))

@@ -8,9 +8,17 @@ from typing import Any
 
 import pytest
 
-from kubecert.rules import all_rules
+from kubecert.plugins.targets import PkiTarget
+from kubecert.rules import BUILTIN_PROFILES, all_rules
 
-STATIC = sorted(r.id for r in all_rules() if r.implemented and not r.disruptive)
+# A plain pki target (a folder, no commands) judges the read-only rules that need nothing but files; it
+# skips the node actions it could run if given their commands; rules it can never concern (a management
+# API) make no item at all.
+PKI = PkiTarget("pki:/etc/kubernetes/pki", BUILTIN_PROFILES["kubeadm"], {})
+CHECKS = sorted(r.id for r in all_rules() if r.implemented and PKI.concerns(r.capabilities))
+STATIC = sorted(r.id for r in all_rules()
+                if r.implemented and not r.disruptive and set(r.capabilities) <= PKI.capabilities)
+SKIPPED = len(CHECKS) - len(STATIC)
 
 
 def run_suite(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
@@ -28,29 +36,29 @@ def test_items_are_one_per_rule_and_target_with_readable_ids(pytester: pytest.Py
     target = f"pki:{reference_tree.root / 'pki'}"
     result = pytester.runpytest("--pyargs", "kubecert.conformance", "--co", "-q", "--kubecert-target", target)
     ids = [line for line in result.outlines if "::" in line]
-    assert len(ids) == len(STATIC)
+    assert len(ids) == len(CHECKS)
     assert any(line.endswith(f"test_leaf_validity[{target}]") for line in ids)
 
 
 def test_reference_tree_passes_every_static_rule(pytester: pytest.Pytester, reference_tree: Any) -> None:
     target = f"pki:{reference_tree.root / 'pki'}"
     result, report = run_suite(pytester, "--kubecert-target", target, "--kubecert-profile", "palette")
-    result.assert_outcomes(passed=len(STATIC))
+    result.assert_outcomes(passed=len(STATIC), skipped=SKIPPED)
     assert report["schema"] == "kubecert.report/v1" and report["complete"] is True
-    assert sorted(by_rule(report)) == STATIC
+    assert sorted(r for r, v in by_rule(report).items() if v["status"] == "passed") == STATIC
     assert report["summary"]["passed"] == len(STATIC)
     assert report["targets"][0]["id"] == target and "x509" in report["targets"][0]["capabilities"]
     assert report["profile"]["name"] == "palette"
     first = report["results"][0]
     assert first["nodeid"].startswith("kubecert/conformance/test_") and first["citation"]
-    assert all(r["evidence"] for r in report["results"])
+    assert all(r["evidence"] for r in report["results"] if r["status"] == "passed")
 
 
 def test_failure_names_every_offender(pytester: pytest.Pytester, reference_tree: Any) -> None:
     # The reference follows Palette's 3652-day CA; kubeadm's profile wants 3650, so all three CAs fail.
     target = f"pki:{reference_tree.root / 'pki'}"
     result, report = run_suite(pytester, "--kubecert-target", target, "--kubecert-profile", "kubeadm")
-    result.assert_outcomes(passed=len(STATIC) - 1, failed=1)
+    result.assert_outcomes(passed=len(STATIC) - 1, failed=1, skipped=SKIPPED)
     verdict = by_rule(report)["KC-VAL-02"]
     assert verdict["status"] == "failed"
     for ca in ("ca", "front-proxy-ca", "etcd-ca"):
@@ -64,7 +72,7 @@ def test_xdist_gives_the_same_verdicts(pytester: pytest.Pytester, reference_tree
     args = ["--kubecert-target", f"pki:{reference_tree.root / 'pki'}", "--kubecert-profile", "kubeadm"]
     _, serial = run_suite(pytester, *args)
     result, parallel = run_suite(pytester, *args, "-n", "2")
-    result.assert_outcomes(passed=len(STATIC) - 1, failed=1)
+    result.assert_outcomes(passed=len(STATIC) - 1, failed=1, skipped=SKIPPED)
 
     def verdicts(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         return [(r["rule"], r["target"], r["status"], r["nodeid"]) for r in report["results"]]
@@ -93,9 +101,10 @@ def test_min_remaining_sets_the_expiry_horizon(pytester: pytest.Pytester, refere
 
 def test_missing_folder_is_an_error_for_every_check_without_traceback(pytester: pytest.Pytester) -> None:
     result, report = run_suite(pytester, "--kubecert-target", "pki:/nonexistent/kubecert/pki")
-    result.assert_outcomes(errors=len(STATIC))
-    assert {r["status"] for r in report["results"]} == {"error"}
-    assert "the folder /nonexistent/kubecert/pki does not exist" in report["results"][0]["message"]
+    result.assert_outcomes(errors=len(STATIC), skipped=SKIPPED)
+    errors = [r for r in report["results"] if r["status"] == "error"]
+    assert sorted(r["rule"] for r in errors) == STATIC
+    assert "the folder /nonexistent/kubecert/pki does not exist" in errors[0]["message"]
     assert "Traceback" not in result.stdout.str() and "INTERNALERROR" not in result.stdout.str()
 
 
@@ -134,10 +143,13 @@ def test_missing_capability_skips_with_the_reason(pytester: pytest.Pytester, ref
     """)
     result, report = run_suite(pytester, "-p", "vendor_targets",
                                "--kubecert-target", f"certsonly:{reference_tree.root / 'pki'}")
-    result.assert_outcomes(passed=len(STATIC) - 3, skipped=3)
+    # files: it says why it lacks them, so those checks are skipped with the reason; owners and node
+    # actions it never offers and never explains, so those rules make no item for it.
+    result.assert_outcomes(passed=len(STATIC) - 3, skipped=2)
     skipped = {r["rule"]: r["message"] for r in report["results"] if r["status"] == "skipped"}
-    assert sorted(skipped) == ["KC-FILE-01", "KC-FILE-02", "KC-FILE-03"]
+    assert sorted(skipped) == ["KC-FILE-01", "KC-FILE-02"]
     assert "cannot offer files: this backend exports certificates, not files" in skipped["KC-FILE-01"]
+    assert "KC-FILE-03" not in by_rule(report) and "KC-REN-01" not in by_rule(report)
 
 
 def test_stale_report_is_removed_and_interrupted_run_is_marked_partial(
@@ -178,3 +190,13 @@ def test_own_checks_can_use_the_fixtures(pytester: pytest.Pytester, reference_tr
     result = pytester.runpytest("--kubecert-target", f"pki:{reference_tree.root / 'pki'}", "-v")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([f"*test_my_gate?pki:{reference_tree.root / 'pki'}? PASSED*"])
+
+
+def test_rules_that_cannot_concern_a_target_make_no_item(pytester: pytest.Pytester, reference_tree: Any) -> None:
+    """API rules never concern a node's folder; renewal rules could, given a command, so they say how."""
+    _, report = run_suite(pytester, "--kubecert-target", f"pki:{reference_tree.root / 'pki'}",
+                          "--kubecert-profile", "palette")
+    rules = by_rule(report)
+    assert not [r for r in rules if r.startswith(("KC-API-", "KC-RPV-"))]
+    assert rules["KC-REN-01"]["status"] == "skipped"
+    assert "give --renew-command" in rules["KC-REN-01"]["message"]

@@ -26,13 +26,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_cmdline_main(config: pytest.Config) -> None:
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object]:
     # With -n, send all checks of one target to one worker: each target is observed once per run,
-    # and a disruptive check never runs beside another check of the same target.
+    # and a disruptive check never runs beside another check of the same target. A wrapper, so that
+    # this runs before xdist's own hook turns an unset --dist into "load".
     option = config.option
     if getattr(option, "numprocesses", None) and getattr(option, "dist", "no") == "no":
         option.dist = "loadgroup"
+    return (yield)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -57,9 +59,20 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "kubecert_target" in metafunc.fixturenames:
-        ids = list(kubecert_session(metafunc.config).targets)
-        metafunc.parametrize("kubecert_target", ids, ids=ids, indirect=True, scope="session")
+    if "kubecert_target" not in metafunc.fixturenames:
+        return
+    targets = kubecert_session(metafunc.config).targets
+    ids = list(targets)
+    marker = metafunc.definition.get_closest_marker(RULE_MARKER)
+    if marker is not None and marker.args:
+        try:
+            needs = catalog.get(str(marker.args[0])).capabilities
+        except catalog.UnknownRule:
+            needs = ()  # reported as a usage error when the items are collected
+        # One item per (rule, target) the rule concerns. When it concerns none, pytest needs a parameter
+        # all the same; those items are deselected at collection.
+        ids = [i for i in ids if targets[i].concerns(needs)] or ids
+    metafunc.parametrize("kubecert_target", ids, ids=ids, indirect=True, scope="session")
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -72,13 +85,14 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             kept.append(item)
             continue
         try:
-            catalog.get(rule_id)
+            rule = catalog.get(rule_id)
         except catalog.UnknownRule as exc:
             raise pytest.UsageError(f"{item.nodeid}: {exc.args[0]}") from None
-        if patterns and not any(fnmatch.fnmatchcase(rule_id, p) for p in patterns):
+        target_id = target_id_of(item)
+        unconcerned = target_id is not None and not state.targets[target_id].concerns(rule.capabilities)
+        if unconcerned or (patterns and not any(fnmatch.fnmatchcase(rule_id, p) for p in patterns)):
             deselected.append(item)
             continue
-        target_id = target_id_of(item)
         if target_id is not None:
             group = "kubecert-" + hashlib.sha256(target_id.encode()).hexdigest()[:12]
             item.add_marker(pytest.mark.xdist_group(group))

@@ -132,9 +132,101 @@ def _run_check_expiration(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- kubecert reference pki renew | generate-csr | upgrade
+
+
+def _add_renew(verbs: Subparsers) -> None:
+    from kubecert.reference.pki.renewal_faults import renewal_fault_names
+
+    parser = verbs.add_parser(
+        "renew", help="renew certificates as kubeadm certs renew does",
+        description="Renew all certificates, or one by name, with the tree's own CAs: same CA, new key and serial, "
+                    "attributes copied from the certificate on disk.",
+    )
+    parser.add_argument("which", metavar="all|NAME", help="all, or one certificate (apiserver, admin.conf, ...)")
+    parser.add_argument("--dir", required=True, type=Path, help="the tree's folder (what a node calls /etc/kubernetes)")
+    _add_etcd_and_fault(parser, renewal_fault_names("renew"))
+    parser.set_defaults(handler=_guarded(_run_renew))
+
+
+def _add_etcd_and_fault(parser: argparse.ArgumentParser, fault_choices: tuple[str, ...]) -> None:
+    parser.add_argument("--external-etcd", action="store_true", default=None,
+                        help="leave out etcd (default: external when manifests/etcd.yaml is absent)")
+    parser.add_argument("--fault", default=None, metavar="NAME",
+                        help=f"misbehave on purpose, for kubecert's own tests: {', '.join(fault_choices)}")
+
+
+def _run_renew(args: argparse.Namespace) -> int:
+    from kubecert.reference.pki.renew import renew
+
+    result = renew(args.dir, args.which, keys=FreshKeys(), now=_now(), fault=args.fault,
+                   external_etcd=args.external_etcd)
+    for line in result.log:
+        print(line)
+    return EXIT_OK
+
+
+def _add_generate_csr(verbs: Subparsers) -> None:
+    from kubecert.reference.pki.renewal_faults import renewal_fault_names
+
+    parser = verbs.add_parser(
+        "generate-csr", help="write keys and CSRs for renewal by an external CA (the seed's --csr-only)",
+        description="Write <name>.key and <name>.csr for every certificate into --csr-dir; nothing else changes.",
+    )
+    parser.add_argument("--dir", required=True, type=Path, help="the tree's folder (what a node calls /etc/kubernetes)")
+    parser.add_argument("--csr-dir", required=True, type=Path, help="where the keys and CSRs go (made 0700)")
+    _add_etcd_and_fault(parser, renewal_fault_names("generate-csr"))
+    parser.set_defaults(handler=_guarded(_run_generate_csr))
+
+
+def _run_generate_csr(args: argparse.Namespace) -> int:
+    from kubecert.reference.pki.csr import generate_csr
+
+    result = generate_csr(args.dir, args.csr_dir, keys=FreshKeys(), fault=args.fault, external_etcd=args.external_etcd)
+    for line in result.log:
+        print(line)
+    return EXIT_OK
+
+
+def _go_bool(text: str) -> bool:
+    """A Go boolean flag's value: --certificate-renewal=false."""
+    value = text.strip().lower()
+    if value in ("true", "t", "1"):
+        return True
+    if value in ("false", "f", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
+
+
+def _add_upgrade(verbs: Subparsers) -> None:
+    from kubecert.reference.pki.renewal_faults import renewal_fault_names
+
+    parser = verbs.add_parser(
+        "upgrade", help="the certificate part of kubeadm upgrade apply: renewal per component",
+        description="Renew each control-plane component's certificates as kubeadm upgrade does, then admin.conf.",
+    )
+    parser.add_argument("--dir", required=True, type=Path, help="the tree's folder (what a node calls /etc/kubernetes)")
+    parser.add_argument("--certificate-renewal", type=_go_bool, nargs="?", const=True, default=True,
+                        metavar="true|false", help="renew certificates during the upgrade (default true)")
+    _add_etcd_and_fault(parser, renewal_fault_names("upgrade"))
+    parser.set_defaults(handler=_guarded(_run_upgrade))
+
+
+def _run_upgrade(args: argparse.Namespace) -> int:
+    from kubecert.reference.pki.upgrade import upgrade
+
+    result = upgrade(args.dir, certificate_renewal=args.certificate_renewal, keys=FreshKeys(), now=_now(),
+                     fault=args.fault, external_etcd=args.external_etcd)
+    for line in result.log:
+        print(line)
+    return EXIT_OK
+
+
 # --- registration
 
-PKI_VERBS: list[Callable[[Subparsers], None]] = [_add_init, _add_check_expiration]
+PKI_VERBS: list[Callable[[Subparsers], None]] = [
+    _add_init, _add_check_expiration, _add_renew, _add_generate_csr, _add_upgrade,
+]
 
 
 def _add_pki(commands: Subparsers) -> None:
@@ -145,7 +237,13 @@ def _add_pki(commands: Subparsers) -> None:
         add_verb(verbs)
 
 
-REFERENCE_COMMANDS: list[Callable[[Subparsers], None]] = [_add_pki]
+def _add_serve(commands: Subparsers) -> None:
+    from kubecert.reference.api.cli import add_serve
+
+    add_serve(commands)
+
+
+REFERENCE_COMMANDS: list[Callable[[Subparsers], None]] = [_add_pki, _add_serve]
 
 
 def register(subparsers: Subparsers) -> argparse.ArgumentParser:

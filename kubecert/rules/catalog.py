@@ -15,12 +15,14 @@ from functools import cache
 from importlib import resources
 from typing import Any, TypeVar
 
+from kubecert.rules.context import RuleContext
 from kubecert.rules.verdict import Finding
 
 RuleFunction = Callable[[Any], Iterable[Finding]]
 F = TypeVar("F", bound=RuleFunction)
 
 _FUNCTIONS: dict[str, RuleFunction] = {}
+_CONTEXTS: dict[str, type] = {}  # what each function judges: RuleContext, or a richer one (before/after)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Rule:
     disruptive: bool
     note: str
     function: RuleFunction | None
+    context: type = RuleContext  # the kind of context the function judges
 
     @property
     def implemented(self) -> bool:
@@ -61,15 +64,23 @@ class UnknownRule(KeyError):
     pass
 
 
-def implements(rule_id: str) -> Callable[[F], F]:
-    """Register the decorated function as the logic of ``rule_id`` (which must be in catalog.toml)."""
+def implements(rule_id: str, *, context: type = RuleContext) -> Callable[[F], F]:
+    """Register the decorated function as the logic of ``rule_id`` (which must be in catalog.toml).
+
+    ``context`` is what the function judges: a plain observation (RuleContext) unless the rule needs
+    more, such as the target before and after an action.
+    """
 
     def register(function: F) -> F:
         if rule_id not in _raw_rules():
             raise UnknownRule(f"{function.__module__}.{function.__name__}: {rule_id} is not in the catalog")
-        if rule_id in _FUNCTIONS and _FUNCTIONS[rule_id] is not function:
+        known = _FUNCTIONS.get(rule_id)
+        # The same function registering again is its module imported anew (pytester's in-process runs
+        # drop the modules a run imported); another function under the same ID is a mistake.
+        if known is not None and (known.__module__, known.__qualname__) != (function.__module__, function.__qualname__):
             raise ValueError(f"{rule_id} is implemented twice")
         _FUNCTIONS[rule_id] = function
+        _CONTEXTS[rule_id] = context
         return function
 
     return register
@@ -119,5 +130,5 @@ def _build(entry: dict[str, Any]) -> Rule:
         sources=tuple(entry["sources"]), citation=entry["citation"],
         parameters=tuple(entry.get("parameters", ())), capabilities=tuple(entry.get("capabilities", ())),
         disruptive=bool(entry.get("disruptive", False)), note=entry.get("note", ""),
-        function=_FUNCTIONS.get(entry["id"]),
+        function=_FUNCTIONS.get(entry["id"]), context=_CONTEXTS.get(entry["id"], RuleContext),
     )

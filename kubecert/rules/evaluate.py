@@ -13,6 +13,9 @@ def evaluate(rule: Rule, context: Any) -> Verdict:
     """The verdict of ``rule`` on ``context``; a bug in a rule becomes an error verdict, not a crash."""
     if rule.function is None:
         return Verdict.single(rule.id, Status.SKIPPED, f"{rule.id} is not implemented in this version")
+    if not isinstance(context, rule.context):
+        return Verdict.single(rule.id, Status.SKIPPED, f"{rule.id} judges a {rule.context.__name__}, "
+                              f"not a {type(context).__name__}")
     try:
         findings = list(rule.function(context))
     except Exception as exc:  # a rule must never take the run down with it
@@ -23,6 +26,8 @@ def evaluate(rule: Rule, context: Any) -> Verdict:
 
 
 def evaluate_all(context: Any, rules: Iterable[Rule] | None = None) -> dict[str, Verdict]:
-    """Every implemented rule (or the given ones) on one context, by rule ID: the fleet and tests' path."""
-    chosen = [r for r in (rules if rules is not None else all_rules()) if r.implemented]
+    """Every implemented rule (or the given ones) that judges this kind of context, by rule ID: the fleet
+    and tests' path. A plain observation leaves out the rules that need an action's before and after."""
+    candidates = rules if rules is not None else all_rules()
+    chosen = [r for r in candidates if r.implemented and isinstance(context, r.context)]
     return {rule.id: evaluate(rule, context) for rule in chosen}

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kubecert.plugins.targets.actions import ACTION_OPTIONS
 from kubecert.plugins.targets.base import (
     CAPABILITIES,
     Observable,
@@ -18,6 +19,8 @@ from kubecert.plugins.targets.base import (
     TargetUnavailable,
     split_uri,
 )
+from kubecert.plugins.targets.palette import OPTIONS as PALETTE_OPTIONS
+from kubecert.plugins.targets.palette import PaletteTarget
 from kubecert.plugins.targets.pki import PkiTarget
 from kubecert.plugins.targets.reference import expand_reference, reference_target
 from kubecert.rules.profiles import Profile
@@ -40,9 +43,13 @@ class TargetKind:
 
 
 BUILTIN_KINDS: tuple[TargetKind, ...] = (
-    TargetKind("pki", PkiTarget, "kubeadm", "a node's kubeadm PKI folder: pki:/etc/kubernetes/pki"),
+    TargetKind("pki", PkiTarget, "kubeadm", "a node's kubeadm PKI folder: pki:/etc/kubernetes/pki",
+               options=ACTION_OPTIONS),
     TargetKind("reference", reference_target, "palette",
                "kubecert's reference platform, made fresh for the run (the default)", True, expand_reference),
+    TargetKind("palette", PaletteTarget, "palette",
+               "a cluster through a Palette-like management API: palette:https://HOST?cluster=UID&project=UID",
+               options=PALETTE_OPTIONS),
 )
 
 
@@ -92,6 +99,7 @@ __all__ = [
     "BUILTIN_KINDS",
     "CAPABILITIES",
     "Observable",
+    "PaletteTarget",
     "PkiTarget",
     "Registry",
     "Target",

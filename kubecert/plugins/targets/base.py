@@ -15,6 +15,7 @@ from kubecert.rules.profiles import Profile
 CAPABILITIES = frozenset({
     "x509", "expiry", "files", "owners", "kubeconfigs", "renew", "renew_one", "csr", "machines", "annotate",
     "upgrade", "expiration_listing", "cluster_api", "node_files",
+    "api",  # a Palette-like management API: its listing, access control and renew route
 })
 
 
@@ -85,6 +86,13 @@ class Target(abc.ABC):
             return None
         reason = self.capability_reasons().get(missing[0])
         return f"{self.id} cannot offer {', '.join(missing)}" + (f": {reason}" if reason else "")
+
+    def concerns(self, wanted: tuple[str, ...]) -> bool:
+        """False when this kind of target can never offer one of ``wanted``: a rule that needs it does
+        not concern the target (x509 rules on an API), so no check is made for the pair at all. A
+        capability it could offer when configured (it has a reason) still makes a skipped check."""
+        reasons = self.capability_reasons()
+        return all(c in self.capabilities or c in reasons for c in wanted)
 
     def capability_reasons(self) -> dict[str, str]:
         """Why a capability this kind of target could have is missing here (for the skip message)."""

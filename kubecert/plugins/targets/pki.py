@@ -2,6 +2,9 @@
 
 Query options: ``kubeconfigs=DIR`` (default: the pki folder's parent), ``manifests=DIR`` (default:
 ``<kubeconfigs>/manifests``), ``machine=NAME`` (a name for the node in reports).
+
+Read-only unless the user gives commands that act on the node (``--renew-command`` and the others of
+kubecert.plugins.targets.actions): each one adds the capability its checks need.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 from kubecert.inventory.load import load_pki
 from kubecert.inventory.model import Inventory
+from kubecert.plugins.targets.actions import CommandActions, NodeActions, capability_reasons
 from kubecert.plugins.targets.base import Target, TargetError, TargetUnavailable, split_uri
 from kubecert.rules.profiles import Profile
 
@@ -22,6 +26,7 @@ _QUERY_KEYS = ("kubeconfigs", "manifests", "machine")
 
 class PkiTarget(Target):
     scheme = "pki"
+    _actions: NodeActions | None = None  # set when the user gave commands that act on the node
 
     def __init__(self, uri: str, profile: Profile, options: Mapping[str, Any]) -> None:
         super().__init__(uri, profile, options)
@@ -32,10 +37,19 @@ class PkiTarget(Target):
         self.kubeconfig_dir = Path(query["kubeconfigs"]) if "kubeconfigs" in query else self.pki_dir.parent
         self.manifests_dir = Path(query["manifests"]) if "manifests" in query else self.kubeconfig_dir / "manifests"
         self.machine = query.get("machine")
+        self._actions = CommandActions.from_options(options, pki_dir=self.pki_dir, kubeconfig_dir=self.kubeconfig_dir)
 
     @property
     def capabilities(self) -> frozenset[str]:
-        return frozenset({"x509", "expiry", "files", "owners", "kubeconfigs"})
+        acting = self._actions.capabilities if isinstance(self._actions, CommandActions) else frozenset()
+        return frozenset({"x509", "expiry", "files", "owners", "kubeconfigs"}) | acting
+
+    def capability_reasons(self) -> dict[str, str]:
+        return capability_reasons()
+
+    def node_actions(self) -> NodeActions | None:
+        """How checks act on this node: the user's commands, or None when none were given."""
+        return self._actions
 
     def location(self) -> dict[str, str]:
         return {"pki": str(self.pki_dir), "kubeconfigs": str(self.kubeconfig_dir), "manifests": str(self.manifests_dir)}

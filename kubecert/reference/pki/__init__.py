@@ -1,9 +1,11 @@
-"""A kubeadm-exact PKI: ``init`` of a control-plane node's tree, ``check-expiration``, and named faults.
+"""A kubeadm-exact PKI: ``init`` of a control-plane node's tree, ``check-expiration``, renewal (``renew``,
+CSR-only ``generate_csr``, ``upgrade``), and named faults of trees and of renewers.
 
 Everything takes the time (``now``) and the source of keys (a ``KeyFactory``) explicitly.
 """
 
 from kubecert.reference.errors import ReferenceUsageError
+from kubecert.reference.pki.csr import generate_csr
 from kubecert.reference.pki.expiration import (
     ExpirationEntry,
     ExpirationInfo,
@@ -41,7 +43,10 @@ from kubecert.reference.pki.keys import (
     public_key_pem,
 )
 from kubecert.reference.pki.options import PROFILE_CA_DAYS, InitOptions, ca_days_for_profile
+from kubecert.reference.pki.renew import renew
+from kubecert.reference.pki.renewal_faults import RENEWAL_FAULTS, RenewalFault
 from kubecert.reference.pki.tree import PkiTree
+from kubecert.reference.pki.upgrade import upgrade
 
 __all__ = [
     "BACKDATE",
@@ -51,6 +56,7 @@ __all__ = [
     "KUBEADM_CA_DAYS",
     "LEAF_DAYS",
     "PROFILE_CA_DAYS",
+    "RENEWAL_FAULTS",
     "CertTemplate",
     "ExpirationEntry",
     "ExpirationInfo",
@@ -63,12 +69,14 @@ __all__ = [
     "PkiTree",
     "PrivateKey",
     "ReferenceUsageError",
+    "RenewalFault",
     "algorithm_of",
     "apply_fault",
     "ca_days_for_profile",
     "cert_pem",
     "check_expiration",
     "fault_names",
+    "generate_csr",
     "generate_key",
     "human_duration",
     "init_pki",
@@ -81,6 +89,8 @@ __all__ = [
     "render_json",
     "render_text",
     "render_yaml",
+    "renew",
     "sign",
     "template_of",
+    "upgrade",
 ]

@@ -1,0 +1,83 @@
+"""What an action on a target did: when it ran, what ran, how it ended, what it said.
+
+Kept as evidence beside the before/after observations. Output is scrubbed of private keys (PEM blocks
+and kubeconfig ``client-key-data``) when the record is made, so nothing later can leak one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from kubecert.inventory.model import isoformat
+
+EVIDENCE_TAIL_CHARS = 4000  # of each stream: enough for kubeadm's output, bounded for the report
+
+_PEM_PRIVATE = re.compile(
+    r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY-----.*?(?:-----END \1PRIVATE KEY-----|\Z)", re.DOTALL
+)
+_KEY_DATA = re.compile(r"(client-key-data\"?\s*[:=]\s*\"?)[A-Za-z0-9+/=]+")
+REDACTED = "[private key removed by kubecert]"
+
+
+def scrub(text: str) -> str:
+    """``text`` without private keys: PEM private-key blocks (even unterminated) and client-key-data values."""
+    return _KEY_DATA.sub(lambda m: m.group(1) + REDACTED, _PEM_PRIVATE.sub(REDACTED, text))
+
+
+def tail(text: str, limit: int = EVIDENCE_TAIL_CHARS) -> str:
+    return text if len(text) <= limit else "..." + text[-limit:]
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    """One run of one action (``renew all``, ``generate-csr``, ...) on one target."""
+
+    action: str  # what kubecert asked for: "renew all", "renew apiserver", "upgrade (certificate renewal off)"
+    command: str  # what ran: the user's command line after substitution, or the reference function
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    exit_code: int | None  # None when it did not finish (timeout) or could not start
+    stdout: str = ""  # scrubbed, whole (rules parse it); evidence keeps the tail
+    stderr: str = ""
+    problem: str | None = None  # why it did not run to an end: not found, timed out, ...
+
+    @classmethod
+    def of(cls, action: str, command: str, *, started_at: dt.datetime, finished_at: dt.datetime,
+           exit_code: int | None, stdout: str = "", stderr: str = "", problem: str | None = None) -> ActionRecord:
+        """A record whose output is scrubbed of private keys."""
+        return cls(action, command, started_at, finished_at, exit_code, scrub(stdout), scrub(stderr), problem)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.problem is None and self.exit_code == 0
+
+    def failure(self) -> str | None:
+        """Why the action cannot be judged by its results, or None when it ran to a successful end."""
+        if self.problem is not None:
+            return f"{self.action} did not complete: {self.problem}"
+        if self.exit_code != 0:
+            last = (self.stderr.strip() or self.stdout.strip()).splitlines()[-1:] or [""]
+            return f"{self.action} exited with {self.exit_code}: {last[0][:300]}".rstrip(": ")
+        return None
+
+    @property
+    def output(self) -> str:
+        return self.stdout + ("\n" + self.stderr if self.stderr else "")
+
+    def evidence(self) -> dict[str, Any]:
+        facts: dict[str, Any] = {
+            "action": self.action,
+            "command": self.command,
+            "started_at": isoformat(self.started_at),
+            "finished_at": isoformat(self.finished_at),
+            "exit_code": self.exit_code,
+            "stdout_tail": tail(self.stdout),
+        }
+        if self.stderr:
+            facts["stderr_tail"] = tail(self.stderr)
+        if self.problem:
+            facts["problem"] = self.problem
+        return facts

@@ -1,0 +1,255 @@
+"""What a management API (Palette-like) shows of a cluster: reported certificates per machine, machines,
+the cluster object, HTTP exchanges, and renewals watched over time. Rules read these; no credential is
+ever kept in them (bodies are redacted before they get here).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubecert import layout
+from kubecert.inventory.model import Inventory, isoformat
+
+# RFC 3339 date-time: what the Palette specification's "date-time" format means.
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+TRANSITIONAL_STATES = frozenset({"pending", "provisioning", "deleting"})
+# Cluster status values that say a repave or renewal is still going on (Palette's and common wordings).
+IN_PROGRESS_STATES = frozenset({"pending", "repaving", "inprogress", "in-progress", "renewing", "progressing"})
+
+
+def parse_time(text: Any) -> dt.datetime | None:
+    """An RFC 3339 date-time, with or without fractional seconds (any number of digits), else None."""
+    if not isinstance(text, str) or not RFC3339.fullmatch(text.strip()):
+        return None
+    value = text.strip().replace("z", "Z").replace("t", "T")
+    head, _, rest = value.partition(".")
+    if rest:  # keep at most microseconds: Go writes nanoseconds
+        digits = re.match(r"\d+", rest)
+        fraction = digits.group(0) if digits else ""
+        value = f"{head}.{fraction[:6].ljust(6, '0')}{rest[len(fraction):]}"
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP request and its answer, as evidence: never a credential (redacted before it gets here)."""
+
+    method: str
+    path: str
+    sent: str  # which credentials: "api key", "no api key", "wrong api key", "foreign project", ...
+    status: int | None
+    content_type: str | None = None
+    elapsed_s: float = 0.0
+    body_size: int = 0
+    document: Any = None  # the JSON body, parsed; None when not JSON or empty
+    text: str = ""  # the body as text, redacted and cut short
+    error: str | None = None  # why there is no answer (refused redirect, too large, timeout)
+    at: dt.datetime | None = None
+    echoed_credential: bool = False  # the body repeated a credential the request sent (now redacted)
+
+    @property
+    def is_json(self) -> bool:
+        return self.content_type is not None and "json" in self.content_type.lower()
+
+    def evidence(self) -> dict[str, Any]:
+        facts: dict[str, Any] = {"request": f"{self.method} {self.path}", "sent": self.sent, "status": self.status,
+                                 "content_type": self.content_type, "elapsed_s": round(self.elapsed_s, 3),
+                                 "body_bytes": self.body_size}
+        if self.error:
+            facts["error"] = self.error
+        if self.echoed_credential:
+            facts["echoed_credential"] = True
+        if self.text and (self.status is None or self.status >= 300):
+            facts["body"] = self.text[:300]
+        return facts
+
+
+@dataclass(frozen=True)
+class ReportedCertificate:
+    """One certificate as the API lists it for one machine."""
+
+    machine: str
+    reported_name: str
+    canonical: str | None  # kubeadm's name through layout.PALETTE_TO_KUBEADM, None when unknown
+    authority: str  # the reported CA it is listed under (itself, for a CA)
+    is_ca: bool
+    expiry: dt.datetime | None
+    expiry_text: Any  # as sent, for evidence and the shape rule
+
+    def evidence(self) -> dict[str, Any]:
+        facts: dict[str, Any] = {"machine": self.machine, "certificate": self.reported_name,
+                                 "expiry": self.expiry_text}
+        if not self.is_ca:
+            facts["ca"] = self.authority
+        return facts
+
+
+@dataclass(frozen=True)
+class MachineCertificates:
+    machine: str
+    certificates: tuple[ReportedCertificate, ...]
+
+    def cas(self) -> Iterator[ReportedCertificate]:
+        return (c for c in self.certificates if c.is_ca)
+
+    def leaves(self) -> Iterator[ReportedCertificate]:
+        return (c for c in self.certificates if not c.is_ca)
+
+    def expiries(self) -> dict[tuple[str, str], dt.datetime | None]:
+        return {(c.authority, c.reported_name): c.expiry for c in self.certificates}
+
+
+@dataclass(frozen=True)
+class Machine:
+    uid: str | None
+    name: str
+    pool: str
+    control_plane: bool
+    state: str | None
+    created: dt.datetime | None
+    deleting: dt.datetime | None = None
+    hostnames: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """What identifies the machine across observations: its uid, else its name."""
+        return self.uid or f"name:{self.name}"
+
+    @property
+    def transitional(self) -> bool:
+        return (self.state or "").lower() in TRANSITIONAL_STATES or self.deleting is not None
+
+    @property
+    def running(self) -> bool:
+        return (self.state or "").lower() == "running" and self.deleting is None
+
+    def evidence(self) -> dict[str, Any]:
+        return {"machine": self.name, "uid": self.uid, "pool": self.pool, "state": self.state,
+                "created": isoformat(self.created) if self.created else None}
+
+
+@dataclass(frozen=True)
+class ClusterObject:
+    uid: str
+    name: str | None
+    created: dt.datetime | None
+    state: str | None
+    repave_state: str | None
+    cloud_type: str | None
+    config_uid: str | None
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    condition_in_progress: bool = False  # a status condition's reason says InProgress (or the like)
+
+    @property
+    def renewal_in_progress(self) -> bool:
+        return (self.repave_state or "").lower() in IN_PROGRESS_STATES or self.condition_in_progress
+
+
+@dataclass(frozen=True)
+class PlatformObservation:
+    """One look at the cluster through the API."""
+
+    observed_at: dt.datetime
+    certificates_exchange: Exchange
+    certificates: tuple[MachineCertificates, ...]
+    cluster: ClusterObject | None
+    machines: tuple[Machine, ...] | None  # None: the machine pools could not be read
+    problems: tuple[str, ...] = ()  # what could not be read or understood, named by field
+
+    def control_plane(self) -> tuple[Machine, ...]:
+        return tuple(m for m in self.machines or () if m.control_plane)
+
+    def workers(self) -> tuple[Machine, ...]:
+        return tuple(m for m in self.machines or () if not m.control_plane)
+
+    def machine_certificates(self, name: str) -> MachineCertificates | None:
+        return next((m for m in self.certificates if m.machine == name), None)
+
+
+@dataclass
+class PlatformInventory(Inventory):
+    """The inventory of an API target: no X.509, but the platform as the API shows it."""
+
+    platform: PlatformObservation | None = None
+
+
+@dataclass(frozen=True)
+class AccessProbes:
+    """Requests made with missing, wrong or foreign credentials, and to a cluster that does not exist."""
+
+    cluster_uid: str
+    exchanges: tuple[Exchange, ...]
+    secrets_sent: int  # how many distinct credentials were sent (their values are not kept)
+    echoed: tuple[str, ...] = ()  # "<request>: echoes the <credential> sent" for each error body that did
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The platform at one moment of a renewal."""
+
+    at: dt.datetime
+    machines: tuple[Machine, ...]
+    certificates: tuple[MachineCertificates, ...]
+    cluster: ClusterObject | None
+    error: str | None = None
+
+
+@dataclass
+class RenewalRecord:
+    """A renewal requested through the API and watched until it finished or the deadline passed."""
+
+    target: str
+    mode: str  # "repave" or "in-place": what the profile expects
+    controlplane_only: bool
+    deadline_s: float
+    before: PlatformObservation
+    requested_at: dt.datetime
+    answered_at: dt.datetime | None = None
+    answer: Exchange | None = None
+    samples: list[Sample] = field(default_factory=list)
+    finished_at: dt.datetime | None = None  # when it was first seen finished (and then stayed so)
+    done_at_first_look: bool = False  # already finished when the answer came
+    second_request: Exchange | None = None  # a renew request sent while this one ran
+    second_sent_at: dt.datetime | None = None
+    progress_reports: int = 0
+    error: str | None = None  # the renewal could not be carried out or watched
+    annotation_before: str | None = None
+    annotation_set: bool = False
+    annotation_restored: bool | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.finished_at is not None
+
+    @property
+    def last(self) -> Sample | None:
+        return self.samples[-1] if self.samples else None
+
+    def elapsed(self, moment: dt.datetime | None = None) -> float:
+        return ((moment or (self.samples[-1].at if self.samples else self.requested_at)) - self.requested_at
+                ).total_seconds()
+
+
+@dataclass
+class UnauthenticatedRenewal:
+    """Renew requests sent without a valid key, and what the platform did in the minutes after."""
+
+    before: PlatformObservation
+    exchanges: list[Exchange] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    settled: bool = True  # False: something started and did not finish within the deadline
+    error: str | None = None
+
+
+def canonical_name(reported: str) -> str | None:
+    return layout.PALETTE_TO_KUBEADM.get(reported)

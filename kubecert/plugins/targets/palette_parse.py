@@ -1,0 +1,117 @@
+"""Reading the Palette API's documents tolerantly: unknown fields are ignored, optional ones may be
+missing, dates may or may not carry fractions of a second. What cannot be understood becomes a problem
+naming the field, never an exception.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubecert.inventory.platform import (
+    IN_PROGRESS_STATES,
+    ClusterObject,
+    Machine,
+    MachineCertificates,
+    ReportedCertificate,
+    canonical_name,
+    parse_time,
+)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def certificates(document: Any) -> tuple[tuple[MachineCertificates, ...], list[str]]:
+    """machineCertificates[] {name, certificateAuthorities[] {name, expiry, certificates[] {name, expiry}}}."""
+    problems: list[str] = []
+    machines = []
+    entries = _mapping(document).get("machineCertificates")
+    if not isinstance(entries, list):
+        return (), ["machineCertificates: missing or not a list"]
+    for i, raw_entry in enumerate(entries):
+        where = f"machineCertificates[{i}]"
+        entry = _mapping(raw_entry)
+        machine = _text(entry.get("name")) or f"(machine {i + 1}, unnamed)"
+        found: list[ReportedCertificate] = []
+        for j, raw_authority in enumerate(_list(entry.get("certificateAuthorities"))):
+            authority = _mapping(raw_authority)
+            ca_name = _text(authority.get("name")) or f"(CA {j + 1}, unnamed)"
+            found.append(_record(machine, ca_name, ca_name, True, authority.get("expiry")))
+            for raw_leaf in _list(authority.get("certificates")):
+                leaf = _mapping(raw_leaf)
+                found.append(_record(machine, _text(leaf.get("name")) or "(unnamed)", ca_name, False,
+                                     leaf.get("expiry")))
+        if not found:
+            problems.append(f"{where} ({machine}): no certificateAuthorities")
+        machines.append(MachineCertificates(machine, tuple(found)))
+    return tuple(machines), problems
+
+
+def _record(machine: str, name: str, authority: str, is_ca: bool, expiry: Any) -> ReportedCertificate:
+    return ReportedCertificate(machine, name, canonical_name(name), authority, is_ca, parse_time(expiry), expiry)
+
+
+def cluster(document: Any, uid: str) -> ClusterObject:
+    metadata, spec, status = (_mapping(_mapping(document).get(k)) for k in ("metadata", "spec", "status"))
+    annotations = {str(k): str(v) for k, v in _mapping(metadata.get("annotations")).items()}
+    return ClusterObject(
+        uid=_text(metadata.get("uid")) or uid, name=_text(metadata.get("name")),
+        created=parse_time(metadata.get("creationTimestamp")), state=_text(status.get("state")),
+        repave_state=_text(_mapping(status.get("repave")).get("state")), cloud_type=_text(spec.get("cloudType")),
+        config_uid=_text(_mapping(spec.get("cloudConfigRef")).get("uid")), annotations=annotations,
+        condition_in_progress=any(
+            str(_mapping(c).get("reason", "")).lower() in IN_PROGRESS_STATES for c in _list(status.get("conditions"))
+        ),
+    )
+
+
+def pools(document: Any) -> list[tuple[str, bool]]:
+    """(name, is control plane) of each machine pool of a cloud config."""
+    found = []
+    for raw_pool in _list(_mapping(_mapping(document).get("spec")).get("machinePoolConfig")):
+        pool = _mapping(raw_pool)
+        name = _text(pool.get("name"))
+        if name:
+            found.append((name, bool(pool.get("isControlPlane"))))
+    return found
+
+
+def machines(items: list[Any], pool: str, control_plane: bool) -> list[Machine]:
+    found = []
+    for raw_item in items:
+        item = _mapping(raw_item)
+        metadata, status = _mapping(item.get("metadata")), _mapping(item.get("status"))
+        name = _text(metadata.get("name"))
+        if name is None:
+            continue
+        hostnames = tuple(
+            str(a.get("address")) for a in map(_mapping, _list(status.get("addresses")))
+            if str(a.get("type", "")).lower() in ("hostname", "internaldns") and a.get("address")
+        )
+        found.append(Machine(
+            uid=_text(metadata.get("uid")), name=name, pool=pool, control_plane=control_plane,
+            state=_text(status.get("instanceState")), created=parse_time(metadata.get("creationTimestamp")),
+            deleting=parse_time(metadata.get("deletionTimestamp")), hostnames=hostnames,
+        ))
+    return found
+
+
+def next_page(document: Any, offset: int, received: int) -> dict[str, Any] | None:
+    """The query of the following page, from ``listmeta`` (a continue token, else offset and count)."""
+    listmeta = _mapping(_mapping(document).get("listmeta"))
+    token = _text(listmeta.get("continue"))
+    if token:
+        return {"continue": token}
+    count = listmeta.get("count")
+    if isinstance(count, int) and received and offset + received < count:
+        return {"offset": offset + received}
+    return None

@@ -1,0 +1,172 @@
+"""The Palette-like HTTP API of the reference platform (FastAPI).
+
+Routes (FACTS.md "Palette API"):
+- ``GET /v1/spectroclusters/{uid}``: the cluster object
+- ``GET /v1/spectroclusters/{uid}/k8certificates``: each control-plane machine's certificates
+- ``PATCH /v1/spectroclusters/{uid}/k8certificates/renew``: 204, empty; the renewal runs afterwards
+- ``GET /v1/cloudconfigs/{cloudType}/{configUid}``: the machine pools
+- ``GET /v1/cloudconfigs/{cloudType}/{configUid}/machinePools/{pool}/machines``: paged, ``listmeta``
+- ``GET|PATCH /apis/cluster.spectrocloud.com/{version}/namespaces/cluster-{uid}/spectroclusters/{name}``:
+  the in-cluster SpectroCluster object; PATCH takes a JSON merge patch of its annotations
+"""
+
+
+import json
+import sqlite3
+import time
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from kubecert.reference.api import documents, errors
+from kubecert.reference.api.auth import Caller, Gate, RequestBudget
+from kubecert.reference.api.errors import ApiError
+from kubecert.reference.platform.engine import Platform
+from kubecert.reference.platform.worker import PlatformWorker
+
+MERGE_PATCH = "application/merge-patch+json"
+_WAIT_LIMIT_S = 900.0  # the renew-waits-for-repave fault gives up waiting after this long
+_MAX_PATCH_BYTES = 64 * 1024
+
+
+def create_app(platform: Platform, worker: PlatformWorker, api_key: str, *, rate: float = 200.0) -> FastAPI:
+    app = FastAPI(title="kubecert reference Palette API", docs_url=None, redoc_url=None, openapi_url=None)
+    errors.install(app, echo_key=platform.fault("echo-key"))
+    with platform.store.snapshot() as db:
+        projects = {row["uid"] for row in db.execute("SELECT uid FROM projects")}
+    gate = Gate(api_key, projects, check_key=not platform.fault("no-auth"),
+                check_project=not platform.fault("project-not-checked"), budget=RequestBudget(rate))
+    authorized = Annotated[Caller, Depends(gate)]
+    _cluster_routes(app, platform, worker, authorized)
+    _cloud_config_routes(app, platform, authorized)
+    _spc_routes(app, platform, authorized)
+    return app
+
+
+def _cluster_routes(app: FastAPI, platform: Platform, worker: PlatformWorker, Authorized: Any) -> None:
+    def cluster_row(db: sqlite3.Connection, caller: Caller, uid: str) -> sqlite3.Row:
+        row: sqlite3.Row | None = db.execute("SELECT * FROM clusters WHERE uid = ?", (uid,)).fetchone()
+        if row is None or not _visible(platform, caller, row):
+            raise ApiError(404, "ResourceNotFound", f"spectrocluster {uid} not found")
+        return row
+
+    @app.get("/v1/spectroclusters/{uid}")
+    def get_cluster(uid: str, caller: Authorized) -> dict[str, Any]:
+        with platform.store.snapshot() as db:
+            return documents.cluster_document(db, cluster_row(db, caller, uid))
+
+    @app.get("/v1/spectroclusters/{uid}/k8certificates")
+    def get_certificates(uid: str, caller: Authorized) -> dict[str, Any]:
+        with platform.store.snapshot() as db:
+            return documents.certificates_document(platform, db, cluster_row(db, caller, uid))
+
+    @app.patch("/v1/spectroclusters/{uid}/k8certificates/renew", response_model=None)
+    def renew(uid: str, caller: Authorized) -> Response:
+        with platform.store.snapshot() as db:
+            cluster_row(db, caller, uid)
+        outcome = platform.request_renewal(uid)
+        worker.wake()
+        if not outcome.started:
+            raise ApiError(409, "CertificateRenewalInProgress", outcome.reason)
+        if platform.fault("renew-waits-for-repave") and outcome.renewal_id is not None:
+            deadline = time.monotonic() + _WAIT_LIMIT_S
+            while platform.renewal_state(outcome.renewal_id) != "Completed" and time.monotonic() < deadline:
+                time.sleep(0.05)
+        if platform.fault("renew-answers-200"):
+            return JSONResponse({"uid": uid, "status": "RenewalScheduled"}, status_code=200)
+        return Response(status_code=204)
+
+
+def _cloud_config_routes(app: FastAPI, platform: Platform, Authorized: Any) -> None:
+    def config_row(db: sqlite3.Connection, caller: Caller, cloud_type: str, config_uid: str) -> sqlite3.Row:
+        row: sqlite3.Row | None = db.execute(
+            "SELECT * FROM clusters WHERE config_uid = ? AND cloud_type = ?", (config_uid, cloud_type)).fetchone()
+        if row is None or not _visible(platform, caller, row):
+            raise ApiError(404, "ResourceNotFound", f"{cloud_type} cloud config {config_uid} not found")
+        return row
+
+    @app.get("/v1/cloudconfigs/{cloud_type}/{config_uid}")
+    def get_cloud_config(cloud_type: str, config_uid: str, caller: Authorized) -> dict[str, Any]:
+        with platform.store.snapshot() as db:
+            return documents.cloud_config_document(db, config_row(db, caller, cloud_type, config_uid))
+
+    @app.get("/v1/cloudconfigs/{cloud_type}/{config_uid}/machinePools/{pool}/machines")
+    def get_machines(
+        cloud_type: str, config_uid: str, pool: str, *, caller: Authorized,
+        limit: Annotated[int, Query(ge=1)] = documents.PAGE_LIMIT, offset: Annotated[int, Query(ge=0)] = 0,
+        continue_: Annotated[str | None, Query(alias="continue")] = None,
+    ) -> dict[str, Any]:
+        start = documents.decode_continue(continue_) if continue_ else offset
+        if start < 0:
+            raise ApiError(400, "InvalidRequest", "continue: not a token this server gave")
+        with platform.store.snapshot() as db:
+            cluster = config_row(db, caller, cloud_type, config_uid)
+            if db.execute("SELECT 1 FROM pools WHERE cluster_uid = ? AND name = ?", (cluster["uid"], pool)).fetchone() \
+                    is None:
+                raise ApiError(404, "ResourceNotFound", f"machine pool {pool} not found")
+            return documents.machines_page(db, cluster, pool, start, min(limit, documents.PAGE_LIMIT))
+
+
+def _spc_routes(app: FastAPI, platform: Platform, Authorized: Any) -> None:
+    spc_path = "/apis/" + documents.SPC_GROUP + "/{version}/namespaces/{namespace}/spectroclusters/{name}"
+
+    def spc_row(db: sqlite3.Connection, caller: Caller, version: str, namespace: str, name: str) -> sqlite3.Row:
+        if version not in documents.SPC_VERSIONS:
+            raise ApiError(404, "ResourceNotFound", f"{documents.SPC_GROUP}/{version} is not served")
+        uid = namespace.removeprefix("cluster-")
+        row: sqlite3.Row | None = db.execute(
+            "SELECT * FROM clusters WHERE uid = ? AND name = ?", (uid, name)).fetchone()
+        if not namespace.startswith("cluster-") or row is None or not _visible(platform, caller, row):
+            raise ApiError(404, "ResourceNotFound", f'spectroclusters "{name}" not found in namespace {namespace}')
+        return row
+
+    @app.get(spc_path)
+    def get_spc(version: str, namespace: str, name: str, caller: Authorized) -> dict[str, Any]:
+        with platform.store.snapshot() as db:
+            return documents.spc_document(spc_row(db, caller, version, namespace, name), version)
+
+    @app.patch(spc_path)
+    async def patch_spc(version: str, namespace: str, name: str, request: Request, caller: Authorized
+                        ) -> dict[str, Any]:
+        media = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if media != MERGE_PATCH:
+            raise ApiError(415, "UnsupportedMediaType", f"send a JSON merge patch ({MERGE_PATCH}), not {media!r}")
+        body = await request.body()
+        if len(body) > _MAX_PATCH_BYTES:
+            raise ApiError(413, "RequestTooLarge", "the patch is too large")
+        changes = _annotation_patch(body)
+        with platform.store.transaction() as db:
+            row = spc_row(db, caller, version, namespace, name)
+            annotations = json.loads(row["spc_annotations"])
+            for key, value in changes.items():
+                if value is None:
+                    annotations.pop(key, None)
+                else:
+                    annotations[key] = value
+            db.execute("UPDATE clusters SET spc_annotations = ?, spc_generation = spc_generation + 1 WHERE uid = ?",
+                       (json.dumps(annotations, sort_keys=True), row["uid"]))
+            updated = db.execute("SELECT * FROM clusters WHERE uid = ?", (row["uid"],)).fetchone()
+            return documents.spc_document(updated, version)
+
+
+def _visible(platform: Platform, caller: Caller, cluster: sqlite3.Row) -> bool:
+    if caller.project_uid is None or platform.fault("project-not-checked"):
+        return True
+    return bool(cluster["project_uid"] == caller.project_uid)
+
+
+def _annotation_patch(body: bytes) -> dict[str, str | None]:
+    """The annotations a merge patch sets (a string) or removes (null); anything else is refused."""
+    try:
+        document = json.loads(body or b"{}")
+    except ValueError:
+        raise ApiError(400, "InvalidRequest", "the body is not JSON") from None
+    metadata = document.get("metadata", {}) if isinstance(document, dict) else None
+    annotations = metadata.get("annotations", {}) if isinstance(metadata, dict) else None
+    if not isinstance(annotations, dict):
+        raise ApiError(422, "InvalidRequest", "metadata.annotations must be an object")
+    for key, value in annotations.items():
+        if value is not None and not isinstance(value, str):
+            raise ApiError(422, "InvalidRequest", f"metadata.annotations.{key} must be a string or null")
+    return annotations

@@ -1,0 +1,73 @@
+"""Who may call: the ``ApiKey`` header (or ``Authorization: Bearer``, as a kubeconfig sends it), the
+``ProjectUid`` scope, and a request budget.
+
+No ``ProjectUid`` means a tenant-scoped request, as in Palette: the tenant's key then sees every
+project's clusters. A ``ProjectUid`` that is not one of the tenant's projects is refused (403); one
+that does not own the cluster asked for gets 404, so that a cluster's existence is not revealed.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from kubecert.reference.api.errors import ApiError
+
+
+@dataclass(frozen=True)
+class Caller:
+    project_uid: str | None  # None: tenant scope
+
+
+class RequestBudget:
+    """A token bucket: ``rate`` requests a second on average, bursts up to ``burst``; 0 turns it off."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        self.rate, self.burst = rate, burst if burst is not None else rate * 2
+        self._tokens, self._at = self.burst, time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self) -> float:
+        """0.0 when the request may go ahead, else how many seconds until it could."""
+        if self.rate <= 0:
+            return 0.0
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+            self._at = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return 0.0
+            return (1 - self._tokens) / self.rate
+
+
+class Gate:
+    def __init__(self, api_key: str, projects: set[str], *, check_key: bool, check_project: bool,
+                 budget: RequestBudget) -> None:
+        self._key = api_key.encode()
+        self.projects = projects
+        self.check_key, self.check_project = check_key, check_project
+        self.budget = budget
+
+    def __call__(self, request: Request) -> Caller:
+        wait = self.budget.take()
+        if wait:
+            raise ApiError(429, "TooManyRequests", "request rate exceeded; retry later",
+                           {"Retry-After": str(max(1, round(wait)))})
+        if self.check_key:
+            sent = request.headers.get("ApiKey")
+            bearer = request.headers.get("Authorization", "")
+            if sent is None and bearer.lower().startswith("bearer "):
+                sent = bearer[7:].strip()
+            if not sent:
+                raise ApiError(401, "Unauthorized", "authentication required: send the ApiKey header")
+            if not hmac.compare_digest(sent.encode(), self._key):
+                raise ApiError(401, "Unauthorized", "the API key is not valid")
+        project = request.headers.get("ProjectUid") or None
+        if project is not None and project not in self.projects and self.check_project:
+            raise ApiError(403, "ProjectNotFoundInTenant", "the project is not one of this tenant's projects")
+        return Caller(project)

@@ -1,0 +1,285 @@
+"""KC-API: the management API's certificate listing and its access control, judged read-only.
+
+The context carries one look at the platform through the API (``PlatformObservation``) and, for the
+access rules, the answers to requests sent with missing, wrong or foreign credentials.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kubecert import layout
+from kubecert.inventory.platform import RFC3339, AccessProbes, Exchange, PlatformObservation, ReportedCertificate
+from kubecert.rules._common import fmt_duration, fmt_time
+from kubecert.rules.catalog import implements
+from kubecert.rules.context import RuleContext
+from kubecert.rules.verdict import Finding, error, failed, not_applicable, passed
+
+# How long after the cluster object's creation its CAs may have been made (the first control-plane
+# machine's kubeadm init): well under the 2 days that tell Palette's 3652 from kubeadm's 3650.
+CA_CREATION_ALLOWANCE = dt.timedelta(days=1)
+# Keys of a successful answer: their presence in a refusal means data was given away.
+_DATA_KEYS = ("machineCertificates", "metadata", "spec", "status", "items")
+
+
+@dataclass(frozen=True)
+class ApiContext(RuleContext):
+    platform: PlatformObservation
+    probes: AccessProbes | None = None
+
+
+def _expected(ctx: ApiContext) -> dict[str, tuple[str, ...]]:
+    """Palette's CA name → the Palette names of the leaves it must list."""
+    specs = layout.expected_certs(ctx.profile.external_etcd)
+    return {ca.palette_name: tuple(s.palette_name for s in specs if s.ca == ca.name) for ca in specs if ca.is_ca}
+
+
+# ---------------------------------------------------------------- KC-API-01
+
+
+@implements("KC-API-01", context=ApiContext)
+def listing_shape(ctx: ApiContext) -> Iterator[Finding]:
+    """PAL: the k8certificates sample response; expiries are RFC 3339 date-times."""
+    exchange = ctx.platform.certificates_exchange
+    facts = exchange.evidence()
+    if exchange.status != 200:
+        yield failed("k8certificates", f"answered {exchange.status}, expected 200", **facts)
+        return
+    if not exchange.is_json or not isinstance(exchange.document, dict):
+        yield failed("k8certificates", f"the answer is not a JSON object (Content-Type {exchange.content_type})",
+                     **facts)
+        return
+    entries = exchange.document.get("machineCertificates")
+    if not isinstance(entries, list):
+        yield failed("k8certificates", "machineCertificates is missing or not a list", **facts)
+        return
+    yield passed("k8certificates", f"200, JSON, {len(entries)} machine(s) listed", **facts)
+    for index, entry in enumerate(entries):
+        issues = list(_entry_issues(entry, f"machineCertificates[{index}]"))
+        name = entry.get("name") if isinstance(entry, dict) else None
+        subject = name if isinstance(name, str) and name else f"machineCertificates[{index}]"
+        if issues:
+            yield failed(subject, "; ".join(issues[:8]) + (f" (and {len(issues) - 8} more)" if len(issues) > 8 else ""),
+                         issues=issues)
+        else:
+            yield passed(subject, "every field of the documented shape is there, expiries are RFC 3339")
+
+
+def _entry_issues(entry: Any, where: str) -> Iterator[str]:
+    if not isinstance(entry, dict):
+        yield f"{where} is not an object"
+        return
+    if not isinstance(entry.get("name"), str) or not entry["name"]:
+        yield f"{where}.name is missing or not text"
+    authorities = entry.get("certificateAuthorities")
+    if not isinstance(authorities, list):
+        yield f"{where}.certificateAuthorities is missing or not a list"
+        return
+    for i, authority in enumerate(authorities):
+        here = f"{where}.certificateAuthorities[{i}]"
+        if not isinstance(authority, dict):
+            yield f"{here} is not an object"
+            continue
+        yield from _named_expiry(authority, here)
+        certificates = authority.get("certificates")
+        if not isinstance(certificates, list):
+            yield f"{here}.certificates is missing or not a list"
+            continue
+        for j, certificate in enumerate(certificates):
+            if not isinstance(certificate, dict):
+                yield f"{here}.certificates[{j}] is not an object"
+                continue
+            yield from _named_expiry(certificate, f"{here}.certificates[{j}]")
+
+
+def _named_expiry(item: dict[str, Any], where: str) -> Iterator[str]:
+    if not isinstance(item.get("name"), str) or not item["name"]:
+        yield f"{where}.name is missing or not text"
+    expiry = item.get("expiry")
+    if not isinstance(expiry, str) or not RFC3339.fullmatch(expiry):
+        yield f"{where}.expiry {expiry!r} is not an RFC 3339 date-time"
+
+
+# ---------------------------------------------------------------- KC-API-02
+
+
+@implements("KC-API-02", context=ApiContext)
+def every_certificate_reported(ctx: ApiContext) -> Iterator[Finding]:
+    """PAL sample: each machine lists ca, front-proxy-ca and etcd-ca with the leaves each signs."""
+    platform = ctx.platform
+    expected = _expected(ctx)
+    running = [m for m in platform.control_plane() if m.running]
+    if not platform.certificates:
+        yield failed("k8certificates", "no control-plane machine is listed", running_control_plane=len(running))
+        return
+    if platform.machines is not None and len(platform.certificates) < len(running):
+        names = sorted({m.name for m in running} - {m.machine for m in platform.certificates})
+        yield failed("k8certificates", f"{len(platform.certificates)} machine(s) listed but {len(running)} "
+                     f"control-plane machines run (not listed: {', '.join(names) or 'names differ'})",
+                     listed=[m.machine for m in platform.certificates], running=[m.name for m in running])
+    for machine in platform.certificates:
+        listed: dict[str, set[str]] = {}
+        for cert in machine.certificates:
+            if not cert.is_ca:
+                listed.setdefault(cert.authority, set()).add(cert.reported_name)
+            else:
+                listed.setdefault(cert.reported_name, set())
+        missing, misplaced = [], []
+        for ca, leaves in expected.items():
+            if ca not in listed:
+                missing.append(ca)
+            for leaf in leaves:
+                if leaf in listed.get(ca, set()):
+                    continue
+                elsewhere = [other for other, names in listed.items() if leaf in names]
+                (misplaced.append(f"{leaf} under {elsewhere[0]}, expected under {ca}") if elsewhere
+                 else missing.append(f"{leaf} (under {ca})"))
+        facts = {"machine": machine.machine, "listed": {ca: sorted(names) for ca, names in listed.items()}}
+        if missing or misplaced:
+            yield failed(machine.machine, "; ".join(
+                ([f"missing: {', '.join(missing)}"] if missing else []) + misplaced), **facts)
+        else:
+            known = {leaf for leaves in expected.values() for leaf in leaves} | set(expected)
+            extra = sorted({c.reported_name for c in machine.certificates} - known)
+            note = f" (also listed: {', '.join(extra)})" if extra else ""
+            yield passed(machine.machine, f"the three CAs with their {sum(map(len, expected.values()))} leaves{note}",
+                         notable=bool(extra), **facts)
+
+
+# ---------------------------------------------------------------- KC-API-03
+
+
+@implements("KC-API-03", context=ApiContext)
+def reported_expiries(ctx: ApiContext) -> Iterator[Finding]:
+    """PAL: leaves 365 days, CAs 3652 days from the cluster's creation; VAL-03 and EXP-01 on the dates."""
+    created = ctx.platform.cluster.created if ctx.platform.cluster is not None else None
+    for machine in ctx.platform.certificates:
+        authorities = {c.reported_name: c for c in machine.cas()}
+        for cert in machine.certificates:
+            subject = f"{machine.machine}/{cert.reported_name}"
+            facts = cert.evidence()
+            if cert.expiry is None:
+                yield error(subject, f"expiry {cert.expiry_text!r} cannot be read (see KC-API-01)", **facts)
+                continue
+            remaining = cert.expiry - ctx.now
+            facts["remaining"] = fmt_duration(remaining)
+            problems = _expiry_problems(ctx, cert, authorities.get(cert.authority), created)
+            if problems:
+                yield failed(subject, "; ".join(problems), **facts)
+            elif cert.is_ca and created is None:
+                yield passed(subject, f"{fmt_duration(remaining)} remaining; the cluster's creation time is not "
+                             "reported, so the CA's validity period is not judged", notable=True, **facts)
+            else:
+                yield passed(subject, f"expires {fmt_time(cert.expiry)}, {fmt_duration(remaining)} remaining", **facts)
+
+
+def _expiry_problems(ctx: ApiContext, cert: ReportedCertificate, ca: ReportedCertificate | None,
+                     created: dt.datetime | None) -> list[str]:
+    profile = ctx.profile
+    assert cert.expiry is not None
+    problems = []
+    remaining = cert.expiry - ctx.now
+    if remaining < dt.timedelta(days=profile.min_remaining_days):
+        problems.append(f"expires {fmt_time(cert.expiry)}, {fmt_duration(remaining)} from {fmt_time(ctx.now)}: "
+                        f"within the {profile.min_remaining_days}d horizon")
+    skew = dt.timedelta(seconds=profile.clock_skew_seconds)
+    if cert.is_ca:
+        if created is not None:
+            expected = created + dt.timedelta(days=profile.ca_days)
+            earliest = expected - dt.timedelta(seconds=profile.backdate_seconds) - skew
+            if not earliest <= cert.expiry <= expected + CA_CREATION_ALLOWANCE:
+                problems.append(f"expires {fmt_time(cert.expiry)}, {fmt_duration(cert.expiry - created)} after the "
+                                f"cluster was created ({fmt_time(created)}); expected {profile.ca_days}d (+ up to "
+                                f"{fmt_duration(CA_CREATION_ALLOWANCE)} for provisioning)")
+        return problems
+    if cert.expiry > ctx.observed_at + dt.timedelta(days=profile.leaf_days) + skew:
+        problems.append(f"expires {fmt_time(cert.expiry)}, more than {profile.leaf_days}d after observation "
+                        f"({fmt_time(ctx.observed_at)})")
+    if ca is not None and ca.expiry is not None and cert.expiry > ca.expiry:
+        problems.append(f"expires after its CA {ca.reported_name} ({fmt_time(ca.expiry)})")
+    return problems
+
+
+# ---------------------------------------------------------------- KC-API-04..06
+
+
+def _probes(ctx: ApiContext) -> AccessProbes | None:
+    return ctx.probes
+
+
+def _gave_data(exchange: Exchange) -> bool:
+    return isinstance(exchange.document, dict) and any(k in exchange.document for k in _DATA_KEYS)
+
+
+def _refusal(exchange: Exchange, allowed: tuple[int, ...]) -> Finding:
+    subject = f"{exchange.method} {exchange.path} ({exchange.sent})"
+    facts = exchange.evidence()
+    if exchange.status is None:
+        return error(subject, f"no answer: {exchange.error}", **facts)
+    wanted = " or ".join(map(str, allowed))
+    if exchange.status not in allowed:
+        return failed(subject, f"answered {exchange.status}, expected {wanted}", **facts)
+    if _gave_data(exchange):
+        return failed(subject, f"answered {exchange.status} but the body carries the cluster's data", **facts)
+    return passed(subject, f"refused with {exchange.status}, no data", **facts)
+
+
+@implements("KC-API-04", context=ApiContext)
+def key_required(ctx: ApiContext) -> Iterator[Finding]:
+    """PAL: every request carries ``ApiKey``; without it, or with a wrong one, nothing is given."""
+    probes = _probes(ctx)
+    if probes is None:
+        yield error("requests", "the access probes were not made")
+        return
+    for exchange in probes.exchanges:
+        if exchange.sent in ("no api key", "wrong api key"):
+            yield _refusal(exchange, (401,))
+
+
+@implements("KC-API-05", context=ApiContext)
+def project_scopes(ctx: ApiContext) -> Iterator[Finding]:
+    """PAL: ``ProjectUid`` scopes the request; a project that does not own the cluster sees nothing."""
+    probes = _probes(ctx)
+    if probes is None:
+        yield error("requests", "the access probes were not made")
+        return
+    for exchange in probes.exchanges:
+        if exchange.sent.startswith("a project that does not own"):
+            yield _refusal(exchange, (403, 404))
+
+
+@implements("KC-API-06", context=ApiContext)
+def errors_are_json_without_credentials(ctx: ApiContext) -> Iterator[Finding]:
+    """Palette specification: errors are {code, message, ref, details}; none repeats a credential."""
+    probes = _probes(ctx)
+    if probes is None:
+        yield error("requests", "the access probes were not made")
+        return
+    for exchange in probes.exchanges:
+        subject = f"{exchange.method} {exchange.path} ({exchange.sent})"
+        facts = exchange.evidence()
+        if exchange.status is None:
+            yield error(subject, f"no answer: {exchange.error}", **facts)
+            continue
+        problems = []
+        if exchange.sent.endswith("unknown cluster") and exchange.status != 404:
+            problems.append(f"an unknown cluster answered {exchange.status}, expected 404")
+        if exchange.status >= 400:
+            document = exchange.document
+            if not exchange.is_json or not isinstance(document, dict):
+                problems.append(f"the error body is not a JSON object (Content-Type {exchange.content_type})")
+            else:
+                absent = [k for k in ("code", "message") if not isinstance(document.get(k), str)]
+                if absent:
+                    problems.append(f"the error body has no {' or '.join(absent)}")
+        if exchange.echoed_credential:
+            problems.append("the body repeats the credential the request sent (redacted here)")
+        if problems:
+            yield failed(subject, "; ".join(problems), **facts)
+        elif exchange.status >= 400:
+            yield passed(subject, f"{exchange.status} with JSON code and message, no credential", **facts)
+        else:
+            yield not_applicable(subject, f"answered {exchange.status}: not an error", **facts)

@@ -1,0 +1,99 @@
+"""What renewal rules judge: the target before and after one action, and the record of the action."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from kubecert import layout
+from kubecert.inventory.action import ActionRecord
+from kubecert.inventory.csrs import CsrFolder
+from kubecert.inventory.model import CertRecord, Inventory
+from kubecert.inventory.snapshot import Changes, Snapshot, compare
+from kubecert.rules._common import is_external
+from kubecert.rules.context import RuleContext
+from kubecert.rules.verdict import Finding, error, passed
+
+
+@dataclass(frozen=True)
+class ActionObservation:
+    """One action and the target on either side of it."""
+
+    action: ActionRecord
+    before: Inventory
+    after: Inventory
+    files_before: Snapshot
+    files_after: Snapshot
+    subject: str | None = None  # the certificate a renew-one action was asked to renew
+    csr_dir: Path | None = None  # where a generate-csr action was asked to write
+    csrs: CsrFolder | None = None  # what it wrote there, read after it
+
+    def changes(self) -> Changes:
+        return compare(self.files_before, self.files_after)
+
+    def certificate(self, name: str, *, after: bool) -> CertRecord | None:
+        """A CA, leaf or kubeconfig client certificate by kubeadm name, as it was before or after."""
+        inventory = self.after if after else self.before
+        if name in inventory.certificates:
+            return inventory.certificates[name]
+        kubeconfig = inventory.kubeconfigs.get(name)
+        return kubeconfig.client_cert if kubeconfig is not None else None
+
+    @cached_property
+    def external_cas(self) -> frozenset[str]:
+        """CAs whose key was absent before the action: kubeadm's external-CA mode."""
+        return frozenset(ca.name for ca in self.before.cas() if is_external(ca, self.before))
+
+    def renewable(self) -> list[str]:
+        """Every certificate present before that renewal should renew: leaves and kubeconfig clients."""
+        return [name for name in layout.RENEWED if self.certificate(name, after=False) is not None]
+
+    def renewed(self, name: str) -> bool:
+        old, new = self.certificate(name, after=False), self.certificate(name, after=True)
+        return old is not None and new is not None and old.fingerprint_sha256 != new.fingerprint_sha256
+
+    def unevaluable(self) -> Iterator[Finding]:
+        """An error when the action did not run to a successful end: its results cannot be judged."""
+        why = self.action.failure()
+        if why is not None:
+            yield error(f"action: {self.action.action}", why, **self.action.evidence())
+
+    def action_finding(self) -> Finding:
+        """The action itself, as evidence: when it ran, what ran, what it printed."""
+        return passed(f"action: {self.action.action}", f"ran {self.action.command!r}", **self.action.evidence())
+
+
+@dataclass(frozen=True)
+class RenewalContext(RuleContext):
+    """``inventory`` is the target after the action, ``observation`` holds before, after and the action."""
+
+    observation: ActionObservation
+
+
+@dataclass(frozen=True)
+class UpgradeContext(RuleContext):
+    """Two upgrades of one target: with certificate renewal, then once more with it switched off."""
+
+    without_renewal: ActionObservation
+    with_renewal: ActionObservation
+
+
+@dataclass(frozen=True)
+class ListingContext(RuleContext):
+    """An expiration listing the target printed, and the target observed right after it."""
+
+    action: ActionRecord
+
+
+def renewal_window(action: ActionRecord, leaf_days: int, skew_seconds: int) -> tuple[dt.datetime, dt.datetime]:
+    """The NotAfter a certificate renewed by ``action`` may have: leaf_days after the action ran.
+
+    X.509 times have whole seconds and the target's clock may differ from kubecert's by the skew.
+    """
+    period = dt.timedelta(days=leaf_days)
+    skew = dt.timedelta(seconds=skew_seconds)
+    start = action.started_at.replace(microsecond=0)
+    return start + period - skew, action.finished_at + period + skew

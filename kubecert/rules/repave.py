@@ -1,0 +1,435 @@
+"""KC-RPV: certificate renewal through the API, judged on the recorded timeline of one renewal.
+
+The watcher looked at the platform every poll interval from the renew request until the renewal had
+finished; each rule reads those looks (machines by uid, their states, the reported expiries). What the
+looks cannot show (a change between two of them) is not judged: the poll interval bounds it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kubecert.inventory.model import isoformat
+from kubecert.inventory.platform import Machine, RenewalRecord, Sample, UnauthenticatedRenewal
+from kubecert.rules._common import fmt_duration, fmt_time
+from kubecert.rules.catalog import implements
+from kubecert.rules.context import RuleContext
+from kubecert.rules.verdict import Finding, error, failed, passed
+
+PROMPT_S = 30.0  # "promptly": a renew request that takes longer than this is not answered before the work
+
+
+@dataclass(frozen=True)
+class RenewalContext(RuleContext):
+    renewal: RenewalRecord | None = None
+    refused: UnauthenticatedRenewal | None = None
+
+
+def timeline(record: RenewalRecord, limit: int = 60) -> list[dict[str, Any]]:
+    """Machine events in order: when each machine was first seen, changed state, and was gone."""
+    events: list[dict[str, Any]] = []
+    seen: dict[str, tuple[Machine, str | None]] = {
+        m.key: (m, m.state) for m in record.before.machines or ()
+    }
+    for sample in record.samples:
+        if sample.error is not None:
+            continue
+        now = {m.key: m for m in sample.machines}
+        for key, machine in now.items():
+            state = "Deleting" if machine.deleting is not None else machine.state
+            if key not in seen:
+                events.append(_event(sample.at, machine, f"appeared, {state}"))
+            elif seen[key][1] != state:
+                events.append(_event(sample.at, machine, str(state)))
+            seen[key] = (machine, state)
+        for key in [k for k in seen if k not in now]:
+            events.append(_event(sample.at, seen[key][0], "gone"))
+            del seen[key]
+    return events[:limit]
+
+
+def _event(at: dt.datetime, machine: Machine, what: str) -> dict[str, Any]:
+    return {"at": isoformat(at), "machine": machine.name, "pool": machine.pool, "event": what}
+
+
+def _record(ctx: RenewalContext) -> tuple[RenewalRecord | None, Finding | None]:
+    record = ctx.renewal
+    if record is None:
+        return None, error("renewal", "no renewal was carried out")
+    if record.error is not None:
+        return record, error("renewal", record.error)
+    return record, None
+
+
+def _good(samples: list[Sample]) -> list[Sample]:
+    return [s for s in samples if s.error is None]
+
+
+# ---------------------------------------------------------------- KC-RPV-01
+
+
+@implements("KC-RPV-01", context=RenewalContext)
+def renew_answers_204(ctx: RenewalContext) -> Iterator[Finding]:
+    """PAL: "No output is returned and an HTTP status 204 is expected"; the renewal takes minutes after."""
+    record = ctx.renewal
+    if record is None or record.answer is None:
+        yield error("renew", record.error if record and record.error else "no renew request was sent")
+        return
+    answer = record.answer
+    facts = answer.evidence()
+    problems = []
+    if answer.status is None:
+        yield error("renew", f"no answer: {answer.error}", **facts)
+        return
+    if answer.status != 204:
+        problems.append(f"answered {answer.status}, expected 204")
+    if answer.body_size:
+        problems.append(f"the answer has a {answer.body_size}-byte body, expected none")
+    if answer.elapsed_s > PROMPT_S:
+        problems.append(f"the answer took {answer.elapsed_s:.1f} s, longer than {PROMPT_S:g} s")
+    if record.done_at_first_look:
+        problems.append(f"the renewal had already finished when the answer came ({answer.elapsed_s:.1f} s after the "
+                        "request): it did not run after the answer")
+    if problems:
+        yield failed("renew", "; ".join(problems), **facts)
+    else:
+        yield passed("renew", f"204, empty, in {answer.elapsed_s:.2f} s; the renewal ran afterwards", **facts)
+
+
+# ---------------------------------------------------------------- KC-RPV-02, 03
+
+
+def _finished(record: RenewalRecord) -> Sample | None:
+    good = _good(record.samples)
+    return good[-1] if record.finished and good else None
+
+
+@implements("KC-RPV-02", context=RenewalContext)
+def renewed_for_leaf_days(ctx: RenewalContext) -> Iterator[Finding]:
+    """PAL: after renewal every component shows "365d", a date one year away."""
+    record, problem = _record(ctx)
+    if problem or record is None:
+        yield problem or error("renewal", "no renewal")
+        return
+    final = _finished(record)
+    if final is None:
+        yield error("renewal", f"the renewal did not finish within {record.deadline_s:g} s, so what it renewed "
+                    "cannot be judged (see KC-RPV-08)")
+        return
+    skew = dt.timedelta(seconds=ctx.profile.clock_skew_seconds)
+    period = dt.timedelta(days=ctx.profile.leaf_days)
+    earliest = record.requested_at + period - skew
+    latest = (record.finished_at or final.at) + period + skew
+    if not final.certificates:
+        yield failed("k8certificates", "no control-plane machine is listed after the renewal")
+    for machine in final.certificates:
+        for cert in machine.leaves():
+            subject = f"{machine.machine}/{cert.reported_name}"
+            facts = {**cert.evidence(), "window": f"{fmt_time(earliest)} .. {fmt_time(latest)}"}
+            if cert.expiry is None:
+                yield error(subject, f"expiry {cert.expiry_text!r} cannot be read (see KC-API-01)", **facts)
+            elif earliest <= cert.expiry <= latest:
+                yield passed(subject, f"expires {fmt_time(cert.expiry)}: {ctx.profile.leaf_days}d after the renewal",
+                             **facts)
+            else:
+                after = fmt_duration(cert.expiry - record.requested_at)
+                yield failed(subject, f"expires {fmt_time(cert.expiry)}, {after} after the renewal request; "
+                             f"expected {ctx.profile.leaf_days}d", **facts)
+
+
+@implements("KC-RPV-03", context=RenewalContext)
+def cas_kept(ctx: RenewalContext) -> Iterator[Finding]:
+    """KADM: renewal signs with the CA on the node; PAL: new nodes join under the cluster's CAs."""
+    record, problem = _record(ctx)
+    if problem or record is None:
+        yield problem or error("renewal", "no renewal")
+        return
+    good = _good(record.samples)
+    if not good:
+        yield error("renewal", "the platform could not be looked at after the renew request")
+        return
+    before, after = _ca_expiries(record.before.certificates), _ca_expiries(good[-1].certificates)
+    for ca in sorted(before.keys() | after.keys()):
+        was, now = before.get(ca, set()), after.get(ca, set())
+        facts: dict[str, Any] = {"before": sorted(map(_text, was)), "after": sorted(map(_text, now))}
+        if None in was or None in now:
+            yield error(ca, "its expiry cannot be read (see KC-API-01)", **facts)
+        elif not now:
+            yield failed(ca, "no longer reported after the renewal", **facts)
+        elif now == was:
+            yield passed(ca, f"expiry unchanged ({', '.join(map(_text, sorted(now, key=_text)))})", **facts)
+        else:
+            yield failed(ca, f"expiry changed from {', '.join(map(_text, sorted(was, key=_text))) or 'nothing'} to "
+                         f"{', '.join(map(_text, sorted(now, key=_text)))}", **facts)
+
+
+def _text(moment: dt.datetime | None) -> str:
+    return fmt_time(moment) if moment is not None else "(unreadable)"
+
+
+def _control_plane_scan(record: RenewalRecord, original: set[str], start: int
+                        ) -> tuple[tuple[int, Sample] | None, Sample | None, bool]:
+    """(fewest running below ``start`` and when, first look removing an old one before a new one ran, any change)."""
+    worst: tuple[int, Sample] | None = None
+    early_removal: Sample | None = None
+    changed = False
+    for sample in _good(record.samples):
+        cp = [m for m in sample.machines if m.control_plane]
+        running = sum(m.running for m in cp)
+        if running < start and (worst is None or running < worst[0]):
+            worst = (running, sample)
+        present = {m.key: m for m in cp}
+        removed = [k for k in original if k not in present or present[k].transitional]
+        new_running = [m for m in cp if m.key not in original and m.running]
+        changed = changed or bool(removed or new_running or len(cp) != len(original))
+        if removed and not new_running and early_removal is None:
+            early_removal = sample
+    return worst, early_removal, changed
+
+
+def _ca_expiries(machines: Any) -> dict[str, set[dt.datetime | None]]:
+    found: dict[str, set[dt.datetime | None]] = {}
+    for machine in machines:
+        for ca in machine.cas():  # X.509 has whole seconds; listings may add milliseconds
+            found.setdefault(ca.reported_name, set()).add(ca.expiry.replace(microsecond=0) if ca.expiry else None)
+    return found
+
+
+# ---------------------------------------------------------------- KC-RPV-04, 05
+
+
+@implements("KC-RPV-04", context=RenewalContext)
+def control_plane_surges_first(ctx: RenewalContext) -> Iterator[Finding]:
+    """PAL: scale the control plane up first; remove the old machines once the new are available."""
+    record, problem = _record(ctx)
+    if problem or record is None:
+        yield problem or error("renewal", "no renewal")
+        return
+    original = {m.key for m in record.before.control_plane()}
+    start = sum(m.running for m in record.before.control_plane())
+    events: dict[str, Any] = {"timeline": timeline(record), "mode": record.mode}
+    worst, early_removal, changed = _control_plane_scan(record, original, start)
+    if record.mode == "in-place":
+        moved = changed and any(
+            {m.key for m in s.machines if m.control_plane} != original for s in _good(record.samples))
+        if moved:
+            yield failed("control plane", "in-place renewal replaced or removed control-plane machines", **events)
+        elif worst is not None:
+            yield failed("control plane", f"only {worst[0]} of {start} control-plane machines ran at "
+                         f"{fmt_time(worst[1].at)}", **events)
+        else:
+            yield passed("control plane", f"in place: the {start} control-plane machines stayed and kept running",
+                         **events)
+        return
+    problems = []
+    if early_removal is not None:
+        problems.append(f"an old control-plane machine was being removed at {fmt_time(early_removal.at)} before "
+                        "any new one ran")
+    if worst is not None:
+        problems.append(f"only {worst[0]} control-plane machines ran at {fmt_time(worst[1].at)}, fewer than the "
+                        f"{start} at the start")
+    if problems:
+        yield failed("control plane", "; ".join(problems), **events)
+    elif not changed:
+        yield error("control plane", "no control-plane machine was replaced while the renewal was watched", **events)
+    else:
+        yield passed("control plane", f"new control-plane machines ran before old ones went; never fewer than "
+                     f"{start} running", **events)
+
+
+@implements("KC-RPV-05", context=RenewalContext)
+def workers_after_control_plane(ctx: RenewalContext) -> Iterator[Finding]:
+    """PAL: "The worker nodes renew once the control plane nodes are updated and available"."""
+    record, problem = _record(ctx)
+    if problem or record is None:
+        yield problem or error("renewal", "no renewal")
+        return
+    original_cp = {m.key for m in record.before.control_plane()}
+    original_workers = {m.key for m in record.before.workers()}
+    events: dict[str, Any] = {"timeline": timeline(record), "mode": record.mode}
+    cp_done: Sample | None = None
+    first_worker_change: tuple[Sample, str] | None = None
+    for sample in _good(record.samples):
+        cp = [m for m in sample.machines if m.control_plane]
+        if cp_done is None and not any(m.key in original_cp or m.transitional for m in cp) \
+                and sum(m.running for m in cp) >= len(original_cp):
+            cp_done = sample
+        change = _worker_change(sample, original_workers)
+        if change and first_worker_change is None:
+            first_worker_change = (sample, change)
+    if record.mode == "in-place":
+        if first_worker_change is not None:
+            yield failed("workers", f"in-place renewal touched a worker: {first_worker_change[1]} at "
+                         f"{fmt_time(first_worker_change[0].at)}", **events)
+        else:
+            yield passed("workers", "in place: no worker machine changed", **events)
+        return
+    if first_worker_change is None:
+        if record.finished or not original_workers:
+            yield passed("workers", "no worker was replaced", notable=bool(original_workers), **events)
+        else:
+            yield error("workers", "no worker was replaced before the deadline (see KC-RPV-08)", **events)
+        return
+    sample, change = first_worker_change
+    if cp_done is None or sample.at < cp_done.at:
+        done = f"the control plane was done at {fmt_time(cp_done.at)}" if cp_done else "the control plane was not done"
+        yield failed("workers", f"{change} at {fmt_time(sample.at)}; {done}", **events)
+    else:
+        yield passed("workers", f"workers changed from {fmt_time(sample.at)}, after the control plane was done "
+                     f"({fmt_time(cp_done.at)})", **events)
+
+
+def _worker_change(sample: Sample, original: set[str]) -> str | None:
+    workers = [m for m in sample.machines if not m.control_plane]
+    present = {m.key for m in workers}
+    for machine in workers:
+        if machine.key not in original:
+            return f"new worker {machine.name} appeared"
+        if machine.transitional:
+            return f"worker {machine.name} is {machine.state}"
+    gone = original - present
+    return f"{len(gone)} worker(s) went away" if gone else None
+
+
+# ---------------------------------------------------------------- KC-RPV-06
+
+
+@implements("KC-RPV-06", context=RenewalContext)
+def controlplane_only_leaves_workers(ctx: RenewalContext) -> Iterator[Finding]:
+    """PAL: with spectrocloud.com/cert-renew-controlplane-only "true", worker nodes are not renewed."""
+    record, problem = _record(ctx)
+    if problem or record is None:
+        yield problem or error("renewal", "no renewal")
+        return
+    events: dict[str, Any] = {"timeline": timeline(record), "annotation_restored": record.annotation_restored}
+    good = _good(record.samples)
+    if not good:
+        yield error("workers", "the platform could not be looked at after the renew request", **events)
+        return
+    before = {m.key: m for m in record.before.workers()}
+    changes = []
+    for sample in good:
+        change = _worker_change(sample, set(before))
+        if change:
+            changes.append(f"{change} at {fmt_time(sample.at)}")
+            break
+    after = {m.key: m for m in good[-1].machines if not m.control_plane}
+    for key, machine in before.items():
+        later = after.get(key)
+        if later is None:
+            changes.append(f"worker {machine.name} is gone")
+        elif (later.name, later.created) != (machine.name, machine.created):
+            changes.append(f"worker {machine.name} changed: now {later.name}, created {later.created}")
+    if not record.finished:
+        changes.append(f"the control-plane renewal did not finish within {record.deadline_s:g} s")
+    if changes:
+        yield failed("workers", "; ".join(changes), **events)
+    else:
+        yield passed("workers", f"the {len(before)} workers kept their names, uids and creation times",
+                     workers=[m.evidence() for m in before.values()], **events)
+
+
+# ---------------------------------------------------------------- KC-RPV-07
+
+
+@implements("KC-RPV-07", context=RenewalContext)
+def one_renewal_at_a_time(ctx: RenewalContext) -> Iterator[Finding]:
+    """A second renew request during a renewal must not start another."""
+    record, problem = _record(ctx)
+    if problem or record is None:
+        yield problem or error("renewal", "no renewal")
+        return
+    events: dict[str, Any] = {"timeline": timeline(record)}
+    if record.second_request is None:
+        yield error("second request", "the renewal had finished before a second request could be sent "
+                    "(see KC-RPV-01)", **events)
+        return
+    events.update(record.second_request.evidence())
+    good = _good(record.samples)
+    if record.mode == "repave":
+        before_cp = {m.key for m in record.before.control_plane()}
+        before_workers = {m.key for m in record.before.workers()}
+        new_cp = {m.key for s in good for m in s.machines if m.control_plane and m.key not in before_cp}
+        new_workers = {m.key for s in good for m in s.machines if not m.control_plane and m.key not in before_workers}
+        extra = []
+        if len(new_cp) > len(before_cp):
+            extra.append(f"{len(new_cp)} new control-plane machines for {len(before_cp)}")
+        if len(new_workers) > len(before_workers):
+            extra.append(f"{len(new_workers)} new workers for {len(before_workers)}")
+        if extra:
+            yield failed("second request", f"a second renewal ran: {'; '.join(extra)}", **events)
+        else:
+            yield passed("second request", f"answered {record.second_request.status}; one repave only "
+                         f"({len(new_cp)} control-plane, {len(new_workers)} worker replacements)", **events)
+        return
+    changes = _expiry_changes(record)
+    twice = [f"{name} ({count} changes)" for name, count in changes.items() if count > 1]
+    if twice:
+        yield failed("second request", f"certificates were renewed more than once: {', '.join(twice[:6])}", **events)
+    else:
+        yield passed("second request", f"answered {record.second_request.status}; every certificate renewed once",
+                     **events)
+
+
+def _expiry_changes(record: RenewalRecord) -> dict[str, int]:
+    last = {(m.machine, k): v for m in record.before.certificates for k, v in m.expiries().items()}
+    counts: dict[str, int] = {}
+    for sample in _good(record.samples):
+        for machine in sample.certificates:
+            for key, value in machine.expiries().items():
+                slot = (machine.machine, key)
+                if slot in last and last[slot] != value:
+                    name = f"{machine.machine}/{key[1]}"
+                    counts[name] = counts.get(name, 0) + 1
+                last[slot] = value
+    return counts
+
+
+# ---------------------------------------------------------------- KC-RPV-08
+
+
+@implements("KC-RPV-08", context=RenewalContext)
+def finishes_within_deadline(ctx: RenewalContext) -> Iterator[Finding]:
+    """PAL: "The renewal process may take several minutes"; the user's deadline bounds it."""
+    record, problem = _record(ctx)
+    if problem or record is None:
+        yield problem or error("renewal", "no renewal")
+        return
+    facts: dict[str, Any] = {"deadline_s": record.deadline_s, "looks": len(record.samples),
+                             "progress_reports": record.progress_reports}
+    if record.finished_at is not None:
+        took = record.elapsed(record.finished_at)
+        yield passed("renewal", f"finished in {took:.1f} s (deadline {record.deadline_s:g} s); "
+                     f"{record.progress_reports} progress reports", elapsed_s=round(took, 1), **facts)
+    else:
+        yield failed("renewal", f"not finished after {record.elapsed():.0f} s (deadline {record.deadline_s:g} s)",
+                     **facts)
+
+
+# ---------------------------------------------------------------- KC-RPV-09
+
+
+@implements("KC-RPV-09", context=RenewalContext)
+def unauthenticated_renewal_refused(ctx: RenewalContext) -> Iterator[Finding]:
+    """PAL: the renew request carries the ApiKey; without a valid one nothing may start."""
+    probe = ctx.refused
+    if probe is None:
+        yield error("renew", "no unauthenticated renew request was sent")
+        return
+    for exchange in probe.exchanges:
+        subject = f"{exchange.method} {exchange.path} ({exchange.sent})"
+        facts = exchange.evidence()
+        if exchange.status is None:
+            yield error(subject, f"no answer: {exchange.error}", **facts)
+        elif exchange.status != 401:
+            yield failed(subject, f"answered {exchange.status}, expected 401", **facts)
+        else:
+            yield passed(subject, "refused with 401", **facts)
+    if probe.changes:
+        yield failed("platform", f"the platform changed after the refused requests: {'; '.join(probe.changes[:5])}",
+                     settled=probe.settled)
+    else:
+        yield passed("platform", f"nothing changed in the {len(probe.samples)} looks after the requests")

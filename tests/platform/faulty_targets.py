@@ -1,0 +1,38 @@
+"""A pytest plugin for the project's tests: ``faulty:MODE:FAULT[+FAULT]`` is the reference's palette part
+(MODE ``repave`` or ``in-place``) serving a platform with the named faults, small and fast.
+``faulty:MODE:none`` is the same without faults."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from kubecert.plugins.targets import TargetKind
+from kubecert.plugins.targets.reference_palette import ReferencePaletteTarget
+from kubecert.rules.profiles import Profile
+
+
+def faulty_target(uri: str, profile: Profile, options: Mapping[str, Any]) -> ReferencePaletteTarget:
+    _, mode, names = uri.split(":", 2)
+    faults = frozenset() if names == "none" else frozenset(names.split("+"))
+
+    class Faulty(ReferencePaletteTarget):
+        scheme = "faulty"
+        renewal_mode: ClassVar[str] = mode
+        shape: ClassVar[tuple[int, int]] = (1, 1)
+        # In-place steps of 0.5 s keep two renewals' certificates at least a second apart: X.509 dates have
+        # whole seconds, and a renewal is told from the one before by its certificates' expiries.
+        timing: ClassVar[tuple[float, float, float]] = (0.2, 0.1, 0.5)
+
+        @property
+        def settle_s(self) -> float:
+            return 0.25
+
+    Faulty.faults = faults
+    target = Faulty(uri, profile, options)
+    target.poll_s = 0.06
+    return target
+
+
+def pytest_kubecert_target_kinds() -> list[TargetKind]:
+    return [TargetKind("faulty", faulty_target, "palette", "the reference palette part with faults", True)]

@@ -1,0 +1,83 @@
+"""Tiny HTTP(S) servers on loopback for the client's tests: each answers with a function of the request
+and records what it received (method, path, headers)."""
+
+from __future__ import annotations
+
+import http.server
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubecert.reference.api.tls import server_tls
+
+
+@dataclass
+class Answer:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+
+
+@dataclass
+class Server:
+    url: str
+    seen: list[Seen]
+    ca_bundle: Path | None
+
+
+Responder = Callable[[Seen], Answer]
+
+
+@contextmanager
+def serving(respond: Responder, *, tls_dir: Path | None = None, host: str = "127.0.0.1") -> Iterator[Server]:
+    seen: list[Seen] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            request = Seen(self.command, self.path, dict(self.headers.items()))
+            seen.append(request)
+            answer = respond(request)
+            self.send_response(answer.status)
+            for key, value in answer.headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(answer.body)))
+            self.end_headers()
+            self.wfile.write(answer.body)
+
+        do_GET = do_PATCH = do_POST = _answer
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer((host, 0), Handler)
+    bundle = None
+    scheme = "http"
+    if tls_dir is not None:
+        tls = server_tls(tls_dir)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls.cert_file, tls.key_file)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        bundle, scheme = tls.ca_bundle, "https"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Server(f"{scheme}://{host}:{server.server_address[1]}", seen, bundle)
+    finally:
+        server.shutdown()
+        server.server_close()

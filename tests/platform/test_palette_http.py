@@ -1,0 +1,94 @@
+"""The palette target's HTTP: the API key never leaves for another host, TLS is verified by default,
+reads (and only reads) are retried on 429/503, answers are size-bounded, credentials are redacted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kubecert.plugins.targets.base import TargetUnavailable
+from kubecert.plugins.targets.palette_http import ApiClient, Credential, HttpLimits
+
+from http_servers import Answer, Seen, serving
+
+KEY = "kc-test-key-0123456789"
+FAST = HttpLimits(connect_timeout_s=2, read_timeout_s=5, total_timeout_s=10, backoff_s=0.01, max_backoff_s=0.05)
+
+
+def client(url: str, bundle: Path | None, **limits: float) -> ApiClient:
+    chosen = HttpLimits(**{**FAST.__dict__, **limits}) if limits else FAST
+    return ApiClient("palette:test", url, Credential(KEY), "project-1", verify=str(bundle) if bundle else True,
+                     limits=chosen)
+
+
+def test_a_redirect_to_another_host_is_not_followed_and_never_gets_the_key(tmp_path: Path) -> None:
+    with serving(lambda seen: Answer(200, b"{}")) as elsewhere:
+        other = elsewhere.url.replace("127.0.0.1", "localhost")  # another host name, same machine
+        with serving(lambda seen: Answer(302, headers={"Location": f"{other}/v1/x"}), tls_dir=tmp_path) as api:
+            exchange = client(api.url, api.ca_bundle).request("GET", "/v1/spectroclusters/c1")
+    assert exchange.status is None and "redirected to another host" in (exchange.error or "")
+    assert elsewhere.seen == []
+    assert api.seen[0].headers["ApiKey"] == KEY  # the API itself did get it
+
+
+def test_a_same_origin_redirect_of_a_read_is_followed(tmp_path: Path) -> None:
+    def respond(seen: Seen) -> Answer:
+        if seen.path == "/old":
+            return Answer(301, headers={"Location": "/new"})
+        return Answer(200, b'{"ok": true}', {"Content-Type": "application/json"})
+
+    with serving(respond, tls_dir=tmp_path) as api:
+        exchange = client(api.url, api.ca_bundle).request("GET", "/old")
+        refused = client(api.url, api.ca_bundle).request("PATCH", "/old")
+    assert exchange.status == 200 and exchange.document == {"ok": True}
+    assert [s.path for s in api.seen[:2]] == ["/old", "/new"]
+    assert refused.status is None and "does not repeat a PATCH" in (refused.error or "")
+
+
+def test_tls_is_verified_by_default(tmp_path: Path) -> None:
+    with serving(lambda seen: Answer(200, b"{}"), tls_dir=tmp_path) as api:
+        with pytest.raises(TargetUnavailable, match=r"TLS verification of https://127\.0\.0\.1:\d+ failed "
+                                                    r"\(certificate verify failed\); give the server's CA"):
+            client(api.url, None).request("GET", "/v1/x")
+        assert api.seen == []  # the handshake failed: no request, no key, was sent
+
+
+def test_reads_are_retried_on_429_and_503_writes_never(tmp_path: Path) -> None:
+    answers = [Answer(503), Answer(429, headers={"Retry-After": "0"}), Answer(200, b"{}")]
+    with serving(lambda seen: answers.pop(0) if answers else Answer(503), tls_dir=tmp_path) as api:
+        read = client(api.url, api.ca_bundle).request("GET", "/v1/x")
+        write = client(api.url, api.ca_bundle).request("PATCH", "/v1/x")
+    assert read.status == 200 and [s.method for s in api.seen] == ["GET", "GET", "GET", "PATCH"]
+    assert write.status == 503
+
+
+def test_answers_are_size_bounded(tmp_path: Path) -> None:
+    with serving(lambda seen: Answer(200, b"x" * 200_000), tls_dir=tmp_path) as api:
+        exchange = client(api.url, api.ca_bundle, max_body_bytes=10_000).request("GET", "/v1/x")
+    assert "larger than 10000 bytes" in (exchange.error or "")
+    assert exchange.body_size <= 10_000 + 65_536
+
+
+def test_echoed_credentials_are_redacted(tmp_path: Path) -> None:
+    def echo(seen: Seen) -> Answer:
+        body = {"code": "Unauthorized", "message": f"bad key {seen.headers.get('ApiKey')}"}
+        return Answer(401, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+    with serving(echo, tls_dir=tmp_path) as api:
+        api_client = client(api.url, api.ca_bundle)
+        exchange = api_client.request("GET", "/v1/x")
+        wrong = api_client.wrong_key()
+        other = api_client.request("GET", "/v1/x", key=wrong, sent="wrong api key")
+    assert exchange.echoed_credential and other.echoed_credential
+    assert KEY not in json.dumps(exchange.evidence()) and wrong not in other.text
+    assert exchange.document == {"code": "Unauthorized", "message": "bad key <redacted>"}
+    assert "Credential(<hidden>)" in repr(Credential(KEY))
+
+
+def test_a_closed_port_is_a_clear_error() -> None:
+    with serving(lambda seen: Answer(200)) as gone:
+        url = gone.url.replace("http://", "https://")
+    with pytest.raises(TargetUnavailable, match=r"cannot connect to https://127\.0\.0\.1:\d+ \(Connection refused\)"):
+        client(url, None).request("GET", "/v1/x")

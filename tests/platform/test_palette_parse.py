@@ -1,0 +1,91 @@
+"""Reading real implementations' documents: unknown fields, missing optional fields, dates with or
+without fractions, pages, and names that change."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from kubecert.inventory.platform import parse_time
+from kubecert.inventory.renewal_progress import assess
+from kubecert.plugins.targets import palette_parse as parse
+
+UTC = dt.UTC
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2024-05-23T16:51:05.000Z", dt.datetime(2024, 5, 23, 16, 51, 5, tzinfo=UTC)),
+    ("2024-05-23T16:51:05Z", dt.datetime(2024, 5, 23, 16, 51, 5, tzinfo=UTC)),
+    ("2033-05-23T16:45:22.209Z", dt.datetime(2033, 5, 23, 16, 45, 22, 209000, tzinfo=UTC)),
+    ("2024-05-23T16:51:05.123456789Z", dt.datetime(2024, 5, 23, 16, 51, 5, 123456, tzinfo=UTC)),
+    ("2024-05-23T18:51:05+02:00", dt.datetime(2024, 5, 23, 16, 51, 5, tzinfo=UTC)),
+    ("2024-05-23t16:51:05z", dt.datetime(2024, 5, 23, 16, 51, 5, tzinfo=UTC)),
+])
+def test_rfc3339_dates_with_or_without_fractions(text: str, expected: dt.datetime) -> None:
+    assert parse_time(text) == expected
+
+
+@pytest.mark.parametrize("text", ["2024-05-23", "2024-05-23 16:51:05", "1716483065", 1716483065, None, "",
+                                  "2024-13-23T16:51:05Z"])
+def test_what_is_not_rfc3339_is_not_a_date(text: object) -> None:
+    assert parse_time(text) is None
+
+
+def test_listing_ignores_unknown_fields_and_names_what_is_missing() -> None:
+    document = {"machineCertificates": [
+        {"name": "cp-1", "extra": True, "certificateAuthorities": [
+            {"name": "ca", "expiry": "2035-01-01T00:00:00Z", "certificates": [
+                {"name": "kube-apiserver", "expiry": "2026-01-01T00:00:00Z", "more": []},
+                {"name": "kube-apiserver-kubelet-client"}]}]},
+        {"certificateAuthorities": []},
+    ], "unknown": {}}
+    machines, problems = parse.certificates(document)
+    assert [m.machine for m in machines] == ["cp-1", "(machine 2, unnamed)"]
+    apiserver = next(c for c in machines[0].certificates if c.reported_name == "kube-apiserver")
+    assert apiserver.canonical == "apiserver" and apiserver.authority == "ca" and not apiserver.is_ca
+    assert next(c for c in machines[0].certificates if c.reported_name.endswith("kubelet-client")).expiry is None
+    assert problems == ["machineCertificates[1] ((machine 2, unnamed)): no certificateAuthorities"]
+    assert parse.certificates({"machineCertificates": None}) == ((), ["machineCertificates: missing or not a list"])
+    assert parse.certificates("not json at all")[1]
+
+
+def test_machines_need_only_a_name() -> None:
+    items = [{"metadata": {"name": "a"}}, {"metadata": {"uid": "no-name"}}, "junk",
+             {"metadata": {"name": "b", "uid": "u-b", "creationTimestamp": "2025-01-01T00:00:00Z",
+                           "deletionTimestamp": "2025-02-01T00:00:00.5Z"},
+              "status": {"instanceState": "Running", "addresses": [{"type": "Hostname", "address": "ip-b"}]}}]
+    found = parse.machines(items, "cp", True)
+    assert [m.name for m in found] == ["a", "b"]
+    assert found[0].key == "name:a" and found[0].state is None and not found[0].running
+    assert found[1].key == "u-b" and found[1].transitional and found[1].hostnames == ("ip-b",)
+
+
+def test_pages_follow_continue_tokens_then_offsets() -> None:
+    assert parse.next_page({"listmeta": {"continue": "t2"}}, 0, 50) == {"continue": "t2"}
+    assert parse.next_page({"listmeta": {"continue": "", "count": 120, "offset": 0}}, 0, 50) == {"offset": 50}
+    assert parse.next_page({"listmeta": {"count": 120}}, 100, 20) is None
+    assert parse.next_page({"items": []}, 0, 0) is None
+
+
+def test_cluster_object_with_only_its_uid() -> None:
+    cluster = parse.cluster({}, "c-1")
+    assert (cluster.uid, cluster.name, cluster.created, cluster.renewal_in_progress) == ("c-1", None, None, False)
+    busy = parse.cluster({"status": {"conditions": [{"type": "X", "reason": "InProgress"}]}}, "c-1")
+    assert busy.renewal_in_progress
+    assert parse.cluster({"status": {"repave": {"state": "Repaving"}}}, "c-1").renewal_in_progress
+
+
+def test_a_repave_is_followed_by_uid_even_when_names_change() -> None:
+    from kubecert.inventory.platform import Exchange, Machine, PlatformObservation, Sample
+
+    def machine(uid: str, name: str, cp: bool, state: str = "Running") -> Machine:
+        return Machine(uid, name, "cp" if cp else "w", cp, state, None)
+
+    before = PlatformObservation(dt.datetime.now(UTC), Exchange("GET", "/", "api key", 200), (), None,
+                                 (machine("1", "cp-a", True), machine("2", "w-a", False)))
+    renamed = Sample(dt.datetime.now(UTC), (machine("1", "cp-renamed", True), machine("2", "w-a", False)), (), None)
+    assert not assess(before, renamed, "repave", False).done  # the same machine under a new name is not new
+    replaced = Sample(dt.datetime.now(UTC), (machine("3", "cp-a", True), machine("4", "w-a", False)), (), None)
+    progress = assess(before, replaced, "repave", False)
+    assert progress.done and progress.summary == "1/1 control-plane machines new, 1/1 workers new"

@@ -1,0 +1,230 @@
+"""The palette target through the plugin, against the reference server and against a vendor's own
+implementation of the documented routes; its mistakes and a down API are clear one-line errors."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kubecert.reference.api.cli import seed
+from kubecert.reference.api.server import ReferenceApiServer, ServerSettings
+from kubecert.reference.pki import KeyPool
+from kubecert.reference.platform.engine import Timing
+
+from http_servers import Answer, Seen, serving
+
+KEY = "kc-target-test-key-0123456789"
+API_RULES = ["KC-API-01", "KC-API-02", "KC-API-03", "KC-API-04", "KC-API-05", "KC-API-06"]
+
+
+@pytest.fixture(scope="module")
+def reference_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ReferenceApiServer, str, str]]:
+    folder = tmp_path_factory.mktemp("reference-api")
+    settings = ServerSettings(state_file=folder / "state.db", api_key=KEY,
+                              timing=Timing(provision_s=0.3, delete_s=0.15, renew_machine_s=0.15, scale=1.0))
+    server = ReferenceApiServer(settings, keys=KeyPool(size=12))
+    seed(server.platform, 1, mode="repave", control_planes=2, workers=1, age_days=100)
+    server.start()
+    with server.platform.store.snapshot() as db:
+        row = db.execute("SELECT uid, project_uid FROM clusters").fetchone()
+    yield server, row["uid"], row["project_uid"]
+    server.stop()
+
+
+def run(pytester: pytest.Pytester, target: str, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
+    report = pytester.path / "report.json"
+    result = pytester.runpytest("--pyargs", "kubecert.conformance", "-p", "no:cacheprovider", "--kubecert-target",
+                                target, "--kubecert-json", str(report), *args)
+    return result, (json.loads(report.read_text()) if report.exists() else {})
+
+
+def statuses(report: dict[str, Any]) -> dict[str, str]:
+    return {r["rule"]: r["status"] for r in report["results"]}
+
+
+def test_the_reference_api_passes_through_the_palette_target(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, reference_api: Any
+) -> None:
+    server, cluster, project = reference_api
+    monkeypatch.setenv("PALETTE_API_KEY", KEY)
+    result, report = run(pytester, f"palette:{server.url}?cluster={cluster}&project={project}",
+                         "--kubecert-ca-bundle", str(server.tls.ca_bundle), "--kubecert-rule", "KC-API-*")
+    assert statuses(report) == dict.fromkeys(API_RULES, "passed")
+    assert report["targets"][0]["location"]["tls"].startswith("verified with ")
+    assert KEY not in json.dumps(report) and KEY not in result.stdout.str() + result.stderr.str()
+
+
+def test_renewal_checks_are_skipped_without_the_opt_in(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, reference_api: Any
+) -> None:
+    server, cluster, project = reference_api
+    monkeypatch.setenv("PALETTE_API_KEY", KEY)
+    _, report = run(pytester, f"palette:{server.url}?cluster={cluster}&project={project}",
+                    "--kubecert-ca-bundle", str(server.tls.ca_bundle), "--kubecert-rule", "KC-RPV-*")
+    assert set(statuses(report).values()) == {"skipped"}
+    assert "pass --allow-disruptive" in report["results"][0]["message"]
+
+
+def test_the_annotation_goes_through_a_kubeconfig_with_the_kubernetes_client(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, reference_api: Any, tmp_path: Path
+) -> None:
+    server, cluster, project = reference_api
+    kubeconfig = tmp_path / "cluster.kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {
+            "server": server.url,
+            "certificate-authority-data": base64.b64encode(server.tls.ca_bundle.read_bytes()).decode()}}],
+        "users": [{"name": "u", "user": {"token": KEY}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+    }))
+    monkeypatch.setenv("PALETTE_API_KEY", KEY)
+    _, report = run(pytester, f"palette:{server.url}?cluster={cluster}&project={project}",
+                    "--kubecert-ca-bundle", str(server.tls.ca_bundle), "--kubecert-palette-kubeconfig", str(kubeconfig),
+                    "--kubecert-poll-interval", "0.05", "--kubecert-allow-disruptive", "--kubecert-rule", "KC-RPV-06")
+    result = report["results"][0]
+    assert result["status"] == "passed", result["message"]
+    assert next(e for e in result["evidence"] if e["subject"] == "workers")["annotation_restored"] is True
+
+
+def test_an_unknown_ca_is_an_error_for_every_check(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, reference_api: Any
+) -> None:
+    server, cluster, _ = reference_api
+    monkeypatch.setenv("PALETTE_API_KEY", KEY)
+    result, report = run(pytester, f"palette:{server.url}?cluster={cluster}", "--kubecert-rule", "KC-API-*")
+    assert set(statuses(report).values()) == {"error"}
+    assert "TLS verification of https://127.0.0.1:" in report["results"][0]["message"]
+    assert "give the server's CA with --ca-bundle FILE" in report["results"][0]["message"]
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_turning_verification_off_warns_loudly(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, reference_api: Any
+) -> None:
+    server, cluster, project = reference_api
+    monkeypatch.setenv("PALETTE_API_KEY", KEY)
+    result, report = run(pytester, f"palette:{server.url}?cluster={cluster}&project={project}",
+                    "--kubecert-insecure-skip-tls-verify", "--kubecert-rule", "KC-API-01")
+    assert statuses(report) == {"KC-API-01": "passed"}
+    assert report["targets"][0]["location"]["tls"] == "NOT VERIFIED"
+    assert "[kubecert] WARNING: TLS verification is OFF for palette:" in result.stdout.str()
+
+
+def test_a_down_api_is_an_error_for_every_check(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    with serving(lambda seen: Answer(200)) as gone:
+        port = gone.url.rsplit(":", 1)[1]
+    monkeypatch.setenv("PALETTE_API_KEY", KEY)
+    result, report = run(pytester, f"palette:https://127.0.0.1:{port}?cluster=c1", "--kubecert-rule", "KC-API-*")
+    assert set(statuses(report).values()) == {"error"}
+    assert f"cannot connect to https://127.0.0.1:{port} (Connection refused)" in report["results"][0]["message"]
+    assert "Traceback" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(("target", "env", "words"), [
+    ("palette:https://api.example.test?cluster=c1", None,
+     "no API key: set the environment variable PALETTE_API_KEY or pass --api-key-file FILE"),
+    ("palette:http://api.example.test?cluster=c1", KEY, "plain http would send the API key in clear"),
+    ("palette:https://api.example.test", KEY, "which cluster? add ?cluster=UID or --palette-cluster UID"),
+    ("palette:https://api.example.test?cluster=c1&colour=red", KEY, "unknown option 'colour=red'"),
+])
+def test_configuration_mistakes_are_usage_errors(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, target: str, env: str | None, words: str
+) -> None:
+    monkeypatch.delenv("PALETTE_API_KEY", raising=False)
+    if env:
+        monkeypatch.setenv("PALETTE_API_KEY", env)
+    result, report = run(pytester, target)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert words in result.stderr.str() and not report
+
+
+# ---------------------------------------------------------------- a vendor's own implementation
+
+
+def vendor_api(cluster: str, project: str) -> Any:
+    """Another implementation of the documented routes: extra fields everywhere, optional fields left out,
+    dates without fractions or with nanoseconds and offsets, machines one per page, node names that are
+    not the machine names."""
+    cas = [
+        {"name": "ca", "expiry": "2035-01-10T08:00:00Z", "serial": "x", "certificates": [
+            {"name": "kube-apiserver", "expiry": "2026-12-20T08:00:00.123456789Z", "issuer": "ca"},
+            {"name": "kube-apiserver-kubelet-client", "expiry": "2026-12-20T09:00:00+01:00"}]},
+        {"name": "front-proxy-ca", "expiry": "2035-01-10T08:00:00.5Z", "certificates": [
+            {"name": "front-proxy-client", "expiry": "2026-12-20T08:00:00Z"}]},
+        {"name": "etcd-ca", "expiry": "2035-01-10T08:00:00Z", "certificates": [
+            {"name": n, "expiry": "2026-12-20T08:00:00Z"} for n in
+            ("kube-apiserver-etcd-client", "kube-etcd-healthcheck-client", "kube-etcd-peer", "kube-etcd-server")]},
+    ]
+    certificates = {"machineCertificates": [{"name": f"ip-10-0-0-{i}.ec2.internal", "certificateAuthorities": cas,
+                                             "vendorExtra": {"a": 1}} for i in (1, 2)], "total": 2}
+    machines = [{"metadata": {"name": f"cp-{i}", "uid": f"m-{i}", "creationTimestamp": "2025-01-10T08:10:00Z"},
+                 "status": {"instanceState": "Running", "addresses": [
+                     {"type": "Hostname", "address": f"ip-10-0-0-{i}.ec2.internal"}]}} for i in (1, 2)]
+
+    def respond(seen: Seen) -> Answer:
+        def ok(document: Any) -> Answer:
+            return Answer(200, json.dumps(document).encode(), {"Content-Type": "application/json; charset=utf-8"})
+
+        def error(status: int, code: str) -> Answer:
+            return Answer(status, json.dumps({"code": code, "message": code.lower()}).encode(),
+                          {"Content-Type": "application/json"})
+
+        if seen.headers.get("ApiKey") != KEY:
+            return error(401, "Unauthorized")
+        if seen.headers.get("ProjectUid") not in (None, project):
+            return error(403, "ResourceAccessDenied")
+        path, _, query = seen.path.partition("?")
+        index = 1 if "continue=second" in query else 0
+        documents = {
+            f"/v1/spectroclusters/{cluster}/k8certificates": certificates,
+            f"/v1/spectroclusters/{cluster}": {
+                "metadata": {"uid": cluster, "name": "vendor", "creationTimestamp": "2025-01-10T07:58:00Z", "x": 1},
+                "spec": {"cloudType": "aws", "cloudConfigRef": {"uid": "cfg"}}},
+            "/v1/cloudconfigs/aws/cfg": {"spec": {"machinePoolConfig": [
+                {"name": "cp", "isControlPlane": True, "size": 2}, {"name": "w", "size": 0}]}},
+            "/v1/cloudconfigs/aws/cfg/machinePools/w/machines": {"items": []},
+            "/v1/cloudconfigs/aws/cfg/machinePools/cp/machines": {
+                "items": [machines[index]], "listmeta": {"continue": "" if index else "second", "count": 2}},
+        }
+        return ok(documents[path]) if path in documents else error(404, "ResourceNotFound")
+
+    return respond
+
+
+def test_a_vendor_implementation_with_its_own_ways_passes(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with serving(vendor_api("c-123", "p-1"), tls_dir=tmp_path) as api:
+        key_file = tmp_path / "key"
+        key_file.write_text(KEY + "\n")
+        key_file.chmod(0o600)
+        monkeypatch.delenv("PALETTE_API_KEY", raising=False)
+        _, report = run(pytester, f"palette:{api.url}?cluster=c-123&project=p-1", "--kubecert-api-key-file",
+                        str(key_file), "--kubecert-ca-bundle", str(api.ca_bundle), "--kubecert-rule", "KC-API-*",
+                        "--kubecert-at", "2026-01-01", "--kubecert-min-remaining", "30")
+    assert statuses(report) == dict.fromkeys(API_RULES, "passed"), [r["message"] for r in report["results"]]
+    pages = [s.path for s in api.seen if "/machinePools/cp/machines" in s.path]
+    assert len(pages) == 2 and "continue=second" in pages[1]
+
+
+def test_a_renewal_past_the_deadline_fails_kc_rpv_08_and_leaves_the_rest_unjudged(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, reference_api: Any
+) -> None:
+    server, cluster, project = reference_api
+    monkeypatch.setenv("PALETTE_API_KEY", KEY)
+    result, report = run(pytester, f"palette:{server.url}?cluster={cluster}&project={project}",
+                         "--kubecert-ca-bundle", str(server.tls.ca_bundle), "--kubecert-renewal-deadline", "0.5",
+                         "--kubecert-poll-interval", "0.1", "--kubecert-allow-disruptive",
+                         "--kubecert-rule", "KC-RPV-08", "--kubecert-rule", "KC-RPV-02")
+    found = {r["rule"]: r for r in report["results"]}
+    assert found["KC-RPV-08"]["status"] == "failed"
+    assert "not finished after" in found["KC-RPV-08"]["message"]
+    assert found["KC-RPV-02"]["status"] == "error" and "see KC-RPV-08" in found["KC-RPV-02"]["message"]
+    assert "renewal not finished after" in result.stdout.str()  # the progress said so while it waited
