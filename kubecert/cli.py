@@ -63,12 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--extra-san", action="append", default=[], metavar="SAN")
     check.add_argument("--external-etcd", action="store_true")
     for option in builtin_options():
-        if option.flag:
-            check.add_argument(f"--{option.name}", action="store_true", dest=option.dest, help=option.help)
-        else:
-            check.add_argument(f"--{option.name}", action="append" if option.repeat else "store",
-                               default=[] if option.repeat else None, dest=option.dest, metavar=option.metavar,
-                               help=option.help)
+        check.add_argument(f"--{option.name}", **option.argument())
     check.add_argument("-q", "--quiet", action="store_true", help="less output from pytest")
     check.add_argument("pytest_args", nargs="*", metavar="-- PYTEST ARGS")
     check.set_defaults(handler=run_check)

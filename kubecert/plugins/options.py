@@ -53,12 +53,7 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--kubecert-external-etcd", action="store_true",
                     help="the cluster uses external etcd: no etcd certificates are expected")
     for option in builtin_options():
-        if option.flag:
-            group.addoption(f"--kubecert-{option.name}", action="store_true", dest=option.dest, help=option.help)
-        else:
-            group.addoption(f"--kubecert-{option.name}", action="append" if option.repeat else "store",
-                            default=[] if option.repeat else None, dest=option.dest, metavar=option.metavar,
-                            help=option.help)
+        group.addoption(f"--kubecert-{option.name}", **option.argument())
 
 
 def parse_at(text: str) -> dt.datetime:

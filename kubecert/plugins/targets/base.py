@@ -37,6 +37,13 @@ class TargetOption:
     def dest(self) -> str:
         return "kubecert_" + self.name.replace("-", "_")
 
+    def argument(self) -> dict[str, Any]:
+        """The keyword arguments of ``add_argument``/``addoption`` for this option (argparse and pytest)."""
+        if self.flag:
+            return {"action": "store_true", "dest": self.dest, "help": self.help}
+        return {"action": "append" if self.repeat else "store", "default": [] if self.repeat else None,
+                "dest": self.dest, "metavar": self.metavar, "help": self.help}
+
 
 class TargetUnavailable(Exception):
     """The target cannot be observed at all (folder missing, host unreachable); every check errors."""
