@@ -8,21 +8,24 @@ Exit codes of ``check``: 0 every rule passed (skips allowed), 1 a rule failed, 2
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import textwrap
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-
-import pytest
+from typing import TYPE_CHECKING
 
 from kubecert._version import __version__
-from kubecert.plugins.targets import builtin_options
-from kubecert.rules import Rule
+from kubecert.options import CHECK_OPTIONS, Option
+
+if TYPE_CHECKING:
+    from kubecert.rules import Rule
+    from kubecert.targets.registry import TargetKind
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_USAGE = 0, 1, 2, 3
-DEFAULT_REPORT_DIR = Path("reports")
+DEFAULT_JUNIT = Path("reports") / "kubecert-junit.xml"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,7 +36,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(kinds: Sequence[TargetKind] = ()) -> argparse.ArgumentParser:
+    """The command; ``kinds`` are target kinds beyond the built-in ones (from --plugin modules)."""
     parser = _Parser(prog="kubecert", description="Check how a Kubernetes platform manages its PKI certificates.")
     parser.add_argument("--version", action="version", version=f"kubecert {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -41,29 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="run the conformance suite against targets",
                                 description="Run every rule against each target and write the reports. "
                                             "Arguments after -- go to pytest.")
-    check.add_argument("--target", action="append", default=[], metavar="URI",
-                       help="pki:PATH or reference (default: reference, a fresh reference platform)")
-    check.add_argument("--profile", default="auto", metavar="auto|kubeadm|palette|FILE")
-    check.add_argument("--json", type=Path, default=DEFAULT_REPORT_DIR / "kubecert.json", metavar="PATH",
-                       help="canonical JSON report (default: %(default)s)")
-    check.add_argument("--html", type=Path, default=DEFAULT_REPORT_DIR / "kubecert.html", metavar="PATH",
-                       help="HTML report (default: %(default)s)")
-    check.add_argument("--junitxml", type=Path, default=DEFAULT_REPORT_DIR / "kubecert-junit.xml", metavar="PATH",
+    for option in _options(kinds):
+        option.add_to_argparse(check)
+    check.add_argument("--junitxml", type=Path, default=DEFAULT_JUNIT, metavar="PATH",
                        help="JUnit XML report (default: %(default)s)")
-    check.add_argument("--allow-disruptive", action="store_true",
-                       help="run checks that change the target (renewal, repave, upgrade)")
-    check.add_argument("--min-remaining", type=int, metavar="DAYS", help="expiry horizon (profile default 30)")
-    check.add_argument("--at", metavar="DATE", help="judge dates as of DATE instead of now")
-    check.add_argument("--rule", action="append", default=[], metavar="PATTERN",
-                       help="only rules matching PATTERN, e.g. 'KC-EXP-*' (repeatable)")
-    check.add_argument("--node-name", metavar="NAME")
-    check.add_argument("--advertise-address", metavar="IP")
-    check.add_argument("--service-cidr", metavar="CIDR")
-    check.add_argument("--dns-domain", metavar="DOMAIN")
-    check.add_argument("--extra-san", action="append", default=[], metavar="SAN")
-    check.add_argument("--external-etcd", action="store_true")
-    for option in builtin_options():
-        check.add_argument(f"--{option.name}", **option.argument())
+    check.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                       help="a pytest plugin module that adds target kinds (pytest_kubecert_target_kinds); its "
+                            "kinds' options become options here (repeatable)")
     check.add_argument("-q", "--quiet", action="store_true", help="less output from pytest")
     check.add_argument("pytest_args", nargs="*", metavar="-- PYTEST ARGS")
     check.set_defaults(handler=run_check)
@@ -79,9 +67,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _options(kinds: Sequence[TargetKind]) -> list[Option]:
+    from kubecert.options import unique
+    from kubecert.targets.registry import BUILTIN_KINDS, entry_point_kinds
+
+    return unique([*CHECK_OPTIONS, *(o for k in (*BUILTIN_KINDS, *entry_point_kinds(), *kinds) for o in k.options)])
+
+
+def plugin_kinds(argv: Sequence[str]) -> tuple[list[str], list[TargetKind]]:
+    """The --plugin modules named before ``--``, and the target kinds they declare."""
+    head = list(argv[: list(argv).index("--")] if "--" in argv else argv)
+    modules = [head[i + 1] for i, word in enumerate(head[:-1]) if word == "--plugin"]
+    modules += [word.split("=", 1)[1] for word in head if word.startswith("--plugin=")]
+    kinds: list[TargetKind] = []
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            raise SystemExit(f"kubecert: error: --plugin {name}: cannot import it ({exc})") from None
+        declare = getattr(module, "pytest_kubecert_target_kinds", None)
+        kinds.extend(declare() if callable(declare) else [])
+    return modules, kinds
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    try:
+        _, kinds = plugin_kinds(words)
+    except SystemExit as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    parser = build_parser(kinds)
+    args = parser.parse_args(words)
+    args.kinds = kinds
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:
@@ -98,39 +116,19 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
     argv = [
         "--pyargs", "kubecert.conformance",
         "-c", str(suite.joinpath("pytest.ini")), "--rootdir", str(suite),
-        "-p", "no:cacheprovider", "-rfEs",
-        "--kubecert-profile", args.profile,
-        "--kubecert-json", str(args.json), "--kubecert-html", str(args.html),
-        "--junitxml", str(args.junitxml),
+        "-p", "no:cacheprovider", "-rfEs", "--junitxml", str(args.junitxml),
     ]
+    for module in args.plugin:
+        argv += ["-p", module]
     argv += ["-q"] if args.quiet else ["-v"]
-    for target in args.target:
-        argv += ["--kubecert-target", target]
-    for pattern in args.rule:
-        argv += ["--kubecert-rule", pattern]
-    for san in args.extra_san:
-        argv += ["--kubecert-extra-san", san]
-    if args.allow_disruptive:
-        argv.append("--kubecert-allow-disruptive")
-    if args.external_etcd:
-        argv.append("--kubecert-external-etcd")
-    for name in ("min_remaining", "at", "node_name", "advertise_address", "service_cidr", "dns_domain"):
-        value = getattr(args, name)
-        if value is not None:
-            argv += [f"--kubecert-{name.replace('_', '-')}", str(value)]
-    for option in builtin_options():
-        value = getattr(args, option.dest)
-        if option.flag and value:
-            argv.append(f"--kubecert-{option.name}")
-        elif option.repeat:
-            for item in value:
-                argv += [f"--kubecert-{option.name}", str(item)]
-        elif value is not None and not option.flag:
-            argv += [f"--kubecert-{option.name}", str(value)]
+    for option in _options(getattr(args, "kinds", ())):
+        argv += option.pytest_args(getattr(args, option.dest))
     return argv + list(args.pytest_args)
 
 
 def run_check(args: argparse.Namespace) -> int:
+    import pytest
+
     code = pytest.main(pytest_arguments(args))
     if code == pytest.ExitCode.USAGE_ERROR:
         return EXIT_USAGE
@@ -139,7 +137,7 @@ def run_check(args: argparse.Namespace) -> int:
     from kubecert.reports import canonical
 
     try:
-        report = canonical.load(args.json)
+        report = canonical.load(Path(args.kubecert_json))
     except ValueError as exc:
         print(f"kubecert: no report to judge the run by: {exc}", file=sys.stderr)
         return EXIT_ERROR

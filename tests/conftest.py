@@ -31,6 +31,22 @@ def reference_tree(tmp_path_factory: pytest.TempPathFactory, key_pool: KeyPool) 
     return init_pki(root, InitOptions(), keys=key_pool, now=dt.datetime.now(dt.UTC))
 
 
+@pytest.fixture(scope="session")
+def aged_node(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A control-plane node (P-256 keys) made 100 days ago: a renewal moves every expiry 100 days on."""
+    from nodes import make_node
+
+    return make_node(tmp_path_factory.mktemp("aged") / "kubernetes", age_days=100)
+
+
+@pytest.fixture
+def node(aged_node: Path, tmp_path: Path) -> Path:
+    """A private copy of the aged node."""
+    copy = tmp_path / "kubernetes"
+    shutil.copytree(aged_node, copy)
+    return copy
+
+
 @pytest.fixture
 def reference_copy(tmp_path: Path, reference_tree: InitResult) -> Path:
     """A private copy of the reference tree, modes preserved (copy2 and copystat); its root folder."""

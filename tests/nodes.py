@@ -14,11 +14,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from kubecert.fixtures.renewal import ActionRunner
+from kubecert.contexts.node import NODE_STEPS, ActionRunner
 from kubecert.inventory import load_pki
-from kubecert.plugins.targets.reference_actions import ReferenceActions
 from kubecert.reference.pki import FreshKeys, InitOptions, init_pki
-from kubecert.rules import BUILTIN_PROFILES, Verdict, evaluate, get
+from kubecert.rules import BUILTIN_PROFILES, Verdict, all_rules, evaluate, get
+from kubecert.targets.reference.actions import ReferenceActions
+
+# Every rule judged on what a node's action or listing did: KC-REN-*, KC-CSR-*, KC-CHK-01, KC-UPG-01.
+NODE_RULES = sorted(r.id for r in all_rules() if (r.action or r.probe) in NODE_STEPS)
 
 SECOND_NODE: dict[str, Any] = {
     "node_name": "cp-2", "advertise_address": "10.0.0.11", "super_admin": False, "external_ca": ("ca",),
@@ -40,7 +43,13 @@ def judge_actions(root: Path, rules: Iterable[str], *, fault: str | None = None,
     """Each rule's verdict after the reference implementation acted on ``root`` (each action once)."""
     chosen = BUILTIN_PROFILES[profile]
     runner = ActionRunner(ReferenceActions(root, fault=fault), lambda: load_pki(root / "pki"), chosen)
-    return {rule: evaluate(get(rule), runner.context(rule)) for rule in rules}
+    found = {}
+    for rule_id in rules:
+        rule = get(rule_id)
+        step = rule.action or rule.probe
+        assert step is not None, f"{rule_id} judges no action"
+        found[rule_id] = evaluate(rule, runner.context(step))
+    return found
 
 
 def checksums(root: Path) -> dict[str, tuple[str, int]]:

@@ -1,29 +1,74 @@
-"""Helpers shared by the project's tests: judging a tree in-process, and editing one in place."""
+"""Helpers the project's tests share: running the suite through the plugin (its report validated against
+the shipped JSON Schema), reading reports, judging a tree in-process."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import pytest
+
 from kubecert.inventory import Inventory, load_pki
+from kubecert.inventory.facts import NodeFacts
+from kubecert.reports.schema import shipped
 from kubecert.rules import BUILTIN_PROFILES, RuleContext, Status, Verdict, evaluate_all
 
+SUITE = ("--pyargs", "kubecert.conformance", "-p", "no:cacheprovider")
+NODE_FOLDER = frozenset({"x509", "expiry", "files", "owners", "kubeconfigs"})  # what a pki: folder offers
 
-def observe(root: Path, profile: str = "palette", **overrides: Any) -> tuple[Inventory, Any]:
+
+def validated(report: dict[str, Any]) -> dict[str, Any]:
+    """``report`` once it has been checked against the schema the package ships."""
+    jsonschema.validate(report, shipped())
+    return report
+
+
+def read_report(path: Path) -> dict[str, Any]:
+    """The canonical report at ``path``, validated; {} when the run wrote none."""
+    return validated(json.loads(path.read_text())) if path.exists() else {}
+
+
+def run_suite(pytester: pytest.Pytester, *args: str,
+              subprocess: bool = False) -> tuple[pytest.RunResult, dict[str, Any]]:
+    """The conformance suite under pytest with ``args``; its result and its (validated) JSON report."""
+    report = pytester.path / "report.json"
+    run = pytester.runpytest_subprocess if subprocess else pytester.runpytest
+    result = run(*SUITE, "--kubecert-json", str(report), *args)
+    return result, read_report(report)
+
+
+def statuses(report: dict[str, Any], target: str | None = None) -> dict[str, str]:
+    """Rule → status of a report's results (of one target, when given)."""
+    return {r["rule"]: r["status"] for r in report["results"] if target is None or r["target"] == target}
+
+
+def by_rule(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["rule"]: r for r in report["results"]}
+
+
+def result_for(report: dict[str, Any], rule: str, target: str | None = None) -> dict[str, Any]:
+    return next(r for r in report["results"] if r["rule"] == rule and (target is None or r["target"] == target))
+
+
+def observe(root: Path, profile: str = "palette", facts: NodeFacts | None = None,
+            **overrides: Any) -> tuple[Inventory, Any]:
     chosen = dataclasses.replace(BUILTIN_PROFILES[profile], **overrides) if overrides else BUILTIN_PROFILES[profile]
-    return load_pki(root / "pki", declared=chosen.declarations()), chosen
+    return load_pki(root / "pki", declared=facts), chosen
 
 
-def judge(root: Path, profile: str = "palette", at: dt.datetime | None = None, **overrides: Any) -> dict[str, Verdict]:
+def judge(root: Path, profile: str = "palette", at: dt.datetime | None = None, facts: NodeFacts | None = None,
+          **overrides: Any) -> dict[str, Verdict]:
     """Every implemented static rule's verdict on the kubeadm tree at ``root`` (``root/pki`` + kubeconfigs)."""
-    inventory, chosen = observe(root, profile, **overrides)
+    inventory, chosen = observe(root, profile, facts, **overrides)
     context = RuleContext(inventory=inventory, profile=chosen, now=at or inventory.observed_at)
-    return evaluate_all(context)
+    return evaluate_all(context, NODE_FOLDER)
 
 
-def statuses(verdicts: dict[str, Verdict]) -> dict[str, Status]:
+def verdict_statuses(verdicts: dict[str, Verdict]) -> dict[str, Status]:
     return {rule: verdict.status for rule, verdict in verdicts.items()}
 
 

@@ -67,7 +67,7 @@ CASES = [
     ("pki/sa.pub", _directory, "KC-INV-04", Status.FAILED, "is a directory"),
     ("pki/etcd/ca.crt", _fifo, "KC-INV-01", Status.FAILED, "not a regular file"),
     ("admin.conf", lambda p: _write(p, b"apiVersion: v1\nusers: [\n  - {name: x\n"), "KC-INV-03", Status.FAILED,
-     "invalid kubeconfig YAML at line"),
+     "unusable kubeconfig: invalid YAML at line"),
     ("admin.conf", lambda p: _write(p, b"- just\n- a list\n"), "KC-INV-03", Status.FAILED, "not a kubeconfig"),
     ("scheduler.conf",
      lambda p: _write(p, p.read_bytes().replace(b"client-certificate-data: ",

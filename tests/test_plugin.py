@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from kubecert.plugins.targets import PkiTarget
 from kubecert.rules import BUILTIN_PROFILES, all_rules
+from kubecert.targets import PkiTarget
+
+from support import by_rule, run_suite
 
 # A plain pki target (a folder, no commands) judges the read-only rules that need nothing but files; it
 # skips the node actions it could run if given their commands; rules it can never concern (a management
@@ -21,23 +23,12 @@ STATIC = sorted(r.id for r in all_rules()
 SKIPPED = len(CHECKS) - len(STATIC)
 
 
-def run_suite(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
-    report = pytester.path / "report.json"
-    result = pytester.runpytest("--pyargs", "kubecert.conformance", "-p", "no:cacheprovider",
-                                "--kubecert-json", str(report), *args)
-    return result, (json.loads(report.read_text()) if report.exists() else {})
-
-
-def by_rule(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {r["rule"]: r for r in report["results"]}
-
-
 def test_items_are_one_per_rule_and_target_with_readable_ids(pytester: pytest.Pytester, reference_tree: Any) -> None:
     target = f"pki:{reference_tree.root / 'pki'}"
     result = pytester.runpytest("--pyargs", "kubecert.conformance", "--co", "-q", "--kubecert-target", target)
     ids = [line for line in result.outlines if "::" in line]
     assert len(ids) == len(CHECKS)
-    assert any(line.endswith(f"test_leaf_validity[{target}]") for line in ids)
+    assert any(line.endswith(f"test_rules.py::KC-VAL-01[{target}]") for line in ids)
 
 
 def test_reference_tree_passes_every_static_rule(pytester: pytest.Pytester, reference_tree: Any) -> None:
@@ -126,7 +117,7 @@ def test_missing_capability_skips_with_the_reason(pytester: pytest.Pytester, ref
     """A vendor's own target kind, from a plugin through the hook, that cannot show file modes."""
     pytester.syspathinsert()
     pytester.makepyfile(vendor_targets="""
-        from kubecert.plugins.targets import PkiTarget, TargetKind
+        from kubecert.targets import PkiTarget, TargetKind
 
         class CertsOnly(PkiTarget):
             scheme = "certsonly"
@@ -162,7 +153,7 @@ def test_stale_report_is_removed_and_interrupted_run_is_marked_partial(
 
         @pytest.hookimpl(wrapper=True)
         def pytest_runtest_call(item):
-            if "test_leaf_validity" in item.name:
+            if item.name.startswith("KC-VAL-01["):
                 raise KeyboardInterrupt
             return (yield)
     """)

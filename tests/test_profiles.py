@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kubecert.rules.profiles import BUILTIN, ProfileError, check_spec, load_file, resolve
+from kubecert.profiles import BUILTIN, ProfileError, check_spec, load_file, resolve
 
 
 def test_builtins_follow_their_sources() -> None:
@@ -24,9 +24,12 @@ def test_auto_picks_the_targets_default() -> None:
 def test_user_file_extends_and_overrides(tmp_path: Path) -> None:
     path = tmp_path / "acme.yaml"
     path.write_text("extends: palette\nmin_remaining_days: 60\nfile_modes: cis\nextra_sans: [api.acme.test]\n")
-    profile = load_file(path)
+    profile, facts = load_file(path)
     assert (profile.name, profile.ca_days, profile.min_remaining_days) == ("acme", 3652, 60)
-    assert profile.file_modes == "cis" and profile.extra_sans == ("api.acme.test",)
+    assert profile.file_modes == "cis"
+    # node facts are declarations beside the profile, not policy inside it
+    assert facts.extra_sans == ("api.acme.test",) and "extra_sans" not in profile.parameters()
+    assert facts.source("extra_sans") == "declared in acme.yaml"
 
 
 @pytest.mark.parametrize(

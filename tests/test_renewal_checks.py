@@ -16,16 +16,19 @@ from typing import Any
 
 import pytest
 
-from kubecert.fixtures.renewal import ACTION_OF_RULE
-from kubecert.plugins.targets.lock import LockTimeout, target_lock
+from kubecert.capabilities import Action
 from kubecert.reference.pki import FreshKeys
 from kubecert.reference.pki.renew import renew
+from kubecert.rules import get
+from kubecert.targets.lock import LockTimeout, target_lock
 
-from nodes import checksums, make_node
+from nodes import NODE_RULES, checksums
+from support import result_for, statuses
+from support import run_suite as run_plugin
 
-RENEWAL_RULES = sorted(ACTION_OF_RULE)
+RENEWAL_RULES = NODE_RULES
 DISRUPTIVE = sorted(set(RENEWAL_RULES) - {"KC-CHK-01"})
-RENEW_ALL_RULES = sorted(rule for rule, action in ACTION_OF_RULE.items() if action == "renew-all")
+RENEW_ALL_RULES = sorted(rule for rule in RENEWAL_RULES if get(rule).action is Action.RENEW_ALL)
 # The reference implementation's verbs, as a user would give them for a node (its light entry point).
 REFERENCE = f"{shlex.quote(sys.executable)} -m kubecert.reference.cli reference pki"
 
@@ -44,31 +47,8 @@ def node_commands(fault: str = "") -> list[str]:
 
 
 def run_suite(pytester: pytest.Pytester, root: Path, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
-    report = pytester.path / "report.json"
-    result = pytester.runpytest("--pyargs", "kubecert.conformance", "-p", "no:cacheprovider", "-p", "no:randomly",
-                                "--kubecert-json", str(report), "--kubecert-target", f"pki:{root / 'pki'}",
-                                "--kubecert-profile", "palette", *args)
-    return result, json.loads(report.read_text())
-
-
-def statuses(report: dict[str, Any]) -> dict[str, str]:
-    return {r["rule"]: r["status"] for r in report["results"]}
-
-
-def result(report: dict[str, Any], rule: str) -> dict[str, Any]:
-    return next(r for r in report["results"] if r["rule"] == rule)
-
-
-@pytest.fixture(scope="module")
-def aged_node(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_node(tmp_path_factory.mktemp("node") / "kubernetes", age_days=100)
-
-
-@pytest.fixture
-def node(aged_node: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "kubernetes"
-    shutil.copytree(aged_node, copy)
-    return copy
+    return run_plugin(pytester, "-p", "no:randomly", "--kubecert-target", f"pki:{root / 'pki'}",
+                      "--kubecert-profile", "palette", *args)
 
 
 def test_without_the_opt_in_nothing_changes(pytester: pytest.Pytester, node: Path) -> None:
@@ -77,7 +57,7 @@ def test_without_the_opt_in_nothing_changes(pytester: pytest.Pytester, node: Pat
     assert checksums(node) == before
     found = statuses(report)
     assert {found[rule] for rule in DISRUPTIVE} == {"skipped"}
-    assert "changes the target; pass --allow-disruptive to run it" in result(report, "KC-REN-01")["message"]
+    assert "changes the target; pass --allow-disruptive to run it" in result_for(report, "KC-REN-01")["message"]
     assert found["KC-CHK-01"] == "passed"  # listing expirations changes nothing
     assert "failed" not in found.values() and "error" not in found.values()
     assert run.ret == 0
@@ -93,12 +73,12 @@ def test_the_reference_renewer_passes_and_read_only_checks_saw_the_node_as_found
     assert {found[rule] for rule in RENEWAL_RULES if rule in found} == {"passed"}, report["results"]
     # Disruptive checks ran last: every read-only check judged the certificates from before the renewal.
     order = [line.split("::")[1].split("[")[0] for line in run.outlines if "::" in line and "PASSED" in line]
-    first_disruptive = min(order.index(name) for name in ("test_renewal_keeps_cas", "test_upgrade_renews"))
-    assert order.index("test_leaf_validity") < first_disruptive and order.index("test_ca_validity") < first_disruptive
-    validity = {e["subject"]: e for e in result(report, "KC-VAL-01")["evidence"]}
+    first_disruptive = min(order.index(name) for name in ("KC-REN-01", "KC-UPG-01"))
+    assert order.index("KC-VAL-01") < first_disruptive and order.index("KC-VAL-02") < first_disruptive
+    validity = {e["subject"]: e for e in result_for(report, "KC-VAL-01")["evidence"]}
     assert (node / "pki" / "apiserver.crt").read_bytes() != apiserver
     assert validity["apiserver"]["not_before"] < (dt.datetime.now(dt.UTC) - dt.timedelta(days=99)).isoformat()
-    action = result(report, "KC-REN-01")["evidence"][0]
+    action = result_for(report, "KC-REN-01")["evidence"][0]
     assert action["action"] == "renew all" and action["exit_code"] == 0
     assert action["command"].endswith(f"renew all --dir {node}")
     assert "PRIVATE KEY" not in json.dumps(report)
@@ -131,12 +111,12 @@ def test_a_renewal_by_another_renewer_is_judged_the_same(pytester: pytest.Pytest
     assert set(judged.values()) == {"passed", "not_applicable"}
 
     def renewed_subjects(report: dict[str, Any]) -> set[str]:
-        evidence = result(report, "KC-REN-04")["evidence"]
+        evidence = result_for(report, "KC-REN-04")["evidence"]
         return {e["subject"] for e in evidence if e["status"] == "passed" and not e["subject"].startswith("action")}
 
     assert renewed_subjects(swapped) == renewed_subjects(reference) and len(renewed_subjects(swapped)) == 11
-    assert result(swapped, "KC-REN-01")["evidence"][0]["stdout_tail"] == "swapped in a renewed tree\n"
-    skipped = result(swapped, "KC-REN-05")
+    assert result_for(swapped, "KC-REN-01")["evidence"][0]["stdout_tail"] == "swapped in a renewed tree\n"
+    skipped = result_for(swapped, "KC-REN-05")
     assert skipped["status"] == "skipped" and "give --renew-one-command" in skipped["message"]
 
 
@@ -145,7 +125,7 @@ def test_a_faulty_renewer_fails_in_the_report(pytester: pytest.Pytester, node: P
                             *node_commands(fault="san-dropped"))
     assert statuses(report) == {"KC-REN-01": "passed", "KC-REN-02": "failed", "KC-REN-03": "passed",
                                 "KC-REN-04": "passed"}
-    entry = next(e for e in result(report, "KC-REN-02")["evidence"] if e["status"] == "failed")
+    entry = next(e for e in result_for(report, "KC-REN-02")["evidence"] if e["status"] == "failed")
     assert entry["subject"] == "apiserver"
     assert "kubernetes.default" in entry["changed"]["DNS SANs"]["before"]
     assert "kubernetes.default" not in entry["changed"]["DNS SANs"]["after"]
@@ -159,14 +139,14 @@ def test_a_command_that_hangs_is_stopped_and_reported(pytester: pytest.Pytester,
                           "--kubecert-renew-command", f"{shlex.quote(sys.executable)} -c 'import time; time.sleep(60)'",
                           "--kubecert-action-timeout", "1")
     assert dt.datetime.now(dt.UTC) - started < dt.timedelta(seconds=30)
-    found = result(report, "KC-REN-01")
+    found = result_for(report, "KC-REN-01")
     assert found["status"] == "error" and "timed out after 1s and was stopped" in found["message"]
 
 
 def test_a_command_that_is_not_there_is_an_error_without_traceback(pytester: pytest.Pytester, node: Path) -> None:
     run, report = run_suite(pytester, node, "--kubecert-allow-disruptive", "--kubecert-rule", "KC-REN-01",
                             "--kubecert-renew-command", "/nonexistent/kubeadm certs renew all")
-    found = result(report, "KC-REN-01")
+    found = result_for(report, "KC-REN-01")
     assert found["status"] == "error" and "could not start '/nonexistent/kubeadm'" in found["message"]
     assert "Traceback" not in run.stdout.str()
 
@@ -201,7 +181,7 @@ def test_forced_load_distribution_still_acts_one_at_a_time(pytester: pytest.Pyte
 def test_the_target_lock_keeps_other_processes_out(tmp_path: Path) -> None:
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
-        from kubecert.plugins.targets.lock import target_lock
+        from kubecert.targets.lock import target_lock
         with target_lock({str(tmp_path)!r}, shared=False, timeout=5):
             print("held", flush=True)
             time.sleep(1.5)

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kubecert.fixtures.renewal import ACTION_OF_RULE
 from kubecert.inventory import load_pki
 from kubecert.inventory.action import ActionRecord, scrub
 from kubecert.inventory.csrs import load_csr_dir
@@ -23,9 +22,9 @@ from kubecert.reference.pki.renewal_faults import RENEWAL_FAULTS
 from kubecert.rules import BUILTIN_PROFILES, Status, all_rules, evaluate, get
 from kubecert.rules.renewal import ListingContext
 
-from nodes import judge_actions, make_node
+from nodes import NODE_RULES, judge_actions, make_node
 
-RENEWAL_RULES = sorted(ACTION_OF_RULE)
+RENEWAL_RULES = NODE_RULES
 GOOD = (Status.PASSED, Status.NOT_APPLICABLE)
 AGE = 100  # days since the nodes were made: a renewal must move every expiry by that much
 
@@ -64,7 +63,7 @@ def test_an_external_ca_node_passes_every_renewal_rule(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", sorted(RENEWAL_FAULTS))
 def test_renewal_fault_fails_its_rule_with_before_and_after(tmp_path: Path, name: str) -> None:
     fault = RENEWAL_FAULTS[name]
-    rules = [rule for rule, action in ACTION_OF_RULE.items() if action == fault.action]
+    rules = [rule for rule in NODE_RULES if (get(rule).action or get(rule).probe) == fault.step]
     node = make_node(tmp_path / "k", external_ca=fault.needs_external_ca, age_days=AGE)
     verdicts = judge_actions(node, rules, fault=name)
     verdict = verdicts[fault.rule]
@@ -72,9 +71,9 @@ def test_renewal_fault_fails_its_rule_with_before_and_after(tmp_path: Path, name
     others = {rule: v.message for rule, v in verdicts.items() if rule != fault.rule and v.status not in GOOD}
     assert others == {}
     offending = [f.to_evidence() for f in verdict.findings if f.status is Status.FAILED]
-    named = [entry for entry in offending if entry["subject"].split(" ")[0] == fault.subject]
+    named = [entry for entry in offending if entry["subject"].split(" ")[0] == fault.offender]
     assert named, offending
-    assert fault.subject in verdict.message
+    assert fault.offender in verdict.message
     entry = named[0]
     if fault.rule.startswith(("KC-REN", "KC-UPG")):
         assert entry["before"] is not None and entry["after"] is not None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
+from kubecert.inventory.facts import NodeFacts
 from kubecert.reference.pki import InitOptions, KeyPool, init_pki
 from kubecert.rules import Status
 
@@ -32,7 +33,7 @@ def test_external_ca_is_recognized_and_its_leaves_left_alone(tmp_path: Path, key
 
 def test_external_etcd_declared_expects_no_etcd_certificates(tmp_path: Path, key_pool: KeyPool) -> None:
     root = _init(tmp_path, key_pool, external_etcd=True)
-    assert not_passing(judge(root, external_etcd=True)) == {}
+    assert not_passing(judge(root, facts=NodeFacts.declared({'external_etcd': True}, where='test'))) == {}
     undeclared = not_passing(judge(root))
     assert sorted(undeclared) == ["KC-INV-01", "KC-INV-02"]  # without the declaration, etcd's files are missing
 
@@ -61,4 +62,4 @@ def test_service_range_comes_from_the_apiserver_manifest(tmp_path: Path, key_poo
     apiserver = verdicts["KC-ID-02"].findings[0]
     assert "10.233.0.1" in apiserver.evidence["ip_sans"]
     # a user declaration does not override what the node's manifest says
-    assert not_passing(judge(root, service_cidr="10.96.0.0/12")) == {}
+    assert not_passing(judge(root, facts=NodeFacts.declared({"service_cidr": "10.96.0.0/12"}, where="test"))) == {}

@@ -1,10 +1,9 @@
 """The inventory: a target's certificates, keys, kubeconfigs and files, observed once."""
 
-from kubecert.inventory.load import Declarations, load_pki
+from kubecert.inventory.facts import NodeFacts
+from kubecert.inventory.load import load_pki
 from kubecert.inventory.model import (
     CertRecord,
-    ClusterFacts,
-    Declared,
     FileFacts,
     Inventory,
     KeyFacts,
@@ -19,13 +18,11 @@ from kubecert.inventory.model import (
 
 __all__ = [
     "CertRecord",
-    "ClusterFacts",
-    "Declarations",
-    "Declared",
     "FileFacts",
     "Inventory",
     "KeyFacts",
     "KubeconfigRecord",
+    "NodeFacts",
     "Problem",
     "ProblemKind",
     "PublicKeyFacts",

@@ -11,9 +11,7 @@ import stat
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import yaml
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
@@ -120,14 +118,6 @@ def _os_reason(exc: OSError) -> str:
     if exc.errno in (errno.EACCES, errno.EPERM):
         return "permission denied (run as a user that can read the PKI, usually root)"
     return exc.strerror or type(exc).__name__
-
-
-def load_yaml(data: bytes | str) -> Any:
-    """YAML through libyaml when PyYAML has it (ten times faster on kubeconfigs), else pure Python."""
-    return yaml.load(data, Loader=_YAML_LOADER)  # noqa: S506 - both loaders are the safe ones
-
-
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def pem_labels(data: bytes) -> list[str]:

@@ -7,17 +7,16 @@ import binascii
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kubecert.inventory.files import (
+    MAX_FILE_BYTES,
     ReadFailure,
     file_facts,
-    load_yaml,
     parse_certificate,
     parse_private_key,
     read_bytes,
 )
 from kubecert.inventory.model import CertRecord, KeyFacts, KubeconfigRecord, Problem, ProblemKind, Role
+from kubecert.inventory.safe_yaml import YamlError, load_bounded
 
 
 def load_kubeconfig(path: Path, machine: str | None = None) -> KubeconfigRecord:
@@ -29,11 +28,9 @@ def load_kubeconfig(path: Path, machine: str | None = None) -> KubeconfigRecord:
         return ReadFailure(Problem(name, str(path), ProblemKind.INVALID, message))
 
     try:
-        document = load_yaml(data)
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        at = f" at line {where.line + 1}" if where is not None else ""
-        raise invalid(f"invalid kubeconfig YAML{at}") from None
+        document = load_bounded(data, max_bytes=MAX_FILE_BYTES)
+    except YamlError as exc:
+        raise invalid(f"unusable kubeconfig: {exc}") from None
     if not isinstance(document, dict):
         raise invalid("not a kubeconfig: the YAML is not a mapping")
 

@@ -14,14 +14,12 @@ are skipped.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
-from kubecert.inventory.files import load_yaml
+from kubecert.inventory.safe_json import JsonError, loads_bounded
+from kubecert.inventory.safe_yaml import YamlError, load_bounded
 
 CERTIFICATES = "certificates"
 AUTHORITIES = "authorities"
@@ -83,18 +81,21 @@ class Listing:
         return next((row for row in rows if row.name == name), None)
 
 
+MAX_LISTING_CHARS = 1 << 20  # kubeadm's listing is a few KiB
+
+
 def parse_listing(text: str) -> Listing:
     stripped = text.lstrip()
     if stripped.startswith("{"):
         try:
-            document = json.loads(stripped)
-        except ValueError as exc:
+            document = loads_bounded(stripped[:MAX_LISTING_CHARS])
+        except JsonError as exc:
             raise ListingError(f"output looks like JSON but is not: {exc}") from None
         return _structured(document, "kubeadm -o json")
     if re.search(r"^kind: *CertificateExpirationInfo", text, re.M):
         try:
-            document = load_yaml(text)
-        except yaml.YAMLError as exc:
+            document = load_bounded(text, max_bytes=MAX_LISTING_CHARS)
+        except YamlError as exc:
             raise ListingError(f"output looks like YAML but is not: {exc}") from None
         return _structured(document, "kubeadm -o yaml")
     return _text(text)

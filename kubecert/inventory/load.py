@@ -9,17 +9,15 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kubecert import layout
+from kubecert.inventory.facts import NodeFacts
 from kubecert.inventory.files import (
+    MAX_FILE_BYTES,
     ReadFailure,
     file_facts,
-    load_yaml,
     parse_certificate,
     parse_private_key,
     parse_public_key,
@@ -29,26 +27,13 @@ from kubecert.inventory.files import (
 from kubecert.inventory.kubeconfig import load_kubeconfig
 from kubecert.inventory.model import (
     CertRecord,
-    ClusterFacts,
-    Declared,
     Inventory,
     KubeconfigRecord,
     ProblemKind,
     Role,
     ServiceAccountKeys,
 )
-
-
-@dataclass(frozen=True)
-class Declarations:
-    """What the user says about the cluster; the target's own files win where they say otherwise."""
-
-    node_name: str | None = None
-    advertise_address: str | None = None
-    service_cidr: str | None = None
-    dns_domain: str | None = None
-    extra_sans: tuple[str, ...] = ()
-    external_etcd: bool = False
+from kubecert.inventory.safe_yaml import YamlError, load_bounded
 
 
 def load_pki(
@@ -56,13 +41,13 @@ def load_pki(
     *,
     kubeconfig_dir: Path | None = None,
     manifests_dir: Path | None = None,
-    declared: Declarations | None = None,
+    declared: NodeFacts | None = None,
     target: str | None = None,
     observed_at: dt.datetime | None = None,
     machine: str | None = None,
 ) -> Inventory:
     """Read ``pki_dir`` (e.g. /etc/kubernetes/pki) and the kubeconfigs in its parent unless given."""
-    declared = declared or Declarations()
+    declared = declared or NodeFacts()
     kubeconfig_dir = kubeconfig_dir if kubeconfig_dir is not None else pki_dir.parent
     manifests_dir = manifests_dir if manifests_dir is not None else kubeconfig_dir / "manifests"
     inventory = Inventory(
@@ -82,7 +67,7 @@ def load_pki(
         if kubeconfig is not None:
             inventory.kubeconfigs[kspec.name] = kubeconfig
             inventory.files.extend(f for f in [kubeconfig.file] if f is not None)
-    inventory.cluster = _cluster_facts(manifests_dir, inventory.kubeconfigs, declared)
+    inventory.facts = _node_facts(manifests_dir, inventory.kubeconfigs, declared)
     return inventory
 
 
@@ -134,19 +119,19 @@ def _load_kubeconfig(path: Path, inventory: Inventory, machine: str | None) -> K
         return None
 
 
-def _cluster_facts(
-    manifests_dir: Path, kubeconfigs: Mapping[str, KubeconfigRecord], declared: Declarations
-) -> ClusterFacts:
+def _node_facts(manifests_dir: Path, kubeconfigs: Mapping[str, KubeconfigRecord], declared: NodeFacts) -> NodeFacts:
+    """The node's facts: what its own files say first, then what the user declared, then kubeadm's defaults."""
     apiserver_flags, version = _manifest_flags(manifests_dir / "kube-apiserver.yaml")
     etcd_flags, _ = _manifest_flags(manifests_dir / "etcd.yaml")
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
 
-    def pick(observed: list[tuple[Any, str]], user: Any, default: Any = None) -> Declared:
-        for value, source in observed:
+    def pick(name: str, observed: list[tuple[Any, str]], default: Any = None) -> None:
+        for value, source in [*observed, (getattr(declared, name), declared.source(name)),
+                              (default, "kubeadm default")]:
             if value:
-                return Declared(value, source)
-        if user:
-            return Declared(user, "declared by the user")
-        return Declared(default, "kubeadm default" if default is not None else "unknown")
+                values[name], sources[name] = value, source
+                return
 
     kubelet = kubeconfigs.get("kubelet.conf")
     kubelet_node = None
@@ -158,22 +143,15 @@ def _cluster_facts(
             ipaddress.ip_network(service_cidr, strict=False)
         except ValueError:
             service_cidr = None
-    return ClusterFacts(
-        node_name=pick([(kubelet_node, "kubelet.conf user"), (etcd_flags.get("name"), "manifests/etcd.yaml --name")],
-                       declared.node_name),
-        advertise_address=pick(
-            [(apiserver_flags.get("advertise-address"), "manifests/kube-apiserver.yaml --advertise-address")],
-            declared.advertise_address,
-        ),
-        service_cidr=pick(
-            [(service_cidr, "manifests/kube-apiserver.yaml --service-cluster-ip-range")],
-            declared.service_cidr, layout.DEFAULT_SERVICE_CIDR,
-        ),
-        dns_domain=pick([], declared.dns_domain, layout.DEFAULT_DNS_DOMAIN),
-        extra_sans=declared.extra_sans,
-        external_etcd=declared.external_etcd,
-        kubernetes_version=version,
-    )
+    pick("node_name", [(kubelet_node, "kubelet.conf user"), (etcd_flags.get("name"), "manifests/etcd.yaml --name")])
+    pick("advertise_address",
+         [(apiserver_flags.get("advertise-address"), "manifests/kube-apiserver.yaml --advertise-address")])
+    pick("service_cidr", [(service_cidr, "manifests/kube-apiserver.yaml --service-cluster-ip-range")],
+         layout.DEFAULT_SERVICE_CIDR)
+    pick("dns_domain", [], layout.DEFAULT_DNS_DOMAIN)
+    pick("extra_sans", [])
+    pick("external_etcd", [])
+    return NodeFacts(**values, kubernetes_version=version, sources=sources)
 
 
 def _manifest_flags(path: Path) -> tuple[dict[str, str], str | None]:
@@ -182,11 +160,11 @@ def _manifest_flags(path: Path) -> tuple[dict[str, str], str | None]:
     Manifests only refine expectations (service range, address), so an unreadable one is not an error.
     """
     try:
-        document = load_yaml(read_bytes(path, path.name))
+        document = load_bounded(read_bytes(path, path.name), max_bytes=MAX_FILE_BYTES)
         container = document["spec"]["containers"][0]
         command = [str(part) for part in container.get("command", [])]
         image = str(container.get("image", ""))
-    except (ReadFailure, yaml.YAMLError, KeyError, IndexError, TypeError, AttributeError):
+    except (ReadFailure, YamlError, KeyError, IndexError, TypeError, AttributeError):
         return {}, None
     flags = {}
     for part in command:

@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, p
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from kubecert.inventory.facts import NodeFacts
+
 _EKU_NAMES = {
     ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
     ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
@@ -314,30 +316,6 @@ class ServiceAccountKeys:
     private_path: str
 
 
-@dataclass(frozen=True)
-class Declared:
-    """A cluster fact with where it came from (a manifest, the user, kubeadm's default)."""
-
-    value: Any
-    source: str
-
-
-@dataclass(frozen=True)
-class ClusterFacts:
-    node_name: Declared
-    advertise_address: Declared
-    service_cidr: Declared
-    dns_domain: Declared
-    extra_sans: tuple[str, ...] = ()
-    external_etcd: bool = False
-    kubernetes_version: str | None = None
-
-    @property
-    def first_service_ip(self) -> str:
-        network = ipaddress.ip_network(str(self.service_cidr.value), strict=False)
-        return str(network.network_address + 1)
-
-
 @dataclass
 class Inventory:
     """Everything observed of one target at one time."""
@@ -349,7 +327,7 @@ class Inventory:
     service_account: ServiceAccountKeys | None = None
     files: list[FileFacts] = field(default_factory=list)  # everything under the pki folder
     problems: list[Problem] = field(default_factory=list)
-    cluster: ClusterFacts | None = None
+    facts: NodeFacts = field(default_factory=NodeFacts)  # the node's facts, resolved
     owners_visible: bool = True
     location: Mapping[str, str] = field(default_factory=dict)  # folders read, for the report
 

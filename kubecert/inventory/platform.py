@@ -6,6 +6,7 @@ ever kept in them (bodies are redacted before they get here).
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -38,13 +39,24 @@ def parse_time(text: Any) -> dt.datetime | None:
     return moment.astimezone(dt.UTC)
 
 
+class Sent(enum.StrEnum):
+    """Which credentials a request carried: what the access and renewal rules tell requests apart by."""
+
+    API_KEY = "api key"
+    NO_KEY = "no api key"
+    WRONG_KEY = "wrong api key"
+    FOREIGN_PROJECT = "a project that does not own the cluster"
+    UNKNOWN_CLUSTER = "api key, unknown cluster"
+    WHILE_RENEWING = "api key, while a renewal runs"
+
+
 @dataclass(frozen=True)
 class Exchange:
     """One HTTP request and its answer, as evidence: never a credential (redacted before it gets here)."""
 
     method: str
     path: str
-    sent: str  # which credentials: "api key", "no api key", "wrong api key", "foreign project", ...
+    sent: Sent  # which credentials the request carried
     status: int | None
     content_type: str | None = None
     elapsed_s: float = 0.0
@@ -60,7 +72,7 @@ class Exchange:
         return self.content_type is not None and "json" in self.content_type.lower()
 
     def evidence(self) -> dict[str, Any]:
-        facts: dict[str, Any] = {"request": f"{self.method} {self.path}", "sent": self.sent, "status": self.status,
+        facts: dict[str, Any] = {"request": f"{self.method} {self.path}", "sent": self.sent, "http_status": self.status,
                                  "content_type": self.content_type, "elapsed_s": round(self.elapsed_s, 3),
                                  "body_bytes": self.body_size}
         if self.error:
@@ -179,6 +191,11 @@ class PlatformInventory(Inventory):
     """The inventory of an API target: no X.509, but the platform as the API shows it."""
 
     platform: PlatformObservation | None = None
+
+
+def platform_of(inventory: Inventory) -> PlatformObservation | None:
+    """The platform an API target observed; None for a target that has no management API."""
+    return inventory.platform if isinstance(inventory, PlatformInventory) else None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from kubecert.reference.pki.faults import FAULTS, apply_fault, fault_names
 from kubecert.reference.pki.init import init_pki
 from kubecert.reference.pki.keys import DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS, FreshKeys
 from kubecert.reference.pki.options import DEFAULT_PROFILE, PROFILE_CA_DAYS, InitOptions, ca_days_for_profile
+from kubecert.reference.pki.renewal_faults import renewal_fault_names
 
 EXIT_OK = 0
 EXIT_USAGE = 3
@@ -117,8 +118,7 @@ def _add_check_expiration(verbs: Subparsers) -> None:
     )
     parser.add_argument("--dir", required=True, type=Path, help="the tree's folder (what a node calls /etc/kubernetes)")
     parser.add_argument("-o", "--output", default="text", metavar="FORMAT", help=f"one of {', '.join(OUTPUT_FORMATS)}")
-    parser.add_argument("--external-etcd", action="store_true", default=None,
-                        help="leave out etcd (default: external when manifests/etcd.yaml is absent)")
+    _add_etcd_and_fault(parser, renewal_fault_names("check-expiration"))
     parser.set_defaults(handler=_guarded(_run_check_expiration))
 
 
@@ -127,7 +127,7 @@ def _run_check_expiration(args: argparse.Namespace) -> int:
         raise ReferenceUsageError(f"unknown output format {args.output!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
     if not (args.dir / "pki").is_dir():
         raise ReferenceUsageError(f"{args.dir} holds no pki folder; give the folder that contains pki/")
-    info = check_expiration(args.dir, now=_now(), external_etcd=args.external_etcd)
+    info = check_expiration(args.dir, now=_now(), external_etcd=args.external_etcd, fault=args.fault)
     sys.stdout.write(render(info, args.output))
     return EXIT_OK
 
@@ -136,8 +136,6 @@ def _run_check_expiration(args: argparse.Namespace) -> int:
 
 
 def _add_renew(verbs: Subparsers) -> None:
-    from kubecert.reference.pki.renewal_faults import renewal_fault_names
-
     parser = verbs.add_parser(
         "renew", help="renew certificates as kubeadm certs renew does",
         description="Renew all certificates, or one by name, with the tree's own CAs: same CA, new key and serial, "
@@ -167,8 +165,6 @@ def _run_renew(args: argparse.Namespace) -> int:
 
 
 def _add_generate_csr(verbs: Subparsers) -> None:
-    from kubecert.reference.pki.renewal_faults import renewal_fault_names
-
     parser = verbs.add_parser(
         "generate-csr", help="write keys and CSRs for renewal by an external CA (the seed's --csr-only)",
         description="Write <name>.key and <name>.csr for every certificate into --csr-dir; nothing else changes.",
@@ -199,8 +195,6 @@ def _go_bool(text: str) -> bool:
 
 
 def _add_upgrade(verbs: Subparsers) -> None:
-    from kubecert.reference.pki.renewal_faults import renewal_fault_names
-
     parser = verbs.add_parser(
         "upgrade", help="the certificate part of kubeadm upgrade apply: renewal per component",
         description="Renew each control-plane component's certificates as kubeadm upgrade does, then admin.conf.",

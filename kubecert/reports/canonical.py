@@ -1,4 +1,8 @@
-"""The canonical JSON report (schema kubecert.report/v1): every other report is rendered from it."""
+"""The canonical JSON report (schema kubecert.report/v1): every other report is rendered from it.
+
+``build`` makes the Report (results.py) from a run's results and targets; ``dumps``/``write_atomic`` put it
+on disk; ``load`` reads one back, refusing a file that is not one.
+"""
 
 from __future__ import annotations
 
@@ -12,41 +16,34 @@ from pathlib import Path
 from typing import Any
 
 from kubecert._version import __version__
-from kubecert.inventory.model import isoformat
+from kubecert.reports.results import SCHEMA, ProfileRecord, Report, Result, Status, TargetRecord, Tool
 
-SCHEMA = "kubecert.report/v1"
-STATUSES = ("passed", "failed", "error", "skipped", "not_applicable")
+
+def isoformat(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def build(
     *,
-    results: Iterable[Mapping[str, Any]],
-    targets: Iterable[Mapping[str, Any]],
-    profile: Mapping[str, Any],
+    results: Iterable[Result],
+    targets: Iterable[TargetRecord],
+    profile: ProfileRecord,
     started_at: dt.datetime,
     finished_at: dt.datetime,
     complete: bool,
     at: dt.datetime | None = None,
-) -> dict[str, Any]:
-    ordered = sorted(results, key=lambda r: (r["target"], _rule_order(r["rule"]), r["nodeid"]))
-    target_list = sorted(targets, key=lambda t: t["id"])
-    observed = [t["observed_at"] for t in target_list if t.get("observed_at")]
-    counts = Counter(r["status"] for r in ordered)
-    report: dict[str, Any] = {
-        "schema": SCHEMA,
-        "tool": {"name": "kubecert", "version": __version__},
-        "profile": dict(profile),
-        "started_at": isoformat(started_at),
-        "finished_at": isoformat(finished_at),
-        "observed_at": min(observed) if observed else None,
-        "complete": complete,
-        "targets": target_list,
-        "results": ordered,
-        "summary": {status: counts.get(status, 0) for status in STATUSES},
-    }
-    if at is not None:
-        report["evaluated_as_of"] = isoformat(at)
-    return report
+) -> Report:
+    ordered = sorted(results, key=lambda r: (r.target, _rule_order(r.rule), r.nodeid))
+    target_list = sorted(targets, key=lambda t: t.id)
+    observed = [t.observed_at for t in target_list if t.observed_at]
+    counts = Counter(r.status for r in ordered)
+    return Report(
+        schema=SCHEMA, tool=Tool("kubecert", __version__), profile=profile,
+        started_at=isoformat(started_at), finished_at=isoformat(finished_at),
+        observed_at=min(observed) if observed else None, complete=complete, targets=target_list,
+        results=ordered, summary={status: counts.get(status, 0) for status in Status},
+        evaluated_as_of=isoformat(at) if at is not None else None,
+    )
 
 
 def _rule_order(rule_id: str) -> tuple[str, int]:
@@ -78,8 +75,9 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def dumps(report: Mapping[str, Any]) -> str:
-    return json.dumps(report, indent=2, sort_keys=False, default=str) + "\n"
+def dumps(report: Report | Mapping[str, Any]) -> str:
+    document = report.to_json() if isinstance(report, Report) else report
+    return json.dumps(document, indent=2, sort_keys=False, default=str) + "\n"
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -7,6 +7,8 @@ from typing import Any
 
 import jinja2
 
+from kubecert.reports.results import Report
+
 _ENVIRONMENT = jinja2.Environment(
     loader=jinja2.PackageLoader("kubecert.reports", "templates"),
     autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
@@ -15,5 +17,7 @@ _ENVIRONMENT = jinja2.Environment(
 )
 
 
-def render(report: Mapping[str, Any]) -> str:
-    return _ENVIRONMENT.get_template("report.html.j2").render(report=report)
+def render(report: Report | Mapping[str, Any]) -> str:
+    """The HTML of a report (the canonical one, or its JSON as read back from a file)."""
+    document = report.to_json() if isinstance(report, Report) else report
+    return _ENVIRONMENT.get_template("report.html.j2").render(report=document)

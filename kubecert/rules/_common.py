@@ -48,5 +48,4 @@ def is_external(ca: CertRecord, inventory: Inventory) -> bool:
 
 
 def node_name(inventory: Inventory) -> str | None:
-    cluster = inventory.cluster
-    return str(cluster.node_name.value) if cluster and cluster.node_name.value else None
+    return inventory.facts.node_name

@@ -1,7 +1,8 @@
 """KC-API: the management API's certificate listing and its access control, judged read-only.
 
-The context carries one look at the platform through the API (``PlatformObservation``) and, for the
-access rules, the answers to requests sent with missing, wrong or foreign credentials.
+KC-API-01..03 judge the target's observation, one look at the platform through the API
+(``PlatformObservation``); KC-API-04..06 the answers to the access probe (catalog: ``probe = "access"``),
+requests sent with missing, wrong or foreign credentials.
 """
 
 from __future__ import annotations
@@ -12,11 +13,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubecert import layout
-from kubecert.inventory.platform import RFC3339, AccessProbes, Exchange, PlatformObservation, ReportedCertificate
+from kubecert.inventory.platform import (
+    RFC3339,
+    AccessProbes,
+    Exchange,
+    PlatformObservation,
+    ReportedCertificate,
+    Sent,
+    platform_of,
+)
 from kubecert.rules._common import fmt_duration, fmt_time
 from kubecert.rules.catalog import implements
 from kubecert.rules.context import RuleContext
-from kubecert.rules.verdict import Finding, error, failed, not_applicable, passed
+from kubecert.rules.findings import Finding, error, failed, not_applicable, passed
 
 # How long after the cluster object's creation its CAs may have been made (the first control-plane
 # machine's kubeadm init): well under the 2 days that tell Palette's 3652 from kubeadm's 3650.
@@ -26,24 +35,32 @@ _DATA_KEYS = ("machineCertificates", "metadata", "spec", "status", "items")
 
 
 @dataclass(frozen=True)
-class ApiContext(RuleContext):
-    platform: PlatformObservation
-    probes: AccessProbes | None = None
+class AccessContext(RuleContext):
+    """The target's observation and the answers to requests made with missing, wrong or foreign credentials."""
+
+    probes: AccessProbes
 
 
-def _expected(ctx: ApiContext) -> dict[str, tuple[str, ...]]:
+def _platform(ctx: RuleContext) -> PlatformObservation:
+    platform = platform_of(ctx.inventory)
+    if platform is None:
+        raise TypeError(f"{ctx.inventory.target} was not observed through a management API")
+    return platform
+
+
+def _expected(ctx: RuleContext) -> dict[str, tuple[str, ...]]:
     """Palette's CA name → the Palette names of the leaves it must list."""
-    specs = layout.expected_certs(ctx.profile.external_etcd)
+    specs = layout.expected_certs(ctx.inventory.facts.external_etcd)
     return {ca.palette_name: tuple(s.palette_name for s in specs if s.ca == ca.name) for ca in specs if ca.is_ca}
 
 
 # ---------------------------------------------------------------- KC-API-01
 
 
-@implements("KC-API-01", context=ApiContext)
-def listing_shape(ctx: ApiContext) -> Iterator[Finding]:
+@implements("KC-API-01")
+def listing_shape(ctx: RuleContext) -> Iterator[Finding]:
     """PAL: the k8certificates sample response; expiries are RFC 3339 date-times."""
-    exchange = ctx.platform.certificates_exchange
+    exchange = _platform(ctx).certificates_exchange
     facts = exchange.evidence()
     if exchange.status != 200:
         yield failed("k8certificates", f"answered {exchange.status}, expected 200", **facts)
@@ -106,10 +123,10 @@ def _named_expiry(item: dict[str, Any], where: str) -> Iterator[str]:
 # ---------------------------------------------------------------- KC-API-02
 
 
-@implements("KC-API-02", context=ApiContext)
-def every_certificate_reported(ctx: ApiContext) -> Iterator[Finding]:
+@implements("KC-API-02")
+def every_certificate_reported(ctx: RuleContext) -> Iterator[Finding]:
     """PAL sample: each machine lists ca, front-proxy-ca and etcd-ca with the leaves each signs."""
-    platform = ctx.platform
+    platform = _platform(ctx)
     expected = _expected(ctx)
     running = [m for m in platform.control_plane() if m.running]
     if not platform.certificates:
@@ -152,11 +169,12 @@ def every_certificate_reported(ctx: ApiContext) -> Iterator[Finding]:
 # ---------------------------------------------------------------- KC-API-03
 
 
-@implements("KC-API-03", context=ApiContext)
-def reported_expiries(ctx: ApiContext) -> Iterator[Finding]:
+@implements("KC-API-03")
+def reported_expiries(ctx: RuleContext) -> Iterator[Finding]:
     """PAL: leaves 365 days, CAs 3652 days from the cluster's creation; VAL-03 and EXP-01 on the dates."""
-    created = ctx.platform.cluster.created if ctx.platform.cluster is not None else None
-    for machine in ctx.platform.certificates:
+    platform = _platform(ctx)
+    created = platform.cluster.created if platform.cluster is not None else None
+    for machine in platform.certificates:
         authorities = {c.reported_name: c for c in machine.cas()}
         for cert in machine.certificates:
             subject = f"{machine.machine}/{cert.reported_name}"
@@ -176,7 +194,7 @@ def reported_expiries(ctx: ApiContext) -> Iterator[Finding]:
                 yield passed(subject, f"expires {fmt_time(cert.expiry)}, {fmt_duration(remaining)} remaining", **facts)
 
 
-def _expiry_problems(ctx: ApiContext, cert: ReportedCertificate, ca: ReportedCertificate | None,
+def _expiry_problems(ctx: RuleContext, cert: ReportedCertificate, ca: ReportedCertificate | None,
                      created: dt.datetime | None) -> list[str]:
     profile = ctx.profile
     assert cert.expiry is not None
@@ -206,10 +224,6 @@ def _expiry_problems(ctx: ApiContext, cert: ReportedCertificate, ca: ReportedCer
 # ---------------------------------------------------------------- KC-API-04..06
 
 
-def _probes(ctx: ApiContext) -> AccessProbes | None:
-    return ctx.probes
-
-
 def _gave_data(exchange: Exchange) -> bool:
     return isinstance(exchange.document, dict) and any(k in exchange.document for k in _DATA_KEYS)
 
@@ -227,45 +241,33 @@ def _refusal(exchange: Exchange, allowed: tuple[int, ...]) -> Finding:
     return passed(subject, f"refused with {exchange.status}, no data", **facts)
 
 
-@implements("KC-API-04", context=ApiContext)
-def key_required(ctx: ApiContext) -> Iterator[Finding]:
+@implements("KC-API-04", context=AccessContext)
+def key_required(ctx: AccessContext) -> Iterator[Finding]:
     """PAL: every request carries ``ApiKey``; without it, or with a wrong one, nothing is given."""
-    probes = _probes(ctx)
-    if probes is None:
-        yield error("requests", "the access probes were not made")
-        return
-    for exchange in probes.exchanges:
-        if exchange.sent in ("no api key", "wrong api key"):
+    for exchange in ctx.probes.exchanges:
+        if exchange.sent in (Sent.NO_KEY, Sent.WRONG_KEY):
             yield _refusal(exchange, (401,))
 
 
-@implements("KC-API-05", context=ApiContext)
-def project_scopes(ctx: ApiContext) -> Iterator[Finding]:
+@implements("KC-API-05", context=AccessContext)
+def project_scopes(ctx: AccessContext) -> Iterator[Finding]:
     """PAL: ``ProjectUid`` scopes the request; a project that does not own the cluster sees nothing."""
-    probes = _probes(ctx)
-    if probes is None:
-        yield error("requests", "the access probes were not made")
-        return
-    for exchange in probes.exchanges:
-        if exchange.sent.startswith("a project that does not own"):
+    for exchange in ctx.probes.exchanges:
+        if exchange.sent is Sent.FOREIGN_PROJECT:
             yield _refusal(exchange, (403, 404))
 
 
-@implements("KC-API-06", context=ApiContext)
-def errors_are_json_without_credentials(ctx: ApiContext) -> Iterator[Finding]:
+@implements("KC-API-06", context=AccessContext)
+def errors_are_json_without_credentials(ctx: AccessContext) -> Iterator[Finding]:
     """Palette specification: errors are {code, message, ref, details}; none repeats a credential."""
-    probes = _probes(ctx)
-    if probes is None:
-        yield error("requests", "the access probes were not made")
-        return
-    for exchange in probes.exchanges:
+    for exchange in ctx.probes.exchanges:
         subject = f"{exchange.method} {exchange.path} ({exchange.sent})"
         facts = exchange.evidence()
         if exchange.status is None:
             yield error(subject, f"no answer: {exchange.error}", **facts)
             continue
         problems = []
-        if exchange.sent.endswith("unknown cluster") and exchange.status != 404:
+        if exchange.sent is Sent.UNKNOWN_CLUSTER and exchange.status != 404:
             problems.append(f"an unknown cluster answered {exchange.status}, expected 404")
         if exchange.status >= 400:
             document = exchange.document

@@ -1,7 +1,10 @@
 """The catalog: rule metadata from catalog.toml, joined with the plain functions that implement them.
 
 Family modules (kubecert/rules/<family>.py) register a function under a rule ID with ``@implements``;
-the catalog imports them on first use. A rule without a function is listed as not implemented.
+the catalog imports them on first use. A rule without a function is listed as not implemented; one that
+is not marked ``planned`` in the catalog is a mistake a test catches. Every name the catalog uses
+(sources, parameters, capabilities, actions, probes) is checked when it loads: a typo is an error, never
+a rule that silently makes no check.
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ from functools import cache
 from importlib import resources
 from typing import Any, TypeVar
 
+from kubecert.capabilities import CAPABILITIES, Action, Probe
+from kubecert.inventory.facts import NodeFacts
+from kubecert.profiles import Profile
 from kubecert.rules.context import RuleContext
-from kubecert.rules.verdict import Finding
+from kubecert.rules.findings import Finding
 
 RuleFunction = Callable[[Any], Iterable[Finding]]
 F = TypeVar("F", bound=RuleFunction)
@@ -46,22 +52,34 @@ class Rule:
     note: str
     function: RuleFunction | None
     context: type = RuleContext  # the kind of context the function judges
+    action: Action | None = None  # what is done to the target first (its before and after are judged)
+    probe: Probe | None = None  # what is asked of the target (its answers are judged)
+    planned: bool = False  # in the catalog, deliberately not implemented in this version
 
     @property
     def implemented(self) -> bool:
         return self.function is not None
 
+    @property
+    def check_name(self) -> str:
+        """The implementing function's name (``leaf_validity``): a keyword to select the check by."""
+        return getattr(self.function, "__name__", "") if self.function is not None else ""
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id, "family": self.family, "title": self.title, "statement": self.statement,
             "sources": list(self.sources), "citation": self.citation, "parameters": list(self.parameters),
-            "capabilities": list(self.capabilities), "disruptive": self.disruptive, "note": self.note,
-            "implemented": self.implemented,
+            "capabilities": list(self.capabilities), "action": self.action, "probe": self.probe,
+            "disruptive": self.disruptive, "note": self.note, "implemented": self.implemented,
         }
 
 
 class UnknownRule(KeyError):
     pass
+
+
+class CatalogError(ValueError):
+    """catalog.toml says something no code knows: the package is broken, not the user's input."""
 
 
 def implements(rule_id: str, *, context: type = RuleContext) -> Callable[[F], F]:
@@ -94,7 +112,39 @@ def _document() -> dict[str, Any]:
 
 @cache
 def _raw_rules() -> dict[str, dict[str, Any]]:
-    return {entry["id"]: entry for entry in _document()["rule"]}
+    rules: dict[str, dict[str, Any]] = {}
+    for entry in _document()["rule"]:
+        if entry["id"] in rules:
+            raise CatalogError(f"{entry['id']} is in catalog.toml twice")
+        _validate(entry)
+        rules[entry["id"]] = entry
+    return rules
+
+
+_FIELDS = frozenset({"id", "family", "title", "statement", "sources", "citation", "parameters", "capabilities",
+                     "action", "probe", "disruptive", "note", "planned", "remediation"})
+_PARAMETERS = frozenset(Profile("x").parameters()) | frozenset(NodeFacts.FIELDS)
+
+
+def _validate(entry: dict[str, Any]) -> None:
+    rule = entry.get("id", "?")
+
+    def unknown(what: str, names: Any, known: Any) -> None:
+        strange = sorted(set(names) - set(known))
+        if strange:
+            known_names = ", ".join(sorted(known))
+            raise CatalogError(f"catalog.toml {rule}: unknown {what} {strange[0]!r} (known: {known_names})")
+
+    unknown("field", entry, _FIELDS)
+    unknown("source", entry.get("sources", ()), _document()["sources"])
+    unknown("parameter", entry.get("parameters", ()), _PARAMETERS)
+    unknown("capability", entry.get("capabilities", ()), CAPABILITIES)
+    unknown("action", [entry["action"]] if "action" in entry else [], {str(a) for a in Action})
+    unknown("probe", [entry["probe"]] if "probe" in entry else [], {str(p) for p in Probe})
+    if "action" in entry and "probe" in entry:
+        raise CatalogError(f"catalog.toml {rule}: a rule has an action or a probe, not both")
+    if "action" in entry and not entry.get("disruptive"):
+        raise CatalogError(f"catalog.toml {rule}: an action changes the target, so the rule must be disruptive")
 
 
 @cache
@@ -131,4 +181,6 @@ def _build(entry: dict[str, Any]) -> Rule:
         parameters=tuple(entry.get("parameters", ())), capabilities=tuple(entry.get("capabilities", ())),
         disruptive=bool(entry.get("disruptive", False)), note=entry.get("note", ""),
         function=_FUNCTIONS.get(entry["id"]), context=_CONTEXTS.get(entry["id"], RuleContext),
+        action=Action(entry["action"]) if "action" in entry else None,
+        probe=Probe(entry["probe"]) if "probe" in entry else None, planned=bool(entry.get("planned", False)),
     )

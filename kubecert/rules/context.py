@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from kubecert.inventory.model import Inventory, Problem, ProblemKind
-from kubecert.rules.profiles import Profile
-from kubecert.rules.verdict import Finding, error, failed
+from kubecert.profiles import Profile
+from kubecert.rules.findings import Finding, error, failed
 
 
 @dataclass(frozen=True)

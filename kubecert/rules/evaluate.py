@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from kubecert.rules.catalog import Rule, all_rules
-from kubecert.rules.verdict import Status, Verdict
+from kubecert.rules.findings import Verdict
+from kubecert.status import Status
 
 
 def evaluate(rule: Rule, context: Any) -> Verdict:
@@ -25,9 +26,12 @@ def evaluate(rule: Rule, context: Any) -> Verdict:
     return Verdict.of(rule.id, findings)
 
 
-def evaluate_all(context: Any, rules: Iterable[Rule] | None = None) -> dict[str, Verdict]:
-    """Every implemented rule (or the given ones) that judges this kind of context, by rule ID: the fleet
-    and tests' path. A plain observation leaves out the rules that need an action's before and after."""
+def evaluate_all(context: Any, capabilities: Iterable[str], rules: Iterable[Rule] | None = None) -> dict[str, Verdict]:
+    """Every implemented rule (or the given ones) that judges this kind of context and needs no more than
+    ``capabilities``, by rule ID: the path of runners other than pytest. A plain observation leaves out
+    the rules that need an action or a probe."""
+    offered = set(capabilities)
     candidates = rules if rules is not None else all_rules()
-    chosen = [r for r in candidates if r.implemented and isinstance(context, r.context)]
+    chosen = [r for r in candidates if r.implemented and isinstance(context, r.context) and r.action is None
+              and r.probe is None and set(r.capabilities) <= offered]
     return {rule.id: evaluate(rule, context) for rule in chosen}

@@ -9,7 +9,7 @@ from kubecert.inventory.model import ProblemKind
 from kubecert.rules._common import is_external
 from kubecert.rules.catalog import implements
 from kubecert.rules.context import RuleContext
-from kubecert.rules.verdict import Finding, error, failed, passed
+from kubecert.rules.findings import Finding, error, failed, passed
 
 
 @implements("KC-EXT-01")

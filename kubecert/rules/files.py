@@ -9,7 +9,7 @@ from kubecert import layout
 from kubecert.inventory.model import FileFacts
 from kubecert.rules.catalog import implements
 from kubecert.rules.context import RuleContext
-from kubecert.rules.verdict import Finding, failed, passed
+from kubecert.rules.findings import Finding, failed, passed
 
 _PRIVATE = 0o600
 _KUBEADM_CERT = 0o644

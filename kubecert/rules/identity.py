@@ -11,7 +11,7 @@ from kubecert.inventory.model import CertRecord
 from kubecert.rules._common import node_name
 from kubecert.rules.catalog import implements
 from kubecert.rules.context import RuleContext
-from kubecert.rules.verdict import Finding, failed, passed
+from kubecert.rules.findings import Finding, failed, passed
 
 _LEAF_NAMES = tuple(s.name for s in layout.LEAVES)
 
@@ -81,19 +81,21 @@ def apiserver_sans(ctx: RuleContext) -> Iterator[Finding]:
     """Clients reach the API server by the service name, the service IP and the node's address."""
     yield from ctx.unevaluated("apiserver", owner="KC-INV-02")
     apiserver = ctx.inventory.certificates.get("apiserver")
-    cluster = ctx.inventory.cluster
-    if apiserver is None or cluster is None:
+    facts = ctx.inventory.facts
+    if apiserver is None:
         return
-    domain = str(cluster.dns_domain.value)
     expected = dict.fromkeys(("kubernetes", "kubernetes.default", "kubernetes.default.svc"), "service name")
-    expected[f"kubernetes.default.svc.{domain}"] = f"service name in DNS domain {domain} ({cluster.dns_domain.source})"
-    expected[cluster.first_service_ip] = (f"first IP of service range {cluster.service_cidr.value} "
-                                          f"({cluster.service_cidr.source})")
-    if cluster.node_name.value:
-        expected[str(cluster.node_name.value)] = f"node name ({cluster.node_name.source})"
-    if cluster.advertise_address.value:
-        expected[str(cluster.advertise_address.value)] = f"advertise address ({cluster.advertise_address.source})"
-    for san in cluster.extra_sans:
+    if facts.dns_domain:
+        expected[f"kubernetes.default.svc.{facts.dns_domain}"] = (
+            f"service name in DNS domain {facts.dns_domain} ({facts.source('dns_domain')})")
+    if facts.first_service_ip:
+        expected[facts.first_service_ip] = (f"first IP of service range {facts.service_cidr} "
+                                            f"({facts.source('service_cidr')})")
+    if facts.node_name:
+        expected[facts.node_name] = f"node name ({facts.source('node_name')})"
+    if facts.advertise_address:
+        expected[facts.advertise_address] = f"advertise address ({facts.source('advertise_address')})"
+    for san in facts.extra_sans:
         expected[san] = "declared extra SAN"
     yield _san_finding(apiserver, expected)
 

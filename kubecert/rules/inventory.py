@@ -9,11 +9,11 @@ from kubecert import layout
 from kubecert.inventory.model import ProblemKind
 from kubecert.rules.catalog import implements
 from kubecert.rules.context import RuleContext
-from kubecert.rules.verdict import Finding, failed, not_applicable, passed
+from kubecert.rules.findings import Finding, failed, not_applicable, passed
 
 
 def _present(ctx: RuleContext, specs: tuple[layout.CertSpec, ...]) -> Iterator[Finding]:
-    external_etcd = ctx.inventory.cluster is not None and ctx.inventory.cluster.external_etcd
+    external_etcd = ctx.inventory.facts.external_etcd
     for spec in specs:
         if spec.etcd and external_etcd:
             yield not_applicable(spec.name, "external etcd declared: not expected on this node")

@@ -8,7 +8,7 @@ from typing import Any
 from kubecert import layout
 from kubecert.rules.catalog import implements
 from kubecert.rules.context import RuleContext
-from kubecert.rules.verdict import Finding, failed, passed
+from kubecert.rules.findings import Finding, failed, passed
 
 _KUBECONFIG_NAMES = tuple(k.name for k in layout.KUBECONFIGS)
 

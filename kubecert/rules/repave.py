@@ -17,15 +17,23 @@ from kubecert.inventory.platform import Machine, RenewalRecord, Sample, Unauthen
 from kubecert.rules._common import fmt_duration, fmt_time
 from kubecert.rules.catalog import implements
 from kubecert.rules.context import RuleContext
-from kubecert.rules.verdict import Finding, error, failed, passed
+from kubecert.rules.findings import Finding, error, failed, passed
 
 PROMPT_S = 30.0  # "promptly": a renew request that takes longer than this is not answered before the work
 
 
 @dataclass(frozen=True)
-class RenewalContext(RuleContext):
-    renewal: RenewalRecord | None = None
-    refused: UnauthenticatedRenewal | None = None
+class ApiRenewalContext(RuleContext):
+    """One renewal requested through the API and watched (catalog: ``action = "api-renewal"``)."""
+
+    renewal: RenewalRecord
+
+
+@dataclass(frozen=True)
+class RefusedRenewalContext(RuleContext):
+    """Renew requests sent without a valid key, and the platform watched after them."""
+
+    refused: UnauthenticatedRenewal
 
 
 def timeline(record: RenewalRecord, limit: int = 60) -> list[dict[str, Any]]:
@@ -55,10 +63,8 @@ def _event(at: dt.datetime, machine: Machine, what: str) -> dict[str, Any]:
     return {"at": isoformat(at), "machine": machine.name, "pool": machine.pool, "event": what}
 
 
-def _record(ctx: RenewalContext) -> tuple[RenewalRecord | None, Finding | None]:
+def _record(ctx: ApiRenewalContext) -> tuple[RenewalRecord | None, Finding | None]:
     record = ctx.renewal
-    if record is None:
-        return None, error("renewal", "no renewal was carried out")
     if record.error is not None:
         return record, error("renewal", record.error)
     return record, None
@@ -71,12 +77,12 @@ def _good(samples: list[Sample]) -> list[Sample]:
 # ---------------------------------------------------------------- KC-RPV-01
 
 
-@implements("KC-RPV-01", context=RenewalContext)
-def renew_answers_204(ctx: RenewalContext) -> Iterator[Finding]:
+@implements("KC-RPV-01", context=ApiRenewalContext)
+def renew_answers_204(ctx: ApiRenewalContext) -> Iterator[Finding]:
     """PAL: "No output is returned and an HTTP status 204 is expected"; the renewal takes minutes after."""
     record = ctx.renewal
-    if record is None or record.answer is None:
-        yield error("renew", record.error if record and record.error else "no renew request was sent")
+    if record.answer is None:
+        yield error("renew", record.error or "no renew request was sent")
         return
     answer = record.answer
     facts = answer.evidence()
@@ -107,8 +113,8 @@ def _finished(record: RenewalRecord) -> Sample | None:
     return good[-1] if record.finished and good else None
 
 
-@implements("KC-RPV-02", context=RenewalContext)
-def renewed_for_leaf_days(ctx: RenewalContext) -> Iterator[Finding]:
+@implements("KC-RPV-02", context=ApiRenewalContext)
+def renewed_for_leaf_days(ctx: ApiRenewalContext) -> Iterator[Finding]:
     """PAL: after renewal every component shows "365d", a date one year away."""
     record, problem = _record(ctx)
     if problem or record is None:
@@ -140,8 +146,8 @@ def renewed_for_leaf_days(ctx: RenewalContext) -> Iterator[Finding]:
                              f"expected {ctx.profile.leaf_days}d", **facts)
 
 
-@implements("KC-RPV-03", context=RenewalContext)
-def cas_kept(ctx: RenewalContext) -> Iterator[Finding]:
+@implements("KC-RPV-03", context=ApiRenewalContext)
+def cas_kept(ctx: ApiRenewalContext) -> Iterator[Finding]:
     """KADM: renewal signs with the CA on the node; PAL: new nodes join under the cluster's CAs."""
     record, problem = _record(ctx)
     if problem or record is None:
@@ -201,8 +207,8 @@ def _ca_expiries(machines: Any) -> dict[str, set[dt.datetime | None]]:
 # ---------------------------------------------------------------- KC-RPV-04, 05
 
 
-@implements("KC-RPV-04", context=RenewalContext)
-def control_plane_surges_first(ctx: RenewalContext) -> Iterator[Finding]:
+@implements("KC-RPV-04", context=ApiRenewalContext)
+def control_plane_surges_first(ctx: ApiRenewalContext) -> Iterator[Finding]:
     """PAL: scale the control plane up first; remove the old machines once the new are available."""
     record, problem = _record(ctx)
     if problem or record is None:
@@ -240,8 +246,8 @@ def control_plane_surges_first(ctx: RenewalContext) -> Iterator[Finding]:
                      f"{start} running", **events)
 
 
-@implements("KC-RPV-05", context=RenewalContext)
-def workers_after_control_plane(ctx: RenewalContext) -> Iterator[Finding]:
+@implements("KC-RPV-05", context=ApiRenewalContext)
+def workers_after_control_plane(ctx: ApiRenewalContext) -> Iterator[Finding]:
     """PAL: "The worker nodes renew once the control plane nodes are updated and available"."""
     record, problem = _record(ctx)
     if problem or record is None:
@@ -297,8 +303,8 @@ def _worker_change(sample: Sample, original: set[str]) -> str | None:
 # ---------------------------------------------------------------- KC-RPV-06
 
 
-@implements("KC-RPV-06", context=RenewalContext)
-def controlplane_only_leaves_workers(ctx: RenewalContext) -> Iterator[Finding]:
+@implements("KC-RPV-06", context=ApiRenewalContext)
+def controlplane_only_leaves_workers(ctx: ApiRenewalContext) -> Iterator[Finding]:
     """PAL: with spectrocloud.com/cert-renew-controlplane-only "true", worker nodes are not renewed."""
     record, problem = _record(ctx)
     if problem or record is None:
@@ -335,8 +341,8 @@ def controlplane_only_leaves_workers(ctx: RenewalContext) -> Iterator[Finding]:
 # ---------------------------------------------------------------- KC-RPV-07
 
 
-@implements("KC-RPV-07", context=RenewalContext)
-def one_renewal_at_a_time(ctx: RenewalContext) -> Iterator[Finding]:
+@implements("KC-RPV-07", context=ApiRenewalContext)
+def one_renewal_at_a_time(ctx: ApiRenewalContext) -> Iterator[Finding]:
     """A second renew request during a renewal must not start another."""
     record, problem = _record(ctx)
     if problem or record is None:
@@ -391,8 +397,8 @@ def _expiry_changes(record: RenewalRecord) -> dict[str, int]:
 # ---------------------------------------------------------------- KC-RPV-08
 
 
-@implements("KC-RPV-08", context=RenewalContext)
-def finishes_within_deadline(ctx: RenewalContext) -> Iterator[Finding]:
+@implements("KC-RPV-08", context=ApiRenewalContext)
+def finishes_within_deadline(ctx: ApiRenewalContext) -> Iterator[Finding]:
     """PAL: "The renewal process may take several minutes"; the user's deadline bounds it."""
     record, problem = _record(ctx)
     if problem or record is None:
@@ -412,13 +418,10 @@ def finishes_within_deadline(ctx: RenewalContext) -> Iterator[Finding]:
 # ---------------------------------------------------------------- KC-RPV-09
 
 
-@implements("KC-RPV-09", context=RenewalContext)
-def unauthenticated_renewal_refused(ctx: RenewalContext) -> Iterator[Finding]:
+@implements("KC-RPV-09", context=RefusedRenewalContext)
+def unauthenticated_renewal_refused(ctx: RefusedRenewalContext) -> Iterator[Finding]:
     """PAL: the renew request carries the ApiKey; without a valid one nothing may start."""
     probe = ctx.refused
-    if probe is None:
-        yield error("renew", "no unauthenticated renew request was sent")
-        return
     for exchange in probe.exchanges:
         subject = f"{exchange.method} {exchange.path} ({exchange.sent})"
         facts = exchange.evidence()
@@ -428,7 +431,9 @@ def unauthenticated_renewal_refused(ctx: RenewalContext) -> Iterator[Finding]:
             yield failed(subject, f"answered {exchange.status}, expected 401", **facts)
         else:
             yield passed(subject, "refused with 401", **facts)
-    if probe.changes:
+    if probe.error is not None:
+        yield error("platform", probe.error)
+    elif probe.changes:
         yield failed("platform", f"the platform changed after the refused requests: {'; '.join(probe.changes[:5])}",
                      settled=probe.settled)
     else:

@@ -11,7 +11,7 @@ from kubecert.inventory.model import CertRecord, Role
 from kubecert.rules._common import fmt_duration, fmt_time, is_external, issuer_name, issuing_ca
 from kubecert.rules.catalog import implements
 from kubecert.rules.context import RuleContext
-from kubecert.rules.verdict import Finding, failed, not_applicable, passed
+from kubecert.rules.findings import Finding, failed, not_applicable, passed
 
 # X.509 times have whole seconds; a source that computes expiry with fractions rounds either way.
 _ROUNDING = dt.timedelta(seconds=1)

@@ -10,7 +10,7 @@ from kubecert.inventory.model import CertRecord, KeyFacts, PublicKeyFacts, Role
 from kubecert.rules._common import is_external, issuing_ca
 from kubecert.rules.catalog import implements
 from kubecert.rules.context import RuleContext
-from kubecert.rules.verdict import Finding, failed, not_applicable, passed
+from kubecert.rules.findings import Finding, failed, not_applicable, passed
 
 _CA_NAMES = tuple(s.name for s in layout.CAS)
 _LEAF_NAMES = tuple(s.name for s in layout.LEAVES)

@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from kubecert.plugins.targets import TargetKind
-from kubecert.plugins.targets.reference_palette import ReferencePaletteTarget
-from kubecert.rules.profiles import Profile
+from kubecert.inventory.facts import NodeFacts
+from kubecert.profiles import Profile
+from kubecert.targets import TargetKind
+from kubecert.targets.reference.palette import ReferencePaletteTarget
 
 
-def faulty_target(uri: str, profile: Profile, options: Mapping[str, Any]) -> ReferencePaletteTarget:
+def faulty_target(uri: str, profile: Profile, options: Mapping[str, Any], facts: NodeFacts) -> ReferencePaletteTarget:
     _, mode, names = uri.split(":", 2)
     faults = frozenset() if names == "none" else frozenset(names.split("+"))
 
@@ -29,7 +30,9 @@ def faulty_target(uri: str, profile: Profile, options: Mapping[str, Any]) -> Ref
             return 0.25
 
     Faulty.faults = faults
-    target = Faulty(uri, profile, options)
+    if "provisioning-stalls" in faults:  # a renewal that never ends: no need to wait long to say so
+        options = {**options, "renewal-deadline": "3"}
+    target = Faulty(uri, profile, options, facts)
     target.poll_s = 0.06
     return target
 

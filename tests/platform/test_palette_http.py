@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kubecert.plugins.targets.base import TargetUnavailable
-from kubecert.plugins.targets.palette_http import ApiClient, Credential, HttpLimits
+from kubecert.targets.base import TargetUnavailable
+from kubecert.targets.palette.http import ApiClient, Credential, HttpLimits
 
 from http_servers import Answer, Seen, serving
 

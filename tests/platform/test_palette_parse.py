@@ -9,7 +9,7 @@ import pytest
 
 from kubecert.inventory.platform import parse_time
 from kubecert.inventory.renewal_progress import assess
-from kubecert.plugins.targets import palette_parse as parse
+from kubecert.targets.palette import parse
 
 UTC = dt.UTC
 

@@ -18,6 +18,7 @@ from kubecert.reference.pki import KeyPool
 from kubecert.reference.platform.engine import Timing
 
 from http_servers import Answer, Seen, serving
+from support import run_suite, statuses
 
 KEY = "kc-target-test-key-0123456789"
 API_RULES = ["KC-API-01", "KC-API-02", "KC-API-03", "KC-API-04", "KC-API-05", "KC-API-06"]
@@ -38,14 +39,7 @@ def reference_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Re
 
 
 def run(pytester: pytest.Pytester, target: str, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
-    report = pytester.path / "report.json"
-    result = pytester.runpytest("--pyargs", "kubecert.conformance", "-p", "no:cacheprovider", "--kubecert-target",
-                                target, "--kubecert-json", str(report), *args)
-    return result, (json.loads(report.read_text()) if report.exists() else {})
-
-
-def statuses(report: dict[str, Any]) -> dict[str, str]:
-    return {r["rule"]: r["status"] for r in report["results"]}
+    return run_suite(pytester, "--kubecert-target", target, *args)
 
 
 def test_the_reference_api_passes_through_the_palette_target(

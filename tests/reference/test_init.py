@@ -250,8 +250,7 @@ def test_the_projects_loader_reads_it_without_problems(reference_tree: InitResul
     assert inventory.problems == []
     assert set(inventory.certificates) == {spec.name for spec in layout.CERTS}
     assert set(inventory.kubeconfigs) == {spec.name for spec in layout.KUBECONFIGS}
-    assert inventory.cluster is not None
-    assert inventory.cluster.node_name.value == "cp-1"
+    assert inventory.facts.node_name == "cp-1"
 
 
 def test_endpoint_extra_sans_and_other_addresses(tmp_path: Path, key_pool: KeyPool) -> None:

@@ -25,19 +25,6 @@ LEAVES = [spec.name for spec in layout.LEAVES]
 KUBECONFIGS = ["admin.conf", "super-admin.conf", "controller-manager.conf", "scheduler.conf"]
 
 
-@pytest.fixture(scope="module")
-def aged_node(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A node made 100 days ago: renewal moves every expiry 100 days on."""
-    return make_node(tmp_path_factory.mktemp("aged") / "k", age_days=100)
-
-
-@pytest.fixture
-def node(aged_node: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "k"
-    shutil.copytree(aged_node, copy)
-    return copy
-
-
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = cli.main(["reference", "pki", *argv])
     out, err = capsys.readouterr()

@@ -10,17 +10,23 @@ the output API object ``CertificateExpirationInfo`` (output.kubeadm.k8s.io/v1alp
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
 
 from kubecert import layout
-from kubecert.inventory import Declarations, Inventory, ProblemKind, load_pki
 from kubecert.reference.errors import ReferenceUsageError
+from kubecert.reference.pki.kubeconfig import current_user, decode_data
+from kubecert.reference.pki.renewal_faults import LISTING_STALE, check_renewal_fault
+from kubecert.reference.pki.tree import PkiTree
 
 API_VERSION = "output.kubeadm.k8s.io/v1alpha3"
 KIND = "CertificateExpirationInfo"
@@ -69,73 +75,88 @@ class ExpirationInfo:
         }
 
 
-def check_expiration(root: Path, *, now: dt.datetime, external_etcd: bool | None = None) -> ExpirationInfo:
+def check_expiration(root: Path, *, now: dt.datetime, external_etcd: bool | None = None,
+                     fault: str | None = None) -> ExpirationInfo:
     """The listing for the tree at ``root`` (/etc/kubernetes) as of ``now``.
 
+    The tree is read here, as kubeadm reads it, with the reference's own code: the checker's loader is
+    what KC-CHK-01 compares this listing against, so the two readings must be independent.
     ``external_etcd`` None: decided as kubeadm's configuration would have it, by the local etcd's
     static pod manifest (kubeadm writes manifests/etcd.yaml only for local etcd).
     """
     if now.tzinfo is None:
         raise ValueError("now must be a timezone-aware datetime")
-    root = Path(root)
+    tree = PkiTree(Path(root))
     if external_etcd is None:
-        external_etcd = not (root / "manifests" / "etcd.yaml").exists()
-    inventory = load_pki(
-        root / "pki", kubeconfig_dir=root, declared=Declarations(external_etcd=external_etcd), observed_at=now,
-    )
-    certs = [spec for spec in layout.expected_certs(external_etcd) if not spec.is_ca]
-    rows = [_leaf_row(inventory, spec.name, spec.ca or "", now) for spec in certs]
-    rows += [_kubeconfig_row(inventory, spec.name, now) for spec in layout.KUBECONFIGS if spec.renewed]
-    cas = [_ca_row(inventory, spec.name, now) for spec in layout.expected_certs(external_etcd) if spec.is_ca]
+        external_etcd = not (tree.manifests_dir / "etcd.yaml").exists()
+    specs = layout.expected_certs(external_etcd)
+    rows = [_row(spec.name, spec.ca or "", _cert(tree, spec.name), tree, now) for spec in specs if not spec.is_ca]
+    rows += [_row(spec.name, "ca", _kubeconfig_cert(tree, spec.name), tree, now)
+             for spec in layout.KUBECONFIGS if spec.renewed]
+    cas = [_row(spec.name, "", _cert(tree, spec.name), tree, now) for spec in specs if spec.is_ca]
+    if check_renewal_fault(fault, "check-expiration") == LISTING_STALE:
+        rows = [_a_year_later(row) if row.name == "apiserver" else row for row in rows]
     return ExpirationInfo(
         certificates=tuple(sorted(rows, key=lambda row: row.name)),
         certificate_authorities=tuple(sorted(cas, key=lambda row: row.name)),
     )
 
 
-def _externally_managed(inventory: Inventory, ca: str) -> bool:
-    """kubeadm's test: the CA certificate is there and its key file is not."""
-    record = inventory.certificates.get(ca)
-    return record is not None and record.key is None and not inventory.problems_for(f"{ca}.key")
-
-
-def _unusable(inventory: Inventory, subject: str) -> None:
-    """A file that is there but cannot be read makes kubeadm fail, not list it as missing."""
-    for problem in inventory.problems_for(subject):
-        if problem.kind is not ProblemKind.MISSING:
-            raise ReferenceUsageError(f"cannot check expiration: {problem.describe()}")
-
-
-def _leaf_row(inventory: Inventory, name: str, ca: str, now: dt.datetime) -> ExpirationEntry:
-    record = inventory.certificates.get(name)
-    if record is None:
-        _unusable(inventory, name)
+def _row(name: str, ca: str, cert: x509.Certificate | None, tree: PkiTree, now: dt.datetime) -> ExpirationEntry:
+    if cert is None:
         return ExpirationEntry(name, None, 0, ca, False, missing=True)
-    return ExpirationEntry(
-        name, record.not_after, residual_seconds(record.not_after, now), ca, _externally_managed(inventory, ca)
-    )
+    not_after = cert.not_valid_after_utc
+    authority = ca or name
+    return ExpirationEntry(name, not_after, residual_seconds(not_after, now), ca, _externally_managed(tree, authority))
 
 
-def _kubeconfig_row(inventory: Inventory, name: str, now: dt.datetime) -> ExpirationEntry:
-    kubeconfig = inventory.kubeconfigs.get(name)
-    if kubeconfig is None:
-        _unusable(inventory, name)
-        return ExpirationEntry(name, None, 0, "ca", False, missing=True)
-    if kubeconfig.client_cert is None:
-        raise ReferenceUsageError(f"cannot check expiration: {kubeconfig.path} embeds no client certificate")
-    not_after = kubeconfig.client_cert.not_after
-    residual = residual_seconds(not_after, now)
-    return ExpirationEntry(name, not_after, residual, "ca", _externally_managed(inventory, "ca"))
+def _a_year_later(row: ExpirationEntry) -> ExpirationEntry:
+    if row.expiration_date is None:
+        return row
+    year = 365 * _DAY
+    return dataclasses.replace(row, expiration_date=row.expiration_date + dt.timedelta(seconds=year),
+                               residual_seconds=row.residual_seconds + year)
 
 
-def _ca_row(inventory: Inventory, name: str, now: dt.datetime) -> ExpirationEntry:
-    record = inventory.certificates.get(name)
-    if record is None:
-        _unusable(inventory, name)
-        return ExpirationEntry(name, None, 0, "", False, missing=True)
-    return ExpirationEntry(
-        name, record.not_after, residual_seconds(record.not_after, now), "", _externally_managed(inventory, name)
-    )
+def _externally_managed(tree: PkiTree, ca: str) -> bool:
+    """kubeadm's test: the CA certificate is there and its key file is not."""
+    return tree.cert_path(ca).exists() and not tree.key_path(ca).exists()
+
+
+def _cert(tree: PkiTree, name: str) -> x509.Certificate | None:
+    """The certificate ``name`` or None when its file is missing; one that is there but unusable makes
+    kubeadm fail rather than list it as missing."""
+    path = tree.cert_path(name)
+    if not path.exists() and not path.is_symlink():
+        return None
+    try:
+        return _first_certificate(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ReferenceUsageError(f"cannot check expiration: {path}: {_why(exc)}") from None
+
+
+def _kubeconfig_cert(tree: PkiTree, name: str) -> x509.Certificate | None:
+    path = tree.kubeconfig_path(name)
+    if not path.exists() and not path.is_symlink():
+        return None
+    try:
+        user = current_user(tree.kubeconfig(name))
+        data = user.get("client-certificate-data")
+        if not data:
+            raise ReferenceUsageError(f"cannot check expiration: {path} embeds no client certificate")
+        return _first_certificate(decode_data(str(data)))
+    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
+        raise ReferenceUsageError(f"cannot check expiration: {path}: {_why(exc)}") from None
+
+
+def _first_certificate(pem: bytes) -> x509.Certificate:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)  # serial-0 CAs of old kubeadm
+        return x509.load_pem_x509_certificates(pem)[0]
+
+
+def _why(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
 def residual_seconds(not_after: dt.datetime, now: dt.datetime) -> int:

@@ -22,6 +22,8 @@ from cryptography import x509
 
 from kubecert import layout
 from kubecert.reference.errors import ReferenceUsageError
+from kubecert.reference.faults import Fault as _Fault
+from kubecert.reference.faults import Layer
 from kubecert.reference.pki.files import KEY_MODE, write_atomic
 from kubecert.reference.pki.issue import BACKDATE, cert_pem, issue_ca, issue_leaf, sign, template_of, utc
 from kubecert.reference.pki.keys import (
@@ -41,19 +43,11 @@ FOREIGN_UID = 65534  # nobody
 
 
 @dataclass(frozen=True)
-class Fault:
-    """One named fault and what it must do to the rule catalog."""
+class TreeFault(_Fault):
+    """A fault planted in a node's tree; ``offender`` is the file at fault, relative to the tree root."""
 
-    name: str
-    rule: str  # the rule it must make fail
-    offender: str  # the file at fault, relative to the tree root
-    description: str
-    apply: Callable[[_Context], None] = field(repr=False, compare=False)
+    apply: Callable[[_Context], None] = field(default=lambda _ctx: None, repr=False, compare=False)
     files: tuple[str, ...] = ()  # every file it changes or removes (the offender's key too, if any)
-    also_fails: tuple[str, ...] = ()  # rules it unavoidably fails too
-    may_also_fail: tuple[str, ...] = ()  # rules that fail too or not, depending on their implementation
-    note: str = ""
-    needs_root: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,15 +67,19 @@ class _Context:
         raise RuntimeError(f"the key factory keeps returning keys already in the tree ({algorithm}); use a larger pool")
 
 
-_FAULTS: dict[str, Fault] = {}
+_FAULTS: dict[str, TreeFault] = {}
 
 
-def _fault(name: str, *, rule: str, offender: str, description: str, **extra: Any) -> Callable[
-    [Callable[[_Context], None]], Callable[[_Context], None]
-]:
-    def register(apply: Callable[[_Context], None]) -> Callable[[_Context], None]:
+Apply = Callable[["_Context"], None]
+
+
+def _fault(name: str, *, rule: str, offender: str, description: str, also_fails: tuple[str, ...] = (),
+           needs_root: bool = False, **extra: Any) -> Callable[[Apply], Apply]:
+    def register(apply: Apply) -> Apply:
         extra.setdefault("files", (offender,))
-        _FAULTS[name] = Fault(name=name, rule=rule, offender=offender, description=description, apply=apply, **extra)
+        _FAULTS[name] = TreeFault(name=name, layer=Layer.TREE, fails=(rule, *also_fails), offender=offender,
+                                  description=description, apply=apply,
+                                  requires=frozenset({"root"}) if needs_root else frozenset(), **extra)
         return apply
 
     return register
@@ -379,14 +377,15 @@ def _ca_key_mismatch(ctx: _Context) -> None:
     ctx.tree.write_key("front-proxy-ca", ctx.another_key(ctx.tree.key("front-proxy-ca")))
 
 
-FAULTS: Mapping[str, Fault] = MappingProxyType(_FAULTS)
+FAULTS: Mapping[str, TreeFault] = MappingProxyType(_FAULTS)
+Fault = TreeFault  # the tree's faults, as this module has always called them
 
 
 def fault_names() -> tuple[str, ...]:
     return tuple(sorted(FAULTS))
 
 
-def apply_fault(root: Path, name: str, *, keys: KeyFactory, now: dt.datetime) -> Fault:
+def apply_fault(root: Path, name: str, *, keys: KeyFactory, now: dt.datetime) -> TreeFault:
     """Plant fault ``name`` in the tree at ``root``, in place; returns what it is meant to break."""
     fault = FAULTS.get(name)
     if fault is None:

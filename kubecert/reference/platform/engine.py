@@ -36,6 +36,7 @@ WORKER_POOL = "worker-pool"
 RENEWAL_MODES = ("repave", "in-place")
 LIVE_STATES = ("Provisioning", "Running", "Deleting")
 STALE_LEAF = "front-proxy-client"  # the leaf the stale-expiry fault leaves alone
+STALL_FACTOR = 10_000  # the provisioning-stalls fault: a renewal's new machines take this much longer
 
 
 @dataclass(frozen=True)
@@ -377,7 +378,9 @@ class _RepaveStep:
         return True
 
     def _create(self, pool: str, replaces: str) -> None:
-        until = self.now.timestamp() + self.platform.timing.real(self.platform.timing.provision_s)
+        stalled = self.platform.fault("provisioning-stalls")
+        provision_s = self.platform.timing.provision_s * (STALL_FACTOR if stalled else 1)
+        until = self.now.timestamp() + self.platform.timing.real(provision_s)
         self.platform._insert_machine(self.db, self.renewal["cluster_uid"], pool, at=self.now,
                                       renewal_id=self.renewal["id"], replaces=replaces, until=until)
 

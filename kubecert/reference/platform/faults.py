@@ -10,39 +10,50 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from kubecert.reference.errors import ReferenceUsageError
+from kubecert.reference.faults import Fault, Layer
 
 
 @dataclass(frozen=True)
-class PlatformFault:
-    name: str
-    rules: tuple[str, ...]  # the rules it must fail; every other rule must still pass
-    description: str
-    unjudged: tuple[str, ...] = ()  # rules that cannot be judged under it (an error, not a failure)
+class PlatformFault(Fault):
+    """A misbehaviour of the platform or its API; ``fails`` are the rules it must fail, all of them."""
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        return self.fails
+
+
+def _platform(name: str, rules: tuple[str, ...], description: str, unjudged: tuple[str, ...] = ()) -> PlatformFault:
+    return PlatformFault(name=name, layer=Layer.PLATFORM, fails=rules, description=description, unjudged=unjudged)
 
 
 _ALL = (
-    PlatformFault("renew-answers-200", ("KC-RPV-01",), "the renew request answers 200 with a JSON body instead of 204"),
-    PlatformFault("renew-waits-for-repave", ("KC-RPV-01",),
+    _platform("renew-answers-200", ("KC-RPV-01",), "the renew request answers 200 with a JSON body instead of 204"),
+    _platform("renew-waits-for-repave", ("KC-RPV-01",),
                   "the renew request answers only once the whole renewal has finished",
                   ("KC-RPV-07",)),  # no second request can be sent while the renewal runs
-    PlatformFault("ca-rotated", ("KC-RPV-03",), "renewal makes new CAs instead of keeping the cluster's"),
-    PlatformFault("leaf-400-days", ("KC-RPV-02",), "renewed leaves are valid 400 days instead of 365"),
-    PlatformFault("stale-expiry", ("KC-RPV-02",),
+    _platform("ca-rotated", ("KC-RPV-03",), "renewal makes new CAs instead of keeping the cluster's"),
+    _platform("leaf-400-days", ("KC-RPV-02",), "renewed leaves are valid 400 days instead of 365"),
+    _platform("stale-expiry", ("KC-RPV-02",),
                   "renewal leaves front-proxy-client as it was: one certificate keeps its old expiry"),
-    PlatformFault("annotation-ignored", ("KC-RPV-06",),
+    _platform("annotation-ignored", ("KC-RPV-06",),
                   "renewal repaves the workers despite spectrocloud.com/cert-renew-controlplane-only"),
-    PlatformFault("scale-in-first", ("KC-RPV-04",),
+    _platform("scale-in-first", ("KC-RPV-04",),
                   "a repave removes each old control-plane machine before its replacement runs"),
-    PlatformFault("workers-first", ("KC-RPV-05",), "a repave replaces the workers before the control plane"),
-    PlatformFault("no-auth", ("KC-API-04", "KC-RPV-09"), "the ApiKey header is not checked"),
-    PlatformFault("project-not-checked", ("KC-API-05",), "any ProjectUid header may read any cluster"),
-    PlatformFault("echo-key", ("KC-API-06",), "error bodies repeat the ApiKey the request sent"),
-    PlatformFault("second-renewal", ("KC-RPV-07",),
+    _platform("workers-first", ("KC-RPV-05",), "a repave replaces the workers before the control plane"),
+    _platform("no-auth", ("KC-API-04", "KC-RPV-09"), "the ApiKey header is not checked"),
+    _platform("project-not-checked", ("KC-API-05",), "any ProjectUid header may read any cluster"),
+    _platform("echo-key", ("KC-API-06",), "error bodies repeat the ApiKey the request sent"),
+    _platform("second-renewal", ("KC-RPV-07",),
                   "a renew request during a renewal queues a second renewal instead of starting nothing"),
-    PlatformFault("missing-leaf", ("KC-API-02",), "the certificate listing leaves out kube-etcd-peer"),
-    PlatformFault("expiry-not-rfc3339", ("KC-API-01",), "the certificate listing gives expiries as epoch seconds",
+    _platform("missing-leaf", ("KC-API-02",), "the certificate listing leaves out kube-etcd-peer"),
+    _platform("expiry-not-rfc3339", ("KC-API-01",), "the certificate listing gives expiries as epoch seconds",
                   ("KC-API-03", "KC-RPV-02", "KC-RPV-03")),  # dates that cannot be read cannot be judged
-    PlatformFault("kubeadm-ca-days", ("KC-API-03",),
+    _platform("provisioning-stalls", ("KC-RPV-08",),
+              "a renewal's new machines never finish provisioning: the renewal outlives any deadline",
+              # What a renewal that never finishes renews cannot be judged, nor the renewals and requests after
+              # it while it still runs.
+              ("KC-RPV-02", "KC-RPV-05", "KC-RPV-06", "KC-RPV-09")),
+    _platform("kubeadm-ca-days", ("KC-API-03",),
                   "the cluster's CAs are made for kubeadm's 3650 days instead of Palette's 3652"),
 )
 

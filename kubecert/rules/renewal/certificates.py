@@ -13,8 +13,8 @@ from kubecert import layout
 from kubecert.inventory.model import CertRecord, isoformat
 from kubecert.rules._common import fmt_time
 from kubecert.rules.catalog import implements
+from kubecert.rules.findings import Finding, failed, not_applicable, passed
 from kubecert.rules.renewal.context import ActionObservation, RenewalContext, renewal_window
-from kubecert.rules.verdict import Finding, failed, not_applicable, passed
 
 
 def facts(record: CertRecord | None) -> dict[str, Any] | None:

@@ -15,7 +15,7 @@ from kubecert.inventory.model import CertRecord, Inventory
 from kubecert.inventory.snapshot import Changes, Snapshot, compare
 from kubecert.rules._common import is_external
 from kubecert.rules.context import RuleContext
-from kubecert.rules.verdict import Finding, error, passed
+from kubecert.rules.findings import Finding, error, passed
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from kubecert.inventory.csrs import CsrRecord
 from kubecert.inventory.model import CertRecord, FileFacts
 from kubecert.rules.catalog import implements
 from kubecert.rules.context import problem_finding
+from kubecert.rules.findings import Finding, failed, passed
 from kubecert.rules.renewal.certificates import after_action, facts
 from kubecert.rules.renewal.context import ActionObservation, RenewalContext
-from kubecert.rules.verdict import Finding, failed, passed
 
 _CA_NAMES = {spec.name for spec in layout.CAS}
 

@@ -11,8 +11,8 @@ from kubecert.inventory.listing import AUTHORITIES, CERTIFICATES, Listing, Listi
 from kubecert.inventory.model import CertRecord, Inventory, isoformat
 from kubecert.rules._common import fmt_duration, fmt_time, is_external
 from kubecert.rules.catalog import implements
+from kubecert.rules.findings import Finding, error, failed, passed
 from kubecert.rules.renewal.context import ListingContext
-from kubecert.rules.verdict import Finding, error, failed, passed
 
 
 def _certificate(inventory: Inventory, name: str) -> CertRecord | None:

@@ -1,0 +1,56 @@
+"""What each rule judges, made from a target: its observation, the answers to a probe, or the target
+before and after an action. The catalog names the probe or action (``probe = "access"``, ``action =
+"renew-all"``); each is made once per target and run and serves every rule that judges it.
+
+This is where targets and rules meet; it knows nothing of pytest, so a runner other than the plugin
+(a fleet run, a test) judges a target the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from kubecert.capabilities import Action, Probe
+from kubecert.contexts.api import API_STEPS, CheckCouldNotRun, api_context
+from kubecert.contexts.node import NODE_STEPS, NodeContexts
+from kubecert.rules.catalog import Rule
+from kubecert.rules.context import RuleContext
+from kubecert.targets.base import Target
+from kubecert.targets.lock import target_lock
+
+OBSERVATION_LOCK_WAIT = 1800.0  # seconds: the longest another process may act on the target first
+STEPS: frozenset[Action | Probe] = NODE_STEPS | API_STEPS  # a test keeps this equal to every Action and Probe
+
+
+class CannotJudge(Exception):
+    """The rule cannot be judged on this target (it cannot act, or offers no API): a skip, with the reason."""
+
+
+class TargetContexts:
+    """The contexts of one target in one run; ``at`` is the clock date rules judge by (None: observation time)."""
+
+    def __init__(self, target: Target, at: dt.datetime | None = None) -> None:
+        self.target = target
+        self.at = at
+        self._node = NodeContexts(target)
+
+    def observation(self) -> RuleContext:
+        """The plain observation, read once under the target's shared lock (never while another process acts)."""
+        with target_lock(self.target.id, shared=True, timeout=OBSERVATION_LOCK_WAIT):
+            inventory = self.target.observe()
+        return RuleContext(inventory=inventory, profile=self.target.profile, now=self.at or inventory.observed_at)
+
+    def for_rule(self, rule: Rule) -> RuleContext:
+        """What ``rule`` judges on this target, doing its action or probe first if this run has not yet."""
+        step = rule.action or rule.probe
+        if step is None:
+            return self.observation()
+        if step in NODE_STEPS:
+            context = self._node.context(step)
+            if context is None:
+                raise CannotJudge(f"{self.target.id} cannot act on a node")
+            return context
+        return api_context(self.target, step, self.at)
+
+
+__all__ = ["STEPS", "CannotJudge", "CheckCouldNotRun", "TargetContexts"]

@@ -1,1 +1,0 @@
-"""The pytest plugin: options, target parametrization, the disruptive gate and report hooks."""

@@ -1,0 +1,67 @@
+"""Checks generated from the catalog: one pytest item per (implemented rule, target the rule concerns).
+
+The conformance module holds one ``CatalogChecks`` object; the plugin expands it here, so a rule needs
+no code of its own in the suite. An item is named after its rule and target (``KC-VAL-01[pki:/etc/...]``),
+carries the rule as its ``kubecert_rule`` marker (with ``id`` and ``family``), ``disruptive`` when it
+changes the target, and the rule's function name as a keyword, so ``-k leaf_validity``, ``-k KC-VAL``,
+``-m "kubecert_rule(family='validity')"``, ``-m "not disruptive"`` and ``--rule 'KC-VAL-*'`` all select.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from collections.abc import Iterable, Mapping
+
+import pytest
+
+from kubecert.pytest_plugin.outcomes import RULE_MARKER, TARGET_KEY, CheckOutcome
+from kubecert.rules import catalog
+from kubecert.rules.catalog import Rule
+from kubecert.targets.base import Target
+
+DISRUPTIVE_MARKER = "disruptive"
+
+
+class CatalogChecks:
+    """Stands for every check of the catalog in a test module; the plugin turns it into the items."""
+
+
+def run_check(kubecert_verdict: CheckOutcome) -> None:
+    """Every catalog item runs this: the verdict fixture judged the rule, this turns it into the outcome."""
+    kubecert_verdict.assert_passed()
+
+
+def selected(rule_id: str, patterns: Iterable[str]) -> bool:
+    chosen = tuple(patterns)
+    return not chosen or any(fnmatch.fnmatchcase(rule_id, p) for p in chosen)
+
+
+def xdist_group(target_id: str) -> str:
+    return "kubecert-" + hashlib.sha256(target_id.encode()).hexdigest()[:12]
+
+
+def catalog_items(collector: pytest.Collector, targets: Mapping[str, Target],
+                  patterns: Iterable[str]) -> list[pytest.Item]:
+    chosen = tuple(patterns)
+    items: list[pytest.Item] = []
+    for rule in catalog.all_rules():
+        if not rule.implemented or not selected(rule.id, chosen):
+            continue
+        for target_id, target in targets.items():
+            if target.concerns(rule.capabilities):
+                items.append(_item(collector, rule, target_id))
+    return items
+
+
+def _item(collector: pytest.Collector, rule: Rule, target_id: str) -> pytest.Item:
+    # No originalname: pytest builds a node id from it and a callspec, and these items have no callspec.
+    item = pytest.Function.from_parent(collector, name=f"{rule.id}[{target_id}]", callobj=run_check)
+    item.stash[TARGET_KEY] = target_id
+    # Markers now, at creation, so that everything reading them later (xdist's scheduling, -m) sees them.
+    item.add_marker(getattr(pytest.mark, RULE_MARKER)(rule.id, id=rule.id, family=rule.family))
+    if rule.disruptive:
+        item.add_marker(getattr(pytest.mark, DISRUPTIVE_MARKER))
+    item.add_marker(pytest.mark.xdist_group(xdist_group(target_id)))
+    item.extra_keyword_matches.update({rule.check_name, rule.family})
+    return item

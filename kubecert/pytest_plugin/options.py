@@ -1,0 +1,77 @@
+"""The plugin's options (from the one table in kubecert/options.py) and the validated settings made from them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubecert.inventory.facts import NodeFacts
+from kubecert.options import CHECK_OPTIONS, FACT_OPTIONS, Option, values_of
+from kubecert.profiles import ProfileError, check_spec, declared_facts
+
+DEFAULT_TARGET = "reference"
+GROUP = "kubecert"
+
+
+@dataclass(frozen=True)
+class Settings:
+    targets: tuple[str, ...]
+    profile: str
+    json_path: Path | None
+    html_path: Path | None
+    at: dt.datetime | None
+    allow_disruptive: bool
+    rule_patterns: tuple[str, ...]
+    overrides: dict[str, Any]  # profile parameters set on the command line
+    facts: NodeFacts  # node facts declared in the profile file and on the command line
+    target_options: dict[str, Any]  # what the user told the targets (option name → value)
+
+
+def add_options(parser: pytest.Parser, options: Iterable[Option] = CHECK_OPTIONS) -> None:
+    group = parser.getgroup(GROUP, "kubecert: Kubernetes PKI conformance")
+    for option in options:
+        option.add_to_pytest(group)
+
+
+def parse_at(text: str) -> dt.datetime:
+    """A date or date-time; without a zone it is UTC."""
+    try:
+        moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise pytest.UsageError(f"--at {text!r}: expected a date like 2027-01-31 or 2027-01-31T12:00:00Z") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def settings_from(config: pytest.Config, target_options: Iterable[Option]) -> Settings:
+    values = values_of(CHECK_OPTIONS, config.option)
+    profile = values["profile"]
+    try:
+        check_spec(profile)
+        facts = _facts(values).over(declared_facts(profile))
+    except (ProfileError, ValueError) as exc:
+        raise pytest.UsageError(str(exc)) from None
+    overrides: dict[str, Any] = {}
+    if values["min-remaining"] is not None:
+        overrides["min_remaining_days"] = values["min-remaining"]
+    return Settings(
+        targets=tuple(values["target"]) or (DEFAULT_TARGET,),
+        profile=profile,
+        json_path=Path(values["json"]) if values["json"] else None,
+        html_path=Path(values["html"]) if values["html"] else None,
+        at=parse_at(values["at"]) if values["at"] else None,
+        allow_disruptive=bool(values["allow-disruptive"]),
+        rule_patterns=tuple(values["rule"]),
+        overrides=overrides,
+        facts=facts,
+        target_options=values_of(target_options, config.option),
+    )
+
+
+def _facts(values: dict[str, Any]) -> NodeFacts:
+    """The node facts given on the command line."""
+    return NodeFacts.declared({field: values[name] for name, field in FACT_OPTIONS.items()}, where="command line")

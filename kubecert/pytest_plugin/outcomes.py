@@ -1,0 +1,111 @@
+"""From a rule's verdict to pytest's outcome, and from pytest's report to kubecert's Result.
+
+A check is identified by its rule (the ``kubecert_rule`` marker) and its target: catalog items carry both
+in their stash; a check written by hand carries the marker and is parametrized over ``kubecert_target``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import kubecert
+from kubecert.contexts import CheckCouldNotRun
+from kubecert.reports.results import Result
+from kubecert.rules import catalog
+from kubecert.rules.catalog import Rule
+from kubecert.rules.findings import Verdict
+from kubecert.status import Status
+from kubecert.targets.errors import TargetUnavailable
+
+RULE_MARKER = "kubecert_rule"
+VERDICT_KEY = pytest.StashKey[Verdict]()
+TARGET_KEY = pytest.StashKey[str]()  # the target of a catalog item
+_PACKAGE_ROOT = Path(kubecert.__file__).resolve().parent.parent
+_QUIET_ERRORS = (TargetUnavailable, CheckCouldNotRun)  # their message says it all: no traceback for the user
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    verdict: Verdict
+
+    def assert_passed(self) -> None:
+        if self.verdict.status is Status.FAILED:
+            pytest.fail(f"{self.verdict.rule}: {self.verdict.message}", pytrace=False)
+
+
+def rule_id_of(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker(RULE_MARKER)
+    if marker is None:
+        return None
+    value = marker.args[0] if marker.args else marker.kwargs.get("id")
+    return str(value) if value else None
+
+
+def rule_of(item: pytest.Item) -> Rule:
+    rule_id = rule_id_of(item)
+    if rule_id is None:
+        raise pytest.UsageError(f"{item.nodeid}: kubecert_verdict needs @pytest.mark.kubecert_rule(ID)")
+    return catalog.get(rule_id)
+
+
+def target_id_of(item: pytest.Item) -> str | None:
+    if TARGET_KEY in item.stash:
+        return item.stash[TARGET_KEY]
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("kubecert_target") if callspec is not None else None
+
+
+def report_nodeid(item: pytest.Item) -> str:
+    """The same id however the suite was invoked (installed, --pyargs, xdist group suffixes)."""
+    try:
+        relative = Path(item.path).resolve().relative_to(_PACKAGE_ROOT)
+    except ValueError:
+        return item.nodeid.split("@", 1)[0]
+    return f"{relative.as_posix()}::{item.name}"
+
+
+def result_of(item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo[None]) -> Result | None:
+    """kubecert's result for ``item`` when ``report`` decides it (setup not passed, or the call)."""
+    rule_id, target_id = rule_id_of(item), target_id_of(item)
+    if rule_id is None or target_id is None:
+        return None
+    if report.when == "teardown" or (report.when == "setup" and report.passed):
+        return None
+    rule = catalog.get(rule_id)
+    verdict = item.stash.get(VERDICT_KEY, None)
+    if call.excinfo is not None and call.excinfo.errisinstance(_QUIET_ERRORS):
+        report.longrepr = str(call.excinfo.value)
+        if verdict is None:
+            verdict = Verdict.single(rule_id, Status.ERROR, str(call.excinfo.value))
+    if verdict is None:
+        verdict = Verdict.single(rule_id, *_status_from_report(report, call))
+    elif verdict.status is Status.PASSED and report.failed:
+        # The verdict passed but the check's own code failed afterwards (a bug in a custom check).
+        verdict = Verdict.single(rule_id, Status.ERROR, f"the check failed after its verdict: {report.longreprtext}")
+    return Result(
+        rule=rule_id, target=target_id, status=verdict.status, message=verdict.message,
+        evidence=verdict.evidence(), citation=f"{rule.citation} [{', '.join(rule.sources)}]",
+        nodeid=report_nodeid(item),
+    )
+
+
+def _status_from_report(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[Status, str]:
+    if report.skipped:
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        if reason.startswith("not applicable: "):
+            return Status.NOT_APPLICABLE, reason.removeprefix("not applicable: ")
+        return Status.SKIPPED, reason
+    if report.when == "setup":
+        return Status.ERROR, f"could not set up the check: {_short(call)}"
+    return (Status.FAILED if report.failed else Status.PASSED), (_short(call) if report.failed else "passed")
+
+
+def _short(call: pytest.CallInfo[None]) -> str:
+    if call.excinfo is None:
+        return ""
+    return f"{call.excinfo.typename}: {call.excinfo.value}"

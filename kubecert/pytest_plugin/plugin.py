@@ -1,0 +1,184 @@
+"""kubecert's pytest11 entry point: the hooks, and nothing else (the work is in this package's modules).
+
+Options come from the one table (kubecert/options.py) plus every target kind's; checks are generated from
+the catalog (collect.py); the gates (capability, disruptive opt-in) run before a check's fixtures touch
+its target; results and reports are reporting.py's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from kubecert.pytest_plugin import hookspecs
+from kubecert.pytest_plugin.collect import DISRUPTIVE_MARKER, CatalogChecks, catalog_items, selected, xdist_group
+from kubecert.pytest_plugin.live import live_writer
+from kubecert.pytest_plugin.options import add_options, settings_from
+from kubecert.pytest_plugin.outcomes import RULE_MARKER, result_of, rule_id_of, target_id_of
+from kubecert.pytest_plugin.reporting import Reporter
+from kubecert.pytest_plugin.session import SESSION_KEY, KubecertSession, kubecert_session
+from kubecert.rules import catalog
+from kubecert.targets.registry import BUILTIN_KINDS, Registry, TargetKind, entry_point_kinds
+
+KIND_HOOK = "pytest_kubecert_target_kinds"
+
+
+class KindOptions:
+    """Adds the options of target kinds as the plugins that declare them are registered (the hook's own
+    results come too late: options must exist before the command line is parsed)."""
+
+    def __init__(self, parser: pytest.Parser, kinds: list[TargetKind]) -> None:
+        self.parser = parser
+        self.added: set[str] = set()
+        self._add(kinds)
+
+    def _add(self, kinds: list[TargetKind]) -> None:
+        options = [o for kind in kinds for o in kind.options if o.name not in self.added]
+        add_options(self.parser, options)
+        self.added.update(o.name for o in options)
+
+    @pytest.hookimpl
+    def pytest_plugin_registered(self, plugin: Any) -> None:
+        declare = getattr(plugin, KIND_HOOK, None)
+        if callable(declare) and not isinstance(plugin, KindOptions):
+            self._add(list(declare()))
+
+    def kinds(self, config: pytest.Config) -> list[TargetKind]:
+        return [kind for kinds in config.hook.pytest_kubecert_target_kinds() for kind in kinds]
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    add_options(parser)
+    pluginmanager.register(KindOptions(parser, [*BUILTIN_KINDS, *entry_point_kinds()]), "kubecert.kind-options")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object]:
+    # With -n, send all checks of one target to one worker: each target is observed once per run,
+    # and a disruptive check never runs beside another check of the same target. A wrapper, so that
+    # this runs before xdist's own hook turns an unset --dist into "load".
+    option = config.option
+    if getattr(option, "numprocesses", None) and getattr(option, "dist", "no") == "no":
+        option.dist = "loadgroup"
+    return (yield)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{RULE_MARKER}(id, family=...): the catalog rule (e.g. KC-VAL-01) a check "
+                                       "enforces; select with -m \"kubecert_rule(family='validity')\"")
+    config.addinivalue_line("markers", f"{DISRUPTIVE_MARKER}: the check changes its target (needs --allow-disruptive)")
+    kind_options = config.pluginmanager.get_plugin("kubecert.kind-options")
+    assert isinstance(kind_options, KindOptions)
+    registry = Registry([*BUILTIN_KINDS, *entry_point_kinds(), *kind_options.kinds(config)])
+    settings = settings_from(config, registry.options())
+    session = KubecertSession.start(settings, registry, progress=live_writer(config))
+    config.stash[SESSION_KEY] = session
+    fixtures: ModuleType = __import__("kubecert.pytest_plugin.fixtures", fromlist=["*"])
+    config.pluginmanager.register(fixtures, "kubecert.fixtures")
+    if not hasattr(config, "workerinput"):  # reports are the controller's business
+        reporter = Reporter(config, session)
+        reporter.clear_stale()
+        config.pluginmanager.register(reporter, "kubecert.reporter")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if SESSION_KEY in config.stash:
+        config.stash[SESSION_KEY].close()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> list[pytest.Item] | None:
+    if not isinstance(obj, CatalogChecks):
+        return None
+    state = kubecert_session(collector.config)
+    return catalog_items(collector, state.targets, state.settings.rule_patterns)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A check written by hand (a marked test using kubecert_target) runs once per target its rule concerns."""
+    if "kubecert_target" not in metafunc.fixturenames:
+        return
+    targets = kubecert_session(metafunc.config).targets
+    ids = list(targets)
+    marker = metafunc.definition.get_closest_marker(RULE_MARKER)
+    if marker is not None and marker.args:
+        try:
+            needs = catalog.get(str(marker.args[0])).capabilities
+        except catalog.UnknownRule:
+            needs = ()  # reported as a usage error when the items are collected
+        # When the rule concerns no target, pytest needs a parameter all the same; those items are
+        # deselected at collection.
+        ids = [i for i in ids if targets[i].concerns(needs)] or ids
+    metafunc.parametrize("kubecert_target", ids, ids=ids, indirect=True)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    state = kubecert_session(config)
+    kept, deselected = [], []
+    for item in items:
+        rule_id = rule_id_of(item)
+        if rule_id is None:
+            kept.append(item)
+            continue
+        try:
+            rule = catalog.get(rule_id)
+        except catalog.UnknownRule as exc:
+            raise pytest.UsageError(f"{item.nodeid}: {exc.args[0]}") from None
+        target_id = target_id_of(item)
+        unconcerned = target_id is not None and not state.targets[target_id].concerns(rule.capabilities)
+        if unconcerned or not selected(rule_id, state.settings.rule_patterns):
+            deselected.append(item)
+            continue
+        if target_id is not None and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(xdist_group(target_id)))
+        kept.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+    # Read-only checks first: they judge the platform as found, before anything changes it.
+    kept.sort(key=_is_disruptive)
+    items[:] = kept
+
+
+def _is_disruptive(item: pytest.Item) -> bool:
+    rule_id = rule_id_of(item)
+    return rule_id is not None and catalog.get(rule_id).disruptive
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """The gates, before any fixture touches the target: capability, then the disruptive opt-in."""
+    rule_id, target_id = rule_id_of(item), target_id_of(item)
+    if rule_id is None or target_id is None:
+        return
+    state = kubecert_session(item.config)
+    rule = catalog.get(rule_id)
+    missing = state.targets[target_id].missing_capability(rule.capabilities)
+    if missing:
+        pytest.skip(missing)
+    if rule.disruptive and not state.disruptive_allowed(target_id):
+        pytest.skip(f"{rule.id} changes the target; pass --allow-disruptive to run it")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    result = result_of(item, report, call)
+    if result is not None:
+        target = kubecert_session(item.config).targets[result.target]
+        # Plain data on the report: it travels from xdist workers to the controller with it.
+        report.kubecert_result = result.to_json()  # type: ignore[attr-defined]
+        report.kubecert_target = target.describe()  # type: ignore[attr-defined]
+        # On the item, so that the teardown report (the one JUnit XML reads) carries them too.
+        item.user_properties.extend([
+            ("kubecert_rule", result.rule), ("kubecert_target", result.target),
+            ("kubecert_status", str(result.status)),
+        ])
+    return report

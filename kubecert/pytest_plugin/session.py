@@ -1,0 +1,57 @@
+"""The plugin's state for one pytest session: the settings, the targets, and each target's contexts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pytest
+
+from kubecert.contexts import TargetContexts
+from kubecert.profiles import Profile, ProfileError, resolve
+from kubecert.pytest_plugin.options import Settings
+from kubecert.targets.base import Progress, Target
+from kubecert.targets.errors import TargetError
+from kubecert.targets.registry import Registry
+
+SESSION_KEY = pytest.StashKey["KubecertSession"]()
+
+
+@dataclass
+class KubecertSession:
+    settings: Settings
+    registry: Registry
+    targets: dict[str, Target] = field(default_factory=dict)  # constructed up front, opened on first use
+    contexts: dict[str, TargetContexts] = field(default_factory=dict)
+    started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    @classmethod
+    def start(cls, settings: Settings, registry: Registry, progress: Progress | None = None) -> KubecertSession:
+        """Validate every target and profile now, so a typo is a usage error before anything runs."""
+        session = cls(settings, registry)
+        try:
+            for uri in registry.expand(settings.targets):
+                target = registry.open(uri, session._profile_for(uri), settings.target_options, settings.facts)
+                if progress is not None:
+                    target.progress = progress
+                session.targets[uri] = target
+                session.contexts[uri] = TargetContexts(target, settings.at)
+        except (TargetError, ProfileError) as exc:
+            session.close()
+            raise pytest.UsageError(str(exc)) from None
+        return session
+
+    def _profile_for(self, uri: str) -> Profile:
+        base = resolve(self.settings.profile, self.registry.kind_of(uri).default_profile)
+        return base.with_overrides(self.settings.overrides, origin="command line")
+
+    def disruptive_allowed(self, uri: str) -> bool:
+        return self.settings.allow_disruptive or self.registry.kind_of(uri).disruptive_by_default
+
+    def close(self) -> None:
+        for target in self.targets.values():
+            target.close()
+
+
+def kubecert_session(config: pytest.Config) -> KubecertSession:
+    return config.stash[SESSION_KEY]

@@ -1,0 +1,61 @@
+"""Named faults, one shape for every layer of the reference: a tree fault is planted in a node's files
+before anything is checked (pki/faults.py), a renewer fault makes ``renew``, ``generate-csr`` or
+``upgrade`` misbehave while they act (pki/renewal_faults.py), a platform fault makes the Palette-like
+API or its platform misbehave (platform/faults.py).
+
+Every fault says which rules a correct kubecert must fail on it (and that no other may fail), so the
+project's tests prove each rule bites; every implemented rule must be failed by at least one fault.
+Faults are opt-in: none is ever on unless named.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+from dataclasses import dataclass
+
+
+class Layer(enum.StrEnum):
+    TREE = "tree"
+    RENEWER = "renewer"
+    PLATFORM = "platform"
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    layer: Layer
+    fails: tuple[str, ...]  # the rules it must fail; the first is the one it exists for
+    description: str
+    offender: str = ""  # what the failing evidence must name: a file below the tree, a certificate
+    may_also_fail: tuple[str, ...] = ()  # rules that fail too or not, depending on how they are implemented
+    unjudged: tuple[str, ...] = ()  # rules it leaves unjudgeable (an error, not a failure)
+    note: str = ""  # why it fails more than one rule
+    requires: frozenset[str] = frozenset()  # "root" (changes an owner), "external-ca" (a node without ca.key)
+
+    @property
+    def rule(self) -> str:
+        return self.fails[0]
+
+    @property
+    def also_fails(self) -> tuple[str, ...]:
+        return self.fails[1:]
+
+    @property
+    def needs_root(self) -> bool:
+        return "root" in self.requires
+
+
+_LAYERS = {
+    Layer.TREE: ("kubecert.reference.pki.faults", "FAULTS"),
+    Layer.RENEWER: ("kubecert.reference.pki.renewal_faults", "RENEWAL_FAULTS"),
+    Layer.PLATFORM: ("kubecert.reference.platform.faults", "FAULTS"),
+}
+
+
+def all_faults() -> list[Fault]:
+    """Every fault of every layer, in layer order."""
+    found: list[Fault] = []
+    for module, name in _LAYERS.values():
+        found.extend(getattr(importlib.import_module(module), name).values())
+    return found

@@ -1,0 +1,119 @@
+"""What every target offers the checks: an id, capabilities, and observations of the platform."""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from kubecert.inventory.facts import NodeFacts
+from kubecert.inventory.model import Inventory, isoformat
+from kubecert.options import Option
+from kubecert.profiles import Profile
+from kubecert.targets.errors import TargetError, TargetUnavailable
+
+TargetOption = Option  # what the user may tell targets of a kind: declared once, for the CLI and pytest
+
+Progress = Callable[[str], None]
+
+
+def stderr_progress(line: str) -> None:
+    """Where a target's warnings and progress go unless the runner points them elsewhere."""
+    stream = sys.__stderr__
+    if stream is not None:
+        stream.write(f"[kubecert] {line}\n")
+        stream.flush()
+
+
+class Target(abc.ABC):
+    """A backend that observes one platform and may act on it."""
+
+    scheme: ClassVar[str]
+    default_profile: ClassVar[str] = "kubeadm"
+    # Disruptive checks need the user's opt-in, except on targets that exist only to be checked.
+    disruptive_by_default: ClassVar[bool] = False
+
+    def __init__(self, uri: str, profile: Profile, options: Mapping[str, Any], facts: NodeFacts | None = None) -> None:
+        self.id = uri
+        self.profile = profile
+        self.options = options
+        self.declared = facts or NodeFacts()  # what the user declared about the node or cluster
+        # Where warnings and progress lines go while the target works (a runner points it at its terminal).
+        self.progress: Progress = stderr_progress
+        self._inventory: Inventory | None = None
+        self._unavailable: TargetUnavailable | None = None
+
+    @property
+    @abc.abstractmethod
+    def capabilities(self) -> frozenset[str]:
+        """What this target can show or do."""
+
+    def missing_capability(self, wanted: tuple[str, ...]) -> str | None:
+        missing = [c for c in wanted if c not in self.capabilities]
+        if not missing:
+            return None
+        reason = self.capability_reasons().get(missing[0])
+        return f"{self.id} cannot offer {', '.join(missing)}" + (f": {reason}" if reason else "")
+
+    def concerns(self, wanted: tuple[str, ...]) -> bool:
+        """False when this kind of target can never offer one of ``wanted``: a rule that needs it does
+        not concern the target (x509 rules on an API), so no check is made for the pair at all. A
+        capability it could offer when configured (it has a reason) still makes a skipped check."""
+        reasons = self.capability_reasons()
+        return all(c in self.capabilities or c in reasons for c in wanted)
+
+    def capability_reasons(self) -> dict[str, str]:
+        """Why a capability this kind of target could have is missing here (for the skip message)."""
+        return {}
+
+    def observe(self) -> Inventory:
+        """The observation every read-only check judges; taken once and kept (one parse per run)."""
+        if self._unavailable is not None:
+            raise self._unavailable
+        if self._inventory is None:
+            try:
+                self._inventory = self._observe(dt.datetime.now(dt.UTC))
+            except TargetUnavailable as exc:
+                self._unavailable = exc
+                raise
+        return self._inventory
+
+    def reobserve(self) -> Inventory:
+        """A fresh observation after an action; the kept one is left as it was."""
+        return self._observe(dt.datetime.now(dt.UTC))
+
+    @abc.abstractmethod
+    def _observe(self, now: dt.datetime) -> Inventory:
+        """Read the platform now; raise TargetUnavailable when it cannot be read at all."""
+
+    def location(self) -> dict[str, str]:
+        return {}
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.scheme,
+            "capabilities": sorted(self.capabilities),
+            "location": self.location(),
+            "profile": {"name": self.profile.name, "parameters": self.profile.parameters()},
+            "declared": self.declared.as_dict(),
+            "observed_at": isoformat(self._inventory.observed_at) if self._inventory is not None else None,
+        }
+
+    def close(self) -> None:  # noqa: B027 - most targets hold nothing to release
+        """Release what the target holds (temporary folders, servers, sessions)."""
+
+
+def split_uri(uri: str, scheme: str, allowed: tuple[str, ...]) -> tuple[str, dict[str, str]]:
+    """``scheme:PATH?k=v&k=v`` into the path and its options; an unknown option is a usage error."""
+    rest = uri.removeprefix(f"{scheme}:")
+    path, _, query = rest.partition("?")
+    options: dict[str, str] = {}
+    for pair in filter(None, query.split("&")):
+        key, sep, value = pair.partition("=")
+        if not sep or key not in allowed:
+            raise TargetError(f"{uri}: unknown option {pair!r} (known: {', '.join(allowed) or 'none'})")
+        options[key] = value
+    return path, options

@@ -1,0 +1,195 @@
+"""Acting on a node: renewal, CSR-only renewal, the expiration listing and upgrade, as a target offers them.
+
+``NodeActions`` is what the renewal checks call. The reference target implements it in-process with
+the reference implementation; the ``pki`` target implements it with ``CommandActions``, running the
+commands the user gives (``--renew-command``, ...), each at most ``--action-timeout`` seconds, without a
+shell. A command is split like a shell would (shlex) and then each word has its placeholders filled,
+so a path with spaces stays one argument. Output is kept, scrubbed of private keys, as evidence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shlex
+import signal
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kubecert.options import Option
+from kubecert.targets.errors import TargetError
+
+if TYPE_CHECKING:
+    from kubecert.inventory.action import ActionRecord
+
+DEFAULT_ACTION_TIMEOUT = 600.0  # seconds: kubeadm upgrade waits for static pods, renewal takes seconds
+MAX_OUTPUT_CHARS = 1 << 20
+
+
+@dataclass(frozen=True)
+class ActionCommand:
+    """One ``--*-command`` option: which capability it gives, and the placeholders it must use."""
+
+    option: str  # e.g. "renew-command"
+    capability: str
+    required: tuple[str, ...]  # placeholders the command cannot do without
+    example: str
+
+
+COMMANDS: tuple[ActionCommand, ...] = (
+    ActionCommand("renew-command", "renew", (), "kubeadm certs renew all"),
+    ActionCommand("renew-one-command", "renew_one", ("name",), "kubeadm certs renew {name}"),
+    ActionCommand("csr-command", "csr", ("csr_dir",),
+                  "kubeadm certs generate-csr --config FILE --cert-dir {csr_dir}/pki --kubeconfig-dir {csr_dir}"),
+    ActionCommand("check-expiration-command", "expiration_listing", (), "kubeadm certs check-expiration"),
+    ActionCommand("upgrade-command", "upgrade", ("certificate_renewal",),
+                  "kubeadm upgrade node --certificate-renewal={certificate_renewal}"),
+)
+ACTION_CAPABILITIES = frozenset(command.capability for command in COMMANDS)
+
+ACTION_OPTIONS: tuple[Option, ...] = (
+    Option("renew-command", "pki targets: the command that renews every certificate on the node, e.g. "
+                 "'kubeadm certs renew all' (placeholders {pki_dir}, {kubeconfig_dir})", metavar="COMMAND"),
+    Option("renew-one-command", "pki targets: the command that renews the one certificate {name}, e.g. "
+                 "'kubeadm certs renew {name}'", metavar="COMMAND"),
+    Option("csr-command", "pki targets: the command that writes keys and CSRs into {csr_dir} without "
+                 "renewing, e.g. 'kubeadm certs generate-csr --config FILE --cert-dir {csr_dir}/pki "
+                 "--kubeconfig-dir {csr_dir}'", metavar="COMMAND"),
+    Option("check-expiration-command", "pki targets: the command that prints the expiration listing, e.g. "
+                 "'kubeadm certs check-expiration' (text, -o json or -o yaml)", metavar="COMMAND"),
+    Option("upgrade-command", "pki targets: the command that upgrades the control plane with certificate "
+                 "renewal {certificate_renewal} (true/false), e.g. 'kubeadm upgrade node "
+                 "--certificate-renewal={certificate_renewal}'", metavar="COMMAND"),
+    Option("action-timeout", f"pki targets: seconds each command may run before it is stopped "
+                 f"(default {DEFAULT_ACTION_TIMEOUT:g})", metavar="SECONDS"),
+)
+
+
+def action_timeout(options: Mapping[str, Any]) -> float:
+    text = options.get("action-timeout")
+    if text is None:
+        return DEFAULT_ACTION_TIMEOUT
+    try:
+        seconds = float(text)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not 0 < seconds < 86400:
+        raise TargetError(f"--action-timeout {text!r}: expected a number of seconds between 0 and 86400")
+    return seconds
+
+
+def fill(template: list[str], values: Mapping[str, str]) -> list[str]:
+    """The command's words with {placeholders} replaced; other braces are left as they are."""
+    words = []
+    for word in template:
+        filled = word
+        for key, value in values.items():
+            filled = filled.replace("{" + key + "}", value)
+        words.append(filled)
+    return words
+
+
+def run_command(action: str, argv: list[str], timeout: float) -> ActionRecord:
+    """Run ``argv`` (no shell) for at most ``timeout`` seconds; the whole process group is stopped after."""
+    from kubecert.inventory.action import ActionRecord
+
+    shown = shlex.join(argv)
+    started = dt.datetime.now(dt.UTC)
+    try:
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   start_new_session=True)
+    except OSError as exc:
+        return ActionRecord.of(action, shown, started_at=started, finished_at=dt.datetime.now(dt.UTC),
+                               exit_code=None, problem=f"could not start {argv[0]!r}: {exc.strerror or exc}")
+    try:
+        out, err = process.communicate(timeout=timeout)
+        problem = None
+    except subprocess.TimeoutExpired:
+        _stop(process)
+        try:
+            out, err = process.communicate(timeout=5)
+        except subprocess.TimeoutExpired:  # something still holds the pipes open; give up on the output
+            out, err = b"", b""
+        problem = f"timed out after {timeout:g}s and was stopped"
+    return ActionRecord.of(
+        action, shown, started_at=started, finished_at=dt.datetime.now(dt.UTC),
+        exit_code=None if problem else process.returncode, problem=problem,
+        stdout=out.decode(errors="replace")[-MAX_OUTPUT_CHARS:],
+        stderr=err.decode(errors="replace")[-MAX_OUTPUT_CHARS:],
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        process.kill()
+
+
+class CommandActions:
+    """NodeActions by the user's own commands (``kubeadm certs renew all``, ...)."""
+
+    def __init__(self, commands: Mapping[str, list[str]], *, pki_dir: Path, kubeconfig_dir: Path,
+                 timeout: float) -> None:
+        self.commands = dict(commands)  # option name → the command's words, placeholders unfilled
+        self.pki_dir = pki_dir
+        self.kubeconfig_dir = kubeconfig_dir
+        self.timeout = timeout
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], *, pki_dir: Path, kubeconfig_dir: Path) -> CommandActions | None:
+        """The commands the user gave, checked now so that a mistake is a usage error before any check runs."""
+        commands: dict[str, list[str]] = {}
+        for spec in COMMANDS:
+            text = options.get(spec.option)
+            if not text:
+                continue
+            try:
+                words = shlex.split(text)
+            except ValueError as exc:
+                raise TargetError(f"--{spec.option} {text!r}: {exc}") from None
+            if not words:
+                raise TargetError(f"--{spec.option} is empty")
+            for placeholder in spec.required:
+                if not any("{" + placeholder + "}" in word for word in words):
+                    raise TargetError(f"--{spec.option} {text!r} must use {{{placeholder}}}, e.g. {spec.example!r}")
+            commands[spec.option] = words
+        if not commands:
+            return None
+        return cls(commands, pki_dir=pki_dir, kubeconfig_dir=kubeconfig_dir, timeout=action_timeout(options))
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return frozenset(spec.capability for spec in COMMANDS if spec.option in self.commands)
+
+    def _run(self, option: str, action: str, **values: str) -> ActionRecord:
+        template = self.commands.get(option)
+        if template is None:
+            raise RuntimeError(f"no --{option} was given")  # the capability gate keeps checks from here
+        filled = {"pki_dir": str(self.pki_dir), "kubeconfig_dir": str(self.kubeconfig_dir), **values}
+        return run_command(action, fill(template, filled), self.timeout)
+
+    def renew_all(self) -> ActionRecord:
+        return self._run("renew-command", "renew all")
+
+    def renew_one(self, name: str) -> ActionRecord:
+        return self._run("renew-one-command", f"renew {name}", name=name)
+
+    def generate_csr(self, csr_dir: Path) -> ActionRecord:
+        return self._run("csr-command", "generate-csr", csr_dir=str(csr_dir))
+
+    def check_expiration(self) -> ActionRecord:
+        return self._run("check-expiration-command", "check-expiration")
+
+    def upgrade(self, certificate_renewal: bool) -> ActionRecord:
+        flag = "true" if certificate_renewal else "false"
+        return self._run("upgrade-command", f"upgrade (certificate renewal {flag})", certificate_renewal=flag)
+
+
+def capability_reasons() -> dict[str, str]:
+    """Why a pki target lacks an action capability: the option that would give it."""
+    return {spec.capability: f"give --{spec.option} (e.g. {spec.example!r}) to let kubecert act on the node"
+            for spec in COMMANDS}

@@ -1,0 +1,11 @@
+"""The two ways a target can fail, kept apart from everything heavy so that any module may raise them."""
+
+from __future__ import annotations
+
+
+class TargetUnavailable(Exception):
+    """The target cannot be observed at all (folder missing, host unreachable); every check errors."""
+
+
+class TargetError(ValueError):
+    """A target URI or option that cannot be used: a usage error."""

@@ -1,0 +1,30 @@
+"""``palette:``: a cluster through a Palette-like management API. What this module holds is light (the
+kind's options and the names of the API); the backend is in target.py, its HTTP in http.py, the parsing of
+answers in parse.py, renewals watched in watch.py and the SpectroCluster object in spc.py."""
+
+from __future__ import annotations
+
+from kubecert.options import Kind, Option
+
+DEFAULT_KEY_ENV = "PALETTE_API_KEY"
+DEFAULT_POLL_S = 5.0
+CONTROLPLANE_ONLY = "spectrocloud.com/cert-renew-controlplane-only"
+
+OPTIONS: tuple[Option, ...] = (
+    Option("palette-cluster", "palette: the cluster uid (or ?cluster=UID in the target URI)", "UID"),
+    Option("palette-project", "palette: the project uid sent as ProjectUid (or ?project=UID); "
+           "without one, requests are tenant-scoped", "UID"),
+    Option("api-key-env", f"palette: the environment variable that holds the API key (default "
+           f"{DEFAULT_KEY_ENV})", "NAME"),
+    Option("api-key-file", "palette: a file that holds the API key (instead of the environment)", "FILE"),
+    Option("ca-bundle", "palette: CA certificates (PEM) to verify the API's TLS certificate with "
+           "(default: the system's)", "FILE"),
+    Option("insecure-skip-tls-verify", "palette: do NOT verify the API's TLS certificate (the API key "
+           "can then be stolen by anyone on the path)", kind=Kind.FLAG),
+    Option("renewal-deadline", "palette: seconds a renewal may take before KC-RPV-08 fails "
+           "(default: the profile's renewal_deadline_seconds)", "SECONDS"),
+    Option("poll-interval", f"palette: seconds between looks while a renewal runs (default "
+           f"{DEFAULT_POLL_S:g})", "SECONDS"),
+    Option("palette-kubeconfig", "palette: a kubeconfig of the cluster, to annotate its SpectroCluster "
+           "object through its own API server", "FILE"),
+)

@@ -1,0 +1,45 @@
+"""What watching a renewal and annotating the SpectroCluster object need from a palette target, as a
+contract, so that watch.py and spc.py depend on it and not on the target that uses them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from kubecert.profiles import Profile
+from kubecert.targets.base import Progress
+
+if TYPE_CHECKING:
+    from kubecert.inventory.platform import Exchange, PlatformObservation, Sample, Sent
+    from kubecert.targets.palette.http import ApiClient
+
+
+class PaletteApi(Protocol):
+    id: str
+    profile: Profile
+    progress: Progress
+    poll_s: float
+
+    @property
+    def settle_s(self) -> float: ...
+
+    @property
+    def cluster_uid(self) -> str: ...
+
+    @property
+    def kubeconfig(self) -> Path | None: ...
+
+    def client(self) -> ApiClient: ...
+
+    def look(self, now: dt.datetime | None = None) -> PlatformObservation: ...
+
+    def sample(self) -> Sample: ...
+
+    def renew(self, *, key: str | bool | None = True, sent: Sent = ...) -> Exchange: ...
+
+    def cluster_name(self) -> str | None: ...
+
+    def spc_annotation(self, name: str) -> str | None: ...
+
+    def set_spc_annotation(self, name: str, value: str | None) -> None: ...

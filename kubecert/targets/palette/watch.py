@@ -1,0 +1,172 @@
+"""Renewals through the API, watched: request one, look every poll interval until it has finished (and
+stayed finished for a settling time) or the deadline passes, and keep every look as the timeline the
+RPV rules judge. Progress goes to the terminal while waiting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterable
+
+from kubecert.inventory.platform import (
+    ClusterObject,
+    Machine,
+    PlatformObservation,
+    RenewalRecord,
+    Sample,
+    Sent,
+    UnauthenticatedRenewal,
+)
+from kubecert.inventory.renewal_progress import assess
+from kubecert.targets.errors import TargetUnavailable
+from kubecert.targets.palette import CONTROLPLANE_ONLY
+from kubecert.targets.palette.api import PaletteApi
+
+_REPORT_EVERY_S = 10.0
+
+
+def renew_and_watch(target: PaletteApi, *, controlplane_only: bool = False) -> RenewalRecord:
+    before = target.look()
+    record = RenewalRecord(
+        target=target.id, mode=target.profile.renewal_mode, controlplane_only=controlplane_only,
+        deadline_s=float(target.profile.renewal_deadline_seconds), before=before, requested_at=_now(),
+    )
+    if before.machines is None:
+        record.error = f"the machines could not be read before renewing: {'; '.join(before.problems)}"
+        return record
+    record.answer = target.renew()
+    record.answered_at = _now()
+    if record.answer.status is None or not 200 <= record.answer.status < 300:
+        record.error = (f"the renew request was not accepted: {record.answer.status or record.answer.error}"
+                        f" {record.answer.text[:200]}".rstrip())
+        return record
+    _watch(target, record)
+    return record
+
+
+def _watch(target: PaletteApi, record: RenewalRecord) -> None:
+    deadline = record.requested_at + dt.timedelta(seconds=record.deadline_s)
+    stable_since: dt.datetime | None = None
+    last_line, last_report = "", 0.0
+    while True:
+        sample = target.sample()
+        record.samples.append(sample)
+        progress = assess(record.before, sample, record.mode, record.controlplane_only)
+        if len(record.samples) == 1:
+            record.done_at_first_look = progress.done
+            if not progress.done:
+                # KC-RPV-07: a second request while this renewal runs must start nothing.
+                record.second_sent_at = _now()
+                record.second_request = target.renew(sent=Sent.WHILE_RENEWING)
+        line = f"renewal: {progress.summary}, state {progress.state}, {record.elapsed(sample.at):.0f} s"
+        if line.split(",")[:-1] != last_line.split(",")[:-1] or time.monotonic() - last_report > _REPORT_EVERY_S:
+            target.progress(f"{target.id} {line}")
+            record.progress_reports += 1
+            last_line, last_report = line, time.monotonic()
+        if progress.done:
+            stable_since = stable_since or sample.at
+            if (sample.at - stable_since).total_seconds() >= target.settle_s:
+                record.finished_at = stable_since
+                break
+        else:
+            stable_since = None
+        if sample.at >= deadline:
+            break
+        time.sleep(target.poll_s)
+    if record.finished_at is not None:
+        target.progress(f"{target.id} renewal finished in {record.elapsed(record.finished_at):.1f} s")
+    else:
+        target.progress(f"{target.id} renewal not finished after {record.deadline_s:g} s: {last_line}")
+    record.progress_reports += 1
+
+
+def renew_controlplane_only(target: PaletteApi) -> RenewalRecord:
+    """KC-RPV-06: annotate, renew, watch, and put the annotation back as it was."""
+    try:
+        previous = target.spc_annotation(CONTROLPLANE_ONLY)
+        target.set_spc_annotation(CONTROLPLANE_ONLY, "true")
+        if target.spc_annotation(CONTROLPLANE_ONLY) != "true":
+            raise TargetUnavailable(f"{target.id}: the annotation {CONTROLPLANE_ONLY}=true did not stick")
+    except TargetUnavailable as exc:
+        return RenewalRecord(target.id, target.profile.renewal_mode, True, 0.0, _empty(), _now(), error=str(exc))
+    try:
+        record = renew_and_watch(target, controlplane_only=True)
+    except TargetUnavailable as exc:
+        record = RenewalRecord(target.id, target.profile.renewal_mode, True, 0.0, _empty(), _now(), error=str(exc))
+    finally:
+        try:
+            target.set_spc_annotation(CONTROLPLANE_ONLY, previous)
+            restored = target.spc_annotation(CONTROLPLANE_ONLY) == previous
+        except TargetUnavailable:
+            restored = False
+    record.annotation_before, record.annotation_set = previous, True
+    record.annotation_restored = restored
+    return record
+
+
+def refused_renewal(target: PaletteApi) -> UnauthenticatedRenewal:
+    """KC-RPV-09: renew without a key and with a wrong one, then watch that nothing starts."""
+    before = target.look()
+    probe = UnauthenticatedRenewal(before=before)
+    if _busy(before.machines or (), before.cluster):
+        # A renewal is still going on (an earlier one outlived its deadline): whatever changes now cannot be
+        # told apart from what these requests might start. Their answers are still judged.
+        probe.error = ("the platform was still busy with an earlier renewal when the unauthenticated requests "
+                       "were sent, so what they started cannot be told apart from it")
+    client = target.client()
+    probe.exchanges.append(target.renew(key=None, sent=Sent.NO_KEY))
+    probe.exchanges.append(target.renew(key=client.wrong_key(), sent=Sent.WRONG_KEY))
+    started = time.monotonic()
+    while time.monotonic() - started < target.settle_s:
+        time.sleep(target.poll_s)
+        sample = target.sample()
+        probe.samples.append(sample)
+        probe.changes += [c for c in changes(before, sample) if c not in probe.changes]
+    if probe.changes and probe.error is None:
+        # Something started: let it finish, so the checks after this one find the platform at rest.
+        target.progress(f"{target.id} an unauthenticated renew request changed the platform ({probe.changes[0]}); "
+                        "waiting for it to settle")
+        deadline = time.monotonic() + target.profile.renewal_deadline_seconds
+        probe.settled = False
+        while time.monotonic() < deadline:
+            sample = target.sample()
+            probe.samples.append(sample)
+            if sample.error is None and not _busy(sample.machines, sample.cluster):
+                probe.settled = True
+                break
+            time.sleep(target.poll_s)
+    return probe
+
+
+def _busy(machines: Iterable[Machine], cluster: ClusterObject | None) -> bool:
+    return any(m.transitional for m in machines) or (cluster is not None and cluster.renewal_in_progress)
+
+
+def changes(before: PlatformObservation, sample: Sample) -> list[str]:
+    """What differs from ``before``: machines come or go or move, expiries change, a renewal shows."""
+    if sample.error is not None:
+        return []
+    found = []
+    was = {m.key: m for m in before.machines or ()}
+    now = {m.key: m for m in sample.machines}
+    found += [f"machine {now[k].name} appeared" for k in now.keys() - was.keys()]
+    found += [f"machine {was[k].name} went away" for k in was.keys() - now.keys()]
+    found += [f"machine {m.name} is {m.state}" for m in sample.machines if m.transitional]
+    for machine in before.certificates:
+        later = next((m for m in sample.certificates if m.machine == machine.machine), None)
+        if later is not None and later.expiries() != machine.expiries():
+            found.append(f"the certificates of {machine.machine} changed expiry")
+    if sample.cluster is not None and sample.cluster.renewal_in_progress:
+        found.append(f"the cluster reports a renewal in progress ({sample.cluster.repave_state or 'condition'})")
+    return found
+
+
+def _empty() -> PlatformObservation:
+    from kubecert.inventory.platform import Exchange
+
+    return PlatformObservation(_now(), Exchange("GET", "", Sent.API_KEY, None), (), None, None)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -1,0 +1,71 @@
+"""``pki:PATH``: a node's kubeadm PKI folder, with the kubeconfigs and manifests beside it.
+
+Query options: ``kubeconfigs=DIR`` (default: the pki folder's parent), ``manifests=DIR`` (default:
+``<kubeconfigs>/manifests``), ``machine=NAME`` (a name for the node in reports).
+
+Read-only unless the user gives commands that act on the node (``--renew-command`` and the others of
+kubecert.targets.commands): each one adds the capability its checks need.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from kubecert.inventory.facts import NodeFacts
+from kubecert.inventory.load import load_pki
+from kubecert.inventory.model import Inventory
+from kubecert.profiles import Profile
+from kubecert.targets.base import Target, split_uri
+from kubecert.targets.commands import CommandActions, capability_reasons
+from kubecert.targets.errors import TargetError, TargetUnavailable
+from kubecert.targets.protocols import NodeActions
+
+_QUERY_KEYS = ("kubeconfigs", "manifests", "machine")
+
+
+class PkiTarget(Target):
+    scheme = "pki"
+    _actions: NodeActions | None = None  # set when the user gave commands that act on the node
+
+    def __init__(self, uri: str, profile: Profile, options: Mapping[str, Any], facts: NodeFacts | None = None) -> None:
+        super().__init__(uri, profile, options, facts)
+        path, query = split_uri(uri, self.scheme, _QUERY_KEYS)
+        if not path:
+            raise TargetError(f"{uri}: give the PKI folder, e.g. pki:/etc/kubernetes/pki")
+        self.pki_dir = Path(path)
+        self.kubeconfig_dir = Path(query["kubeconfigs"]) if "kubeconfigs" in query else self.pki_dir.parent
+        self.manifests_dir = Path(query["manifests"]) if "manifests" in query else self.kubeconfig_dir / "manifests"
+        self.machine = query.get("machine")
+        self._actions = CommandActions.from_options(options, pki_dir=self.pki_dir, kubeconfig_dir=self.kubeconfig_dir)
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        acting = self._actions.capabilities if isinstance(self._actions, CommandActions) else frozenset()
+        return frozenset({"x509", "expiry", "files", "owners", "kubeconfigs"}) | acting
+
+    def capability_reasons(self) -> dict[str, str]:
+        return capability_reasons()
+
+    def node_actions(self) -> NodeActions | None:
+        """How checks act on this node: the user's commands, or None when none were given."""
+        return self._actions
+
+    def location(self) -> dict[str, str]:
+        return {"pki": str(self.pki_dir), "kubeconfigs": str(self.kubeconfig_dir), "manifests": str(self.manifests_dir)}
+
+    def _observe(self, now: dt.datetime) -> Inventory:
+        if not self.pki_dir.exists():
+            raise TargetUnavailable(f"{self.id}: the folder {self.pki_dir} does not exist")
+        if not self.pki_dir.is_dir():
+            raise TargetUnavailable(f"{self.id}: {self.pki_dir} is not a folder")
+        if not os.access(self.pki_dir, os.R_OK | os.X_OK):
+            raise TargetUnavailable(f"{self.id}: cannot list {self.pki_dir} (permission denied; run as root)")
+        return load_pki(
+            self.pki_dir, kubeconfig_dir=self.kubeconfig_dir, manifests_dir=self.manifests_dir,
+            declared=self.declared, target=self.id, observed_at=now, machine=self.machine,
+        )
+

@@ -1,0 +1,133 @@
+"""The target registry: URI scheme → the backend that observes that kind of platform, with its options.
+
+A kind's backend is imported only when a target of that kind is opened, so listing kinds and their
+options (``kubecert check --help``) costs nothing. Other plugins add kinds through the
+``pytest_kubecert_target_kinds`` hook (kubecert/pytest_plugin/hookspecs.py) or, for the command too,
+the ``kubecert.target_kinds`` entry point group.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kubecert.options import Option
+from kubecert.targets.commands import ACTION_OPTIONS
+from kubecert.targets.errors import TargetError
+from kubecert.targets.palette import OPTIONS as PALETTE_OPTIONS
+from kubecert.targets.reference import expand_reference, reference_extra
+
+if TYPE_CHECKING:
+    from kubecert.inventory.facts import NodeFacts
+    from kubecert.profiles import Profile
+    from kubecert.targets.base import Target
+
+TargetFactory = Callable[["str", "Profile", Mapping[str, Any], "NodeFacts"], "Target"]
+ENTRY_POINT_GROUP = "kubecert.target_kinds"
+
+# The Python packages each optional extra brings; a target that needs a missing one is a usage error.
+EXTRAS: dict[str, tuple[str, ...]] = {"reference": ("fastapi", "uvicorn"), "cluster": ("kubernetes",)}
+
+
+@dataclass(frozen=True)
+class TargetKind:
+    scheme: str
+    factory: TargetFactory | str  # the backend, or "module:attribute" to import it when first needed
+    default_profile: str
+    summary: str
+    disruptive_by_default: bool = False  # targets that exist only to be checked may be changed
+    expand: Callable[[str], list[str]] | None = None  # a URI that stands for several targets
+    options: tuple[Option, ...] = ()  # what the user may tell targets of this kind
+    pip_extra: Callable[[str], str | None] | str | None = None  # the pip extra a URI of this kind needs
+
+    def concrete(self, uri: str) -> list[str]:
+        return self.expand(uri) if self.expand is not None else [uri]
+
+    def backend(self) -> TargetFactory:
+        if not isinstance(self.factory, str):
+            return self.factory
+        module, _, attribute = self.factory.partition(":")
+        return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
+
+    def needed_extra(self, uri: str) -> str | None:
+        return self.pip_extra(uri) if callable(self.pip_extra) else self.pip_extra
+
+
+BUILTIN_KINDS: tuple[TargetKind, ...] = (
+    TargetKind("pki", "kubecert.targets.pki:PkiTarget", "kubeadm",
+               "a node's kubeadm PKI folder: pki:/etc/kubernetes/pki", options=ACTION_OPTIONS),
+    TargetKind("reference", "kubecert.targets.reference:reference_target", "palette",
+               "kubecert's reference platform, made fresh for the run (the default)", True, expand_reference,
+               pip_extra=reference_extra),
+    TargetKind("palette", "kubecert.targets.palette.target:PaletteTarget", "palette",
+               "a cluster through a Palette-like management API: palette:https://HOST?cluster=UID&project=UID",
+               options=PALETTE_OPTIONS),
+)
+
+
+def missing_extra(extra: str) -> str | None:
+    """Why ``extra`` is not usable here (a package of it is not installed), or None."""
+    absent = [name for name in EXTRAS.get(extra, ()) if importlib.util.find_spec(name) is None]
+    if not absent:
+        return None
+    return f"needs kubecert's {extra!r} extra ({', '.join(absent)} not installed): pip install 'kubecert[{extra}]'"
+
+
+class Registry:
+    def __init__(self, kinds: Iterable[TargetKind] = BUILTIN_KINDS) -> None:
+        self._kinds: dict[str, TargetKind] = {}
+        for kind in kinds:
+            self.add(kind)
+
+    def add(self, kind: TargetKind) -> None:
+        if kind.scheme in self._kinds:
+            raise ValueError(f"target scheme {kind.scheme!r} is registered twice")
+        self._kinds[kind.scheme] = kind
+
+    def kinds(self) -> list[TargetKind]:
+        return list(self._kinds.values())
+
+    def options(self) -> list[Option]:
+        """Every kind's options, each once."""
+        seen: dict[str, Option] = {}
+        for kind in self._kinds.values():
+            for option in kind.options:
+                seen.setdefault(option.name, option)
+        return list(seen.values())
+
+    def kind_of(self, uri: str) -> TargetKind:
+        scheme = uri.split(":", 1)[0]
+        if scheme not in self._kinds:
+            known = ", ".join(self._kinds)
+            raise TargetError(f"{uri!r}: unknown target kind {scheme!r} (known: {known})")
+        return self._kinds[scheme]
+
+    def expand(self, uris: Iterable[str]) -> list[str]:
+        """The concrete target ids, in order, each once (``reference`` stands for all its parts)."""
+        seen: dict[str, None] = {}
+        for uri in uris:
+            for concrete in self.kind_of(uri).concrete(uri):
+                seen.setdefault(concrete, None)
+        return list(seen)
+
+    def open(self, uri: str, profile: Profile, options: Mapping[str, Any], facts: NodeFacts) -> Target:
+        kind = self.kind_of(uri)
+        extra = kind.needed_extra(uri)
+        problem = missing_extra(extra) if extra else None
+        if problem:
+            raise TargetError(f"{uri}: {problem}")
+        return kind.backend()(uri, profile, options, facts)
+
+
+def entry_point_kinds() -> list[TargetKind]:
+    """Kinds that installed packages declare in the ``kubecert.target_kinds`` entry point group: each entry
+    names a callable returning a list of TargetKind."""
+    from importlib.metadata import entry_points
+
+    found: list[TargetKind] = []
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        found.extend(entry.load()())
+    return found
