@@ -1,9 +1,8 @@
 """What kubeadm (v1.31+) puts in /etc/kubernetes: one table read by the loader, the rules and the reference.
 
-Sources: kubeadm's cmd/kubeadm/app/phases/certs (certlist.go) and phases/kubeconfig, summarised in
-FACTS.md. Templated fields use ``{node}`` for the node name. Names are kubeadm's own short names, as
-``kubeadm certs check-expiration`` prints them; ``palette_name`` is how Palette's API names the same
-certificate.
+Sources: kubeadm's cmd/kubeadm/app/phases/certs (certlist.go) and phases/kubeconfig. Templated fields
+use ``{node}`` for the node name. Names are kubeadm's own short names, as ``kubeadm certs
+check-expiration`` prints them; ``palette_name`` is how Palette's API names the same certificate.
 """
 
 from __future__ import annotations
@@ -97,7 +96,7 @@ LEAVES: tuple[CertSpec, ...] = (
     ),
 )
 
-# Leaves whose O was system:masters before kubeadm v1.29 (FACTS.md); accepted and reported.
+# Leaves whose O was system:masters before kubeadm v1.29 (kubeadm's certlist.go history); accepted and reported.
 LEGACY_MASTERS_LEAVES = frozenset({"apiserver-kubelet-client", "apiserver-etcd-client", "etcd-healthcheck-client"})
 
 KUBECONFIGS: tuple[KubeconfigSpec, ...] = (

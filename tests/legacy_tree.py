@@ -1,7 +1,7 @@
 """A kubeadm tree as kubeadm before v1.29 (and before about 2020) left it, made from a reference copy.
 
-What differs from v1.31 (FACTS.md): CAs have serial 0, NotBefore = creation time (no backdate) and no
-SKI (Go added SKIs to CAs from 1.15), so leaves carry no AKI; leaves have no basicConstraints, their
+What differs from v1.31 (kubeadm's history of pkiutil): CAs have serial 0, NotBefore = creation time (no
+backdate) and no SKI (Go added SKIs to CAs from 1.15), so leaves carry no AKI; leaves have no basicConstraints, their
 NotBefore is their CA's and NotAfter is the signing time + 365 d; admin and etcd/kubelet clients are
 in system:masters. cryptography will not write serial 0, so the CAs come from ``openssl ca``.
 """

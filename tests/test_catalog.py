@@ -10,7 +10,7 @@ from kubecert.inventory.facts import NodeFacts
 from kubecert.profiles import Profile
 from kubecert.rules import all_rules, catalog, get, sources
 
-# The IDs RULES.md defines; reports and CI gates refer to them, so none may disappear or be renamed.
+# The IDs of the first catalog; reports and CI gates refer to them, so none may disappear or be renamed.
 CATALOG_IDS = (
     [f"KC-INV-0{i}" for i in range(1, 5)] + [f"KC-VAL-0{i}" for i in range(1, 5)] + ["KC-EXP-01"]
     + [f"KC-X509-0{i}" for i in range(1, 7)] + [f"KC-ID-0{i}" for i in range(1, 4)]
@@ -62,3 +62,59 @@ def test_unknown_rule_is_a_clear_error() -> None:
 def test_registering_an_id_outside_the_catalog_fails() -> None:
     with pytest.raises(catalog.UnknownRule, match="not in the catalog"):
         catalog.implements("KC-NOPE-99")(lambda ctx: [])
+
+
+# ---------------------------------------------------------------- adding a rule: catalog, function, fault
+
+
+def test_every_rule_is_implemented_or_planned() -> None:
+    """A catalog entry without a function is a mistake unless the catalog says it is planned."""
+    unexplained = [r.id for r in all_rules() if not r.implemented and not r.planned]
+    assert unexplained == [], f"{unexplained}: add the function (@implements) or mark the entry planned = true"
+    assert [r.id for r in all_rules() if r.implemented and r.planned] == []
+
+
+def test_every_implemented_rule_is_failed_by_a_fault_of_the_reference() -> None:
+    from kubecert.reference.faults import all_faults
+
+    faults = all_faults()
+    covered = {rule for fault in faults for rule in fault.fails}
+    missing = sorted(r.id for r in all_rules() if r.implemented and r.id not in covered)
+    assert missing == [], f"{missing}: give each a named fault of the reference that fails it"
+    assert covered <= {r.id for r in all_rules()}, covered - {r.id for r in all_rules()}
+    names = [(fault.layer, fault.name) for fault in faults]
+    assert len(names) == len(set(names)), "fault names are unique within their layer"
+
+
+def test_each_action_and_probe_has_a_maker_and_the_catalog_uses_known_names() -> None:
+    from kubecert.capabilities import CAPABILITIES, Action, Probe
+    from kubecert.contexts import STEPS
+
+    assert set(Action) | set(Probe) == STEPS
+    for rule in all_rules():
+        assert set(rule.capabilities) <= CAPABILITIES, rule.id
+        assert not (rule.action and rule.probe), rule.id
+        assert rule.disruptive or rule.action is None, rule.id
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("capabilities", ["x509", "x059"], "unknown capability 'x059'"),
+    ("action", "renew-al", "unknown action 'renew-al'"),
+    ("probe", "acess", "unknown probe 'acess'"),
+    ("sources", ["PAL", "PALETTE"], "unknown source 'PALETTE'"),
+    ("parameters", ["leaf_dayz"], "unknown parameter 'leaf_dayz'"),
+    ("capabilites", ["x509"], "unknown field 'capabilites'"),
+])
+def test_a_typo_in_the_catalog_is_an_error_at_load(field: str, value: object, message: str) -> None:
+    """A misspelt name must not silently drop a rule (it would make no check and no result)."""
+    entry = {"id": "KC-TEST-01", "family": "x", "title": "t", "statement": "s", "sources": ["PAL"],
+             "citation": "c", field: value}
+    with pytest.raises(catalog.CatalogError, match=message):
+        catalog._validate(entry)
+
+
+def test_an_action_makes_a_rule_disruptive() -> None:
+    entry = {"id": "KC-TEST-01", "family": "x", "title": "t", "statement": "s", "sources": ["PAL"],
+             "citation": "c", "action": "renew-all"}
+    with pytest.raises(catalog.CatalogError, match="must be disruptive"):
+        catalog._validate(entry)

@@ -12,6 +12,8 @@ import pytest
 
 from kubecert.rules import all_rules
 
+from support import validated
+
 
 def kubecert(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "kubecert", *args], cwd=cwd, capture_output=True, text=True,
@@ -19,7 +21,7 @@ def kubecert(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def read_report(cwd: Path) -> dict[str, Any]:
-    return json.loads((cwd / "reports" / "kubecert.json").read_text())
+    return validated(json.loads((cwd / "reports" / "kubecert.json").read_text()))
 
 
 def test_check_passes_a_good_tree_and_writes_every_report(tmp_path: Path, reference_tree: Any) -> None:

@@ -14,6 +14,8 @@ import pytest
 
 from kubecert.reference.pki import FAULTS, InitResult, KeyPool, apply_fault
 
+from support import validated
+
 STATIC_FAMILIES = ("INV", "VAL", "EXP", "X509", "ID", "FILE", "KCFG", "EXT")
 
 
@@ -39,7 +41,7 @@ def fault_report(
     for name in targets:
         pytest_args += ["--kubecert-target", f"pki:{base / name / 'pki'}"]
     pytest.main(pytest_args)  # its outcome is judged through the report below
-    document = json.loads(report.read_text())
+    document = validated(json.loads(report.read_text()))
     document["base"] = str(base)
     return document
 

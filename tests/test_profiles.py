@@ -55,3 +55,26 @@ def test_bad_profile_names_file_and_parameter(tmp_path: Path, content: str, mess
 def test_unknown_profile_name_lists_the_choices() -> None:
     with pytest.raises(ProfileError, match="neither a built-in profile"):
         check_spec("kubeadmm")
+
+
+def test_the_shipped_report_schema_is_the_one_the_report_types_generate() -> None:
+    from kubecert.reports.schema import generate, shipped
+
+    regenerate = "python -m kubecert.reports.schema > kubecert/reports/report.schema.json"
+    assert shipped() == generate(), f"regenerate it: {regenerate}"
+
+
+def test_a_part_whose_extra_is_missing_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from kubecert.inventory.facts import NodeFacts
+    from kubecert.targets.errors import TargetError
+    from kubecert.targets.registry import Registry
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "fastapi" else real(name, *a))
+    with pytest.raises(TargetError, match=r"reference:palette needs kubecert's 'reference' extra \(fastapi not "
+                                          r"installed\): pip install 'kubecert\[reference\]'"):
+        Registry().open("reference:palette", BUILTIN["palette"], {}, NodeFacts())
+    # the parts that need nothing more still open
+    Registry().open("reference:pki", BUILTIN["palette"], {}, NodeFacts()).close()

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import functools
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from kubecert.reference.errors import ReferenceUsageError
+from kubecert.reference.errors import ReferenceUsageError, guarded
 from kubecert.reference.pki.expiration import OUTPUT_FORMATS, check_expiration, render
 from kubecert.reference.pki.faults import FAULTS, apply_fault, fault_names
 from kubecert.reference.pki.init import init_pki
@@ -26,27 +25,8 @@ from kubecert.reference.pki.options import DEFAULT_PROFILE, PROFILE_CA_DAYS, Ini
 from kubecert.reference.pki.renewal_faults import renewal_fault_names
 
 EXIT_OK = 0
-EXIT_USAGE = 3
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[Any]"
-Handler: TypeAlias = Callable[[argparse.Namespace], int]
-
-
-def _guarded(handler: Handler) -> Handler:
-    """Turn the errors a user can cause into one line on stderr and the usage exit code."""
-
-    @functools.wraps(handler)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except ReferenceUsageError as exc:
-            print(f"kubecert: error: {exc}", file=sys.stderr)
-        except OSError as exc:  # unwritable folder, disk full: the user's environment, not a bug
-            where = f" {exc.filename}" if exc.filename else ""
-            print(f"kubecert: error:{where}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_USAGE
-
-    return run
 
 
 def _now() -> dt.datetime:
@@ -81,7 +61,7 @@ def _add_init(verbs: Subparsers) -> None:
     parser.add_argument("--no-super-admin", action="store_true", help="a secondary control-plane node")
     parser.add_argument("--fault", action="append", default=[], metavar="NAME",
                         help=f"plant a named fault after init; repeatable: {', '.join(fault_names())}")
-    parser.set_defaults(handler=_guarded(_run_init))
+    parser.set_defaults(handler=guarded(_run_init))
 
 
 def _run_init(args: argparse.Namespace) -> int:
@@ -119,7 +99,7 @@ def _add_check_expiration(verbs: Subparsers) -> None:
     parser.add_argument("--dir", required=True, type=Path, help="the tree's folder (what a node calls /etc/kubernetes)")
     parser.add_argument("-o", "--output", default="text", metavar="FORMAT", help=f"one of {', '.join(OUTPUT_FORMATS)}")
     _add_etcd_and_fault(parser, renewal_fault_names("check-expiration"))
-    parser.set_defaults(handler=_guarded(_run_check_expiration))
+    parser.set_defaults(handler=guarded(_run_check_expiration))
 
 
 def _run_check_expiration(args: argparse.Namespace) -> int:
@@ -144,7 +124,7 @@ def _add_renew(verbs: Subparsers) -> None:
     parser.add_argument("which", metavar="all|NAME", help="all, or one certificate (apiserver, admin.conf, ...)")
     parser.add_argument("--dir", required=True, type=Path, help="the tree's folder (what a node calls /etc/kubernetes)")
     _add_etcd_and_fault(parser, renewal_fault_names("renew"))
-    parser.set_defaults(handler=_guarded(_run_renew))
+    parser.set_defaults(handler=guarded(_run_renew))
 
 
 def _add_etcd_and_fault(parser: argparse.ArgumentParser, fault_choices: tuple[str, ...]) -> None:
@@ -172,7 +152,7 @@ def _add_generate_csr(verbs: Subparsers) -> None:
     parser.add_argument("--dir", required=True, type=Path, help="the tree's folder (what a node calls /etc/kubernetes)")
     parser.add_argument("--csr-dir", required=True, type=Path, help="where the keys and CSRs go (made 0700)")
     _add_etcd_and_fault(parser, renewal_fault_names("generate-csr"))
-    parser.set_defaults(handler=_guarded(_run_generate_csr))
+    parser.set_defaults(handler=guarded(_run_generate_csr))
 
 
 def _run_generate_csr(args: argparse.Namespace) -> int:
@@ -203,7 +183,7 @@ def _add_upgrade(verbs: Subparsers) -> None:
     parser.add_argument("--certificate-renewal", type=_go_bool, nargs="?", const=True, default=True,
                         metavar="true|false", help="renew certificates during the upgrade (default true)")
     _add_etcd_and_fault(parser, renewal_fault_names("upgrade"))
-    parser.set_defaults(handler=_guarded(_run_upgrade))
+    parser.set_defaults(handler=guarded(_run_upgrade))
 
 
 def _run_upgrade(args: argparse.Namespace) -> int:

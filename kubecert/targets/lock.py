@@ -35,14 +35,18 @@ def lock_path(key: str) -> Path:
 def target_lock(key: str, *, shared: bool, timeout: float) -> Iterator[None]:
     """Hold the lock of target ``key`` (its id) while the block runs; wait at most ``timeout`` seconds.
 
-    The last holder removes the lock file, so runs leave nothing behind; a process that locked a file
-    removed meanwhile notices (the path no longer names its file) and locks the new one instead.
+    The last holder removes the lock file (and the folder, once empty), so runs leave nothing behind; a
+    process that locked a file removed meanwhile notices (the path no longer names its file) and locks the
+    new one instead.
     """
-    path = lock_path(key)
     mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
     deadline = time.monotonic() + timeout
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        path = lock_path(key)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError:  # another lock's last holder removed the folder just now: make it again
+            continue
         try:
             fcntl.flock(fd, mode)
         except BlockingIOError:
@@ -62,6 +66,8 @@ def target_lock(key: str, *, shared: bool, timeout: float) -> Iterator[None]:
             # Exclusive without waiting means nobody else holds or waits on it: then it can go.
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # not empty: another target's lock is held
+                path.parent.rmdir()
         except BlockingIOError:
             pass
         finally:

@@ -9,11 +9,11 @@ the ``kubecert.target_kinds`` entry point group.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kubecert.extras import MissingExtra, require
 from kubecert.options import Option
 from kubecert.targets.commands import ACTION_OPTIONS
 from kubecert.targets.errors import TargetError
@@ -27,9 +27,6 @@ if TYPE_CHECKING:
 
 TargetFactory = Callable[["str", "Profile", Mapping[str, Any], "NodeFacts"], "Target"]
 ENTRY_POINT_GROUP = "kubecert.target_kinds"
-
-# The Python packages each optional extra brings; a target that needs a missing one is a usage error.
-EXTRAS: dict[str, tuple[str, ...]] = {"reference": ("fastapi", "uvicorn"), "cluster": ("kubernetes",)}
 
 
 @dataclass(frozen=True)
@@ -66,14 +63,6 @@ BUILTIN_KINDS: tuple[TargetKind, ...] = (
                "a cluster through a Palette-like management API: palette:https://HOST?cluster=UID&project=UID",
                options=PALETTE_OPTIONS),
 )
-
-
-def missing_extra(extra: str) -> str | None:
-    """Why ``extra`` is not usable here (a package of it is not installed), or None."""
-    absent = [name for name in EXTRAS.get(extra, ()) if importlib.util.find_spec(name) is None]
-    if not absent:
-        return None
-    return f"needs kubecert's {extra!r} extra ({', '.join(absent)} not installed): pip install 'kubecert[{extra}]'"
 
 
 class Registry:
@@ -116,9 +105,11 @@ class Registry:
     def open(self, uri: str, profile: Profile, options: Mapping[str, Any], facts: NodeFacts) -> Target:
         kind = self.kind_of(uri)
         extra = kind.needed_extra(uri)
-        problem = missing_extra(extra) if extra else None
-        if problem:
-            raise TargetError(f"{uri}: {problem}")
+        if extra:
+            try:
+                require(extra, uri)
+            except MissingExtra as exc:
+                raise TargetError(str(exc)) from None
         return kind.backend()(uri, profile, options, facts)
 
 

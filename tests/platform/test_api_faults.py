@@ -15,6 +15,8 @@ import pytest
 
 from kubecert.reference.platform.faults import FAULTS
 
+from support import validated
+
 # Faults whose in-place code path differs from the repave one, checked in both modes.
 IN_PLACE = ("stale-expiry", "second-renewal")
 TARGETS = (["faulty:repave:none", "faulty:in-place:none"] + [f"faulty:repave:{name}" for name in FAULTS]
@@ -34,7 +36,7 @@ def fault_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
     subprocess.run([sys.executable, "-m", "pytest", *args], cwd=base, env=env, capture_output=True, timeout=600,
                    check=False)  # judged through the report
-    return dict(json.loads(report.read_text()))
+    return validated(json.loads(report.read_text()))
 
 
 def _statuses(report: dict[str, Any], target: str) -> dict[str, str]:

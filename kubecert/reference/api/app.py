@@ -1,6 +1,6 @@
 """The Palette-like HTTP API of the reference platform (FastAPI).
 
-Routes (FACTS.md "Palette API"):
+Routes (the Palette API specification):
 - ``GET /v1/spectroclusters/{uid}``: the cluster object
 - ``GET /v1/spectroclusters/{uid}/k8certificates``: each control-plane machine's certificates
 - ``PATCH /v1/spectroclusters/{uid}/k8certificates/renew``: 204, empty; the renewal runs afterwards

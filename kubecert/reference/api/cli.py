@@ -13,7 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from kubecert.reference.errors import ReferenceUsageError
+from kubecert.extras import MissingExtra, require
+from kubecert.reference.errors import ReferenceUsageError, guarded
 from kubecert.reference.pki.files import KEY_MODE, write_atomic
 
 DEFAULT_TIME_SCALE = 20.0
@@ -48,14 +49,16 @@ def add_serve(commands: Any) -> None:
     parser.add_argument("--fault", action="append", default=[], metavar="NAME",
                         help="turn on a named fault (repeatable); see --list-faults")
     parser.add_argument("--list-faults", action="store_true", help="list the faults and the rules they fail")
-    from kubecert.reference.cli import _guarded
-
-    parser.set_defaults(handler=_guarded(run_serve))
+    parser.set_defaults(handler=guarded(run_serve))
 
 
 def run_serve(args: argparse.Namespace) -> int:
     from kubecert.reference.platform.faults import FAULTS, checked
 
+    try:
+        require("reference", "kubecert reference serve")
+    except MissingExtra as exc:
+        raise ReferenceUsageError(str(exc)) from None
     if args.list_faults:
         for fault in FAULTS.values():
             print(f"{fault.name:24} fails {', '.join(fault.rules):22} {fault.description}")

@@ -1,6 +1,6 @@
 """The JSON documents the routes answer with, read from one consistent snapshot of the platform.
 
-Shapes follow the Palette API specification as FACTS.md summarises it; dates are RFC 3339 with
+Shapes follow the Palette API specification ("Palette APIs - 4.8"); dates are RFC 3339 with
 milliseconds and ``Z``, as Palette writes them.
 """
 

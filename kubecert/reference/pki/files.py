@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-# The modes kubeadm writes (FACTS.md "File modes"; static pods from kubeadm's WriteStaticPodToDisk).
+# The modes kubeadm writes (kubeadm's pkiutil and kubeconfig writers; static pods from WriteStaticPodToDisk).
 DIR_MODE = 0o755
 CERT_MODE = 0o644
 KEY_MODE = 0o600  # private keys and sa.pub alike: keyutil.WriteKey

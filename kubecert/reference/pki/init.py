@@ -1,7 +1,7 @@
 """``kubeadm init``'s certs, kubeconfig, etcd and control-plane phases: a node's /etc/kubernetes tree.
 
 The files, their order, subjects, SANs, usages, dates, PEM formats and modes are kubeadm v1.31+'s
-(FACTS.md); the output lines are kubeadm's. Two modes kubeadm supports change the result: external CA
+(kubeadm's phases/certs); the output lines are kubeadm's. Two modes kubeadm supports change the result: external CA
 (the CA's key is not on the node) and external etcd (no etcd CA or etcd certificates).
 """
 

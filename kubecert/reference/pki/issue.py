@@ -1,8 +1,8 @@
 """Issuing certificates exactly as kubeadm v1.31+ does (pkiutil and Go's x509.CreateCertificate).
 
-What kubeadm writes (FACTS.md): a CA has a random positive serial, a subject of its CN alone, DNS SAN =
-CN, keyUsage digitalSignature+keyEncipherment+keyCertSign (critical), basicConstraints CA:TRUE
-(critical, no path length) and an SKI. A leaf has keyUsage digitalSignature+keyEncipherment
+What kubeadm writes (cmd/kubeadm/app/util/pkiutil, client-go certutil): a CA has a random positive serial, a
+subject of its CN alone, DNS SAN = CN, keyUsage digitalSignature+keyEncipherment+keyCertSign (critical),
+basicConstraints CA:TRUE (critical, no path length) and an SKI. A leaf has keyUsage digitalSignature+keyEncipherment
 (critical), its role's EKU, basicConstraints CA:FALSE (critical), AKI = its CA's SKI and no SKI; DNS
 SANs are de-duplicated and sorted, IP SANs de-duplicated in order. NotBefore = start − 5 min; NotAfter
 = start + validity. Extensions come in Go's order and names use PrintableString where Go would.

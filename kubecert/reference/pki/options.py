@@ -13,7 +13,7 @@ from kubecert.reference.pki.issue import BACKDATE, KUBEADM_CA_DAYS, LEAF_DAYS, I
 from kubecert.reference.pki.keys import DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS
 from kubecert.reference.pki.manifests import APISERVER_PORT, url
 
-# ca_days of each profile (RULES.md "Profiles"): kubeadm's constant and Palette's documented figure.
+# ca_days of the kubeadm and palette profiles: kubeadm's constant and Palette's documented figure.
 PROFILE_CA_DAYS: dict[str, int] = {"kubeadm": KUBEADM_CA_DAYS, "palette": 3652}
 DEFAULT_PROFILE = "palette"  # the reference implementation follows the palette profile
 CA_NAMES: tuple[str, ...] = tuple(spec.name for spec in layout.CAS)

@@ -12,7 +12,7 @@ from kubecert.targets.errors import TargetUnavailable
 from kubecert.targets.palette.api import PaletteApi
 
 GROUP = "cluster.spectrocloud.com"
-VERSIONS = ("v1", "v1alpha1")  # v1 in recent releases, v1alpha1 before (FACTS.md)
+VERSIONS = ("v1", "v1alpha1")  # the SpectroCluster CRD: v1 in recent releases, v1alpha1 before
 PLURAL = "spectroclusters"
 MERGE_PATCH = "application/merge-patch+json"
 _TIMEOUT = (10, 30)

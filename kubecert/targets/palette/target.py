@@ -1,6 +1,6 @@
 """``palette:https://HOST[:PORT]?cluster=UID&project=UID``: a cluster through a Palette-like management API.
 
-Works against any implementation of the documented routes (FACTS.md "Palette API"), not only
+Works against any implementation of the documented routes (the Palette API specification), not only
 kubecert's reference. The API key comes from an environment variable (``--api-key-env``, default
 PALETTE_API_KEY) or a file (``--api-key-file``), never from the command line, and never appears in
 output, evidence or reports. TLS is verified (``--ca-bundle`` for a private CA); turning verification
@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from kubecert.extras import MissingExtra, require
 from kubecert.inventory.facts import NodeFacts
 from kubecert.inventory.platform import (
     AccessProbes,
@@ -281,6 +282,11 @@ def connection_from(uri: str, options: Mapping[str, Any]) -> Connection:
     kubeconfig = options.get("palette-kubeconfig")
     if kubeconfig and not Path(kubeconfig).is_file():
         raise TargetError(f"{uri}: --palette-kubeconfig {kubeconfig}: no such file")
+    if kubeconfig:
+        try:
+            require("cluster", f"{uri}: --palette-kubeconfig")
+        except MissingExtra as exc:
+            raise TargetError(str(exc)) from None
     return Connection(f"https://{parts.netloc}", cluster, project, key, verify,
                       Path(kubeconfig) if kubeconfig else None)
 
