@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,22 @@ AGGREGATED = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryL
               "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json")
 TABLE = ("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,"
          "application/json")
+
+
+# Every test here but the one that writes reads a single cluster served for the module.
+@pytest.fixture(scope="module")
+def cluster(shared_cluster: ReferenceCluster) -> ReferenceCluster:
+    return shared_cluster
+
+
+@pytest.fixture(scope="module")
+def served(shared_served: ClusterServer) -> ClusterServer:
+    return shared_served
+
+
+@pytest.fixture(scope="module")
+def https(shared_https):
+    return shared_https
 
 
 @pytest.mark.parametrize("path", ["/api/v1/nodes", "/version", "/apis"])
@@ -75,8 +92,11 @@ def test_nodes_may_read_nodes_and_configmaps_only(served: ClusterServer, https, 
     assert "cannot patch resource" in patch.json()["message"]
 
 
-def test_the_kubernetes_client_lists_nodes_and_reads_configmaps(served: ClusterServer, cluster: ReferenceCluster,
-                                                               tmp_path: Path) -> None:
+def test_the_kubernetes_client_lists_nodes_reads_configmaps_and_patches(
+        make_cluster: Callable[..., ReferenceCluster], serve: Callable[[ReferenceCluster], ClusterServer],
+        tmp_path: Path) -> None:
+    cluster = make_cluster()
+    served = serve(cluster)
     configuration = k8s.Configuration()
     k8s_config.load_kube_config(str(served.admin_kubeconfig), client_configuration=configuration,
                                 temp_file_path=str(tmp_path / "kube-tmp"))

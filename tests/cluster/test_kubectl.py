@@ -39,8 +39,8 @@ def _client_certificate(kubeconfig: Path) -> str:
     return str(current_user(parse_kubeconfig(kubeconfig.read_bytes()))["client-certificate-data"])
 
 
-def test_kubectl_works_before_and_after_a_renewal(served: ClusterServer, cluster: ReferenceCluster,
-                                                   kubectl: Kubectl) -> None:
+def test_kubectl_works_before_and_after_a_renewal(kubectl: Kubectl, served: ClusterServer,
+                                                   cluster: ReferenceCluster) -> None:
     _kubectl_sees_the_cluster(kubectl, served.admin_kubeconfig, cluster)
     before = _client_certificate(served.admin_kubeconfig)
     cluster.renew()
@@ -48,8 +48,8 @@ def test_kubectl_works_before_and_after_a_renewal(served: ClusterServer, cluster
     _kubectl_sees_the_cluster(kubectl, served.admin_kubeconfig, cluster)
 
 
-def test_kubectl_annotation_makes_the_renewal_keep_the_workers(served: ClusterServer, cluster: ReferenceCluster,
-                                                                kubectl: Kubectl) -> None:
+def test_kubectl_annotation_makes_the_renewal_keep_the_workers(kubectl: Kubectl, served: ClusterServer,
+                                                                cluster: ReferenceCluster) -> None:
     annotated = kubectl(served.admin_kubeconfig, "annotate", "spc", cluster.info.name, "-n", cluster.namespace,
                         "spectrocloud.com/cert-renew-controlplane-only=true")
     assert "annotated" in annotated.stdout
@@ -58,9 +58,10 @@ def test_kubectl_annotation_makes_the_renewal_keep_the_workers(served: ClusterSe
     assert kubectl(served.admin_kubeconfig, "get", "nodes", "-o", NODE_IDS).stdout == before
 
 
-def test_kubectl_refuses_a_server_its_kubeconfig_ca_did_not_sign(make_cluster: Callable[..., ReferenceCluster],
+def test_kubectl_refuses_a_server_its_kubeconfig_ca_did_not_sign(kubectl: Kubectl,
+                                                                 make_cluster: Callable[..., ReferenceCluster],
                                                                  serve: Callable[[ReferenceCluster], ClusterServer],
-                                                                 kubectl: Kubectl) -> None:
+                                                                 ) -> None:
     server = serve(make_cluster(faults=("kubeconfig-other-ca",)))
     refused = kubectl(server.admin_kubeconfig, "get", "nodes", check=False)
     assert refused.returncode != 0
