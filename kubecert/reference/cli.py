@@ -217,7 +217,13 @@ def _add_serve(commands: Subparsers) -> None:
     add_serve(commands)
 
 
-REFERENCE_COMMANDS: list[Callable[[Subparsers], None]] = [_add_pki, _add_serve]
+def _add_cluster(commands: Subparsers) -> None:
+    from kubecert.reference.kube.cli import add_cluster
+
+    add_cluster(commands)
+
+
+REFERENCE_COMMANDS: list[Callable[[Subparsers], None]] = [_add_pki, _add_serve, _add_cluster]
 
 
 def register(subparsers: Subparsers) -> argparse.ArgumentParser:

@@ -1,8 +1,9 @@
 """``kubeadm init``'s certs, kubeconfig, etcd and control-plane phases: a node's /etc/kubernetes tree.
 
 The files, their order, subjects, SANs, usages, dates, PEM formats and modes are kubeadm v1.31+'s
-(kubeadm's phases/certs); the output lines are kubeadm's. Two modes kubeadm supports change the result: external CA
-(the CA's key is not on the node) and external etcd (no etcd CA or etcd certificates).
+(kubeadm's phases/certs); the output lines are kubeadm's. Two modes kubeadm supports change the result:
+external CA (the CA's key is not on the node) and external etcd (no etcd CA or etcd certificates). The same
+phases write a control-plane node joining an existing cluster (join.py) when given the cluster's CAs.
 """
 
 from __future__ import annotations
@@ -83,7 +84,17 @@ class _Writer:
 
 def init_pki(root: Path, options: InitOptions | None = None, *, keys: KeyFactory, now: dt.datetime) -> InitResult:
     """Write a control-plane node's /etc/kubernetes tree below ``root`` (which must be empty or absent)."""
-    options = options or InitOptions()
+    return write_node_tree(root, options or InitOptions(), keys=keys, now=now)
+
+
+def write_node_tree(
+    root: Path, options: InitOptions, *, keys: KeyFactory, now: dt.datetime, cluster_pki: PkiTree | None = None,
+) -> InitResult:
+    """init's certs, kubeconfig and manifest phases below ``root`` (which must be empty or absent).
+
+    With ``cluster_pki`` the CAs and the service-account key pair are copied from that tree byte for
+    byte instead of generated, as on a control-plane node joining with the cluster's certificates.
+    """
     options.validate()
     start = utc(now)
     root = Path(root)
@@ -93,7 +104,7 @@ def init_pki(root: Path, options: InitOptions | None = None, *, keys: KeyFactory
     tree = PkiTree(root)
     out = _Writer(root)
 
-    issued = _certs_phase(tree, out, options, keys, start)
+    issued = _certs_phase(tree, out, options, keys, start, cluster_pki=cluster_pki)
     _kubeconfig_phase(tree, out, options, keys=keys, start=start, ca=issued["ca"])
     _manifests_phase(tree, out, options)
     for name in options.external_ca:
@@ -103,7 +114,8 @@ def init_pki(root: Path, options: InitOptions | None = None, *, keys: KeyFactory
 
 
 def _certs_phase(
-    tree: PkiTree, out: _Writer, options: InitOptions, keys: KeyFactory, start: dt.datetime
+    tree: PkiTree, out: _Writer, options: InitOptions, keys: KeyFactory, start: dt.datetime, *,
+    cluster_pki: PkiTree | None = None,
 ) -> dict[str, tuple[x509.Certificate, PrivateKey]]:
     ensure_dir(tree.pki_dir)
     out.log.append(f'[certs] Using certificateDir folder "{tree.pki_dir}"')
@@ -111,6 +123,12 @@ def _certs_phase(
     for name in GENERATION_ORDER:
         spec = layout.CERTS_BY_NAME[name]
         if spec.etcd and options.external_etcd:
+            continue
+        if spec.ca is None and cluster_pki is not None:
+            out.log.append(f"[certs] Using existing {spec.path} certificate authority")
+            _copy(out, cluster_pki.key_path(name), tree.key_path(name), KEY_MODE)
+            _copy(out, cluster_pki.cert_path(name), tree.cert_path(name), CERT_MODE)
+            issued[name] = (tree.cert(name), tree.key(name))
             continue
         out.log.append(f'[certs] Generating "{spec.path}" certificate and key')
         key = keys.new_key(options.key_algorithm)
@@ -132,11 +150,20 @@ def _certs_phase(
         out.write(tree.key_path(name), private_key_pem(key), KEY_MODE)
         out.write(tree.cert_path(name), cert_pem(cert), CERT_MODE)
         issued[name] = (cert, key)
+    if cluster_pki is not None:
+        out.log.append('[certs] Using the existing "sa" key')
+        _copy(out, cluster_pki.sa_key_path, tree.sa_key_path, KEY_MODE)
+        _copy(out, cluster_pki.sa_pub_path, tree.sa_pub_path, KEY_MODE)
+        return issued
     out.log.append('[certs] Generating "sa" key and public key')
     sa_key = keys.new_key(options.key_algorithm)
     out.write(tree.sa_key_path, private_key_pem(sa_key), KEY_MODE)
     out.write(tree.sa_pub_path, public_key_pem(sa_key), KEY_MODE)
     return issued
+
+
+def _copy(out: _Writer, source: Path, target: Path, mode: int) -> None:
+    out.write(target, source.read_bytes(), mode)
 
 
 def _sans(name: str, options: InitOptions, out: _Writer) -> tuple[list[str], list[str]]:

@@ -1,0 +1,70 @@
+"""Who is asking and what they may do: x509 client-certificate authentication and a fixed authorizer.
+
+As kube-apiserver's x509 authenticator: the TLS layer has already verified that the certificate
+chains to the --client-ca-file; the user is the subject's CN, the groups its O values. Authorization
+stands in for kubeadm's RBAC bindings: kubeadm:cluster-admins and system:masters may do everything,
+system:nodes may read nodes and ConfigMaps, every authenticated user may read discovery, /version and
+the health endpoints; nobody else may do anything. The anonymous user does not exist here
+(``--anonymous-auth=false``): a request without a valid certificate is 401.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from kubecert.layout import CLUSTER_ADMINS, SYSTEM_MASTERS
+from kubecert.reference.kube.discovery import CONFIGMAPS, NODES, Resource
+from kubecert.reference.kube.objects import ApiError, bounded
+
+ADMIN_GROUPS = frozenset({CLUSTER_ADMINS, SYSTEM_MASTERS})
+NODES_GROUP = "system:nodes"
+_NODE_READABLE = frozenset({NODES.name, CONFIGMAPS.name})
+_READ_VERBS = frozenset({"get", "list", "watch"})
+_NAME_LIMIT = 253  # the longest name Kubernetes accepts (a DNS subdomain)
+
+
+@dataclass(frozen=True)
+class Identity:
+    user: str
+    groups: tuple[str, ...] = ()
+
+
+def identity_of(der: bytes | None) -> Identity | None:
+    """The identity a verified client certificate (DER, as ``SSLSocket.getpeercert(True)`` gives it) carries."""
+    if not der:
+        return None
+    cert = x509.load_der_x509_certificate(der)
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if not names:
+        return None  # kube-apiserver refuses a client certificate without a CN
+    groups = tuple(str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME))
+    return Identity(user=str(names[0].value), groups=groups)
+
+
+def authenticated(identity: Identity | None) -> Identity:
+    if identity is None:
+        raise ApiError(401, "Unauthorized")
+    return identity
+
+
+def allowed(identity: Identity, verb: str, resource: Resource) -> bool:
+    if ADMIN_GROUPS.intersection(identity.groups):
+        return True
+    return NODES_GROUP in identity.groups and resource.name in _NODE_READABLE and verb in _READ_VERBS
+
+
+def authorize(identity: Identity, verb: str, resource: Resource, *, name: str | None, namespace: str | None) -> None:
+    """Raise kube-apiserver's 403 when ``identity`` may not ``verb`` the resource."""
+    if allowed(identity, verb, resource):
+        return
+    # Names come from the request path: repeated at most as long as a valid name can be.
+    shown = bounded(name, _NAME_LIMIT) if name else None
+    subject = f'{resource.qualified} "{shown}"' if shown else resource.qualified
+    scope = f'in the namespace "{bounded(namespace, _NAME_LIMIT)}"' if namespace else "at the cluster scope"
+    message = (f'{subject} is forbidden: User "{bounded(identity.user, _NAME_LIMIT)}" cannot {verb} resource '
+               f'"{resource.name}" in API group "{resource.group}" {scope}')
+    details = {"name": shown, "group": resource.group, "kind": resource.name}
+    raise ApiError(403, message, {key: value for key, value in details.items() if value})
