@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from kubecert.reference.errors import ReferenceUsageError, guarded
+from kubecert.reference.errors import EXIT_USAGE, ReferenceUsageError, guarded
 from kubecert.reference.pki.expiration import OUTPUT_FORMATS, check_expiration, render
 from kubecert.reference.pki.faults import FAULTS, apply_fault, fault_names
 from kubecert.reference.pki.init import init_pki
@@ -25,6 +25,7 @@ from kubecert.reference.pki.options import DEFAULT_PROFILE, PROFILE_CA_DAYS, Ini
 from kubecert.reference.pki.renewal_faults import renewal_fault_names
 
 EXIT_OK = 0
+__all__ = ["EXIT_OK", "EXIT_USAGE", "main", "register"]
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[Any]"
 
