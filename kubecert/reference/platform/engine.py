@@ -181,7 +181,7 @@ class Platform:
         cluster = db.execute("SELECT name FROM clusters WHERE uid = ?", (cluster_uid,)).fetchone()
         options = InitOptions(node_name=machine["name"], advertise_address=machine["address"],
                               control_plane_endpoint=f"api.{cluster['name']}.example.internal", ca_days=self.ca_days)
-        machine_pki.join_control_plane(
+        machine_pki.write_machine_pki(
             self.machine_dir(cluster_uid, machine["uid"]), self.shared_dir(cluster_uid), options, keys=self.keys,
             now=now, leaf_days=leaf_days or self.leaf_days,
             keep_from=self.machine_dir(cluster_uid, keep_from) if keep_from else None,

@@ -65,7 +65,7 @@ def rotate_cluster_cas(shared: Path, *, keys: KeyFactory, now: dt.datetime, ca_d
         tree.write_cert(spec.name, issue_ca(cn=spec.cn, key=key, now=now, ca_days=ca_days))
 
 
-def join_control_plane(
+def write_machine_pki(
     machine_dir: Path,
     shared: Path,
     options: InitOptions,
@@ -76,7 +76,8 @@ def join_control_plane(
     keep_from: Path | None = None,
     keep: Iterable[str] = (),
 ) -> None:
-    """Write ``machine_dir/pki`` for a joining control-plane machine, all at once.
+    """Write ``machine_dir/pki`` for a joining control-plane machine, all at once: its PKI only, which is what
+    the API lists (kubecert.reference.pki.join writes a joining node's whole tree, kubeconfigs and manifests).
 
     The tree is built beside its final place and renamed into it, so a crash leaves either no tree or
     a whole one; a tree left by an interrupted earlier attempt is replaced. ``keep`` names leaves
