@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ from kubecert.capabilities import Action
 from kubecert.reference.pki import FreshKeys
 from kubecert.reference.pki.renew import renew
 from kubecert.rules import get
+from kubecert.targets.errors import TargetUnavailable
 from kubecert.targets.lock import LockTimeout, target_lock
 
 from nodes import NODE_RULES, checksums
@@ -211,3 +213,18 @@ def test_kubecert_check_without_a_target_renews_the_reference(tmp_path: Path) ->
     assert by_target["reference:pki"] == {rule: "not_applicable" if rule == "KC-REN-07" else "passed"
                                           for rule in RENEWAL_RULES}
     assert by_target["reference:pki-external-ca"] == dict.fromkeys(RENEWAL_RULES, "passed")
+
+
+def test_the_lock_folder_is_private_and_goes_with_its_last_lock(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)  # read TMPDIR again
+    folder = tmp_path / f"kubecert-locks-{os.getuid()}"
+    with target_lock("pki:/x", shared=True, timeout=1), target_lock("pki:/y", shared=False, timeout=1):
+        assert oct(folder.stat().st_mode & 0o777) == "0o700" and len(list(folder.iterdir())) == 2
+    assert not folder.exists()
+    folder.mkdir(mode=0o755)  # left loose by someone else: its files could redirect our locks
+    folder.chmod(0o755)
+    with pytest.raises(TargetUnavailable, match="is not a private folder of this user"), \
+            target_lock("pki:/x", shared=True, timeout=1):
+        pass

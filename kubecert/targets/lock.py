@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,7 +28,16 @@ class LockTimeout(TargetUnavailable):
 def lock_path(key: str) -> Path:
     """The lock file of target ``key``, in a folder of this user's own (0700)."""
     folder = Path(tempfile.gettempdir()) / f"kubecert-locks-{os.getuid()}"
-    folder.mkdir(mode=0o700, exist_ok=True)
+    # Another process may make it, or remove it when its last lock goes, at any moment: the caller's open
+    # retries when the folder is gone again.
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    with contextlib.suppress(FileNotFoundError):
+        found = os.lstat(folder)
+        if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid() or found.st_mode & 0o077:
+            # Someone else made it (a shared temporary folder): their files could redirect our locks.
+            raise TargetUnavailable(f"{folder} is not a private folder of this user (uid {os.getuid()}); remove it "
+                                    "or set TMPDIR to a folder of your own")
     return folder / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.lock"
 
 
@@ -44,7 +54,7 @@ def target_lock(key: str, *, shared: bool, timeout: float) -> Iterator[None]:
     while True:
         path = lock_path(key)
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         except FileNotFoundError:  # another lock's last holder removed the folder just now: make it again
             continue
         try:
