@@ -11,7 +11,7 @@ import pytest
 from kubecert.rules import BUILTIN_PROFILES, all_rules
 from kubecert.targets import PkiTarget
 
-from support import by_rule, run_suite
+from support import by_rule, run_suite, validated
 
 # A plain pki target (a folder, no commands) judges the read-only rules that need nothing but files; it
 # skips the node actions it could run if given their commands; rules it can never concern (a management
@@ -164,7 +164,7 @@ def test_stale_report_is_removed_and_interrupted_run_is_marked_partial(
                                 f"pki:{reference_tree.root / 'pki'}", "--kubecert-json", str(report))
     assert result.ret == pytest.ExitCode.INTERRUPTED
     assert not report.exists()
-    partial = json.loads(Path(str(report) + ".partial").read_text())
+    partial = validated(json.loads(Path(str(report) + ".partial").read_text()))
     assert partial["complete"] is False
 
 

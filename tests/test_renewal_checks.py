@@ -25,7 +25,7 @@ from kubecert.targets.errors import TargetUnavailable
 from kubecert.targets.lock import LockTimeout, target_lock
 
 from nodes import NODE_RULES, checksums
-from support import result_for, statuses
+from support import read_report, result_for, statuses
 from support import run_suite as run_plugin
 
 RENEWAL_RULES = NODE_RULES
@@ -206,7 +206,7 @@ def test_kubecert_check_without_a_target_renews_the_reference(tmp_path: Path) ->
     run = subprocess.run([sys.executable, "-m", "kubecert", "check", "-q", *families], cwd=tmp_path,
                          capture_output=True, text=True, timeout=300, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
-    report = json.loads((tmp_path / "reports" / "kubecert.json").read_text())
+    report = read_report(tmp_path / "reports" / "kubecert.json")
     by_target: dict[str, dict[str, str]] = {}
     for entry in report["results"]:
         by_target.setdefault(entry["target"], {})[entry["rule"]] = entry["status"]
