@@ -191,3 +191,27 @@ def test_rules_that_cannot_concern_a_target_make_no_item(pytester: pytest.Pytest
     assert not [r for r in rules if r.startswith(("KC-API-", "KC-RPV-"))]
     assert rules["KC-REN-01"]["status"] == "skipped"
     assert "give --renew-command" in rules["KC-REN-01"]["message"]
+
+
+@pytest.mark.parametrize(("selection", "expected"), [
+    (("-k", "leaf_validity"), ["KC-VAL-01"]),
+    (("-k", "KC-VAL-0"), ["KC-VAL-01", "KC-VAL-02", "KC-VAL-03", "KC-VAL-04"]),
+    (("-m", "kubecert_rule(family='identity')"), ["KC-ID-01", "KC-ID-02", "KC-ID-03"]),
+    (("-m", "kubecert_rule(id='KC-EXP-01')"), ["KC-EXP-01"]),
+    (("--kubecert-rule", "KC-FILE-*"), ["KC-FILE-01", "KC-FILE-02", "KC-FILE-03"]),
+])
+def test_checks_are_selected_by_rule_function_family_and_marker(
+    pytester: pytest.Pytester, reference_tree: Any, selection: tuple[str, str], expected: list[str]
+) -> None:
+    result = pytester.runpytest("--pyargs", "kubecert.conformance", "--co", "-q", "--kubecert-target",
+                                f"pki:{reference_tree.root / 'pki'}", *selection)
+    chosen = sorted(line.split("::")[1].split("[")[0] for line in result.outlines if "::" in line)
+    assert chosen == expected
+
+
+def test_not_disruptive_leaves_out_every_check_that_changes_the_target(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--pyargs", "kubecert.conformance", "--co", "-q", "--kubecert-target",
+                                "reference:pki", "-m", "not disruptive")
+    chosen = {line.split("::")[1].split("[")[0] for line in result.outlines if "::" in line}
+    assert chosen and not {rule.id for rule in all_rules() if rule.disruptive} & chosen
+    assert "KC-CHK-01" in chosen  # it reads a listing and changes nothing
