@@ -36,7 +36,7 @@ class TargetContexts:
 
     def observation(self) -> RuleContext:
         """The plain observation, read once under the target's shared lock (never while another process acts)."""
-        with target_lock(self.target.id, shared=True, timeout=OBSERVATION_LOCK_WAIT):
+        with target_lock(self.target.identity, shared=True, timeout=OBSERVATION_LOCK_WAIT):
             inventory = self.target.observe()
         return RuleContext(inventory=inventory, profile=self.target.profile, now=self.at or inventory.observed_at)
 

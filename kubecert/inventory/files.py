@@ -9,6 +9,7 @@ import pwd
 import re
 import stat
 import warnings
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,23 +35,39 @@ class ReadFailure(Exception):
         self.problem = problem
 
 
-def file_facts(path: Path) -> FileFacts | None:
-    """Mode and owner of ``path`` itself (a symlink is described, not followed); None if absent."""
+def file_facts(path: Path, tree: tuple[Path, ...] = (), *, via_link: bool = False) -> FileFacts | None:
+    """Mode and owner of what ``path`` leads to, after every symlink; None if nothing is there.
+
+    A symlink is judged by the file it resolves to (its own mode is always 0777 and means nothing), and
+    says so (``link``); ``tree`` are the target's real folders, and a path that resolves outside them is
+    marked ``outside``. ``via_link``: the path lies below a symlinked folder.
+    """
     try:
-        st = os.lstat(path)
+        own = os.lstat(path)
     except OSError:
         return None
-    kind = "file"
-    if stat.S_ISDIR(st.st_mode):
-        kind = "dir"
-    elif stat.S_ISLNK(st.st_mode):
-        kind = "symlink"
-    elif not stat.S_ISREG(st.st_mode):
-        kind = "other"
+    linked = via_link or stat.S_ISLNK(own.st_mode)
+    try:
+        st = os.stat(path) if stat.S_ISLNK(own.st_mode) else own
+    except OSError:  # a dangling link, or a loop
+        st, kind = own, "dangling"
+    else:
+        kind = "dir" if stat.S_ISDIR(st.st_mode) else "file" if stat.S_ISREG(st.st_mode) else "other"
+    real = os.path.realpath(path) if linked else None
+    outside = real is not None and bool(tree) and not any(_within(real, root) for root in tree)
     return FileFacts(
         path=str(path), mode=stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid,
-        owner=_user_name(st.st_uid), group=_group_name(st.st_gid), kind=kind,
+        owner=_user_name(st.st_uid), group=_group_name(st.st_gid), kind=kind, link=real, outside=outside,
     )
+
+
+def _within(path: str, root: Path) -> bool:
+    return path == str(root) or path.startswith(str(root).rstrip("/") + "/")
+
+
+def real_folders(*folders: Path) -> tuple[Path, ...]:
+    """The real paths of a target's folders: what "inside the tree" means for its files."""
+    return tuple(dict.fromkeys(Path(os.path.realpath(folder)) for folder in folders))
 
 
 def _user_name(uid: int) -> str:
@@ -67,17 +84,42 @@ def _group_name(gid: int) -> str:
         return str(gid)
 
 
-def walk(root: Path) -> Iterator[FileFacts]:
-    """Every entry below ``root`` (root included), without following symlinks."""
-    facts = file_facts(root)
+MAX_WALK_ENTRIES = 50_000  # a PKI folder holds a few dozen; a bound, not a guess at what is normal
+
+
+class TooManyEntries(Exception):
+    """The folder holds more than MAX_WALK_ENTRIES entries; those seen so far were yielded."""
+
+
+def walk(root: Path, tree: tuple[Path, ...] = ()) -> Iterator[FileFacts]:
+    """Every entry below ``root`` (root included), through symlinks: a symlinked folder is walked too
+    (each real folder once, so a loop ends), and every entry is described by what it resolves to."""
+    facts = file_facts(root, tree)
     if facts is None:
         return
     yield facts
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=lambda _err: None):
-        for name in sorted(dirnames) + sorted(filenames):
-            entry = file_facts(Path(dirpath) / name)
-            if entry is not None:
-                yield entry
+    seen = {os.path.realpath(root)}
+    folders: deque[tuple[Path, bool]] = deque([(root, False)])
+    count = 0
+    while folders:
+        folder, via_link = folders.popleft()
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue  # unreadable: the files in it are reported by whoever needed them
+        for name in names:
+            count += 1
+            if count > MAX_WALK_ENTRIES:
+                raise TooManyEntries(f"{root} holds more than {MAX_WALK_ENTRIES} entries")
+            entry = file_facts(folder / name, tree, via_link=via_link)
+            if entry is None:
+                continue
+            yield entry
+            if entry.kind == "dir":
+                real = os.path.realpath(folder / name)
+                if real not in seen:
+                    seen.add(real)
+                    folders.append((folder / name, entry.link is not None))
 
 
 def read_bytes(path: Path, subject: str) -> bytes:
@@ -141,7 +183,19 @@ def _content_problem(data: bytes, expected: str) -> str:
 
 
 def parse_certificate(data: bytes, path: Path, subject: str) -> x509.Certificate:
-    """The first certificate in ``data``; kubeadm writes one per file (a CA file may hold a bundle)."""
+    """The first certificate in ``data``: the one kubeadm uses (pkiutil takes the first of a file's
+    certificates) and the one a component presents first."""
+    return parse_certificates(data, path, subject)[0]
+
+
+MAX_CERTIFICATES_PER_FILE = 64  # a bundle of a few CAs is plausible; thousands is a parsing-cost attack
+
+
+def parse_certificates(data: bytes, path: Path, subject: str) -> list[x509.Certificate]:
+    """Every certificate in ``data``, in order; ReadFailure when there is none or one is broken."""
+    if data.count(b"-----BEGIN CERTIFICATE-----") > MAX_CERTIFICATES_PER_FILE:
+        message = f"holds more than {MAX_CERTIFICATES_PER_FILE} certificates; not read"
+        raise ReadFailure(Problem(subject, str(path), ProblemKind.INVALID, message))
     try:
         with warnings.catch_warnings():
             # Serial 0 (old kubeadm and kind CAs) is tolerated by kubecert; cryptography warns about it.
@@ -154,7 +208,7 @@ def parse_certificate(data: bytes, path: Path, subject: str) -> x509.Certificate
         if message.startswith("malformed"):
             message += f": {exc}"
         raise ReadFailure(Problem(subject, str(path), ProblemKind.INVALID, message)) from None
-    return certs[0]
+    return certs
 
 
 def parse_private_key(data: bytes, path: Path, subject: str, facts: FileFacts | None) -> KeyFacts:

@@ -19,7 +19,7 @@ from kubecert.inventory.model import CertRecord, KeyFacts, KubeconfigRecord, Pro
 from kubecert.inventory.safe_yaml import YamlError, load_bounded
 
 
-def load_kubeconfig(path: Path, machine: str | None = None) -> KubeconfigRecord:
+def load_kubeconfig(path: Path, machine: str | None = None, tree: tuple[Path, ...] = ()) -> KubeconfigRecord:
     """The kubeconfig at ``path``; ReadFailure names the file and field when it cannot be used."""
     name = path.name
     data = read_bytes(path, name)
@@ -56,7 +56,7 @@ def load_kubeconfig(path: Path, machine: str | None = None) -> KubeconfigRecord:
         cert = parse_certificate(cert_pem, path, name)
         client_cert = CertRecord(
             name=name, role=Role.KUBECONFIG, path=str(path), cert=cert, pem=cert_pem,
-            file=file_facts(path), machine=machine,
+            file=file_facts(path, tree), machine=machine,
         )
     embedded_key: KeyFacts | None = None
     key_pem = _decoded(user, "client-key-data", invalid)
@@ -66,7 +66,7 @@ def load_kubeconfig(path: Path, machine: str | None = None) -> KubeconfigRecord:
             client_cert.key = embedded_key
 
     return KubeconfigRecord(
-        name=name, path=str(path), file=file_facts(path), user=str(user_name) if user_name else None,
+        name=name, path=str(path), file=file_facts(path, tree), user=str(user_name) if user_name else None,
         server=_string(cluster.get("server")), ca_pem=ca_pem, ca_cert=ca_cert, client_cert=client_cert,
         client_cert_path=_string(user.get("client-certificate")),
         client_key_path=_string(user.get("client-key")), embedded_key=embedded_key,

@@ -17,11 +17,13 @@ from kubecert.inventory.facts import NodeFacts
 from kubecert.inventory.files import (
     MAX_FILE_BYTES,
     ReadFailure,
+    TooManyEntries,
     file_facts,
-    parse_certificate,
+    parse_certificates,
     parse_private_key,
     parse_public_key,
     read_bytes,
+    real_folders,
     walk,
 )
 from kubecert.inventory.kubeconfig import load_kubeconfig
@@ -29,6 +31,7 @@ from kubecert.inventory.model import (
     CertRecord,
     Inventory,
     KubeconfigRecord,
+    Problem,
     ProblemKind,
     Role,
     ServiceAccountKeys,
@@ -55,15 +58,19 @@ def load_pki(
         observed_at=observed_at or dt.datetime.now(dt.UTC),
         location={"pki": str(pki_dir), "kubeconfigs": str(kubeconfig_dir), "manifests": str(manifests_dir)},
     )
-    inventory.files = list(walk(pki_dir))
+    tree = real_folders(pki_dir, kubeconfig_dir)
+    try:
+        inventory.files = list(walk(pki_dir, tree))
+    except TooManyEntries as exc:
+        inventory.problems.append(Problem("pki", str(pki_dir), ProblemKind.INVALID, f"{exc}; its files are not judged"))
 
     for spec in layout.expected_certs(external_etcd=declared.external_etcd):
-        record = _load_cert(pki_dir, spec, inventory, machine)
+        record = _load_cert(pki_dir, spec, inventory, machine, tree)
         if record is not None:
             inventory.certificates[spec.name] = record
-    inventory.service_account = _load_service_account(pki_dir, inventory)
+    inventory.service_account = _load_service_account(pki_dir, inventory, tree)
     for kspec in layout.KUBECONFIGS:
-        kubeconfig = _load_kubeconfig(kubeconfig_dir / kspec.name, inventory, machine)
+        kubeconfig = _load_kubeconfig(kubeconfig_dir / kspec.name, inventory, machine, tree)
         if kubeconfig is not None:
             inventory.kubeconfigs[kspec.name] = kubeconfig
             inventory.files.extend(f for f in [kubeconfig.file] if f is not None)
@@ -71,22 +78,24 @@ def load_pki(
     return inventory
 
 
-def _load_cert(pki_dir: Path, spec: layout.CertSpec, inventory: Inventory, machine: str | None) -> CertRecord | None:
+def _load_cert(pki_dir: Path, spec: layout.CertSpec, inventory: Inventory, machine: str | None,
+               tree: tuple[Path, ...]) -> CertRecord | None:
     crt_path = pki_dir / f"{spec.path}.crt"
     try:
         pem = read_bytes(crt_path, spec.name)
-        cert = parse_certificate(pem, crt_path, spec.name)
+        certs = parse_certificates(pem, crt_path, spec.name)
     except ReadFailure as failure:
         inventory.problems.append(failure.problem)
         return None
     record = CertRecord(
-        name=spec.name, role=Role.CA if spec.is_ca else Role.LEAF, path=str(crt_path), cert=cert, pem=pem,
-        file=file_facts(crt_path), machine=machine,
+        name=spec.name, role=Role.CA if spec.is_ca else Role.LEAF, path=str(crt_path), cert=certs[0], pem=pem,
+        file=file_facts(crt_path, tree), machine=machine, in_file=len(certs),
     )
     key_path = pki_dir / f"{spec.path}.key"
     key_subject = f"{spec.name}.key"
     try:
-        record.key = parse_private_key(read_bytes(key_path, key_subject), key_path, key_subject, file_facts(key_path))
+        facts = file_facts(key_path, tree)
+        record.key = parse_private_key(read_bytes(key_path, key_subject), key_path, key_subject, facts)
     except ReadFailure as failure:
         # An absent CA key is kubeadm's external-CA mode, not a problem; KC-EXT-01 reports it.
         if not (spec.is_ca and failure.problem.kind is ProblemKind.MISSING):
@@ -94,11 +103,12 @@ def _load_cert(pki_dir: Path, spec: layout.CertSpec, inventory: Inventory, machi
     return record
 
 
-def _load_service_account(pki_dir: Path, inventory: Inventory) -> ServiceAccountKeys:
+def _load_service_account(pki_dir: Path, inventory: Inventory, tree: tuple[Path, ...]) -> ServiceAccountKeys:
     key_path, pub_path = pki_dir / layout.SA_KEY, pki_dir / layout.SA_PUB
     private = public = None
     try:
-        private = parse_private_key(read_bytes(key_path, layout.SA_KEY), key_path, layout.SA_KEY, file_facts(key_path))
+        facts = file_facts(key_path, tree)
+        private = parse_private_key(read_bytes(key_path, layout.SA_KEY), key_path, layout.SA_KEY, facts)
     except ReadFailure as failure:
         inventory.problems.append(failure.problem)
     try:
@@ -108,12 +118,13 @@ def _load_service_account(pki_dir: Path, inventory: Inventory) -> ServiceAccount
     return ServiceAccountKeys(private=private, public=public, private_path=str(key_path), public_path=str(pub_path))
 
 
-def _load_kubeconfig(path: Path, inventory: Inventory, machine: str | None) -> KubeconfigRecord | None:
+def _load_kubeconfig(path: Path, inventory: Inventory, machine: str | None,
+                     tree: tuple[Path, ...]) -> KubeconfigRecord | None:
     try:
-        return load_kubeconfig(path, machine)
+        return load_kubeconfig(path, machine, tree)
     except ReadFailure as failure:
         inventory.problems.append(failure.problem)
-        facts = file_facts(path)
+        facts = file_facts(path, tree)
         if facts is not None:  # still subject to the file-mode rules
             inventory.files.append(facts)
         return None

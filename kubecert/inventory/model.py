@@ -76,10 +76,19 @@ class FileFacts:
     gid: int
     owner: str
     group: str
-    kind: str  # "file", "dir", "symlink", "other"
+    kind: str  # what the path leads to: "file", "dir", "other", or "dangling" (a symlink to nothing)
+    # Where the path really is, when it is a symlink or lies below one (mode, owner and kind are then the
+    # real file's); None for a plain path.
+    link: str | None = None
+    outside: bool = False  # the real file lies outside the target's tree
 
     def evidence(self) -> dict[str, Any]:
-        return {"path": self.path, "mode": f"{self.mode:04o}", "owner": f"{self.owner}:{self.group}"}
+        facts: dict[str, Any] = {"path": self.path, "mode": f"{self.mode:04o}", "owner": f"{self.owner}:{self.group}"}
+        if self.link is not None:
+            facts["resolves_to"] = self.link
+        if self.outside:
+            facts["outside_the_tree"] = True
+        return facts
 
 
 @dataclass(frozen=True)
@@ -131,6 +140,7 @@ class CertRecord:
     key: KeyFacts | None = None  # the private key beside it, if one was found and readable
     file: FileFacts | None = None
     machine: str | None = None
+    in_file: int = 1  # certificates in its file: kubeadm and kubecert use the first
 
     @cached_property
     def fingerprint_sha256(self) -> str:
@@ -282,6 +292,8 @@ class CertRecord:
         }
         if self.machine:
             facts["machine"] = self.machine
+        if self.in_file > 1:
+            facts["certificates_in_file"] = self.in_file
         return facts
 
 

@@ -19,6 +19,7 @@ from kubecert.rules.catalog import Rule
 from kubecert.rules.findings import Verdict
 from kubecert.status import Status
 from kubecert.targets.errors import TargetUnavailable
+from kubecert.text import shown_lines
 
 RULE_MARKER = "kubecert_rule"
 VERDICT_KEY = pytest.StashKey[Verdict]()
@@ -77,9 +78,10 @@ def result_of(item: pytest.Item, report: pytest.TestReport, call: pytest.CallInf
     rule = catalog.get(rule_id)
     verdict = item.stash.get(VERDICT_KEY, None)
     if call.excinfo is not None and call.excinfo.errisinstance(_QUIET_ERRORS):
-        report.longrepr = str(call.excinfo.value)
+        said = shown_lines(str(call.excinfo.value))  # it may quote the target (paths, answers)
+        report.longrepr = said
         if verdict is None:
-            verdict = Verdict.single(rule_id, Status.ERROR, str(call.excinfo.value))
+            verdict = Verdict.single(rule_id, Status.ERROR, said)
     if verdict is None:
         verdict = Verdict.single(rule_id, *_status_from_report(report, call))
     elif verdict.status is Status.PASSED and report.failed:

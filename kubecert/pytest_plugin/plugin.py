@@ -20,6 +20,7 @@ from kubecert.pytest_plugin.options import add_options, settings_from
 from kubecert.pytest_plugin.outcomes import RULE_MARKER, result_of, rule_id_of, target_id_of
 from kubecert.pytest_plugin.reporting import Reporter
 from kubecert.pytest_plugin.session import SESSION_KEY, KubecertSession, kubecert_session
+from kubecert.pytest_plugin.signals import restore_sigterm, stop_on_sigterm
 from kubecert.rules import catalog
 from kubecert.targets.registry import BUILTIN_KINDS, Registry, TargetKind, entry_point_kinds
 
@@ -84,11 +85,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(fixtures, "kubecert.fixtures")
     if not hasattr(config, "workerinput"):  # reports are the controller's business
         reporter = Reporter(config, session)
+        try:
+            reporter.check_outputs()
+        except pytest.UsageError:
+            session.close()
+            raise
         reporter.clear_stale()
         config.pluginmanager.register(reporter, "kubecert.reporter")
+        stop_on_sigterm(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    restore_sigterm(config)
     if SESSION_KEY in config.stash:
         config.stash[SESSION_KEY].close()
 

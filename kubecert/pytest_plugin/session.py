@@ -29,11 +29,17 @@ class KubecertSession:
     def start(cls, settings: Settings, registry: Registry, progress: Progress | None = None) -> KubecertSession:
         """Validate every target and profile now, so a typo is a usage error before anything runs."""
         session = cls(settings, registry)
+        identities: dict[str, str] = {}
         try:
             for uri in registry.expand(settings.targets):
                 target = registry.open(uri, session._profile_for(uri), settings.target_options, settings.facts)
                 if progress is not None:
                     target.progress = progress
+                first = identities.setdefault(target.identity, uri)
+                if first != uri:  # pki:/x/pki/ and pki:/y/../x/pki are one folder: check it once
+                    target.progress(f"{uri} is {first} ({target.identity}); it is checked once, as {first}")
+                    target.close()
+                    continue
                 session.targets[uri] = target
                 session.contexts[uri] = TargetContexts(target, settings.at)
         except (TargetError, ProfileError) as exc:

@@ -32,6 +32,7 @@ def build(
     finished_at: dt.datetime,
     complete: bool,
     at: dt.datetime | None = None,
+    notes: list[str] | None = None,
 ) -> Report:
     ordered = sorted(results, key=lambda r: (r.target, _rule_order(r.rule), r.nodeid))
     target_list = sorted(targets, key=lambda t: t.id)
@@ -42,7 +43,7 @@ def build(
         started_at=isoformat(started_at), finished_at=isoformat(finished_at),
         observed_at=min(observed) if observed else None, complete=complete, targets=target_list,
         results=ordered, summary={status: counts.get(status, 0) for status in Status},
-        evaluated_as_of=isoformat(at) if at is not None else None,
+        evaluated_as_of=isoformat(at) if at is not None else None, notes=notes or None,
     )
 
 

@@ -57,6 +57,8 @@ class ProfileRecord:
 @dataclass(frozen=True)
 class TargetRecord:
     id: str = field(metadata=_doc("the target's URI"))
+    identity: str = field(metadata=_doc("what it really is (a resolved folder, an API and cluster): two URIs "
+                                        "with one identity are one target"))
     kind: str = field(metadata=_doc("its URI scheme"))
     capabilities: list[str] = field(metadata=_doc("what it could show or do in this run"))
     location: dict[str, str] = field(metadata=_doc("where it was read (folders, API address)"))
@@ -88,6 +90,9 @@ class Report:
     summary: dict[Status, int] = field(metadata=_doc("how many results have each status"))
     evaluated_as_of: str | None = field(default=None, metadata=_doc(
         "the date every date rule was judged as of (--at), when not the observation time", omit_if_none=True))
+    notes: list[str] | None = field(default=None, metadata=_doc(
+        "what a reader must know beyond the results, e.g. an action stopped midway that may have left a node "
+        "half-renewed", omit_if_none=True))
 
     def to_json(self) -> dict[str, Any]:
         return dict(_to_json(self))

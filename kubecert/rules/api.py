@@ -66,7 +66,8 @@ def listing_shape(ctx: RuleContext) -> Iterator[Finding]:
         yield failed("k8certificates", f"answered {exchange.status}, expected 200", **facts)
         return
     if not exchange.is_json or not isinstance(exchange.document, dict):
-        yield failed("k8certificates", f"the answer is not a JSON object (Content-Type {exchange.content_type})",
+        why = f": {exchange.error}" if exchange.error else f" (Content-Type {exchange.content_type})"
+        yield failed("k8certificates", f"{exchange.method} {exchange.path}: the answer is not a JSON object{why}",
                      **facts)
         return
     entries = exchange.document.get("machineCertificates")

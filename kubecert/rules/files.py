@@ -19,14 +19,19 @@ _KUBECONFIG_NAMES = {k.name for k in layout.KUBECONFIGS}
 def _mode_finding(entry: FileFacts, limit: int, what: str) -> Finding:
     facts = entry.evidence()
     extra = entry.mode & ~limit
+    through = f" (through a symlink to {entry.link})" if entry.link else ""
+    if entry.outside:
+        return failed(entry.path, f"{what} is a symlink to {entry.link}, outside the target's folders: its "
+                      f"protection depends on folders kubecert did not judge (mode {entry.mode:04o})", **facts)
     if extra:
         return failed(entry.path, f"{what} mode {entry.mode:04o} is looser than {limit:04o} "
-                      f"(extra bits {extra:04o})", **facts)
-    return passed(entry.path, f"{what} mode {entry.mode:04o}", **facts)
+                      f"(extra bits {extra:04o}){through}", **facts)
+    return passed(entry.path, f"{what} mode {entry.mode:04o}{through}", notable=bool(through), **facts)
 
 
 def _judged(entries: list[FileFacts]) -> Iterator[FileFacts]:
-    # A symlink's own mode is always 0777 and means nothing; what it points at is judged under its name.
+    # Entries are described by what they resolve to (a symlink's own mode is 0777 and means nothing);
+    # a link to nothing is the inventory rules' finding, not a mode.
     return (e for e in entries if e.kind == "file")
 
 
@@ -55,9 +60,12 @@ def owned_by_root(ctx: RuleContext) -> Iterator[Finding]:
     for entry in ctx.inventory.files:
         if not entry.path.startswith(pki):
             continue
+        if entry.kind == "dangling":
+            continue
         facts = entry.evidence()
+        through = f" (through a symlink to {entry.link})" if entry.link else ""
         if entry.uid == 0 and entry.gid == 0:
-            yield passed(entry.path, "owned by root:root", **facts)
+            yield passed(entry.path, f"owned by root:root{through}", **facts)
         else:
             yield failed(entry.path, f"owned by {entry.owner}:{entry.group} (uid {entry.uid}, gid {entry.gid}), "
-                         "expected root:root", **facts)
+                         f"expected root:root{through}", **facts)

@@ -8,6 +8,7 @@ from typing import Any
 
 from kubecert.inventory.model import CertRecord
 from kubecert.status import Status
+from kubecert.text import shown, shown_lines, shown_values
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class Finding:
     def to_evidence(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"subject": self.subject, "status": str(self.status), "detail": self.message}
         # A fact never takes the place of what the finding itself says (an HTTP status is not a verdict).
-        entry.update((key, value) for key, value in self.evidence.items() if key not in entry)
+        entry.update((key, value) for key, value in shown_values(dict(self.evidence)).items() if key not in entry)
         return entry
 
 
@@ -33,7 +34,8 @@ def _finding(status: Status, subject: str | CertRecord, message: str, notable: b
         evidence.update(subject.evidence())
         subject = subject.name
     evidence.update(facts)
-    return Finding(subject, status, message, evidence, notable)
+    # Subjects and messages carry a target's text (file names, DNs, answers): never raw control characters.
+    return Finding(shown(subject), status, shown(message), evidence, notable)
 
 
 def passed(subject: str | CertRecord, message: str, *, notable: bool = False, **facts: Any) -> Finding:
@@ -76,7 +78,7 @@ class Verdict:
     @classmethod
     def single(cls, rule: str, status: Status, message: str) -> Verdict:
         """A verdict reached without findings: skipped, or the target could not be observed."""
-        return cls(rule, status, message)
+        return cls(rule, status, shown_lines(message))
 
     def evidence(self) -> list[dict[str, Any]]:
         return [f.to_evidence() for f in self.findings]

@@ -19,7 +19,10 @@ def _present(ctx: RuleContext, specs: tuple[layout.CertSpec, ...]) -> Iterator[F
             yield not_applicable(spec.name, "external etcd declared: not expected on this node")
             continue
         record = ctx.inventory.certificates.get(spec.name)
-        if record is not None:
+        if record is not None and record.in_file > 1:
+            yield passed(record, f"present; its file holds {record.in_file} certificates, and the first (this one) is "
+                         "the one kubeadm and the components use", notable=True)
+        elif record is not None:
             signer = f", issued under {spec.ca}" if spec.ca else ""
             yield passed(record, f"present{signer}")
         else:

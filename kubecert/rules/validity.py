@@ -52,11 +52,16 @@ def leaf_validity(ctx: RuleContext) -> Iterator[Finding]:
             continue
         ca = issuing_ca(ctx.inventory, leaf)
         if ca is not None and leaf.not_before == ca.not_before:
-            # kubeadm before v1.31 reuses the CA's NotBefore, so the issuance time is unknown: the
-            # certificate cannot have been signed after we observed it.
+            # kubeadm before v1.31 reuses the CA's NotBefore, so the issuance time is unknown. It lies between
+            # NotBefore (nothing is signed before the CA exists) and the observation (nothing is signed after
+            # we saw it): NotAfter must be leaf_days after some moment in that window.
             limit = ctx.observed_at + period + dt.timedelta(seconds=ctx.profile.clock_skew_seconds)
             facts["issuance"] = "unknown: NotBefore equals the CA's (kubeadm before v1.31)"
-            if leaf.not_after <= limit:
+            if leaf.lifetime < period - _ROUNDING:
+                yield failed(leaf, f"NotBefore equals the CA's, and the leaf is valid only "
+                             f"{fmt_duration(leaf.lifetime)} from it: signed no earlier than NotBefore, it should "
+                             f"be valid at least {ctx.profile.leaf_days}d", **facts)
+            elif leaf.not_after <= limit:
                 yield passed(leaf, "NotBefore equals the CA's (kubeadm before v1.31), so issuance is unknown; "
                              f"NotAfter is within {ctx.profile.leaf_days}d of observation", notable=True, **facts)
             else:

@@ -16,7 +16,11 @@ _CA_NAMES = tuple(s.name for s in layout.CAS)
 _LEAF_NAMES = tuple(s.name for s in layout.LEAVES)
 _KUBECONFIG_NAMES = tuple(k.name for k in layout.KUBECONFIGS)
 _STRONG_HASHES = {"sha256", "sha384", "sha512", "sha3-256", "sha3-384", "sha3-512"}
-_STRONG_CURVES = {"secp256r1", "secp384r1"}
+# What Kubernetes' Go components accept, not only what kubeadm makes: crypto/tls signs and verifies with
+# ECDSA on P-256, P-384 and P-521 and, since Go 1.20.7/1.21 (CVE-2023-29409), refuses RSA keys over 8192
+# bits in a handshake, so a larger one breaks every TLS connection it is used for.
+_STRONG_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
+RSA_MIN_BITS, RSA_MAX_BITS = 2048, 8192
 
 
 @implements("KC-X509-01")
@@ -136,15 +140,20 @@ def _pair(record: CertRecord, key: KeyFacts) -> Finding:
 
 def _weak_key(key: PublicKeyFacts) -> str | None:
     if key.algorithm == "RSA":
-        return None if key.size >= 2048 else f"RSA key of {key.size} bits, need at least 2048"
+        if key.size < RSA_MIN_BITS:
+            return f"RSA key of {key.size} bits, need at least {RSA_MIN_BITS}"
+        if key.size > RSA_MAX_BITS:
+            return (f"RSA key of {key.size} bits: Go's crypto/tls refuses RSA keys over {RSA_MAX_BITS} bits in a "
+                    "handshake (CVE-2023-29409), so Kubernetes components cannot use it")
+        return None
     if key.algorithm == "ECDSA":
-        return None if key.curve in _STRONG_CURVES else f"ECDSA curve {key.curve}, need P-256 or P-384"
-    return f"{key.algorithm} key: kubeadm uses RSA or ECDSA P-256/P-384"
+        return None if key.curve in _STRONG_CURVES else f"ECDSA curve {key.curve}, need P-256, P-384 or P-521"
+    return f"{key.algorithm} key: Kubernetes components use RSA or ECDSA P-256/P-384/P-521"
 
 
 @implements("KC-X509-06")
 def strong_algorithms(ctx: RuleContext) -> Iterator[Finding]:
-    """kubeadm's algorithms are RSA ≥ 2048 and ECDSA P-256/P-384, signed with SHA-256 or stronger."""
+    """What Kubernetes components accept: RSA 2048..8192 and ECDSA P-256/P-384/P-521, SHA-256 or stronger."""
     yield from ctx.unevaluated(*_CA_NAMES, *_LEAF_NAMES, *_KUBECONFIG_NAMES, owner="KC-INV-01/02/03")
     for record in ctx.inventory.all_certs():
         problems = [p for p in [_weak_key(record.public_key)] if p]

@@ -13,6 +13,7 @@ from kubecert.inventory.model import Inventory, isoformat
 from kubecert.options import Option
 from kubecert.profiles import Profile
 from kubecert.targets.errors import TargetError, TargetUnavailable
+from kubecert.text import shown
 
 TargetOption = Option  # what the user may tell targets of a kind: declared once, for the CLI and pytest
 
@@ -23,7 +24,7 @@ def stderr_progress(line: str) -> None:
     """Where a target's warnings and progress go unless the runner points them elsewhere."""
     stream = sys.__stderr__
     if stream is not None:
-        stream.write(f"[kubecert] {line}\n")
+        stream.write(f"[kubecert] {shown(line)}\n")
         stream.flush()
 
 
@@ -42,6 +43,7 @@ class Target(abc.ABC):
         self.declared = facts or NodeFacts()  # what the user declared about the node or cluster
         # Where warnings and progress lines go while the target works (a runner points it at its terminal).
         self.progress: Progress = stderr_progress
+        self.notes: list[str] = []  # what a report must say beyond the results (an action stopped midway)
         self._inventory: Inventory | None = None
         self._unavailable: TargetUnavailable | None = None
 
@@ -91,9 +93,15 @@ class Target(abc.ABC):
     def location(self) -> dict[str, str]:
         return {}
 
+    @property
+    def identity(self) -> str:
+        """What the target really is, whatever the URI's spelling: locks and de-duplication go by it."""
+        return self.id
+
     def describe(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "identity": self.identity,
             "kind": self.scheme,
             "capabilities": sorted(self.capabilities),
             "location": self.location(),

@@ -14,7 +14,7 @@ import os
 import shlex
 import signal
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,8 +92,17 @@ def fill(template: list[str], values: Mapping[str, str]) -> list[str]:
     return words
 
 
-def run_command(action: str, argv: list[str], timeout: float) -> ActionRecord:
-    """Run ``argv`` (no shell) for at most ``timeout`` seconds; the whole process group is stopped after."""
+STOP_GRACE_S = 5.0  # seconds a stopped command gets between SIGTERM and SIGKILL
+
+
+def run_command(action: str, argv: list[str], timeout: float,
+                interrupted: Callable[[str], None] | None = None) -> ActionRecord:
+    """Run ``argv`` (no shell) for at most ``timeout`` seconds; the whole process group is stopped after.
+
+    When kubecert itself is stopped meanwhile (Ctrl-C, SIGTERM), the command's process group is stopped
+    before the interruption goes on, so nothing keeps changing the node once kubecert has let go of it;
+    ``interrupted`` is told, for the report.
+    """
     from kubecert.inventory.action import ActionRecord
 
     shown = shlex.join(argv)
@@ -114,6 +123,12 @@ def run_command(action: str, argv: list[str], timeout: float) -> ActionRecord:
         except subprocess.TimeoutExpired:  # something still holds the pipes open; give up on the output
             out, err = b"", b""
         problem = f"timed out after {timeout:g}s and was stopped"
+    except BaseException:
+        _stop(process)
+        if interrupted is not None:
+            interrupted(f"{action} ({shown}) was stopped midway: the node may be half-renewed; look at it before "
+                        "trusting it")
+        raise
     return ActionRecord.of(
         action, shown, started_at=started, finished_at=dt.datetime.now(dt.UTC),
         exit_code=None if problem else process.returncode, problem=problem,
@@ -123,10 +138,26 @@ def run_command(action: str, argv: list[str], timeout: float) -> ActionRecord:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the command's whole process group, SIGKILL after a grace period if anything is left."""
+    for signum, wait in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, STOP_GRACE_S)):
+        try:
+            os.killpg(process.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            process.send_signal(signum)
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        if not _group_alive(process.pid):
+            return
+
+
+def _group_alive(pgid: int) -> bool:
     try:
-        os.killpg(process.pid, signal.SIGKILL)
+        os.killpg(pgid, 0)
     except (ProcessLookupError, PermissionError):
-        process.kill()
+        return False
+    return True
 
 
 class CommandActions:
@@ -138,6 +169,7 @@ class CommandActions:
         self.pki_dir = pki_dir
         self.kubeconfig_dir = kubeconfig_dir
         self.timeout = timeout
+        self.interrupted: Callable[[str], None] | None = None  # told when kubecert stops a command midway
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], *, pki_dir: Path, kubeconfig_dir: Path) -> CommandActions | None:
@@ -170,7 +202,7 @@ class CommandActions:
         if template is None:
             raise RuntimeError(f"no --{option} was given")  # the capability gate keeps checks from here
         filled = {"pki_dir": str(self.pki_dir), "kubeconfig_dir": str(self.kubeconfig_dir), **values}
-        return run_command(action, fill(template, filled), self.timeout)
+        return run_command(action, fill(template, filled), self.timeout, self.interrupted)
 
     def renew_all(self) -> ActionRecord:
         return self._run("renew-command", "renew all")

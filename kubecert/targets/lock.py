@@ -43,7 +43,8 @@ def lock_path(key: str) -> Path:
 
 @contextlib.contextmanager
 def target_lock(key: str, *, shared: bool, timeout: float) -> Iterator[None]:
-    """Hold the lock of target ``key`` (its id) while the block runs; wait at most ``timeout`` seconds.
+    """Hold the lock of target ``key`` (its identity: the real folder, not the URI's spelling) while the
+    block runs; wait at most ``timeout`` seconds.
 
     The last holder removes the lock file (and the folder, once empty), so runs leave nothing behind; a
     process that locked a file removed meanwhile notices (the path no longer names its file) and locks the

@@ -41,6 +41,8 @@ class PkiTarget(Target):
         self.manifests_dir = Path(query["manifests"]) if "manifests" in query else self.kubeconfig_dir / "manifests"
         self.machine = query.get("machine")
         self._actions = CommandActions.from_options(options, pki_dir=self.pki_dir, kubeconfig_dir=self.kubeconfig_dir)
+        if isinstance(self._actions, CommandActions):
+            self._actions.interrupted = self._stopped_midway
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -53,6 +55,15 @@ class PkiTarget(Target):
     def node_actions(self) -> NodeActions | None:
         """How checks act on this node: the user's commands, or None when none were given."""
         return self._actions
+
+    @property
+    def identity(self) -> str:
+        return f"pki:{os.path.realpath(self.pki_dir)}"
+
+    def _stopped_midway(self, what: str) -> None:
+        note = f"{self.id}: {what}"
+        self.notes.append(note)
+        self.progress(note)
 
     def location(self) -> dict[str, str]:
         return {"pki": str(self.pki_dir), "kubeconfigs": str(self.kubeconfig_dir), "manifests": str(self.manifests_dir)}

@@ -19,6 +19,7 @@ from kubecert.targets.commands import ACTION_OPTIONS
 from kubecert.targets.errors import TargetError
 from kubecert.targets.palette import OPTIONS as PALETTE_OPTIONS
 from kubecert.targets.reference import expand_reference, reference_extra
+from kubecert.text import shown
 
 if TYPE_CHECKING:
     from kubecert.inventory.facts import NodeFacts
@@ -98,6 +99,8 @@ class Registry:
         """The concrete target ids, in order, each once (``reference`` stands for all its parts)."""
         seen: dict[str, None] = {}
         for uri in uris:
+            if shown(uri) != uri:
+                raise TargetError(f"{shown(uri)!r}: a target URI cannot hold control characters")
             for concrete in self.kind_of(uri).concrete(uri):
                 seen.setdefault(concrete, None)
         return list(seen)

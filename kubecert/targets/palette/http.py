@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import secrets
@@ -23,6 +24,7 @@ import requests
 from kubecert.inventory.platform import Exchange, Sent
 from kubecert.inventory.safe_json import JsonError, JsonTooDeep, loads_bounded
 from kubecert.targets.errors import TargetUnavailable
+from kubecert.targets.palette.deadline import Deadline, WatchedAdapter
 
 REDACTED = "<redacted>"
 _TEXT_LIMIT = 2000
@@ -57,6 +59,17 @@ class Credential:
     __str__ = __repr__
 
 
+@dataclass(frozen=True)
+class _Outgoing:
+    method: str
+    url: str
+    path: str
+    headers: dict[str, str]
+    params: dict[str, Any] | None
+    data: bytes | None
+    sent: Sent
+
+
 class ApiClient:
     def __init__(self, target: str, base_url: str, api_key: Credential, project: str | None, *,
                  verify: bool | str = True, limits: HttpLimits | None = None) -> None:
@@ -67,6 +80,9 @@ class ApiClient:
         self.limits = limits or HttpLimits()
         self._session = requests.Session()
         self._session.trust_env = False  # no .netrc credentials or proxy settings from the environment
+        self._adapter = WatchedAdapter()
+        self._session.mount("https://", self._adapter)
+        self._session.mount("http://", self._adapter)
         self._session.verify = verify
         self._session.headers.update({"Accept": "application/json", "User-Agent": "kubecert"})
         self._sent_secrets: list[str] = [api_key.reveal()]
@@ -88,6 +104,19 @@ class ApiClient:
 
     def echoed(self, text: str) -> bool:
         return any(secret and secret in text for secret in self._sent_secrets)
+
+    def _redact_document(self, value: Any) -> tuple[Any, bool]:
+        """A decoded JSON answer with every credential removed from every string (keys too), and whether
+        one was there: a body may spell the key with JSON escapes that only decoding reveals."""
+        if isinstance(value, str):
+            return self.redact(value), self.echoed(value)
+        if isinstance(value, list):
+            pairs = [self._redact_document(item) for item in value]
+            return [item for item, _ in pairs], any(found for _, found in pairs)
+        if isinstance(value, dict):
+            items = [(self._redact_document(k), self._redact_document(v)) for k, v in value.items()]
+            return {k: v for (k, _), (v, _) in items}, any(kf or vf for (_, kf), (_, vf) in items)
+        return value, False
 
     # --- requests
 
@@ -111,9 +140,22 @@ class ApiClient:
             headers["Content-Type"] = content_type or "application/json"
         url = self.base_url + path
         started = time.monotonic()
+        outgoing = _Outgoing(method, url, path, headers, params, data, sent)
+        deadline = Deadline(self._adapter, self.limits.total_timeout_s)
+        try:
+            with deadline.running():
+                return self._attempts(outgoing, started, deadline)
+        except TargetUnavailable:
+            if deadline.expired:
+                raise TargetUnavailable(f"{self.target}: {deadline.message(f'{method} {path}')}") from None
+            raise
+
+    def _attempts(self, outgoing: _Outgoing, started: float, deadline: Deadline) -> Exchange:
+        method, path = outgoing.method, outgoing.path
         attempt = 0
         while True:
-            response, error = self._send(method, url, headers=headers, params=params, data=data, started=started)
+            response, error = self._send(method, outgoing.url, headers=outgoing.headers, params=outgoing.params,
+                                         data=outgoing.data, started=started)
             status = response.status_code if response is not None else None
             if method == "GET" and status in (429, 503) and attempt < self.limits.read_retries:
                 wait = self._backoff(response, attempt)
@@ -123,7 +165,11 @@ class ApiClient:
                     time.sleep(wait)
                     attempt += 1
                     continue
-            return self._exchange(method, path, sent=sent, response=response, error=error, started=started)
+            exchange = self._exchange(method, path, sent=outgoing.sent, response=response, error=error,
+                                      started=started)
+            if deadline.expired and exchange.error is not None:
+                return dataclasses.replace(exchange, error=deadline.message(f"{method} {path}"))
+            return exchange
 
     def _backoff(self, response: requests.Response | None, attempt: int) -> float:
         wait: float = self.limits.backoff_s * (2 ** attempt)
@@ -181,11 +227,15 @@ class ApiClient:
         document = None
         if body and content_type and "json" in content_type.lower():
             try:
-                document = loads_bounded(text)
+                document, hidden = self._redact_document(loads_bounded(raw))
             except JsonTooDeep as exc:
                 error = error or f"the JSON answer is not used: {exc}"
             except JsonError:
                 pass  # not JSON after all: the rules that need JSON say so
+            else:
+                if hidden and not echoed:  # escaped in the body: show it decoded, and redacted
+                    text = json.dumps(document, ensure_ascii=False)
+                echoed = echoed or hidden
         return Exchange(method, path, sent, response.status_code, content_type, time.monotonic() - started,
                         len(body), document, text[:_TEXT_LIMIT], error, moment, echoed)
 

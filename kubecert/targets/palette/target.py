@@ -100,6 +100,13 @@ class PaletteTarget(Target):
     def capabilities(self) -> frozenset[str]:
         return frozenset({"api", "expiry", "machines", "renew", "annotate"})
 
+    @property
+    def identity(self) -> str:
+        if self._connection is None:
+            return self.id
+        c = self._connection
+        return f"palette:{c.base_url.lower()}/{c.cluster_uid}" + (f"?project={c.project_uid}" if c.project_uid else "")
+
     def location(self) -> dict[str, str]:
         if self._connection is None:
             return {}
@@ -291,6 +298,9 @@ def connection_from(uri: str, options: Mapping[str, Any]) -> Connection:
                       Path(kubeconfig) if kubeconfig else None)
 
 
+MAX_KEY_CHARS = 4096
+
+
 def _api_key(uri: str, options: Mapping[str, Any]) -> Credential:
     path = options.get("api-key-file")
     if path:
@@ -298,6 +308,8 @@ def _api_key(uri: str, options: Mapping[str, Any]) -> Credential:
         try:
             mode = file.stat().st_mode
             text = file.read_text(encoding="utf-8").strip()
+        except UnicodeDecodeError:
+            raise TargetError(f"{uri}: --api-key-file {path} is not UTF-8 text (the key is not shown)") from None
         except OSError as exc:
             raise TargetError(f"{uri}: --api-key-file {path}: {exc.strerror or exc}") from None
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
@@ -305,12 +317,23 @@ def _api_key(uri: str, options: Mapping[str, Any]) -> Credential:
                             f"(mode {stat.S_IMODE(mode):04o}); chmod 600 it")
         if not text:
             raise TargetError(f"{uri}: --api-key-file {path} is empty")
-        return Credential(text)
+        return _checked_key(uri, text, f"--api-key-file {path}")
     variable = options.get("api-key-env") or DEFAULT_KEY_ENV
     value = os.environ.get(variable, "").strip()
     if not value:
         raise TargetError(f"{uri}: no API key: set the environment variable {variable} or pass --api-key-file FILE")
-    return Credential(value)
+    return _checked_key(uri, value, f"the environment variable {variable}")
+
+
+def _checked_key(uri: str, key: str, where: str) -> Credential:
+    """The key as a Credential, if an HTTP header can carry it; never echoed when it cannot."""
+    if "\n" in key or "\r" in key:
+        raise TargetError(f"{uri}: the API key in {where} has {len(key.splitlines())} lines; an API key is one "
+                          "line (the key is not shown)")
+    if len(key) > MAX_KEY_CHARS or not all(0x21 <= ord(c) <= 0x7E for c in key):
+        raise TargetError(f"{uri}: the API key in {where} is not a header-safe token (printable ASCII, no spaces, "
+                          f"at most {MAX_KEY_CHARS} characters); the key is not shown")
+    return Credential(key)
 
 
 def _with_deadline(uri: str, profile: Profile, options: Mapping[str, Any]) -> Profile:

@@ -91,6 +91,10 @@ class ReferencePaletteTarget(PaletteTarget):
     def location(self) -> dict[str, str]:
         return super().location() if self._server is not None else {}
 
+    @property
+    def identity(self) -> str:
+        return self.id  # made fresh for this run: nothing else can be it
+
     def close(self) -> None:
         super().close()
         if self._server is not None:

@@ -38,6 +38,10 @@ class ReferencePkiTarget(PkiTarget):
         return super().location() if self.root is not None else {}
 
     @property
+    def identity(self) -> str:
+        return self.id  # made fresh for this run: nothing else can be it
+
+    @property
     def capabilities(self) -> frozenset[str]:
         found = super().capabilities | ACTION_CAPABILITIES  # it renews, lists and upgrades as kubeadm does
         return found if os.geteuid() == 0 else found - {"owners"}

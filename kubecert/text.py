@@ -1,0 +1,43 @@
+"""Text from a target, made safe to show: control characters (ESC, BEL, CR, NUL, ...) and the Unicode
+controls that reorder or hide text are written as visible escapes, so a file name, a certificate subject
+or an API answer can neither drive the user's terminal nor forge a line ("ALL PASSED") in any report."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# C0 and C1 controls, DEL, and the bidirectional and invisible formatting characters.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group(0))
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def shown(text: str) -> str:
+    """``text`` with every unsafe character escaped; line breaks too: one value, one line."""
+    return _UNSAFE.sub(_escape, text)
+
+
+def shown_lines(text: str) -> str:
+    """Like ``shown``, keeping the line breaks (for kubecert's own multi-line messages)."""
+    return "\n".join(shown(line) for line in text.split("\n"))
+
+
+def shown_text(text: str) -> str:
+    """Like ``shown``, keeping line breaks and tabs: for captured output and bodies, which reports show as
+    blocks of text and never on a terminal line of their own."""
+    return "\n".join("\t".join(shown(cell) for cell in line.split("\t")) for line in text.split("\n"))
+
+
+def shown_values(value: Any) -> Any:
+    """Every string inside ``value`` (dicts, lists, tuples), shown safely (line breaks kept); keys too."""
+    if isinstance(value, str):
+        return shown_text(value)
+    if isinstance(value, dict):
+        return {shown_values(k): shown_values(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [shown_values(v) for v in value]
+    return value
