@@ -104,11 +104,15 @@ class Platform:
         return self.machines_dir / cluster_uid / machine_uid
 
     def _sweep(self) -> None:
-        """Remove the folders of machines whose deletion committed before their folder was removed."""
+        """At start, before any step: remove the folders of machines whose deletion committed before their
+        folder was removed, and the half-built PKI of a join that was killed (hidden folders; the join is
+        done again from the state file, into a new one)."""
         with self.store.snapshot() as db:
             gone = db.execute("SELECT cluster_uid, uid FROM machines WHERE state = 'Deleted'").fetchall()
         for row in gone:
             shutil.rmtree(self.machine_dir(row["cluster_uid"], row["uid"]), ignore_errors=True)
+        for building in self.machines_dir.glob("*/.*"):
+            shutil.rmtree(building, ignore_errors=True)
 
     # --- seeding
 
