@@ -5,11 +5,14 @@
   and the document gives their pattern);
 - a merge patch with no body answered 415, one that changed more than annotations was silently ignored;
 - a failure inside a route answered Starlette's plain-text 500, not the error body;
-- a control-plane machine killed while its PKI was being written left the half-built folder for ever.
+- a control-plane machine killed while its PKI was being written left the half-built folder for ever;
+- a renewal's times were read before the write lock that orders renewals and renew requests, so under
+  load a renewal could seem requested before the one it followed had finished.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +25,7 @@ from kubecert.reference.api import documents
 from kubecert.reference.api.cli import seed
 from kubecert.reference.api.server import ReferenceApiServer, ServerSettings
 from kubecert.reference.pki import KeyPool
-from kubecert.reference.platform.engine import Platform
+from kubecert.reference.platform.engine import Platform, Timing
 
 KEY = "kc-regressions-test-key"
 MERGE = {"Content-Type": "application/merge-patch+json"}
@@ -116,3 +119,26 @@ def test_a_half_built_pki_folder_is_removed_when_the_platform_starts(tmp_path: P
     Platform(tmp_path / "state.db", keys=KeyPool(size=1)).close()
     assert not half_built.exists()
     assert (tmp_path / "state.db.machines" / cluster / "shared").is_dir()
+
+
+def test_renewal_times_are_read_under_the_write_lock(tmp_path: Path) -> None:
+    readings: list[tuple[float, bool]] = []  # (time read, inside a write transaction)
+    platform: Platform | None = None
+
+    def clock() -> dt.datetime:
+        moment = dt.datetime.now(dt.UTC)
+        locked = platform is not None and platform.store.connection().in_transaction
+        readings.append((moment.timestamp(), locked))
+        return moment
+
+    platform = Platform(tmp_path / "state.db", keys=KeyPool(size=12), clock=clock,
+                        timing=Timing(provision_s=0, delete_s=0, renew_machine_s=0, scale=1))
+    cluster = platform.seed_cluster("c", platform.ensure_project("p"), mode="in-place", control_planes=1, workers=0)
+    renewal = platform.request_renewal(cluster).renewal_id
+    while platform.renewal_state(renewal or 0) != "Completed":
+        platform.step()
+    with platform.store.snapshot() as db:
+        times = db.execute("SELECT requested_at, started_at, finished_at FROM renewals").fetchone()
+    platform.close()
+    locked = {moment for moment, inside in readings if inside}
+    assert all(moment in locked for moment in times), (tuple(times), readings)

@@ -200,8 +200,8 @@ class Platform:
 
     def request_renewal(self, cluster_uid: str) -> RenewOutcome:
         """Queue a renewal; while one is pending or running, start nothing (unless a fault says otherwise)."""
-        now = epoch(self.clock())
         with self.store.transaction() as db:
+            now = epoch(self.clock())  # under the write lock, as every renewal time is: see _locked_time
             active = db.execute(
                 "SELECT id FROM renewals WHERE cluster_uid = ? AND state IN ('Pending', 'Running') ORDER BY id",
                 (cluster_uid,),
@@ -281,6 +281,7 @@ class Platform:
                 "workers": [] if only else [m["uid"] for m in machines if m["pool"] == WORKER_POOL],
                 "done": [],
             }
+            now = self._locked_time(now)
             # In place, the first machine is renewed one step after the start; a repave waits on machines.
             first = epoch(now) + self.timing.real(self.timing.renew_machine_s) if row["mode"] == "in-place" else None
             db.execute("UPDATE renewals SET state = 'Running', started_at = ?, controlplane_only = ?, plan = ?, "
@@ -330,9 +331,19 @@ class Platform:
         return True
 
     def complete(self, db: sqlite3.Connection, renewal: dict[str, Any], now: dt.datetime) -> None:
+        now = self._locked_time(now)
         db.execute("UPDATE renewals SET state = 'Completed', finished_at = ? WHERE id = ?",
                    (epoch(now), renewal["id"]))
         self._event(db, renewal["cluster_uid"], f"renewal {renewal['id']} completed", renewal_id=renewal["id"], at=now)
+
+    def _locked_time(self, now: dt.datetime) -> dt.datetime:
+        """The time a renewal changes state, read inside the write transaction that changes it.
+
+        A step's ``now`` is read before its transactions, and a step may wait for the write lock while
+        a renew request holds it: stamped with ``now``, a renewal accepted just after another completed
+        could seem requested before that one finished. Read under the lock, the times follow the order
+        the changes were made in."""
+        return max(now, self.clock())
 
     def _renewed_leaf_days(self) -> int:
         return 400 if self.fault("leaf-400-days") else self.leaf_days
