@@ -26,9 +26,9 @@ from kubecert.reference.pki import FreshKeys
 from kubecert.reference.platform.engine import Platform
 
 CONTROL_PLANES, WORKERS = 2, 1
-# Platform time 80x: a machine provisions in 0.75 s and is deleted in 0.25 s, long enough to be seen in
+# Platform time 40x: a machine provisions in 1.5 s and is deleted in 0.5 s, long enough to be seen in
 # each phase and killed there; the whole repave takes a few seconds.
-SHAPE = ("--control-planes", str(CONTROL_PLANES), "--workers", str(WORKERS), "--time-scale", "80")
+SHAPE = ("--control-planes", str(CONTROL_PLANES), "--workers", str(WORKERS), "--time-scale", "40")
 POOLS = ("control-plane-pool", "worker-pool")
 DEADLINE_S = 60.0
 
