@@ -8,6 +8,8 @@ Routes (the Palette API specification):
 - ``GET /v1/cloudconfigs/{cloudType}/{configUid}/machinePools/{pool}/machines``: paged, ``listmeta``
 - ``GET|PATCH /apis/cluster.spectrocloud.com/{version}/namespaces/cluster-{uid}/spectroclusters/{name}``:
   the in-cluster SpectroCluster object; PATCH takes a JSON merge patch of its annotations
+
+``GET /openapi.json`` describes them all (``openapi``, ``models``).
 """
 
 
@@ -18,21 +20,24 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ValidationError
 
-from kubecert.reference.api import documents, errors
+from kubecert.reference.api import documents, errors, models, openapi
 from kubecert.reference.api.auth import Caller, Gate, RequestBudget
 from kubecert.reference.api.errors import ApiError
+from kubecert.reference.api.openapi import MERGE_PATCH, READ_ERRORS
 from kubecert.reference.platform.engine import Platform
 from kubecert.reference.platform.worker import PlatformWorker
 
-MERGE_PATCH = "application/merge-patch+json"
 _WAIT_LIMIT_S = 900.0  # the renew-waits-for-repave fault gives up waiting after this long
 _MAX_PATCH_BYTES = 64 * 1024
 
 
 def create_app(platform: Platform, worker: PlatformWorker, api_key: str, *, rate: float = 200.0) -> FastAPI:
-    app = FastAPI(title="kubecert reference Palette API", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="kubecert reference Palette API", description=openapi.DESCRIPTION, docs_url=None,
+                  redoc_url=None, openapi_url=openapi.OPENAPI_PATH)
     errors.install(app, echo_key=platform.fault("echo-key"))
+    openapi.install(app)
     with platform.store.snapshot() as db:
         projects = {row["uid"] for row in db.execute("SELECT uid FROM projects")}
     gate = Gate(api_key, projects, check_key=not platform.fault("no-auth"),
@@ -44,6 +49,11 @@ def create_app(platform: Platform, worker: PlatformWorker, api_key: str, *, rate
     return app
 
 
+def _answers(model: type[BaseModel], *statuses: int) -> dict[int | str, dict[str, Any]]:
+    """A route's documented answers: ``model`` for 200 (the routes return dicts, not models), then errors."""
+    return {200: {"model": model}, **openapi.errors(*statuses)}
+
+
 def _cluster_routes(app: FastAPI, platform: Platform, worker: PlatformWorker, Authorized: Any) -> None:
     def cluster_row(db: sqlite3.Connection, caller: Caller, uid: str) -> sqlite3.Row:
         row: sqlite3.Row | None = db.execute("SELECT * FROM clusters WHERE uid = ?", (uid,)).fetchone()
@@ -51,17 +61,23 @@ def _cluster_routes(app: FastAPI, platform: Platform, worker: PlatformWorker, Au
             raise ApiError(404, "ResourceNotFound", f"spectrocluster {uid} not found")
         return row
 
-    @app.get("/v1/spectroclusters/{uid}")
+    @app.get("/v1/spectroclusters/{uid}", response_model=None, operation_id="getSpectroCluster",
+             summary="The cluster object", responses=_answers(models.SpectroCluster, *READ_ERRORS))
     def get_cluster(uid: str, caller: Authorized) -> dict[str, Any]:
         with platform.store.snapshot() as db:
             return documents.cluster_document(db, cluster_row(db, caller, uid))
 
-    @app.get("/v1/spectroclusters/{uid}/k8certificates")
+    @app.get("/v1/spectroclusters/{uid}/k8certificates", response_model=None, operation_id="getK8Certificates",
+             summary="Each control-plane machine's certificates",
+             responses=_answers(models.K8sCertificates, *READ_ERRORS))
     def get_certificates(uid: str, caller: Authorized) -> dict[str, Any]:
         with platform.store.snapshot() as db:
             return documents.certificates_document(platform, db, cluster_row(db, caller, uid))
 
-    @app.patch("/v1/spectroclusters/{uid}/k8certificates/renew", response_model=None)
+    @app.patch("/v1/spectroclusters/{uid}/k8certificates/renew", response_model=None, status_code=204,
+               operation_id="renewK8Certificates", summary="Request a renewal of the cluster's certificates",
+               response_description="Renewal started; it runs afterwards.",
+               responses=openapi.errors(*READ_ERRORS, 409))
     def renew(uid: str, caller: Authorized) -> Response:
         with platform.store.snapshot() as db:
             cluster_row(db, caller, uid)
@@ -86,20 +102,25 @@ def _cloud_config_routes(app: FastAPI, platform: Platform, Authorized: Any) -> N
             raise ApiError(404, "ResourceNotFound", f"{cloud_type} cloud config {config_uid} not found")
         return row
 
-    @app.get("/v1/cloudconfigs/{cloud_type}/{config_uid}")
+    @app.get("/v1/cloudconfigs/{cloud_type}/{config_uid}", response_model=None, operation_id="getCloudConfig",
+             summary="The cluster's machine pools", responses=_answers(models.CloudConfig, *READ_ERRORS))
     def get_cloud_config(cloud_type: str, config_uid: str, caller: Authorized) -> dict[str, Any]:
         with platform.store.snapshot() as db:
             return documents.cloud_config_document(db, config_row(db, caller, cloud_type, config_uid))
 
-    @app.get("/v1/cloudconfigs/{cloud_type}/{config_uid}/machinePools/{pool}/machines")
+    @app.get("/v1/cloudconfigs/{cloud_type}/{config_uid}/machinePools/{pool}/machines", response_model=None,
+             operation_id="getMachinePoolMachines", summary="A page of a machine pool's machines",
+             responses=_answers(models.MachineList, *READ_ERRORS))
     def get_machines(
         cloud_type: str, config_uid: str, pool: str, *, caller: Authorized,
-        limit: Annotated[int, Query(ge=1)] = documents.PAGE_LIMIT, offset: Annotated[int, Query(ge=0)] = 0,
-        continue_: Annotated[str | None, Query(alias="continue")] = None,
+        limit: Annotated[int, Query(ge=1, description=f"Page size; at most {documents.PAGE_LIMIT} are given.")
+                         ] = documents.PAGE_LIMIT,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        continue_: Annotated[str | None, Query(alias="continue", pattern=documents.CONTINUE_PATTERN,
+                                               description="The previous page's token (then offset is ignored).")
+                             ] = None,
     ) -> dict[str, Any]:
-        start = documents.decode_continue(continue_) if continue_ else offset
-        if start < 0:
-            raise ApiError(400, "InvalidRequest", "continue: not a token this server gave")
+        start = int(continue_) if continue_ else offset
         with platform.store.snapshot() as db:
             cluster = config_row(db, caller, cloud_type, config_uid)
             if db.execute("SELECT 1 FROM pools WHERE cluster_uid = ? AND name = ?", (cluster["uid"], pool)).fetchone() \
@@ -121,12 +142,17 @@ def _spc_routes(app: FastAPI, platform: Platform, Authorized: Any) -> None:
             raise ApiError(404, "ResourceNotFound", f'spectroclusters "{name}" not found in namespace {namespace}')
         return row
 
-    @app.get(spc_path)
+    @app.get(spc_path, response_model=None, operation_id="getSpectroClusterObject",
+             summary="The in-cluster SpectroCluster object",
+             responses=_answers(models.SpectroClusterObject, *READ_ERRORS))
     def get_spc(version: str, namespace: str, name: str, caller: Authorized) -> dict[str, Any]:
         with platform.store.snapshot() as db:
             return documents.spc_document(spc_row(db, caller, version, namespace, name), version)
 
-    @app.patch(spc_path)
+    @app.patch(spc_path, response_model=None, operation_id="patchSpectroClusterObject",
+               summary="Set or remove annotations of the SpectroCluster object",
+               responses=_answers(models.SpectroClusterObject, *READ_ERRORS, 413, 415, 422),
+               openapi_extra=openapi.merge_patch_body())
     async def patch_spc(version: str, namespace: str, name: str, request: Request, caller: Authorized
                         ) -> dict[str, Any]:
         media = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
@@ -157,16 +183,16 @@ def _visible(platform: Platform, caller: Caller, cluster: sqlite3.Row) -> bool:
 
 
 def _annotation_patch(body: bytes) -> dict[str, str | None]:
-    """The annotations a merge patch sets (a string) or removes (null); anything else is refused."""
+    """The annotations a merge patch sets (a string) or removes (null); a patch of anything else is refused."""
     try:
-        document = json.loads(body or b"{}")
+        document = json.loads(body)
     except ValueError:
         raise ApiError(400, "InvalidRequest", "the body is not JSON") from None
-    metadata = document.get("metadata", {}) if isinstance(document, dict) else None
-    annotations = metadata.get("annotations", {}) if isinstance(metadata, dict) else None
-    if not isinstance(annotations, dict):
-        raise ApiError(422, "InvalidRequest", "metadata.annotations must be an object")
-    for key, value in annotations.items():
-        if value is not None and not isinstance(value, str):
-            raise ApiError(422, "InvalidRequest", f"metadata.annotations.{key} must be a string or null")
-    return annotations
+    try:
+        patch = models.AnnotationsPatch.model_validate(document, strict=True)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the patch"
+        raise ApiError(422, "InvalidRequest", f"{where}: {first['msg']} (only metadata.annotations may change, "
+                                              "each to a string or null)") from None
+    return patch.metadata.annotations

@@ -12,10 +12,19 @@ import hmac
 import threading
 import time
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Header, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from kubecert.reference.api.errors import ApiError
+
+# Declared as security schemes so that the OpenAPI document says how to authenticate; they never refuse
+# by themselves (auto_error=False): the gate decides, so that every refusal has Palette's error shape.
+API_KEY = APIKeyHeader(name="ApiKey", scheme_name="ApiKey", auto_error=False,
+                       description="The tenant's API key.")
+BEARER = HTTPBearer(scheme_name="Bearer", auto_error=False,
+                    description="The same key as a bearer token, as a kubeconfig sends it.")
 
 
 @dataclass(frozen=True)
@@ -53,21 +62,24 @@ class Gate:
         self.check_key, self.check_project = check_key, check_project
         self.budget = budget
 
-    def __call__(self, request: Request) -> Caller:
+    def __call__(
+        self,
+        api_key: Annotated[str | None, Security(API_KEY)],
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
+        project_uid: Annotated[str | None, Header(
+            alias="ProjectUid", description="Scope the request to this project; without it, to the tenant.")] = None,
+    ) -> Caller:
         wait = self.budget.take()
         if wait:
             raise ApiError(429, "TooManyRequests", "request rate exceeded; retry later",
                            {"Retry-After": str(max(1, round(wait)))})
         if self.check_key:
-            sent = request.headers.get("ApiKey")
-            bearer = request.headers.get("Authorization", "")
-            if sent is None and bearer.lower().startswith("bearer "):
-                sent = bearer[7:].strip()
+            sent = api_key or (bearer.credentials.strip() if bearer is not None else "")
             if not sent:
                 raise ApiError(401, "Unauthorized", "authentication required: send the ApiKey header")
             if not hmac.compare_digest(sent.encode(), self._key):
                 raise ApiError(401, "Unauthorized", "the API key is not valid")
-        project = request.headers.get("ProjectUid") or None
+        project = project_uid or None
         if project is not None and project not in self.projects and self.check_project:
             raise ApiError(403, "ProjectNotFoundInTenant", "the project is not one of this tenant's projects")
         return Caller(project)

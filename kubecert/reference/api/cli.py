@@ -46,6 +46,9 @@ def add_serve(commands: Any) -> None:
                         help="how long ago the seeded clusters were made (default: %(default)s)")
     parser.add_argument("--rate-limit", type=float, default=200.0, metavar="PER_SECOND",
                         help="requests a second before 429 (0: no limit; default: %(default)s)")
+    parser.add_argument("--keep-alive", type=int, default=None, metavar="SECONDS",
+                        help="how long an idle connection stays open; keep it above the clients' poll interval "
+                             "(default: 75)")
     parser.add_argument("--fault", action="append", default=[], metavar="NAME",
                         help="turn on a named fault (repeatable); see --list-faults")
     parser.add_argument("--list-faults", action="store_true", help="list the faults and the rules they fail")
@@ -68,6 +71,8 @@ def run_serve(args: argparse.Namespace) -> int:
         raise ReferenceUsageError("--time-scale must be greater than 0")
     if not 0 <= args.port < 65536:
         raise ReferenceUsageError(f"--port {args.port} is not a port")
+    if args.keep_alive is not None and args.keep_alive < 1:
+        raise ReferenceUsageError("--keep-alive must be 1 second or more")
     if args.seed_clusters < 0 or args.control_planes < 1 or args.workers < 0:
         raise ReferenceUsageError("--seed-clusters and --workers must be 0 or more, --control-planes 1 or more")
     state = args.state or Path(tempfile.mkdtemp(prefix="kubecert-serve-")) / "state.db"
@@ -75,11 +80,12 @@ def run_serve(args: argparse.Namespace) -> int:
     key_file = args.api_key_file or Path(f"{state}.apikey")
     api_key = _api_key(key_file)
 
-    from kubecert.reference.api.server import ReferenceApiServer, ServerSettings
+    from kubecert.reference.api.server import KEEP_ALIVE_S, ReferenceApiServer, ServerSettings
     from kubecert.reference.platform.engine import Timing
 
     settings = ServerSettings(state_file=state, api_key=api_key, host=args.host, port=args.port,
-                              timing=Timing(scale=args.time_scale), faults=faults, rate=args.rate_limit)
+                              timing=Timing(scale=args.time_scale), faults=faults, rate=args.rate_limit,
+                              keep_alive_s=args.keep_alive or KEEP_ALIVE_S)
     try:
         server = ReferenceApiServer(settings)
     except OSError as exc:

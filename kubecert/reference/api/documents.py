@@ -6,7 +6,6 @@ milliseconds and ``Z``, as Palette writes them.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import sqlite3
@@ -18,6 +17,9 @@ from kubecert.reference.platform.engine import CONTROL_PLANE_POOL, LIVE_STATES, 
 SPC_GROUP = "cluster.spectrocloud.com"
 SPC_VERSIONS = ("v1alpha1", "v1")
 PAGE_LIMIT = 50
+# A continue token is the next page's offset in decimal: simple enough for the OpenAPI document to say
+# exactly which tokens there are, so that any token it allows is one the server can follow.
+CONTINUE_PATTERN = "^[0-9]{0,9}$"
 
 
 def rfc3339(moment: dt.datetime | float | None) -> str | None:
@@ -89,15 +91,6 @@ def machine_document(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def decode_continue(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        return max(0, int(base64.urlsafe_b64decode(token.encode()).decode()))
-    except ValueError:
-        return -1
-
-
 def machines_page(db: sqlite3.Connection, cluster: sqlite3.Row, pool: str, offset: int, limit: int) -> dict[str, Any]:
     marks = ",".join("?" * len(LIVE_STATES))
     rows = db.execute(
@@ -106,7 +99,7 @@ def machines_page(db: sqlite3.Connection, cluster: sqlite3.Row, pool: str, offse
     ).fetchall()
     page = rows[offset:offset + limit]
     following = offset + len(page)
-    token = base64.urlsafe_b64encode(str(following).encode()).decode() if following < len(rows) else ""
+    token = str(following) if following < len(rows) else ""  # opaque to clients; CONTINUE_PATTERN describes it
     return {"items": [machine_document(r) for r in page],
             "listmeta": {"continue": token, "count": len(rows), "limit": limit, "offset": offset}}
 

@@ -1,7 +1,8 @@
 """Palette's error shape: every error answers ``{"code", "message", "ref", "details"}`` as JSON.
 
 ``ref`` is a fresh reference per error, as Palette gives one to quote to support. Unknown routes,
-wrong methods and malformed requests get the same shape as the API's own errors.
+wrong methods (405, with every method the path serves in ``Allow``), malformed requests and the
+server's own failures (500) get the same shape as the API's own errors.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 _STARLETTE_CODES = {404: "ResourceNotFound", 405: "MethodNotAllowed", 415: "UnsupportedMediaType"}
 
@@ -44,7 +46,10 @@ def install(app: FastAPI, *, echo_key: bool) -> None:
         assert isinstance(exc, StarletteHTTPException)
         code = _STARLETTE_CODES.get(exc.status_code, "RequestFailed")
         message = "no such route" if exc.status_code == 404 else str(exc.detail)
-        return render(request, exc.status_code, code, message, dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
+        return render(request, exc.status_code, code, message, headers)
 
     async def invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -52,6 +57,22 @@ def install(app: FastAPI, *, echo_key: bool) -> None:
         where = ".".join(str(part) for part in first.get("loc", ()))
         return render(request, 400, "InvalidRequest", f"{where}: {first.get('msg', 'invalid request')}")
 
+    async def failed(request: Request, exc: Exception) -> JSONResponse:
+        # Still Palette's error body, with a ref, rather than Starlette's plain-text page; uvicorn logs
+        # the exception itself.
+        return render(request, 500, "InternalError", "the server failed to answer; quote the ref")
+
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(Exception, failed)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at the request's path. Starlette's own ``Allow`` names only the
+    methods of the first route that matched the path, where GET and PATCH are two routes."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods
+    return ", ".join(sorted(methods))

@@ -23,6 +23,11 @@ from kubecert.reference.platform.engine import Platform, Timing
 from kubecert.reference.platform.worker import PlatformWorker
 
 _START_TIMEOUT_S = 30.0
+# How long an idle HTTP/1.1 connection stays open. uvicorn's default, 5 s, equals the palette client's
+# default poll interval: the server closed a connection just as the client sent its next request on
+# it, and the client saw "Remote end closed connection without response". Well above any poll
+# interval, an idle connection is never closed under a client that polls.
+KEEP_ALIVE_S = 75
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class ServerSettings:
     timing: Timing = field(default_factory=Timing)
     faults: frozenset[str] = frozenset()
     rate: float = 200.0  # requests a second before 429
+    keep_alive_s: int = KEEP_ALIVE_S
     ca_days: int = 3652
     leaf_days: int = 365
 
@@ -75,6 +81,7 @@ class ReferenceApiServer:
         config = uvicorn.Config(
             app, ssl_certfile=str(self.tls.cert_file), ssl_keyfile=str(self.tls.key_file), log_level="warning",
             access_log=False, lifespan="off", timeout_graceful_shutdown=1, server_header=False,
+            timeout_keep_alive=self.settings.keep_alive_s,
         )
         self.worker.start()
         self._server = uvicorn.Server(config)

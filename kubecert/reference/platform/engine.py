@@ -105,11 +105,15 @@ class Platform:
         return self.machines_dir / cluster_uid / machine_uid
 
     def _sweep(self) -> None:
-        """Remove the folders of machines whose deletion committed before their folder was removed."""
+        """At start, before any step: remove the folders of machines whose deletion committed before their
+        folder was removed, and the half-built PKI of a join that was killed (hidden folders; the join is
+        done again from the state file, into a new one)."""
         with self.store.snapshot() as db:
             gone = db.execute("SELECT cluster_uid, uid FROM machines WHERE state = 'Deleted'").fetchall()
         for row in gone:
             shutil.rmtree(self.machine_dir(row["cluster_uid"], row["uid"]), ignore_errors=True)
+        for building in self.machines_dir.glob("*/.*"):
+            shutil.rmtree(building, ignore_errors=True)
 
     # --- seeding
 
@@ -197,8 +201,8 @@ class Platform:
 
     def request_renewal(self, cluster_uid: str) -> RenewOutcome:
         """Queue a renewal; while one is pending or running, start nothing (unless a fault says otherwise)."""
-        now = epoch(self.clock())
         with self.store.transaction() as db:
+            now = epoch(self.clock())  # under the write lock, as every renewal time is: see _locked_time
             active = db.execute(
                 "SELECT id FROM renewals WHERE cluster_uid = ? AND state IN ('Pending', 'Running') ORDER BY id",
                 (cluster_uid,),
@@ -278,6 +282,7 @@ class Platform:
                 "workers": [] if only else [m["uid"] for m in machines if m["pool"] == WORKER_POOL],
                 "done": [],
             }
+            now = self._locked_time(now)
             # In place, the first machine is renewed one step after the start; a repave waits on machines.
             first = epoch(now) + self.timing.real(self.timing.renew_machine_s) if row["mode"] == "in-place" else None
             db.execute("UPDATE renewals SET state = 'Running', started_at = ?, controlplane_only = ?, plan = ?, "
@@ -327,9 +332,19 @@ class Platform:
         return True
 
     def complete(self, db: sqlite3.Connection, renewal: dict[str, Any], now: dt.datetime) -> None:
+        now = self._locked_time(now)
         db.execute("UPDATE renewals SET state = 'Completed', finished_at = ? WHERE id = ?",
                    (epoch(now), renewal["id"]))
         self._event(db, renewal["cluster_uid"], f"renewal {renewal['id']} completed", renewal_id=renewal["id"], at=now)
+
+    def _locked_time(self, now: dt.datetime) -> dt.datetime:
+        """The time a renewal changes state, read inside the write transaction that changes it.
+
+        A step's ``now`` is read before its transactions, and a step may wait for the write lock while
+        a renew request holds it: stamped with ``now``, a renewal accepted just after another completed
+        could seem requested before that one finished. Read under the lock, the times follow the order
+        the changes were made in."""
+        return max(now, self.clock())
 
     def _renewed_leaf_days(self) -> int:
         return 400 if self.fault("leaf-400-days") else self.leaf_days
