@@ -174,3 +174,63 @@ def test_json_nested_without_end_is_one_clear_error_naming_the_route(
     assert route in json.dumps(found["KC-API-01"]["evidence"])
     assert all("RecursionError" not in r["message"] for r in report["results"])
     assert "INTERNALERROR" not in result.stdout.str()
+
+
+@contextmanager
+def dropping_kept_alive_connections() -> Iterator[tuple[str, list[int]]]:
+    """A plain-HTTP server that answers the first request of each connection with keep-alive, then closes
+    the connection without a word when a second request comes on it: a server timing out idle
+    connections just as the client reuses one. Records how many connections were opened."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    opened: list[int] = []
+    stop = threading.Event()
+    body = b'{"ok": true}'
+    answer = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: keep-alive\r\n"
+              b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+    def serve_one(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            try:
+                conn.recv(65536)
+                conn.sendall(answer)
+                conn.recv(65536)  # the reused connection's next request: dropped unanswered
+            except OSError:
+                pass
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            opened.append(1)
+            threading.Thread(target=serve_one, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", opened
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(5)
+
+
+def test_a_read_on_a_connection_the_server_just_closed_is_sent_again_once() -> None:
+    with dropping_kept_alive_connections() as (url, opened):
+        client = ApiClient("palette:test", url, Credential(KEY), None, limits=SLOW)
+        first = client.request("GET", "/v1/spectroclusters/c1")
+        second = client.request("GET", "/v1/spectroclusters/c1")  # goes out on the kept-alive connection
+    assert first.status == second.status == 200 and second.error is None
+    assert len(opened) == 2  # the second read was sent again, once, on a new connection
+
+
+def test_a_write_on_a_connection_the_server_just_closed_is_never_repeated() -> None:
+    with dropping_kept_alive_connections() as (url, opened):
+        client = ApiClient("palette:test", url, Credential(KEY), None, limits=SLOW)
+        client.request("GET", "/v1/spectroclusters/c1")
+        with pytest.raises(TargetUnavailable, match="closed the connection before answering PATCH"):
+            client.request("PATCH", "/v1/spectroclusters/c1/k8certificates/renew")
+    assert len(opened) == 1

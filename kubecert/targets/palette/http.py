@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import secrets
 import time
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+import urllib3
 
 from kubecert.inventory.platform import Exchange, Sent
 from kubecert.inventory.safe_json import JsonError, JsonTooDeep, loads_bounded
@@ -81,6 +83,7 @@ class ApiClient:
         self._session = requests.Session()
         self._session.trust_env = False  # no .netrc credentials or proxy settings from the environment
         self._adapter = WatchedAdapter()
+        self._deadline = Deadline(self._adapter, self.limits.total_timeout_s)  # the current exchange's
         self._session.mount("https://", self._adapter)
         self._session.mount("http://", self._adapter)
         self._session.verify = verify
@@ -141,7 +144,7 @@ class ApiClient:
         url = self.base_url + path
         started = time.monotonic()
         outgoing = _Outgoing(method, url, path, headers, params, data, sent)
-        deadline = Deadline(self._adapter, self.limits.total_timeout_s)
+        deadline = self._deadline = Deadline(self._adapter, self.limits.total_timeout_s)
         try:
             with deadline.running():
                 return self._attempts(outgoing, started, deadline)
@@ -182,10 +185,7 @@ class ApiClient:
               data: bytes | None, started: float) -> tuple[requests.Response | None, str | None]:
         for _ in range(self.limits.max_redirects + 1):
             try:
-                response = self._session.request(
-                    method, url, headers=headers, params=params, data=data, allow_redirects=False, stream=True,
-                    timeout=(self.limits.connect_timeout_s, self.limits.read_timeout_s),
-                )
+                response = self._request_once(method, url, headers=headers, params=params, data=data)
             except requests.exceptions.SSLError as exc:
                 raise TargetUnavailable(
                     f"{self.target}: TLS verification of {_origin(url)} failed ({_reason(exc)}); give the server's "
@@ -194,6 +194,9 @@ class ApiClient:
                 raise TargetUnavailable(f"{self.target}: {_origin(url)} did not answer {method} {_path(url)} within "
                                         f"{self.limits.read_timeout_s:g} s") from None
             except requests.exceptions.ConnectionError as exc:
+                if _dropped(exc):
+                    raise TargetUnavailable(f"{self.target}: {_origin(url)} closed the connection before answering "
+                                            f"{method} {_path(url)}") from None
                 raise TargetUnavailable(f"{self.target}: cannot connect to {_origin(url)} ({_reason(exc)})") from None
             except requests.exceptions.RequestException as exc:
                 raise TargetUnavailable(f"{self.target}: request to {_origin(url)} failed: {_reason(exc)}") from None
@@ -210,6 +213,19 @@ class ApiClient:
                 break
             url, params = location, None
         return None, f"more than {self.limits.max_redirects} redirects"
+
+    def _request_once(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """One request. A GET that went out on a kept-alive connection the server was just closing (no answer
+        at all) is sent once more, at once, on a new connection: servers close idle connections after a few
+        seconds, and a poll interval of the same length races them. A write is never repeated."""
+        send = functools.partial(self._session.request, method, url, allow_redirects=False, stream=True,
+                                 timeout=(self.limits.connect_timeout_s, self.limits.read_timeout_s), **kwargs)
+        try:
+            return send()
+        except requests.exceptions.ConnectionError as exc:
+            if method != "GET" or not _dropped(exc) or self._deadline.expired:  # a cut by the deadline is final
+                raise
+            return send()
 
     def _exchange(self, method: str, path: str, *, sent: Sent, response: requests.Response | None,
                   error: str | None, started: float) -> Exchange:
@@ -253,6 +269,11 @@ class ApiClient:
         except requests.exceptions.RequestException as exc:
             return b"".join(chunks), f"answer cut short: {_reason(exc)}"
         return b"".join(chunks), None
+
+
+def _dropped(exc: requests.exceptions.ConnectionError) -> bool:
+    """The connection was closed with no answer (urllib3's ProtocolError), not refused or unreachable."""
+    return bool(exc.args) and isinstance(exc.args[0], urllib3.exceptions.ProtocolError)
 
 
 def _origin(url: str) -> str:
