@@ -3,17 +3,28 @@
 Key generation dominates test time, so keys come from one session pool and the reference tree is
 built once; a test that needs to change a tree takes ``reference_copy``. Treat ``reference_tree`` as
 read-only.
+
+Property tests (Hypothesis) run the ``ci`` profile unless KUBECERT_HYPOTHESIS_PROFILE names another:
+few examples, the same ones every run, nothing saved. ``thorough`` draws fresh examples, many more, and
+keeps failing ones in .hypothesis/ to replay them first next time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from kubecert.reference.pki import InitOptions, InitResult, KeyPool, init_pki
+
+settings.register_profile("ci", max_examples=200, derandomize=True, database=None,
+                          deadline=dt.timedelta(seconds=1), print_blob=True)
+settings.register_profile("thorough", max_examples=2000, deadline=dt.timedelta(seconds=2), print_blob=True)
+settings.load_profile(os.environ.get("KUBECERT_HYPOTHESIS_PROFILE", "ci"))
 
 # Enough for two or three trees of distinct keys (15 keys each) plus the faults' extra keys.
 KEY_POOL_SIZE = 24

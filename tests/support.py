@@ -1,19 +1,21 @@
 """Helpers the project's tests share: running the suite through the plugin (its report validated against
-the shipped JSON Schema), reading reports, judging a tree in-process."""
+the shipped JSON Schema), reading reports, judging a tree in-process, and the faults each layer's tests run."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import json
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
 import pytest
 
 from kubecert.inventory import Inventory, load_pki
 from kubecert.inventory.facts import NodeFacts
+from kubecert.reference.faults import Fault, Layer, all_faults
 from kubecert.reports.schema import shipped
 from kubecert.rules import BUILTIN_PROFILES, RuleContext, Status, Verdict, evaluate_all
 
@@ -78,3 +80,34 @@ def not_passing(verdicts: dict[str, Verdict]) -> dict[str, str]:
         rule: f"{v.status}: {v.message}" for rule, v in verdicts.items()
         if v.status not in (Status.PASSED, Status.NOT_APPLICABLE)
     }
+
+
+# --- the faults the tests run: each layer's tests parametrize over faults_of(layer), so every fault of
+# all_faults() is run by construction; tests/test_detection_matrix.py checks that no layer is left out.
+
+FAULT_RUNS: dict[Layer, str] = {
+    Layer.TREE: "tests/test_fault_reports.py",  # one plugin run, a pki: target per fault
+    Layer.RENEWER: "tests/test_renewal_rules.py",  # in-process, the fault's action on a fresh node
+    Layer.PLATFORM: "tests/platform/test_api_faults.py",  # one plugin run, a faulty: target per fault
+}
+# How the runs meet what a fault may require: a requirement not listed here would leave its faults unrun.
+REQUIREMENTS: dict[str, str] = {
+    "root": "run when the tests run as root, skipped (saying so) otherwise",
+    "external-ca": "run on a second node made without ca.key",
+}
+
+FaultType = TypeVar("FaultType", bound=Fault)
+
+
+def faults_of(layer: Layer, kind: type[FaultType]) -> dict[str, FaultType]:
+    """Every registered fault of ``layer``, by name: what that layer's tests run."""
+    found = {fault.name: fault for fault in all_faults() if fault.layer is layer and isinstance(fault, kind)}
+    assert len(found) == sum(1 for fault in all_faults() if fault.layer is layer), f"a {layer} fault is no {kind}"
+    return found
+
+
+def cannot_run_here(fault: Fault) -> str | None:
+    """Why this machine cannot run ``fault`` (its test is skipped with this reason), or None."""
+    if "root" in fault.requires and os.geteuid() != 0:
+        return "the fault changes a file's owner, which needs root"
+    return None

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kubecert.reference.pki import FAULTS, InitResult, KeyPool, apply_fault
+from kubecert.reference.faults import Layer
+from kubecert.reference.pki import InitResult, KeyPool, apply_fault
+from kubecert.reference.pki.faults import TreeFault
 
-from support import validated
+from support import cannot_run_here, faults_of, validated
+
+FAULTS = faults_of(Layer.TREE, TreeFault)
 
 STATIC_FAMILIES = ("INV", "VAL", "EXP", "X509", "ID", "FILE", "KCFG", "EXT")
 
@@ -24,7 +27,7 @@ def fault_report(
     reference_tree: InitResult, key_pool: KeyPool, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("faults")
-    names = [n for n, f in FAULTS.items() if os.geteuid() == 0 or not f.needs_root]
+    names = [name for name, fault in FAULTS.items() if cannot_run_here(fault) is None]
     targets = ["pristine"]
     shutil.copytree(reference_tree.root, base / "pristine", copy_function=shutil.copy2)
     for name in names:
@@ -60,8 +63,9 @@ def test_pristine_reference_passes_everything(fault_report: dict[str, Any]) -> N
 @pytest.mark.parametrize("name", sorted(FAULTS))
 def test_fault_fails_its_rule_and_the_report_names_the_offender(fault_report: dict[str, Any], name: str) -> None:
     fault = FAULTS[name]
-    if fault.needs_root and os.geteuid() != 0:
-        pytest.skip("the fault changes a file's owner, which needs root")
+    reason = cannot_run_here(fault)
+    if reason:
+        pytest.skip(reason)
     result = _result(fault_report, name, fault.rule)
     assert result["status"] == "failed", result["message"]
     offender = str(Path(fault_report["base"]) / name / fault.offender)
@@ -70,7 +74,8 @@ def test_fault_fails_its_rule_and_the_report_names_the_offender(fault_report: di
     # no rule outside the fault's declared set fails
     target = f"pki:{Path(fault_report['base']) / name / 'pki'}"
     failing = {r["rule"] for r in fault_report["results"] if r["target"] == target and r["status"] == "failed"}
-    assert failing <= {fault.rule, *fault.also_fails, *fault.may_also_fail}, failing
+    assert set(fault.fails) <= failing, failing
+    assert failing <= {*fault.fails, *fault.may_also_fail}, failing
 
 
 def test_no_report_carries_private_key_material(fault_report: dict[str, Any]) -> None:

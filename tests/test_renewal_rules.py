@@ -15,18 +15,21 @@ import yaml
 from kubecert.inventory import load_pki
 from kubecert.inventory.action import ActionRecord, scrub
 from kubecert.inventory.csrs import load_csr_dir
+from kubecert.reference.faults import Layer
 from kubecert.reference.pki import FreshKeys, check_expiration, render
 from kubecert.reference.pki.csr import generate_csr
 from kubecert.reference.pki.kubeconfig import kubeconfig_document, render_kubeconfig
-from kubecert.reference.pki.renewal_faults import RENEWAL_FAULTS
+from kubecert.reference.pki.renewal_faults import RenewalFault
 from kubecert.rules import BUILTIN_PROFILES, Status, all_rules, evaluate, get
 from kubecert.rules.renewal import ListingContext
 
 from nodes import NODE_RULES, judge_actions, make_node
+from support import faults_of
 
 RENEWAL_RULES = NODE_RULES
 GOOD = (Status.PASSED, Status.NOT_APPLICABLE)
 AGE = 100  # days since the nodes were made: a renewal must move every expiry by that much
+RENEWAL_FAULTS = faults_of(Layer.RENEWER, RenewalFault)
 
 
 def test_every_renewal_rule_has_an_action() -> None:

@@ -4,8 +4,10 @@ PyYAML shares an aliased node instead of copying it, so a "billion laughs" docum
 microseconds but explodes as soon as anything walks it (``str()``, a comparison, a report): 538 bytes
 became 3 GB. Go's YAML decoder refuses such documents ("excessive aliasing"); kubecert does the same
 before constructing anything, by scanning the parser's events once (in C when PyYAML has libyaml) and
-counting every node as often as aliases repeat it. Duplicate mapping keys, which PyYAML would silently
-resolve to the last one, are refused as well: a file that says two things is not what kubeadm wrote.
+counting every node as often as aliases repeat it, and as deep as aliases nest it. Duplicate mapping
+keys, which PyYAML would silently resolve to the last one, are refused as well: a file that says two
+things is not what kubeadm wrote. So is an alias inside the collection it names, which PyYAML would
+build into an object that contains itself.
 """
 
 from __future__ import annotations
@@ -18,7 +20,29 @@ import yaml
 MAX_DEPTH = 64
 MAX_EXPANDED_NODES = 100_000
 
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Unreadable(yaml.constructor.ConstructorError):
+    """A scalar whose tag or form says a type its text is not."""
+
+
+class _Loader(_BASE_LOADER):  # type: ignore[misc]
+    """The safe loader, with Python's own errors of its constructors made YAML errors at the node's line.
+
+    PyYAML lets them through for a scalar its tag or form cannot be made into: a date like 2001-02-30,
+    ``!!int ''``, ``!!bool maybe``, ``!!timestamp soon``, an integer of more than 4300 digits.
+    """
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, LookupError, AttributeError):
+            kind = str(node.tag).rsplit(":", 1)[-1][:40]
+            raise _Unreadable(None, None, f"not a valid {kind}", node.start_mark) from None
+
+
+_LOADER: Any = _Loader
 
 
 class YamlError(ValueError):
@@ -32,6 +56,7 @@ class _Collection:
     mapping: bool
     keys: set[str]
     expecting_key: bool = True
+    height: int = 0  # how deep it nests, aliases expanded (a scalar is 0)
 
 
 def load_bounded(data: bytes | str, *, max_bytes: int, max_depth: int = MAX_DEPTH,
@@ -45,6 +70,8 @@ def load_bounded(data: bytes | str, *, max_bytes: int, max_depth: int = MAX_DEPT
         for event in yaml.parse(data, Loader=_LOADER):
             scan.see(event)
         return yaml.load(data, Loader=_LOADER)  # noqa: S506 - both loaders are the safe ones
+    except _Unreadable as exc:
+        raise YamlError(f"invalid YAML{_line(exc)}: {exc.problem}") from None
     except yaml.YAMLError as exc:
         raise YamlError(f"invalid YAML{_line(exc)}") from None
 
@@ -55,6 +82,7 @@ class _Scan:
     def __init__(self, max_depth: int, max_nodes: int) -> None:
         self.max_depth, self.max_nodes = max_depth, max_nodes
         self.sizes: dict[str, int] = {}  # anchor → expanded nodes of what it names
+        self.heights: dict[str, int] = {}  # anchor → how deep what it names nests, aliases expanded
         self.stack: list[_Collection] = []
         self.total = self.documents = 0
 
@@ -67,6 +95,8 @@ class _Scan:
             done = self.stack.pop()
             if done.anchor:
                 self.sizes[done.anchor] = self.total - done.start + 1
+                self.heights[done.anchor] = done.height + 1
+            self._nested(done.height + 1)
         elif isinstance(event, yaml.NodeEvent):
             self._key(event)
             self._node(event)
@@ -81,9 +111,22 @@ class _Scan:
             parent.keys.add(event.value)
         parent.expecting_key = not parent.expecting_key
 
+    def _nested(self, height: int) -> None:
+        """A node ``height`` levels deep ends inside the innermost open collection."""
+        if self.stack:
+            self.stack[-1].height = max(self.stack[-1].height, height)
+
     def _node(self, event: Any) -> None:
         if isinstance(event, yaml.AliasEvent):
-            self.total += self.sizes.get(event.anchor or "", 1)
+            anchor = event.anchor or ""
+            if any(open_.anchor == anchor for open_ in self.stack):
+                raise YamlError(f"alias *{anchor[:80]} is inside the collection it names (a document that "
+                                f"contains itself){_at(event)}")
+            height = self.heights.get(anchor, 0)
+            if len(self.stack) + height > self.max_depth:
+                raise YamlError(f"nested deeper than {self.max_depth} levels through alias *{anchor[:80]}{_at(event)}")
+            self._nested(height)
+            self.total += self.sizes.get(anchor, 1)
         else:
             self.total += 1
             if isinstance(event, yaml.CollectionStartEvent):

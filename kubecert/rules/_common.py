@@ -10,8 +10,8 @@ from kubecert.inventory.model import CertRecord, Inventory, Role
 
 def fmt_duration(delta: dt.timedelta) -> str:
     """``400d 0h 5m`` style; seconds only when there is nothing larger."""
-    negative = delta < dt.timedelta(0)
-    total = abs(int(delta.total_seconds()))
+    total = abs(delta) // dt.timedelta(seconds=1)  # whole seconds, exactly (a float loses them at large sizes)
+    negative = delta < dt.timedelta(0) and total > 0  # no sign on "0s"
     days, rest = divmod(total, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, seconds = divmod(rest, 60)

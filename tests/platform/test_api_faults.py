@@ -13,9 +13,12 @@ from typing import Any
 
 import pytest
 
-from kubecert.reference.platform.faults import FAULTS
+from kubecert.reference.faults import Layer
+from kubecert.reference.platform.faults import PlatformFault
 
-from support import validated
+from support import faults_of, validated
+
+FAULTS = faults_of(Layer.PLATFORM, PlatformFault)
 
 # Faults whose in-place code path differs from the repave one, checked in both modes.
 IN_PLACE = ("stale-expiry", "second-renewal")
