@@ -119,11 +119,9 @@ def pem_inputs(pems: tuple[bytes, ...]) -> st.SearchStrategy[bytes]:
     return st.binary(max_size=2000) | garbage_in_frame | pem_mutations(pems) | der_mutations(pems)
 
 
-# What parse_certificate lets through (kubecert/inventory/files.py): cryptography raises these from
-# Certificate.extensions, which it forces, but it catches ValueError only. The properties of what reads
-# certificates accept them as known outcomes; test_a_certificate_cryptography_cannot_read_is_a_read_failure
-# pins them, and fails (strict xfail) once they become ReadFailure, which is when to drop this.
-ESCAPING = (x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
+# Nothing but a ReadFailure may escape the readers (cryptography's DuplicateExtension and
+# UnsupportedGeneralNameType once did, from Certificate.extensions).
+ESCAPING: tuple[type[Exception], ...] = ()
 
 
 def _outcome(call: Callable[[], Any], escaping: tuple[type[Exception], ...]) -> Any:
@@ -193,9 +191,6 @@ def _san_of(general_name: bytes) -> bytes:
     pytest.param(lambda: _san_of(bytes([0xA3, 0x00])), id="san-x400-address"),
     pytest.param(lambda: _san_of(bytes([0xA5, 0x00])), id="san-edi-party-name"),
 ])
-@pytest.mark.xfail(strict=True, raises=ESCAPING,
-                   reason="parse_certificate lets cryptography's DuplicateExtension and UnsupportedGeneralNameType "
-                          "through instead of a ReadFailure (kubecert/inventory/files.py catches ValueError only)")
 def test_a_certificate_cryptography_cannot_read_is_a_read_failure(make: Callable[[], bytes]) -> None:
     data = make()
     with pytest.raises(ReadFailure) as failure:

@@ -203,7 +203,7 @@ def parse_certificates(data: bytes, path: Path, subject: str) -> list[x509.Certi
             certs = x509.load_pem_x509_certificates(data)
             for cert in certs:  # force the lazily-parsed fields the rules read to fail here, not later
                 cert.extensions  # noqa: B018
-    except ValueError as exc:
+    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
         message = _content_problem(data, "CERTIFICATE")
         if message.startswith("malformed"):
             message += f": {exc}"

@@ -1,9 +1,9 @@
 """HTTP/1.1 on one TLS connection: bounded request bodies in, ClusterApi's answers out.
 
 The identity comes from the connection's verified client certificate; a body larger than the
-listener's limit is answered 413 without being read, and the connection is then closed. Errors the
-HTTP layer itself finds (a malformed request line, an unknown method) are answered as Kubernetes
-Status documents too, and nothing is logged per request.
+listener's limit is answered 413 (read and dropped first when it is not much larger), and the connection
+is then closed. Errors the HTTP layer itself finds (a malformed request line, an unknown method) are
+answered as Kubernetes Status documents too, and nothing is logged per request.
 """
 
 from __future__ import annotations
@@ -70,9 +70,20 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         length = int(text)
         limit = int(getattr(self.server, "max_body", 0))
         if length > limit:
+            # Read (and drop) a body up to four times the limit first: a client still sending when the
+            # connection closes sees a reset instead of the 413. Beyond that, the connection just closes.
+            if length <= 4 * limit:
+                self._drain(length)
             self._fail(413, f"the request body is larger than {limit} bytes")
             return None
         return self.rfile.read(length) if length else b""
+
+    def _drain(self, length: int) -> None:
+        while length > 0:
+            chunk = self.rfile.read(min(length, 64 * 1024))
+            if not chunk:
+                return
+            length -= len(chunk)
 
     def _fail(self, code: int, message: str) -> None:
         self.close_connection = True  # the unread body must not be taken for the next request
