@@ -215,3 +215,26 @@ def test_not_disruptive_leaves_out_every_check_that_changes_the_target(pytester:
     chosen = {line.split("::")[1].split("[")[0] for line in result.outlines if "::" in line}
     assert chosen and not {rule.id for rule in all_rules() if rule.disruptive} & chosen
     assert "KC-CHK-01" in chosen  # it reads a listing and changes nothing
+
+
+def test_a_check_that_ends_without_a_result_is_an_error_never_silence(
+    pytester: pytest.Pytester, reference_tree: Any
+) -> None:
+    """A result that never reaches the report (its worker died with it) is reported as an error."""
+    pytester.makepyfile(lose_one="""
+        import pytest
+
+        @pytest.hookimpl(wrapper=True, tryfirst=True)  # outermost: after kubecert attached its result
+        def pytest_runtest_makereport(item, call):
+            report = yield
+            if item.name.startswith("KC-VAL-02["):
+                report.__dict__.pop("kubecert_result", None)
+            return report
+    """)
+    pytester.syspathinsert()
+    _, report = run_suite(pytester, "-p", "lose_one", "--kubecert-target", f"pki:{reference_tree.root / 'pki'}",
+                          "--kubecert-profile", "palette", "--kubecert-rule", "KC-VAL-*")
+    found = by_rule(report)
+    assert found["KC-VAL-02"]["status"] == "error"
+    assert "ended without a result" in found["KC-VAL-02"]["message"]
+    assert {found[r]["status"] for r in ("KC-VAL-01", "KC-VAL-03", "KC-VAL-04")} == {"passed"}

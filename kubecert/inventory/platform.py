@@ -17,6 +17,11 @@ from kubecert.inventory.model import Inventory, isoformat
 
 # RFC 3339 date-time: what the Palette specification's "date-time" format means.
 RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+# Bounds on what one listing may make kubecert judge: a cluster has a few control-plane machines, each with
+# three CAs and seven leaves. Past these the listing is not plausible, and judging it all would let an API
+# spend kubecert's time and memory.
+MAX_LISTED_MACHINES = 1000
+MAX_LISTED_PER_MACHINE = 64
 TRANSITIONAL_STATES = frozenset({"pending", "provisioning", "deleting"})
 # Cluster status values that say a repave or renewal is still going on (Palette's and common wordings).
 IN_PROGRESS_STATES = frozenset({"pending", "repaving", "inprogress", "in-progress", "renewing", "progressing"})

@@ -14,6 +14,7 @@ from typing import Any
 
 from kubecert import layout
 from kubecert.inventory.platform import (
+    MAX_LISTED_MACHINES,
     RFC3339,
     AccessProbes,
     Exchange,
@@ -74,8 +75,12 @@ def listing_shape(ctx: RuleContext) -> Iterator[Finding]:
     if not isinstance(entries, list):
         yield failed("k8certificates", "machineCertificates is missing or not a list", **facts)
         return
-    yield passed("k8certificates", f"200, JSON, {len(entries)} machine(s) listed", **facts)
-    for index, entry in enumerate(entries):
+    if len(entries) > MAX_LISTED_MACHINES:
+        yield failed("k8certificates", f"{len(entries)} machines listed, more than any cluster's control plane; "
+                     f"only the first {MAX_LISTED_MACHINES} are judged", **facts)
+    else:
+        yield passed("k8certificates", f"200, JSON, {len(entries)} machine(s) listed", **facts)
+    for index, entry in enumerate(entries[:MAX_LISTED_MACHINES]):
         issues = list(_entry_issues(entry, f"machineCertificates[{index}]"))
         name = entry.get("name") if isinstance(entry, dict) else None
         subject = name if isinstance(name, str) and name else f"machineCertificates[{index}]"

@@ -40,7 +40,10 @@ Responder = Callable[[Seen], Answer]
 
 
 @contextmanager
-def serving(respond: Responder, *, tls_dir: Path | None = None, host: str = "127.0.0.1") -> Iterator[Server]:
+def serving(respond: Responder, *, tls_dir: Path | None = None, host: str = "127.0.0.1",
+            tls_names: tuple[str, ...] | None = None) -> Iterator[Server]:
+    """Serve ``respond`` on ``host``; over TLS with a certificate for ``tls_names`` (default: the loopback
+    names) when ``tls_dir`` is given."""
     seen: list[Seen] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -69,7 +72,7 @@ def serving(respond: Responder, *, tls_dir: Path | None = None, host: str = "127
     bundle = None
     scheme = "http"
     if tls_dir is not None:
-        tls = server_tls(tls_dir)
+        tls = server_tls(tls_dir, tls_names) if tls_names else server_tls(tls_dir)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(tls.cert_file, tls.key_file)
         server.socket = context.wrap_socket(server.socket, server_side=True)

@@ -108,6 +108,14 @@ class ApiClient:
     def echoed(self, text: str) -> bool:
         return any(secret and secret in text for secret in self._sent_secrets)
 
+    def _decoded_redacted(self, document: Any) -> tuple[Any, bool]:
+        """``_redact_document``, walked only when the decoded document holds a credential at all: one pass in
+        C over its text tells, where walking a large answer in Python would cost seconds."""
+        text = json.dumps(document, ensure_ascii=False)
+        if not any(secret and (secret in text or json.dumps(secret)[1:-1] in text) for secret in self._sent_secrets):
+            return document, False
+        return self._redact_document(document)
+
     def _redact_document(self, value: Any) -> tuple[Any, bool]:
         """A decoded JSON answer with every credential removed from every string (keys too), and whether
         one was there: a body may spell the key with JSON escapes that only decoding reveals."""
@@ -243,7 +251,7 @@ class ApiClient:
         document = None
         if body and content_type and "json" in content_type.lower():
             try:
-                document, hidden = self._redact_document(loads_bounded(raw))
+                document, hidden = self._decoded_redacted(loads_bounded(raw))
             except JsonTooDeep as exc:
                 error = error or f"the JSON answer is not used: {exc}"
             except JsonError:

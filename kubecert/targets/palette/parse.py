@@ -9,6 +9,8 @@ from typing import Any
 
 from kubecert.inventory.platform import (
     IN_PROGRESS_STATES,
+    MAX_LISTED_MACHINES,
+    MAX_LISTED_PER_MACHINE,
     ClusterObject,
     Machine,
     MachineCertificates,
@@ -37,22 +39,28 @@ def certificates(document: Any) -> tuple[tuple[MachineCertificates, ...], list[s
     entries = _mapping(document).get("machineCertificates")
     if not isinstance(entries, list):
         return (), ["machineCertificates: missing or not a list"]
-    for i, raw_entry in enumerate(entries):
+    if len(entries) > MAX_LISTED_MACHINES:
+        problems.append(f"machineCertificates lists {len(entries)} machines; only the first {MAX_LISTED_MACHINES} "
+                        "are read")
+    for i, raw_entry in enumerate(entries[:MAX_LISTED_MACHINES]):
         where = f"machineCertificates[{i}]"
         entry = _mapping(raw_entry)
         machine = _text(entry.get("name")) or f"(machine {i + 1}, unnamed)"
         found: list[ReportedCertificate] = []
-        for j, raw_authority in enumerate(_list(entry.get("certificateAuthorities"))):
+        for j, raw_authority in enumerate(_list(entry.get("certificateAuthorities"))[:MAX_LISTED_PER_MACHINE + 1]):
             authority = _mapping(raw_authority)
             ca_name = _text(authority.get("name")) or f"(CA {j + 1}, unnamed)"
             found.append(_record(machine, ca_name, ca_name, True, authority.get("expiry")))
-            for raw_leaf in _list(authority.get("certificates")):
+            for raw_leaf in _list(authority.get("certificates"))[:MAX_LISTED_PER_MACHINE + 1]:
                 leaf = _mapping(raw_leaf)
                 found.append(_record(machine, _text(leaf.get("name")) or "(unnamed)", ca_name, False,
                                      leaf.get("expiry")))
         if not found:
             problems.append(f"{where} ({machine}): no certificateAuthorities")
-        machines.append(MachineCertificates(machine, tuple(found)))
+        if len(found) > MAX_LISTED_PER_MACHINE:
+            problems.append(f"{where} ({machine}) lists {len(found)} certificates; only the first "
+                            f"{MAX_LISTED_PER_MACHINE} are read")
+        machines.append(MachineCertificates(machine, tuple(found[:MAX_LISTED_PER_MACHINE])))
     return tuple(machines), problems
 
 

@@ -365,7 +365,7 @@ def _require(target: str, exchange: Exchange, what: str) -> None:
 
 def _failure(what: str, exchange: Exchange) -> str:
     if exchange.status is None:
-        return f"{what} could not be read: {exchange.error}"
+        return f"{what} ({exchange.method} {exchange.path}) could not be read: {exchange.error}"
     hint = {401: " (is the API key right?)", 403: " (does the key's user have access to the project?)",
             404: " (is the cluster uid right, and in this project?)"}.get(exchange.status, "")
     code = exchange.document.get("code") if isinstance(exchange.document, dict) else None
