@@ -13,7 +13,8 @@ import enum
 
 
 class Capability(enum.StrEnum):
-    X509 = "x509"  # whole certificates
+    CERTIFICATES = "certificates"  # whole certificates of any kind: what the expiry rules judge
+    X509 = "x509"  # a kubeadm PKI's certificates, each in its place
     EXPIRY = "expiry"  # names and expiry dates only, as an API lists them
     FILES = "files"  # file modes
     OWNERS = "owners"  # file owners (a run that can see them)
@@ -40,6 +41,8 @@ class Action(enum.StrEnum):
     API_RENEWAL = "api-renewal"
     API_RENEWAL_CONTROLPLANE_ONLY = "api-renewal-controlplane-only"
     UNAUTHENTICATED_RENEWAL = "unauthenticated-renewal"
+    CLUSTER_RENEWAL = "cluster-renewal"  # every control-plane node renewed, each node read before and after
+    CLUSTER_RENEWAL_CONTROLPLANE_ONLY = "cluster-renewal-controlplane-only"  # the Node objects before and after
 
 
 class Probe(enum.StrEnum):

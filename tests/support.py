@@ -20,7 +20,8 @@ from kubecert.reports.schema import shipped
 from kubecert.rules import BUILTIN_PROFILES, RuleContext, Status, Verdict, evaluate_all
 
 SUITE = ("--pyargs", "kubecert.conformance", "-p", "no:cacheprovider")
-NODE_FOLDER = frozenset({"x509", "expiry", "files", "owners", "kubeconfigs"})  # what a pki: folder offers
+# What a pki: folder offers.
+NODE_FOLDER = frozenset({"certificates", "x509", "expiry", "files", "owners", "kubeconfigs"})
 
 
 def validated(report: dict[str, Any]) -> dict[str, Any]:
@@ -89,6 +90,7 @@ FAULT_RUNS: dict[Layer, str] = {
     Layer.TREE: "tests/test_fault_reports.py",  # one plugin run, a pki: target per fault
     Layer.RENEWER: "tests/test_renewal_rules.py",  # in-process, the fault's action on a fresh node
     Layer.PLATFORM: "tests/platform/test_api_faults.py",  # one plugin run, a faulty: target per fault
+    Layer.CLUSTER: "tests/cluster/test_cluster_fault_runs.py",  # one plugin run, a faultycluster: per fault
 }
 # How the runs meet what a fault may require: a requirement not listed here would leave its faults unrun.
 REQUIREMENTS: dict[str, str] = {

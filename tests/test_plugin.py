@@ -124,7 +124,7 @@ def test_missing_capability_skips_with_the_reason(pytester: pytest.Pytester, ref
 
             @property
             def capabilities(self):
-                return frozenset({"x509", "expiry", "kubeconfigs"})
+                return frozenset({"certificates", "x509", "expiry", "kubeconfigs"})
 
             def capability_reasons(self):
                 return {"files": "this backend exports certificates, not files"}

@@ -12,6 +12,7 @@ import datetime as dt
 
 from kubecert.capabilities import Action, Probe
 from kubecert.contexts.api import API_STEPS, CheckCouldNotRun, api_context
+from kubecert.contexts.cluster import CLUSTER_STEPS, ClusterContexts
 from kubecert.contexts.node import NODE_STEPS, NodeContexts
 from kubecert.rules.catalog import Rule
 from kubecert.rules.context import RuleContext
@@ -19,7 +20,7 @@ from kubecert.targets.base import Target
 from kubecert.targets.lock import target_lock
 
 OBSERVATION_LOCK_WAIT = 1800.0  # seconds: the longest another process may act on the target first
-STEPS: frozenset[Action | Probe] = NODE_STEPS | API_STEPS  # a test keeps this equal to every Action and Probe
+STEPS: frozenset[Action | Probe] = NODE_STEPS | API_STEPS | CLUSTER_STEPS  # a test: every Action and Probe
 
 
 class CannotJudge(Exception):
@@ -33,10 +34,11 @@ class TargetContexts:
         self.target = target
         self.at = at
         self._node = NodeContexts(target)
+        self._cluster = ClusterContexts(target, at)
 
     def observation(self) -> RuleContext:
         """The plain observation, read once under the target's shared lock (never while another process acts)."""
-        with target_lock(self.target.identity, shared=True, timeout=OBSERVATION_LOCK_WAIT):
+        with target_lock(self.target.lock_key, shared=True, timeout=OBSERVATION_LOCK_WAIT):
             inventory = self.target.observe()
         return RuleContext(inventory=inventory, profile=self.target.profile, now=self.at or inventory.observed_at)
 
@@ -50,6 +52,8 @@ class TargetContexts:
             if context is None:
                 raise CannotJudge(f"{self.target.id} cannot act on a node")
             return context
+        if isinstance(step, Action) and step in CLUSTER_STEPS:
+            return self._cluster.context(step)
         return api_context(self.target, step, self.at)
 
 

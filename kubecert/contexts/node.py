@@ -151,6 +151,6 @@ class NodeContexts:
         if self._runner is None:
             self._runner = ActionRunner(actions, self.target.reobserve, self.target.profile)
         timeout = actions.timeout if isinstance(actions, CommandActions) else DEFAULT_ACTION_TIMEOUT
-        with target_lock(self.target.identity, shared=step is Probe.CHECK_EXPIRATION,
+        with target_lock(self.target.lock_key, shared=step is Probe.CHECK_EXPIRATION,
                          timeout=timeout * LOCK_WAIT_FACTOR):
             return self._runner.context(step)

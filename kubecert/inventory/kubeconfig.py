@@ -19,8 +19,10 @@ from kubecert.inventory.model import CertRecord, KeyFacts, KubeconfigRecord, Pro
 from kubecert.inventory.safe_yaml import YamlError, load_bounded
 
 
-def load_kubeconfig(path: Path, machine: str | None = None, tree: tuple[Path, ...] = ()) -> KubeconfigRecord:
-    """The kubeconfig at ``path``; ReadFailure names the file and field when it cannot be used."""
+def load_kubeconfig(path: Path, machine: str | None = None, tree: tuple[Path, ...] = (),
+                    context: str | None = None) -> KubeconfigRecord:
+    """The kubeconfig at ``path`` as its current context (or ``context``) uses it; ReadFailure names the
+    file and field when it cannot be used."""
     name = path.name
     data = read_bytes(path, name)
 
@@ -34,12 +36,14 @@ def load_kubeconfig(path: Path, machine: str | None = None, tree: tuple[Path, ..
     if not isinstance(document, dict):
         raise invalid("not a kubeconfig: the YAML is not a mapping")
 
-    context_name = document.get("current-context")
-    context = _named(document, "contexts", context_name, "context", invalid) if context_name else None
-    if context is None:
-        context = _only_entry(document, "contexts", "context", invalid)
-    user_name = context.get("user") if context else None
-    cluster_name = context.get("cluster") if context else None
+    context_name = context or document.get("current-context")
+    chosen = _named(document, "contexts", context_name, "context", invalid) if context_name else None
+    if context is not None and chosen is None:
+        raise invalid(f"has no context named {context!r}")
+    if chosen is None:
+        chosen = _only_entry(document, "contexts", "context", invalid)
+    user_name = chosen.get("user") if chosen else None
+    cluster_name = chosen.get("cluster") if chosen else None
     user = _named(document, "users", user_name, "user", invalid) if user_name else None
     if user is None:
         user = _only_entry(document, "users", "user", invalid) or {}

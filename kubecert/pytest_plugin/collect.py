@@ -50,11 +50,11 @@ def catalog_items(collector: pytest.Collector, targets: Mapping[str, Target],
             continue
         for target_id, target in targets.items():
             if target.concerns(rule.capabilities):
-                items.append(_item(collector, rule, target_id))
+                items.append(_item(collector, rule, target_id, target.lock_key))
     return items
 
 
-def _item(collector: pytest.Collector, rule: Rule, target_id: str) -> pytest.Item:
+def _item(collector: pytest.Collector, rule: Rule, target_id: str, lock_key: str) -> pytest.Item:
     # No originalname: pytest builds a node id from it and a callspec, and these items have no callspec.
     item = pytest.Function.from_parent(collector, name=f"{rule.id}[{target_id}]", callobj=run_check)
     item.stash[TARGET_KEY] = target_id
@@ -62,6 +62,7 @@ def _item(collector: pytest.Collector, rule: Rule, target_id: str) -> pytest.Ite
     item.add_marker(getattr(pytest.mark, RULE_MARKER)(rule.id, id=rule.id, family=rule.family))
     if rule.disruptive:
         item.add_marker(getattr(pytest.mark, DISRUPTIVE_MARKER))
-    item.add_marker(pytest.mark.xdist_group(xdist_group(target_id)))
+    # One worker for everything that locks together (a cluster and its nodes): read once, one actor at a time.
+    item.add_marker(pytest.mark.xdist_group(xdist_group(lock_key)))
     item.extra_keyword_matches.update({rule.check_name, rule.family})
     return item

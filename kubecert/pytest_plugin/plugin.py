@@ -145,7 +145,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             deselected.append(item)
             continue
         if target_id is not None and item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(xdist_group(target_id)))
+            item.add_marker(pytest.mark.xdist_group(xdist_group(state.targets[target_id].lock_key)))
         kept.append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)

@@ -1,7 +1,8 @@
 """Named faults, one shape for every layer of the reference: a tree fault is planted in a node's files
 before anything is checked (pki/faults.py), a renewer fault makes ``renew``, ``generate-csr`` or
 ``upgrade`` misbehave while they act (pki/renewal_faults.py), a platform fault makes the Palette-like
-API or its platform misbehave (platform/faults.py).
+API or its platform misbehave (platform/faults.py), a cluster fault makes the reference cluster, its
+nodes or its Kubernetes-style API misbehave (kube/faults.py).
 
 Every fault says which rules a correct kubecert must fail on it (and that no other may fail), so the
 project's tests prove each rule bites; every implemented rule must be failed by at least one fault.
@@ -19,6 +20,7 @@ class Layer(enum.StrEnum):
     TREE = "tree"
     RENEWER = "renewer"
     PLATFORM = "platform"
+    CLUSTER = "cluster"
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ _LAYERS = {
     Layer.TREE: ("kubecert.reference.pki.faults", "FAULTS"),
     Layer.RENEWER: ("kubecert.reference.pki.renewal_faults", "RENEWAL_FAULTS"),
     Layer.PLATFORM: ("kubecert.reference.platform.faults", "FAULTS"),
+    Layer.CLUSTER: ("kubecert.reference.kube.faults", "FAULTS"),
 }
 
 

@@ -25,6 +25,8 @@ _LAYER_WORDS = {
     Layer.RENEWER: "how the renewer misbehaves while it acts: renew, generate-csr, upgrade, check-expiration "
                    "(kubecert/reference/pki/renewal_faults.py)",
     Layer.PLATFORM: "how the Palette-like platform or its API misbehaves (kubecert/reference/platform/faults.py)",
+    Layer.CLUSTER: "how the reference cluster, its nodes or its Kubernetes-style API misbehave "
+                   "(kubecert/reference/kube/faults.py)",
 }
 
 

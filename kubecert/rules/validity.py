@@ -37,60 +37,57 @@ def _leaf_subjects(ctx: RuleContext) -> tuple[str, ...]:
 @implements("KC-VAL-01")
 def leaf_validity(ctx: RuleContext) -> Iterator[Finding]:
     """PAL/KADM: leaves expire 365 days after issuance; issuance = NotBefore + backdate."""
-    period = dt.timedelta(days=ctx.profile.leaf_days)
-    backdate = dt.timedelta(seconds=ctx.profile.backdate_seconds)
     yield from ctx.unevaluated(*_leaf_subjects(ctx), owner="KC-INV-02/KC-INV-03")
     for leaf in _leaves(ctx):
-        skip = _outside_policy(ctx, leaf)
-        if skip:
-            yield skip
-            continue
-        excess = leaf.lifetime - period
-        facts: dict[str, Any] = {"lifetime": fmt_duration(leaf.lifetime), "expected": f"{ctx.profile.leaf_days}d"}
-        if dt.timedelta(0) <= excess <= backdate + _ROUNDING:
-            yield passed(leaf, f"valid {ctx.profile.leaf_days}d from issuance", **facts)
-            continue
-        ca = issuing_ca(ctx.inventory, leaf)
-        if ca is not None and leaf.not_before == ca.not_before:
-            # kubeadm before v1.31 reuses the CA's NotBefore, so the issuance time is unknown. It lies between
-            # NotBefore (nothing is signed before the CA exists) and the observation (nothing is signed after
-            # we saw it): NotAfter must be leaf_days after some moment in that window.
-            limit = ctx.observed_at + period + dt.timedelta(seconds=ctx.profile.clock_skew_seconds)
-            facts["issuance"] = "unknown: NotBefore equals the CA's (kubeadm before v1.31)"
-            if leaf.lifetime < period - _ROUNDING:
-                yield failed(leaf, f"NotBefore equals the CA's, and the leaf is valid only "
-                             f"{fmt_duration(leaf.lifetime)} from it: signed no earlier than NotBefore, it should "
-                             f"be valid at least {ctx.profile.leaf_days}d", **facts)
-            elif leaf.not_after <= limit:
-                yield passed(leaf, "NotBefore equals the CA's (kubeadm before v1.31), so issuance is unknown; "
-                             f"NotAfter is within {ctx.profile.leaf_days}d of observation", notable=True, **facts)
-            else:
-                yield failed(leaf, f"NotBefore equals the CA's, so issuance is unknown, and NotAfter "
-                             f"{fmt_time(leaf.not_after)} is more than {ctx.profile.leaf_days}d after observation "
-                             f"({fmt_time(ctx.observed_at)})", **facts)
-            continue
-        yield failed(leaf, f"valid {fmt_duration(leaf.lifetime)} from NotBefore, expected "
-                     f"{ctx.profile.leaf_days}d (+ up to {fmt_duration(backdate)} backdate)", **facts)
+        yield _outside_policy(ctx, leaf) or leaf_lifetime(ctx, leaf, issuing_ca(ctx.inventory, leaf))
+
+
+def leaf_lifetime(ctx: RuleContext, leaf: CertRecord, ca: CertRecord | None) -> Finding:
+    """KC-VAL-01's judgement of one leaf signed by ``ca``: valid leaf_days from issuance."""
+    period = dt.timedelta(days=ctx.profile.leaf_days)
+    backdate = dt.timedelta(seconds=ctx.profile.backdate_seconds)
+    excess = leaf.lifetime - period
+    facts: dict[str, Any] = {"lifetime": fmt_duration(leaf.lifetime), "expected": f"{ctx.profile.leaf_days}d"}
+    if dt.timedelta(0) <= excess <= backdate + _ROUNDING:
+        return passed(leaf, f"valid {ctx.profile.leaf_days}d from issuance", **facts)
+    if ca is not None and leaf.not_before == ca.not_before:
+        # kubeadm before v1.31 reuses the CA's NotBefore, so the issuance time is unknown. It lies between
+        # NotBefore (nothing is signed before the CA exists) and the observation (nothing is signed after
+        # we saw it): NotAfter must be leaf_days after some moment in that window.
+        limit = ctx.observed_at + period + dt.timedelta(seconds=ctx.profile.clock_skew_seconds)
+        facts["issuance"] = "unknown: NotBefore equals the CA's (kubeadm before v1.31)"
+        if leaf.lifetime < period - _ROUNDING:
+            return failed(leaf, f"NotBefore equals the CA's, and the leaf is valid only "
+                          f"{fmt_duration(leaf.lifetime)} from it: signed no earlier than NotBefore, it should "
+                          f"be valid at least {ctx.profile.leaf_days}d", **facts)
+        if leaf.not_after <= limit:
+            return passed(leaf, "NotBefore equals the CA's (kubeadm before v1.31), so issuance is unknown; "
+                          f"NotAfter is within {ctx.profile.leaf_days}d of observation", notable=True, **facts)
+        return failed(leaf, f"NotBefore equals the CA's, so issuance is unknown, and NotAfter "
+                      f"{fmt_time(leaf.not_after)} is more than {ctx.profile.leaf_days}d after observation "
+                      f"({fmt_time(ctx.observed_at)})", **facts)
+    return failed(leaf, f"valid {fmt_duration(leaf.lifetime)} from NotBefore, expected "
+                  f"{ctx.profile.leaf_days}d (+ up to {fmt_duration(backdate)} backdate)", **facts)
 
 
 @implements("KC-VAL-02")
 def ca_validity(ctx: RuleContext) -> Iterator[Finding]:
     """PAL: CA valid 3652 days; kubeadm: 3650 days (CACertificateValidityPeriod)."""
-    period = dt.timedelta(days=ctx.profile.ca_days)
-    backdate = dt.timedelta(seconds=ctx.profile.backdate_seconds)
     yield from ctx.unevaluated("ca", "front-proxy-ca", "etcd-ca", owner="KC-INV-01")
     for ca in ctx.inventory.cas():
-        skip = _outside_policy(ctx, ca)
-        if skip:
-            yield skip
-            continue
-        excess = ca.lifetime - period
-        facts: dict[str, Any] = {"lifetime": fmt_duration(ca.lifetime), "expected": f"{ctx.profile.ca_days}d"}
-        if -_ROUNDING <= excess <= backdate + _ROUNDING:
-            yield passed(ca, f"valid {ctx.profile.ca_days}d", **facts)
-        else:
-            yield failed(ca, f"valid {fmt_duration(ca.lifetime)}, expected {ctx.profile.ca_days}d "
-                         f"(+ up to {fmt_duration(backdate)} backdate)", **facts)
+        yield _outside_policy(ctx, ca) or ca_lifetime(ctx, ca)
+
+
+def ca_lifetime(ctx: RuleContext, ca: CertRecord) -> Finding:
+    """KC-VAL-02's judgement of one CA: valid ca_days."""
+    period = dt.timedelta(days=ctx.profile.ca_days)
+    backdate = dt.timedelta(seconds=ctx.profile.backdate_seconds)
+    excess = ca.lifetime - period
+    facts: dict[str, Any] = {"lifetime": fmt_duration(ca.lifetime), "expected": f"{ctx.profile.ca_days}d"}
+    if -_ROUNDING <= excess <= backdate + _ROUNDING:
+        return passed(ca, f"valid {ctx.profile.ca_days}d", **facts)
+    return failed(ca, f"valid {fmt_duration(ca.lifetime)}, expected {ctx.profile.ca_days}d "
+                  f"(+ up to {fmt_duration(backdate)} backdate)", **facts)
 
 
 @implements("KC-VAL-03")

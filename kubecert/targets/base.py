@@ -95,8 +95,13 @@ class Target(abc.ABC):
 
     @property
     def identity(self) -> str:
-        """What the target really is, whatever the URI's spelling: locks and de-duplication go by it."""
+        """What the target really is, whatever the URI's spelling: de-duplication goes by it."""
         return self.id
+
+    @property
+    def lock_key(self) -> str:
+        """What a lock keeps one actor at a time on: the target itself, or the cluster it is part of."""
+        return self.identity
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -47,7 +47,7 @@ class PkiTarget(Target):
     @property
     def capabilities(self) -> frozenset[str]:
         acting = self._actions.capabilities if isinstance(self._actions, CommandActions) else frozenset()
-        return frozenset({"x509", "expiry", "files", "owners", "kubeconfigs"}) | acting
+        return frozenset({"certificates", "x509", "expiry", "files", "owners", "kubeconfigs"}) | acting
 
     def capability_reasons(self) -> dict[str, str]:
         return capability_reasons()

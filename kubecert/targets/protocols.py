@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from kubecert.inventory.action import ActionRecord
+    from kubecert.inventory.cluster import ClusterRenewalRun, NodeObject
+    from kubecert.inventory.model import Inventory
     from kubecert.inventory.platform import AccessProbes, RenewalRecord, UnauthenticatedRenewal
 
 
@@ -57,4 +59,22 @@ class ManagementApi(Protocol):
 
     def unauthenticated_renewal(self) -> UnauthenticatedRenewal:
         """Renew requests without a valid key, and the platform watched after them."""
+        ...
+
+
+@runtime_checkable
+class ClusterActions(Protocol):
+    """A cluster target that reads every control-plane node's files and renews the cluster as a whole."""
+
+    def node_inventories(self) -> dict[str, Inventory | str]:
+        """Each control-plane node's files as they are now, or why they could not be read."""
+        ...
+
+    def node_objects(self) -> tuple[NodeObject, ...]:
+        """The Node objects as the API shows them now (TargetUnavailable when it cannot)."""
+        ...
+
+    def renew_cluster(self, controlplane_only: bool) -> ClusterRenewalRun:
+        """Renew every control-plane node (and, unless ``controlplane_only``, whatever a full renewal
+        replaces), as the cluster's kind does it."""
         ...

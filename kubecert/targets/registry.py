@@ -63,6 +63,8 @@ BUILTIN_KINDS: tuple[TargetKind, ...] = (
     TargetKind("palette", "kubecert.targets.palette.target:PaletteTarget", "palette",
                "a cluster through a Palette-like management API: palette:https://HOST?cluster=UID&project=UID",
                options=PALETTE_OPTIONS),
+    TargetKind("kubeconfig", "kubecert.targets.cluster.target:KubeconfigTarget", "kubeadm",
+               "a live cluster as a kubeconfig reaches it: kubeconfig:PATH[?context=NAME]", pip_extra="cluster"),
 )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from kubecert.reference.cli import EXIT_USAGE, main
-from kubecert.reference.kube import ReferenceCluster
+from kubecert.reference.kube import FAULTS, ReferenceCluster
 
 READY_TIMEOUT_S = 30.0
 
@@ -101,7 +101,7 @@ def test_a_reused_folder_keeps_its_shape(cluster: ReferenceCluster, capsys: pyte
 def test_list_faults_needs_no_folder(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["reference", "cluster", "serve", "--list-faults"]) == 0
     listed = capsys.readouterr().out.splitlines()
-    assert len(listed) == 6
+    assert len(listed) == len(FAULTS)
     assert listed[0].startswith("kubeconfig-other-ca") and "KC-CL-01" in listed[0]
 
 

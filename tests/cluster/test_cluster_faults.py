@@ -35,7 +35,7 @@ def _dns(cert: x509.Certificate) -> list[str]:
 def test_every_fault_names_rules_of_the_catalog() -> None:
     catalog = tomllib.loads((Path(kubecert.__file__).parent / "rules" / "catalog.toml").read_text())
     known = {rule["id"] for rule in catalog["rule"]}
-    assert len(FAULTS) == 6
+    assert len(FAULTS) == 7
     for fault in FAULTS.values():
         assert fault.rules and set(fault.rules) <= known, fault.name
 
@@ -62,15 +62,16 @@ def test_kubeconfig_other_ca(make_cluster: MakeCluster, serve: Serve, https_for:
     assert root_ca.json()["data"]["ca.crt"].encode() == cluster.ca_pem()  # the cluster's own CA, not the kubeconfig's
 
 
-def test_served_cert_without_node_san(make_cluster: MakeCluster, serve: Serve, https_for: HttpsFor) -> None:
-    cluster = make_cluster(faults=("served-cert-without-node-san",))
+def test_served_cert_without_service_san(make_cluster: MakeCluster, serve: Serve, https_for: HttpsFor) -> None:
+    cluster = make_cluster(faults=("served-cert-without-service-san",))
     server, https = serve(cluster), https_for(cluster)
 
     def check() -> None:
         for node, url in server.node_urls.items():
             served, on_disk = https.served_certificate(url), PkiTree(cluster.node_trees()[node]).cert("apiserver")
-            assert node not in _dns(served) and node in _dns(on_disk)
-            assert set(_dns(on_disk)) - set(_dns(served)) == {node}
+            service = "kubernetes.default.svc.cluster.local"
+            assert service not in _dns(served) and service in _dns(on_disk) and node in _dns(served)
+            assert set(_dns(on_disk)) - set(_dns(served)) == {service}
             served.verify_directly_issued_by(PkiTree(cluster.node_trees()[node]).cert("ca"))
             assert served.public_key() == on_disk.public_key()
 
@@ -135,3 +136,15 @@ def test_root_ca_configmap_differs(make_cluster: MakeCluster, serve: Serve, http
     assert all(pem != cluster.ca_pem() for pem in published.values())
     assert len(set(published.values())) == 1
     assert _kubeconfig_ca(server.admin_kubeconfig) == cluster.ca_pem()  # the kubeconfig is right; the ConfigMap is not
+
+
+def test_control_plane_node_out_of_reach(make_cluster: MakeCluster, serve: Serve, https_for: HttpsFor) -> None:
+    cluster = make_cluster(faults=("control-plane-node-out-of-reach",))
+    server, https = serve(cluster), https_for(cluster)
+    listed = https.call(server.url, "/api/v1/nodes", client=https.admin()).json()["items"]
+    control_plane = [n["metadata"]["name"] for n in listed
+                     if "node-role.kubernetes.io/control-plane" in n["metadata"]["labels"]]
+    assert control_plane == ["cp-1", "cp-2", "cp-3", "cp-4"]
+    assert list(cluster.node_trees()) == ["cp-1", "cp-2", "cp-3"]  # no files behind the fourth
+    single = https.call(server.url, "/api/v1/nodes/cp-4", client=https.admin()).json()
+    assert single["metadata"]["uid"] == next(n for n in listed if n["metadata"]["name"] == "cp-4")["metadata"]["uid"]

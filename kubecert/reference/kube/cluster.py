@@ -20,6 +20,7 @@ from pathlib import Path
 from kubecert.reference.errors import ReferenceUsageError
 from kubecert.reference.kube import faults as kf
 from kubecert.reference.kube.fault_files import FaultFiles
+from kubecert.reference.kube.objects import derived_uid
 from kubecert.reference.kube.state import CONTROL_PLANE, WORKER, ClusterInfo, ClusterStore, NodeRecord, new_uid
 from kubecert.reference.pki.files import KUBECONFIG_MODE, ensure_dir, write_atomic
 from kubecert.reference.pki.init import init_pki
@@ -111,7 +112,7 @@ class ReferenceCluster:
         self._restart_hooks: list[Callable[[], None]] = []
         self._server_url: str | None = None
         self.fault_files = FaultFiles(self.folder / "faults", self.keys, clock)
-        if kf.SERVED_CERT_WITHOUT_NODE_SAN in self.faults:
+        if kf.SERVED_CERT_WITHOUT_SERVICE_SAN in self.faults:
             self.fault_files.refresh_served(self.node_trees())
 
     @classmethod
@@ -173,6 +174,16 @@ class ReferenceCluster:
     def nodes(self) -> tuple[NodeRecord, ...]:
         return self.store.nodes()
 
+    def served_nodes(self) -> tuple[NodeRecord, ...]:
+        """The Node objects the API lists: the cluster's nodes, and one more under the fault that wants it."""
+        nodes = self.nodes()
+        if kf.CONTROL_PLANE_NODE_OUT_OF_REACH not in self.faults:
+            return nodes
+        number = len(self.control_plane_nodes()) + 1
+        extra = NodeRecord(control_plane_name(number), derived_uid(self.info, "node", control_plane_name(number)),
+                           CONTROL_PLANE, node_address(number, worker=False), self.info.created_at, 1)
+        return (*nodes, extra)
+
     def control_plane_nodes(self) -> tuple[str, ...]:
         return tuple(node.name for node in self.nodes() if node.control_plane)
 
@@ -206,7 +217,7 @@ class ReferenceCluster:
         --tls-private-key-file and --client-ca-file."""
         tree = PkiTree(self.node_root(node))
         cert, key = tree.cert_path("apiserver"), tree.key_path("apiserver")
-        if kf.SERVED_CERT_WITHOUT_NODE_SAN in self.faults:
+        if kf.SERVED_CERT_WITHOUT_SERVICE_SAN in self.faults:
             cert, key = self.fault_files.served(node)
         return cert, key, tree.cert_path("ca")
 
@@ -264,7 +275,7 @@ class ReferenceCluster:
             replace = not keep and any(not node.control_plane for node in self.nodes())
             if replace:
                 self.store.replace_workers(moment)
-            if kf.SERVED_CERT_WITHOUT_NODE_SAN in self.faults:
+            if kf.SERVED_CERT_WITHOUT_SERVICE_SAN in self.faults:
                 self.fault_files.refresh_served(self.node_trees())
             if self.admin_kubeconfig_path.exists():
                 self.write_admin_kubeconfig()

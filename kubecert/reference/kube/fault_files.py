@@ -39,19 +39,20 @@ class FaultFiles:
             return path.read_bytes()
 
     def served(self, node: str) -> tuple[Path, Path]:
-        """The certificate and key a node's API server serves under served-cert-without-node-san."""
+        """The certificate and key a node's API server serves under served-cert-without-service-san."""
         folder = self.folder / "served" / node
         return folder / "apiserver.crt", folder / "apiserver.key"
 
     def refresh_served(self, trees: Mapping[str, Path]) -> None:
-        """Remake each node's served copy from its apiserver.crt: same key, dates and issuer, without
-        the node's name among the DNS SANs."""
+        """Remake each node's served copy from its apiserver.crt: same key, dates and issuer, without the
+        in-cluster service name kubernetes.default.svc.<domain> among the DNS SANs."""
         with self._lock:
             for node, root in trees.items():
                 tree = PkiTree(root)
                 original = tree.cert("apiserver")
                 template = template_of(original)
-                template = dataclasses.replace(template, dns=tuple(name for name in template.dns if name != node))
+                dropped = tuple(name for name in template.dns if not name.startswith("kubernetes.default.svc."))
+                template = dataclasses.replace(template, dns=dropped)
                 key = tree.key("apiserver")
                 cert = sign(template, public_key=key.public_key(), signer_key=tree.key("ca"), issuer=tree.cert("ca"))
                 cert_path, key_path = self.served(node)

@@ -1,45 +1,64 @@
-"""Named faults of the reference cluster's Kubernetes-style API: opt-in misbehaviours, each with the
-rules it is meant to fail. None is ever on unless named when the cluster is opened.
+"""Named faults of the reference cluster and its Kubernetes-style API: opt-in misbehaviours, each with the
+rules it is meant to fail (in the shape every layer's faults share, kubecert/reference/faults.py). None is
+ever on unless named when the cluster is opened.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from kubecert.reference.errors import ReferenceUsageError
+from kubecert.reference.faults import Fault, Layer
 
 KUBECONFIG_OTHER_CA = "kubeconfig-other-ca"
-SERVED_CERT_WITHOUT_NODE_SAN = "served-cert-without-node-san"
+SERVED_CERT_WITHOUT_SERVICE_SAN = "served-cert-without-service-san"
 NODE_CA_DIFFERS = "node-ca-differs"
 RENEWAL_SKIPS_NODE = "renewal-skips-node"
 WORKERS_REPLACED_UNDER_ANNOTATION = "workers-replaced-under-annotation"
 ROOT_CA_CONFIGMAP_DIFFERS = "root-ca-configmap-differs"
+CONTROL_PLANE_NODE_OUT_OF_REACH = "control-plane-node-out-of-reach"
 
 
 @dataclass(frozen=True)
-class ClusterFault:
-    name: str
-    rules: tuple[str, ...]  # the rules it must fail
-    description: str
+class ClusterFault(Fault):
     at_creation: bool = False  # shapes the node trees when the cluster is made, so it cannot be turned on later
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        return self.fails
+
+
+def _fault(name: str, fails: tuple[str, ...], description: str, **more: Any) -> ClusterFault:
+    return ClusterFault(name, Layer.CLUSTER, fails, description, **more)
 
 
 _ALL = (
-    ClusterFault(KUBECONFIG_OTHER_CA, ("KC-CL-01", "KC-CL-02"),
-                 "the admin kubeconfig written for clients carries certificate-authority-data of another CA"),
-    ClusterFault(SERVED_CERT_WITHOUT_NODE_SAN, ("KC-CL-01",),
-                 "each API server serves a copy of its apiserver certificate without the node's name among its SANs"),
-    ClusterFault(NODE_CA_DIFFERS, ("KC-HA-01",),
-                 "the last control-plane node (cp-3) has a ca.crt/ca.key of its own instead of the cluster's",
-                 at_creation=True),
-    ClusterFault(RENEWAL_SKIPS_NODE, ("KC-HA-02",),
-                 "renewal leaves the last control-plane node's certificates as they were"),
-    ClusterFault(WORKERS_REPLACED_UNDER_ANNOTATION, ("KC-CL-04",),
-                 "renewal replaces the worker Node objects (new uids and creation times) even when it should keep "
-                 "them: control-plane-only renewal or the spectrocloud.com/cert-renew-controlplane-only annotation"),
-    ClusterFault(ROOT_CA_CONFIGMAP_DIFFERS, ("KC-CL-02",),
-                 "the kube-root-ca.crt ConfigMaps publish another CA than the cluster's"),
+    _fault(KUBECONFIG_OTHER_CA, ("KC-CL-01",),
+           "the admin kubeconfig written for clients carries certificate-authority-data of another CA",
+           offender="kubeconfig's CA",
+           unjudged=("KC-CL-02", "KC-CL-03", "KC-CL-04"),
+           note="a client trusting that CA cannot reach the API, so the rules that read it are unjudged; the "
+                "nodes' files are still judged"),
+    _fault(SERVED_CERT_WITHOUT_SERVICE_SAN, ("KC-CL-01",),
+           "each API server serves a copy of its apiserver certificate without kubernetes.default.svc.<domain>, "
+           "the name pods dial it by", offender="kubernetes.default.svc"),
+    _fault(NODE_CA_DIFFERS, ("KC-HA-01",),
+           "the last control-plane node (cp-3) has a ca.crt/ca.key of its own instead of the cluster's",
+           offender="cp-3", at_creation=True),
+    _fault(RENEWAL_SKIPS_NODE, ("KC-HA-02",),
+           "renewal leaves the last control-plane node's certificates as they were", offender="cp-3"),
+    _fault(WORKERS_REPLACED_UNDER_ANNOTATION, ("KC-CL-04",),
+           "renewal replaces the worker Node objects (new uids and creation times) even when it should keep "
+           "them: control-plane-only renewal or the spectrocloud.com/cert-renew-controlplane-only annotation",
+           offender="worker-1"),
+    _fault(ROOT_CA_CONFIGMAP_DIFFERS, ("KC-CL-02",),
+           "the kube-root-ca.crt ConfigMaps publish another CA than the cluster's", offender="kube-root-ca.crt"),
+    _fault(CONTROL_PLANE_NODE_OUT_OF_REACH, ("KC-CL-03",),
+           "the API lists one control-plane Node object more than the nodes whose files can be read (cp-4, as "
+           "a node joined from a machine the reader cannot reach): its certificates would go unjudged",
+           offender="cp-4"),
 )
 
 FAULTS: dict[str, ClusterFault] = {fault.name: fault for fault in _ALL}

@@ -182,7 +182,7 @@ class ClusterApi:
         namespaces = [*_NAMESPACES, info.namespace]
         if resource == disc.NODES:
             kubelet = self.kubernetes_version()
-            return [obj.node_document(node, kubelet) for node in self.cluster.nodes()]
+            return [obj.node_document(node, kubelet) for node in self.cluster.served_nodes()]
         if resource == disc.NAMESPACES:
             return [obj.namespace_document(info, name) for name in sorted(namespaces)]
         if resource == disc.SPECTROCLUSTERS:

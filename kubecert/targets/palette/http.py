@@ -25,8 +25,8 @@ import urllib3
 
 from kubecert.inventory.platform import Exchange, Sent
 from kubecert.inventory.safe_json import JsonError, JsonTooDeep, loads_bounded
+from kubecert.targets.deadline import Deadline, WatchedAdapter
 from kubecert.targets.errors import TargetUnavailable
-from kubecert.targets.palette.deadline import Deadline, WatchedAdapter
 
 REDACTED = "<redacted>"
 _TEXT_LIMIT = 2000

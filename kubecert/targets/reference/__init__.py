@@ -24,25 +24,37 @@ PARTS: dict[str, tuple[str, str | None]] = {
     "pki-external-ca": ("kubecert.targets.reference.pki:ReferenceExternalCaTarget", None),
     "palette": ("kubecert.targets.reference.palette:ReferencePaletteTarget", "reference"),
     "palette-in-place": ("kubecert.targets.reference.palette:ReferencePaletteInPlaceTarget", "reference"),
+    "cluster": ("kubecert.targets.reference.cluster:ReferenceClusterTarget", "cluster"),
 }
+NODE_PART = ("kubecert.targets.reference.cluster:ReferenceClusterNodeTarget", None)  # reference:cluster/cp-N
+CLUSTER_NODES = 3
 
 
-def _part(uri: str) -> str:
+def _part(uri: str) -> tuple[str, str | None]:
     part = uri.removeprefix("reference").removeprefix(":")
-    if part not in PARTS:
-        raise TargetError(f"{uri}: the reference platform's parts are {', '.join(f'reference:{p}' for p in PARTS)}")
-    return part
+    if part in PARTS:
+        return PARTS[part]
+    if part.startswith("cluster/cp-") and part.removeprefix("cluster/cp-").isdigit() and \
+            1 <= int(part.removeprefix("cluster/cp-")) <= CLUSTER_NODES:
+        return NODE_PART
+    known = [*(f"reference:{p}" for p in PARTS), f"reference:cluster/cp-1..{CLUSTER_NODES}"]
+    raise TargetError(f"{uri}: the reference platform's parts are {', '.join(known)}")
 
 
 def reference_target(uri: str, profile: Profile, options: Mapping[str, Any], facts: NodeFacts) -> Target:
-    module, _, name = PARTS[_part(uri)][0].partition(":")
+    module, _, name = _part(uri)[0].partition(":")
     backend: Any = getattr(importlib.import_module(module), name)
     return backend(uri, profile, options, facts)  # type: ignore[no-any-return]
 
 
 def reference_extra(uri: str) -> str | None:
-    return PARTS[_part(uri)][1]
+    return _part(uri)[1]
 
 
 def expand_reference(uri: str) -> list[str]:
-    return [f"reference:{part}" for part in PARTS] if uri == "reference" else [uri]
+    """``reference`` stands for every part, ``reference:cluster`` for the cluster and its nodes."""
+    if uri == "reference":
+        return [concrete for part in PARTS for concrete in expand_reference(f"reference:{part}")]
+    if uri == "reference:cluster":
+        return [uri, *(f"{uri}/cp-{number}" for number in range(1, CLUSTER_NODES + 1))]
+    return [uri]

@@ -18,18 +18,18 @@ from typing import Any
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.poolmanager import PoolManager
 
 
-class WatchedAdapter(HTTPAdapter):
-    """An HTTPAdapter that knows its sockets, so that a deadline can cut them."""
+class SocketWatch:
+    """Knows the sockets a urllib3 PoolManager opens, so that a deadline can cut them."""
 
     def __init__(self) -> None:
         self.sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._lock = threading.Lock()
-        super().__init__(max_retries=0)
 
-    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
-        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+    def install(self, pools: PoolManager) -> None:
+        """Make ``pools`` connect through connections that report their sockets here."""
         remember = self._remember
 
         class Watched(HTTPConnection):
@@ -42,7 +42,7 @@ class WatchedAdapter(HTTPAdapter):
                 super().connect()
                 remember(self.sock)
 
-        self.poolmanager.pool_classes_by_scheme = {
+        pools.pool_classes_by_scheme = {
             "http": type("WatchedPool", (HTTPConnectionPool,), {"ConnectionCls": Watched}),
             "https": type("WatchedTlsPool", (HTTPSConnectionPool,), {"ConnectionCls": WatchedTls}),
         }
@@ -61,17 +61,32 @@ class WatchedAdapter(HTTPAdapter):
                 sock.shutdown(socket.SHUT_RDWR)
 
 
-class Deadline:
-    """``with deadline.running():`` cuts the adapter's sockets if the block outlives ``seconds``."""
+class WatchedAdapter(HTTPAdapter):
+    """A requests adapter whose sockets a deadline can cut."""
 
-    def __init__(self, adapter: WatchedAdapter, seconds: float) -> None:
-        self.adapter = adapter
+    def __init__(self) -> None:
+        self.watch = SocketWatch()
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.watch.install(self.poolmanager)
+
+    def cut(self) -> None:
+        self.watch.cut()
+
+
+class Deadline:
+    """``with deadline.running():`` cuts the watched sockets if the block outlives ``seconds``."""
+
+    def __init__(self, watched: WatchedAdapter | SocketWatch, seconds: float) -> None:
+        self.watched = watched
         self.seconds = seconds
         self.expired = False
 
     def _expire(self) -> None:
         self.expired = True
-        self.adapter.cut()
+        self.watched.cut()
 
     @contextlib.contextmanager
     def running(self) -> Iterator[Deadline]:

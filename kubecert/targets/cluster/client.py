@@ -1,0 +1,214 @@
+"""Reading a cluster through its Kubernetes API with the official ``kubernetes`` client: the Node objects,
+the CA the cluster publishes, kubeadm's configuration and the SpectroCluster object.
+
+Every call has a connect and read timeout and a wall-clock deadline (a server that answers a byte at a
+time is cut off). A read that fails becomes a problem that names what was read and why: the permission
+that was missing (403), the credentials refused (401), TLS that did not verify; never a traceback.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from cryptography import x509
+
+from kubecert.inventory.cluster import KubeadmConfig, NodeObject, PublishedCa
+from kubecert.inventory.safe_yaml import YamlError, load_bounded
+from kubecert.targets.deadline import Deadline, SocketWatch
+from kubecert.targets.errors import TargetUnavailable
+
+SPC_GROUP = "cluster.spectrocloud.com"
+SPC_VERSIONS = ("v1", "v1alpha1")
+CONTROL_PLANE_ROLES = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
+TIMEOUT = (5.0, 20.0)  # connect, read
+DEADLINE_S = 30.0
+MAX_DATA_BYTES = 1 << 20
+T = TypeVar("T")
+
+
+class ReadProblem(TargetUnavailable):
+    """One read could not be done; the message says what and why, for the rules that needed it."""
+
+
+class ClusterClient:
+    """One cluster's API as the kubeconfig at ``path`` (its ``context``) reaches it."""
+
+    def __init__(self, path: Path, context: str | None) -> None:
+        from kubernetes import client, config
+        from kubernetes.config.config_exception import ConfigException
+
+        try:
+            self.api = config.new_client_from_config(config_file=str(path), context=context)  # type: ignore[no-untyped-call]
+        except (ConfigException, OSError, ValueError, TypeError) as exc:
+            raise TargetUnavailable(f"the kubeconfig {path} cannot be used: {exc}") from None
+        self.core = client.CoreV1Api(self.api)
+        self.custom = client.CustomObjectsApi(self.api)
+        self.server = str(self.api.configuration.host)
+        self.watch = SocketWatch()
+        self.watch.install(self.api.rest_client.pool_manager)
+
+    def close(self) -> None:
+        self.api.close()
+
+    def _call(self, what: str, permission: str, call: Callable[[], T], *, missing_ok: bool = False) -> T | None:
+        from kubernetes.client.exceptions import ApiException
+
+        deadline = Deadline(self.watch, DEADLINE_S)
+        try:
+            with deadline.running():
+                return call()
+        except ApiException as exc:
+            if exc.status == 404 and missing_ok:
+                return None
+            raise ReadProblem(self._refusal(what, permission, exc)) from None
+        except Exception as exc:  # urllib3's transport errors: TLS, refused, reset, cut by the deadline
+            if deadline.expired:
+                raise ReadProblem(f"{what}: no complete answer from {self.server} within {DEADLINE_S:g} s") from None
+            raise ReadProblem(f"{what}: {self._transport(exc)}") from None
+
+    def _refusal(self, what: str, permission: str, exc: Any) -> str:
+        said = _status_message(exc.body) or str(exc.reason or "")
+        if exc.status == 401:
+            return (f"{what}: 401 Unauthorized: the API server does not accept the kubeconfig's credentials (an "
+                    "expired or revoked client certificate, or a wrong token)")
+        if exc.status == 403:
+            return f"{what}: 403 Forbidden ({said}): kubecert needs {permission}"
+        return f"{what}: {exc.status} {said}".rstrip()
+
+    def _transport(self, exc: Exception) -> str:
+        text = str(exc)
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+            return (f"TLS verification of {self.server} failed: its certificate does not chain to the kubeconfig's "
+                    "CA (or does not name the address dialled)")
+        if "Connection refused" in text:
+            return f"cannot connect to {self.server} (connection refused)"
+        return f"cannot talk to {self.server} ({type(exc).__name__})"
+
+    # --- the reads
+
+    def nodes(self) -> tuple[NodeObject, ...]:
+        found = self._call("listing Node objects", "get and list on nodes",
+                           lambda: self.core.list_node(_request_timeout=TIMEOUT))
+        return tuple(_node(item) for item in getattr(found, "items", None) or ())
+
+    def published_root_ca(self) -> PublishedCa:
+        where = "kube-public/kube-root-ca.crt"
+        try:
+            found = self._call(f"reading {where}", "get on configmaps in kube-public",
+                               lambda: self.core.read_namespaced_config_map("kube-root-ca.crt", "kube-public",
+                                                                            _request_timeout=TIMEOUT))
+        except ReadProblem as exc:
+            return PublishedCa(where, problem=str(exc))
+        data = (getattr(found, "data", None) or {}).get("ca.crt")
+        return _published(where, data.encode() if isinstance(data, str) else None, "has no ca.crt")
+
+    def published_cluster_info(self) -> PublishedCa | None:
+        """kube-public/cluster-info's kubeconfig CA; None when the cluster has no cluster-info."""
+        where = "kube-public/cluster-info"
+        try:
+            found = self._call(f"reading {where}", "get on configmaps in kube-public",
+                               lambda: self.core.read_namespaced_config_map("cluster-info", "kube-public",
+                                                                            _request_timeout=TIMEOUT), missing_ok=True)
+        except ReadProblem as exc:
+            return PublishedCa(where, problem=str(exc))
+        if found is None:
+            return None
+        text = (getattr(found, "data", None) or {}).get("kubeconfig")
+        try:
+            document = load_bounded(text or "", max_bytes=MAX_DATA_BYTES)
+            cluster = document["clusters"][0]["cluster"]
+            pem = base64.b64decode(cluster["certificate-authority-data"], validate=True)
+        except (YamlError, KeyError, IndexError, TypeError, binascii.Error, ValueError):
+            return PublishedCa(where, problem=f"{where}: its kubeconfig names no certificate-authority-data")
+        return _published(where, pem, "holds no certificate")
+
+    def kubeadm_config(self) -> KubeadmConfig | None:
+        found = self._call("reading kube-system/kubeadm-config", "get on configmaps in kube-system",
+                           lambda: self.core.read_namespaced_config_map("kubeadm-config", "kube-system",
+                                                                        _request_timeout=TIMEOUT), missing_ok=True)
+        if found is None:
+            return None
+        text = (getattr(found, "data", None) or {}).get("ClusterConfiguration") or ""
+        try:
+            document = load_bounded(text, max_bytes=MAX_DATA_BYTES)
+        except YamlError as exc:
+            raise ReadProblem(f"kube-system/kubeadm-config: ClusterConfiguration is not usable YAML: {exc}") from None
+        return _kubeadm(document if isinstance(document, dict) else {})
+
+    def spectrocluster(self) -> tuple[str, str, str, dict[str, str]] | None:
+        """(version, namespace, name, annotations) of the cluster's one SpectroCluster object; None when the
+        API has no such resource or no such object."""
+        for version in SPC_VERSIONS:
+            found = self._call("listing SpectroCluster objects", f"list on {SPC_GROUP} spectroclusters",
+                               lambda v=version: self.custom.list_cluster_custom_object(  # type: ignore[misc]
+                                   SPC_GROUP, v, "spectroclusters", _request_timeout=TIMEOUT), missing_ok=True)
+            items = found.get("items") if isinstance(found, dict) else None
+            if isinstance(items, list) and len(items) == 1 and isinstance(items[0], dict):
+                metadata = items[0].get("metadata") or {}
+                annotations = metadata.get("annotations") or {}
+                return (version, str(metadata.get("namespace")), str(metadata.get("name")),
+                        {str(k): str(v) for k, v in annotations.items()})
+        return None
+
+    def annotate(self, version: str, namespace: str, name: str, key: str, value: str | None) -> None:
+        body = {"metadata": {"annotations": {key: value}}}
+        self._call(f"annotating {namespace}/{name}", f"patch on {SPC_GROUP} spectroclusters",
+                   lambda: self.custom.patch_namespaced_custom_object(
+                       SPC_GROUP, version, namespace, "spectroclusters", name, body, _request_timeout=TIMEOUT))
+
+
+def _status_message(body: Any) -> str | None:
+    import json
+
+    try:
+        document = json.loads(body) if isinstance(body, str | bytes) else None
+    except ValueError:
+        return None
+    message = document.get("message") if isinstance(document, dict) else None
+    return str(message)[:300] if message else None
+
+
+def _node(item: Any) -> NodeObject:
+    metadata = getattr(item, "metadata", None)
+    labels = getattr(metadata, "labels", None) or {}
+    addresses = getattr(getattr(item, "status", None), "addresses", None) or ()
+    created = getattr(metadata, "creation_timestamp", None)
+    return NodeObject(
+        name=str(getattr(metadata, "name", "") or ""), uid=getattr(metadata, "uid", None),
+        created=created.astimezone(dt.UTC) if isinstance(created, dt.datetime) else None,
+        control_plane=any(role in labels for role in CONTROL_PLANE_ROLES),
+        addresses=tuple(str(a.address) for a in addresses if getattr(a, "address", None)),
+    )
+
+
+def _published(where: str, pem: bytes | None, absent: str) -> PublishedCa:
+    if not pem:
+        return PublishedCa(where, problem=f"{where} {absent}")
+    try:
+        return PublishedCa(where, tuple(x509.load_pem_x509_certificates(pem)))
+    except ValueError:
+        return PublishedCa(where, problem=f"{where}: not a PEM certificate bundle")
+
+
+def _kubeadm(document: dict[str, Any]) -> KubeadmConfig:
+    networking: dict[str, Any] = document.get("networking") or {}
+    api_server: dict[str, Any] = document.get("apiServer") or {}
+    networking = networking if isinstance(networking, dict) else {}
+    api_server = api_server if isinstance(api_server, dict) else {}
+    sans: list[Any] = api_server.get("certSANs") or []
+    sans = sans if isinstance(sans, list) else []
+
+    def text(value: Any) -> str | None:
+        return str(value) if isinstance(value, str | int) and str(value) else None
+
+    return KubeadmConfig(
+        cert_sans=tuple(str(s) for s in sans if isinstance(s, str)), dns_domain=text(networking.get("dnsDomain")),
+        service_subnet=text(networking.get("serviceSubnet")),
+        control_plane_endpoint=text(document.get("controlPlaneEndpoint")),
+        kubernetes_version=text(document.get("kubernetesVersion")),
+    )
