@@ -93,7 +93,8 @@ def non_negative_int(text: str) -> int:
 
 
 CHECK_OPTIONS: tuple[Option, ...] = (
-    Option("target", "what to check (repeatable): pki:PATH, palette:URL, reference[:PART]. Default: reference, "
+    Option("target", "what to check (repeatable): pki:PATH, palette:URL, kubeconfig:PATH, reference[:PART]. "
+           "Default: reference, "
            "a fresh reference platform", "URI", Kind.REPEAT),
     Option("profile", "the parameters rules read: auto (per target), kubeadm, palette, or a YAML profile file",
            "auto|kubeadm|palette|FILE", default="auto"),

@@ -5,11 +5,13 @@ chains to the --client-ca-file; the user is the subject's CN, the groups its O v
 stands in for kubeadm's RBAC bindings: kubeadm:cluster-admins and system:masters may do everything,
 system:nodes may read nodes and ConfigMaps, every authenticated user may read discovery, /version and
 the health endpoints; nobody else may do anything. The anonymous user does not exist here
-(``--anonymous-auth=false``): a request without a valid certificate is 401.
+(``--anonymous-auth=false``): a request without a valid certificate is 401, an expired one too (the
+handshake checks only its chain, as kube-apiserver's does).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -32,11 +34,15 @@ class Identity:
     groups: tuple[str, ...] = ()
 
 
-def identity_of(der: bytes | None) -> Identity | None:
-    """The identity a verified client certificate (DER, as ``SSLSocket.getpeercert(True)`` gives it) carries."""
+def identity_of(der: bytes | None, now: dt.datetime | None = None) -> Identity | None:
+    """The identity a client certificate whose chain TLS verified (DER, as ``SSLSocket.getpeercert(True)``
+    gives it) carries, when it is inside its validity ``now``."""
     if not der:
         return None
     cert = x509.load_der_x509_certificate(der)
+    moment = now or dt.datetime.now(dt.UTC)
+    if not cert.not_valid_before_utc <= moment <= cert.not_valid_after_utc:
+        return None  # kube-apiserver: "x509: certificate has expired or is not yet valid", answered 401
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     if not names:
         return None  # kube-apiserver refuses a client certificate without a CN
