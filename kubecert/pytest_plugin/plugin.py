@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from kubecert.options import unique
 from kubecert.pytest_plugin import hookspecs
 from kubecert.pytest_plugin.collect import DISRUPTIVE_MARKER, CatalogChecks, catalog_items, selected, xdist_group
 from kubecert.pytest_plugin.live import live_writer
@@ -37,7 +38,7 @@ class KindOptions:
         self._add(kinds)
 
     def _add(self, kinds: list[TargetKind]) -> None:
-        options = [o for kind in kinds for o in kind.options if o.name not in self.added]
+        options = unique([o for kind in kinds for o in kind.options if o.name not in self.added])
         add_options(self.parser, options)
         self.added.update(o.name for o in options)
 

@@ -91,7 +91,8 @@ class Reporter:
                    for nodeid, result in self.results.items()]
         if complete:
             results += self._missing()
-        notes = [note for target in self.session.targets.values() for note in target.notes]
+        # Targets of one cluster share its notes: each is said once.
+        notes = list(dict.fromkeys(note for target in self.session.targets.values() for note in target.notes))
         self.report = canonical.build(
             results=results, targets=[_target(t) for t in self.targets.values()], profile=self._profile(),
             started_at=self.session.started_at, finished_at=dt.datetime.now(dt.UTC), complete=complete,

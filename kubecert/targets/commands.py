@@ -63,7 +63,7 @@ ACTION_OPTIONS: tuple[Option, ...] = (
     Option("upgrade-command", "pki targets: the command that upgrades the control plane with certificate "
                  "renewal {certificate_renewal} (true/false), e.g. 'kubeadm upgrade node "
                  "--certificate-renewal={certificate_renewal}'", metavar="COMMAND"),
-    Option("action-timeout", f"pki targets: seconds each command may run before it is stopped "
+    Option("action-timeout", f"pki and kind targets: seconds each command may run before it is stopped "
                  f"(default {DEFAULT_ACTION_TIMEOUT:g})", metavar="SECONDS"),
 )
 

@@ -54,6 +54,12 @@ class TargetKind:
         return self.pip_extra(uri) if callable(self.pip_extra) else self.pip_extra
 
 
+def _expand_kind(uri: str) -> list[str]:
+    from kubecert.targets.cluster.kind import expand_kind  # asks the container engine: only for kind: URIs
+
+    return expand_kind(uri)
+
+
 BUILTIN_KINDS: tuple[TargetKind, ...] = (
     TargetKind("pki", "kubecert.targets.pki:PkiTarget", "kubeadm",
                "a node's kubeadm PKI folder: pki:/etc/kubernetes/pki", options=ACTION_OPTIONS),
@@ -65,6 +71,9 @@ BUILTIN_KINDS: tuple[TargetKind, ...] = (
                options=PALETTE_OPTIONS),
     TargetKind("kubeconfig", "kubecert.targets.cluster.target:KubeconfigTarget", "kubeadm",
                "a live cluster as a kubeconfig reaches it: kubeconfig:PATH[?context=NAME]", pip_extra="cluster"),
+    TargetKind("kind", "kubecert.targets.cluster.kind:kind_target", "kubeadm",
+               "a kind cluster and each of its control-plane nodes, through docker or podman: "
+               "kind:NAME[?runtime=podman]", expand=_expand_kind, options=ACTION_OPTIONS[-1:], pip_extra="cluster"),
 )
 
 

@@ -24,11 +24,12 @@ from kubecert.targets.protocols import NodeActions
 
 
 def split_node(uri: str) -> tuple[str, str]:
-    """``kind:NAME/NODE`` → (``kind:NAME``, ``NODE``)."""
-    cluster, _, node = uri.rpartition("/")
+    """``kind:NAME/NODE[?QUERY]`` → (``kind:NAME[?QUERY]``, ``NODE``): the query is the cluster's."""
+    base, _, query = uri.partition("?")
+    cluster, _, node = base.rpartition("/")
     if not cluster or not node:
         raise TargetError(f"{uri}: a node target is CLUSTER/NODE")
-    return cluster, node
+    return cluster + (f"?{query}" if query else ""), node
 
 
 class ClusterNodeTarget(PkiTarget):
@@ -39,6 +40,7 @@ class ClusterNodeTarget(PkiTarget):
         Target.__init__(self, uri, profile, options, facts)  # not PkiTarget's: the folder is the parts'
         self.cluster_id, self.node = split_node(uri)
         self.parts = borrow(self.cluster_id, open_parts)
+        self.notes = self.parts.notes
         self.machine = self.node
         self._actions = None
 

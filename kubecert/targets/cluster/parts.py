@@ -28,6 +28,8 @@ class ClusterParts(abc.ABC):
 
     def __init__(self, key: str) -> None:
         self.key = key  # the cluster's identity: what every one of its targets locks
+        self.notes: list[str] = []  # what a report must say about the cluster's nodes beyond the results
+        self.progress: Callable[[str], None] = lambda line: None  # long waits; the cluster target points it
 
     @abc.abstractmethod
     def kubeconfig(self) -> Path:

@@ -34,6 +34,8 @@ class WholeClusterTarget(KubeconfigTarget):
         self.kubeconfig = Path()
         self._client = None
         self.parts = borrow(uri, open_parts)
+        self.notes = self.parts.notes  # what reading the nodes left out, shared by the cluster's targets
+        self.parts.progress = self._progress
         self._renewals: dict[bool, ClusterRenewalRun] = {}
 
     @property
@@ -59,6 +61,9 @@ class WholeClusterTarget(KubeconfigTarget):
         inventory = super()._observe(now)
         inventory.node_files = self.node_inventories()
         return inventory
+
+    def _progress(self, line: str) -> None:
+        self.progress(line)  # looked up at each line: the runner may point progress elsewhere after opening
 
     # --- ClusterActions
 

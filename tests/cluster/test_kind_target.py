@@ -1,0 +1,102 @@
+"""``kind:NAME`` through the command, against a stand-in container engine (tests/cluster/standin/: these
+machines have none) whose kind cluster is the reference cluster: the nodes are found by their labels, each
+control-plane node's files are copied out and judged as a target of its own, the API is reached on the
+published port, and renewal runs kubeadm in every node and restarts its API server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubecert.reference.kube import ClusterServer, ReferenceCluster
+
+from standin.engine import StandinEngine, engine_env, standin_engine
+from support import statuses, validated
+
+NODES = ("cp-1", "cp-2", "cp-3")
+CLUSTER_RULES = ("KC-CL-01", "KC-CL-02", "KC-CL-03", "KC-CL-04", "KC-EXP-01", "KC-HA-01", "KC-HA-02", "KC-VAL-04")
+
+
+@pytest.fixture
+def engine(cluster: ReferenceCluster, served: ClusterServer) -> Iterator[StandinEngine]:
+    with standin_engine("kind", cluster, served) as running:
+        yield running
+
+
+def _check(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    report = tmp_path / "r.json"
+    run = subprocess.run([sys.executable, "-m", "kubecert", "check", "-q", "--profile", "palette", "--json",
+                          str(report), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+                         check=False)
+    assert "Traceback" not in run.stdout + run.stderr, run.stdout + run.stderr
+    return run, validated(json.loads(report.read_text()))
+
+
+def test_kind_read_only_judges_every_node_and_the_cluster(tmp_path: Path, engine: StandinEngine) -> None:
+    run, report = _check(tmp_path, engine_env(engine, "docker"), "--target", "kind:kind")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert sorted({r["target"] for r in report["results"]}) == ["kind:kind", *(f"kind:kind/{n}" for n in NODES)]
+    whole = statuses(report, "kind:kind")
+    assert sorted(whole) == sorted(CLUSTER_RULES)
+    assert {rule for rule, status in whole.items() if status == "skipped"} == {"KC-CL-04", "KC-HA-02"}  # disruptive
+    for node in NODES:
+        found = statuses(report, f"kind:kind/{node}")
+        assert "failed" not in found.values() and "error" not in found.values(), found
+        assert found["KC-INV-02"] == found["KC-KCFG-01"] == found["KC-FILE-01"] == "passed"
+        assert found["KC-REN-01"] == "skipped"  # acting on a node needs the opt-in
+    every_node = next(r for r in report["results"] if r["target"] == "kind:kind" and r["rule"] == "KC-CL-03")
+    assert [e["subject"] for e in every_node["evidence"]] == list(NODES)
+    execs = [" ".join(call[2:]) for call in engine.calls if call[0] == "exec"]
+    assert "kubeadm certs check-expiration" in execs  # KC-CHK-01's listing: a read
+    acting = ("kubeadm certs renew", "kubeadm certs generate-csr", "kubeadm upgrade", "crictl stop", "mktemp")
+    assert not [e for e in execs if e.startswith(acting)]  # read-only means it
+
+
+def test_kind_renewal_reaches_every_node_and_restarts_the_api_servers(
+        tmp_path: Path, engine: StandinEngine, served: ClusterServer) -> None:
+    before = {node: served.node_urls[node] for node in NODES}
+    run, report = _check(tmp_path, engine_env(engine, "docker"), "--target", "kind:kind", "--allow-disruptive")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert set(statuses(report, "kind:kind").values()) == {"passed"}, statuses(report, "kind:kind")
+    for node in NODES:
+        found = statuses(report, f"kind:kind/{node}")
+        assert set(found.values()) <= {"passed", "not_applicable"}, found
+        assert found["KC-REN-01"] == found["KC-CSR-01"] == found["KC-UPG-01"] == "passed"
+    restarts = [c for c in engine.calls if c[:1] == ["exec"] and c[2:4] == ["crictl", "stop"]]
+    # etcd, kube-apiserver, controller-manager and scheduler on each node, in each of the two renewals: the
+    # control-plane-only one KC-CL-04 judges and the full one KC-HA-02 judges.
+    assert len(restarts) == 4 * len(NODES) * 2
+    assert served.node_urls == before  # the same API servers, restarted in place
+    renewal = next(r for r in report["results"] if r["target"] == "kind:kind" and r["rule"] == "KC-HA-02")
+    assert [e["subject"] for e in renewal["evidence"]] == list(NODES)
+    assert not engine.scratch  # the CSR scratch folders were removed from the node
+
+
+def test_podman_is_chosen_in_the_uri(tmp_path: Path, engine: StandinEngine) -> None:
+    run, report = _check(tmp_path, engine_env(engine, "podman"), "--target", "kind:kind?runtime=podman",
+                         "--rule", "KC-CL-*")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert statuses(report, "kind:kind?runtime=podman") == {
+        "KC-CL-01": "passed", "KC-CL-02": "passed", "KC-CL-03": "passed", "KC-CL-04": "skipped"}
+
+
+def test_an_unknown_cluster_is_an_error_naming_it(tmp_path: Path, engine: StandinEngine) -> None:
+    run, report = _check(tmp_path, engine_env(engine, "docker"), "--target", "kind:other", "--rule", "KC-CL-*")
+    assert run.returncode == 2
+    for result in report["results"]:
+        assert result["status"] in ("error", "skipped")
+    assert "no kind cluster 'other'" in report["results"][0]["message"]
+    assert "io.x-k8s.kind.cluster=other" in report["results"][0]["message"]
+
+
+def test_without_a_container_engine_the_run_says_so(tmp_path: Path) -> None:
+    env = {"PATH": str(tmp_path / "empty"), "HOME": str(tmp_path)}
+    run, report = _check(tmp_path, env, "--target", "kind:kind", "--rule", "KC-CL-01")
+    assert run.returncode == 2
+    assert "docker is not on PATH" in report["results"][0]["message"]
