@@ -40,6 +40,7 @@ class Action(enum.StrEnum):
     API_RENEWAL = "api-renewal"
     API_RENEWAL_CONTROLPLANE_ONLY = "api-renewal-controlplane-only"
     UNAUTHENTICATED_RENEWAL = "unauthenticated-renewal"
+    API_UPGRADE = "api-upgrade"  # a Kubernetes version upgrade through the management API
 
 
 class Probe(enum.StrEnum):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from kubecert.inventory.action import ActionRecord
-    from kubecert.inventory.platform import AccessProbes, RenewalRecord, UnauthenticatedRenewal
+    from kubecert.inventory.platform import AccessProbes, RenewalRecord, UnauthenticatedRenewal, UpgradeRecord
 
 
 @runtime_checkable
@@ -57,4 +57,9 @@ class ManagementApi(Protocol):
 
     def unauthenticated_renewal(self) -> UnauthenticatedRenewal:
         """Renew requests without a valid key, and the platform watched after them."""
+        ...
+
+    def upgrade(self) -> UpgradeRecord:
+        """One Kubernetes version upgrade applied through the API (a cluster profile update), watched until it
+        finished or the deadline passed. Only a target that offers the ``upgrade`` capability is asked."""
         ...
