@@ -91,6 +91,14 @@ class ClusterClient:
 
     # --- the reads
 
+    def version(self) -> str:
+        """The server's version (GET /version): what answers once an API server serves again."""
+        from kubernetes import client
+
+        found = self._call("reading /version", "get on the /version endpoint (every authenticated user has it)",
+                           lambda: client.VersionApi(self.api).get_code(_request_timeout=TIMEOUT))
+        return str(getattr(found, "git_version", "") or "")
+
     def nodes(self) -> tuple[NodeObject, ...]:
         found = self._call("listing Node objects", "get and list on nodes",
                            lambda: self.core.list_node(_request_timeout=TIMEOUT))

@@ -75,13 +75,14 @@ def list_nodes(runtime: ContainerRuntime, name: str) -> list[KindNode]:
     if len(names) > MAX_NODES or not all(_NAME.fullmatch(n) for n in names):
         raise TargetUnavailable(f"{runtime.command} listed {len(names)} containers for {name!r}, not all of them "
                                 "kind's node names; not read")
-    template = "{{index .Config.Labels \"" + ROLE_LABEL + "\"}}\t{{.Config.Hostname}}\t{{.State.Status}}"
+    # "|" between the fields: Go templates take "\t" literally, and no name or state can hold a "|".
+    template = "{{index .Config.Labels \"" + ROLE_LABEL + "\"}}|{{.Config.Hostname}}|{{.State.Status}}"
     rows = runtime.text(["inspect", "--format", template, *names]).splitlines()
     if len(rows) != len(names):
         raise TargetUnavailable(f"{runtime.command} inspect described {len(rows)} of {len(names)} containers")
     found = []
     for container, row in zip(names, rows, strict=True):
-        role, hostname, state = [*row.split("\t"), "", ""][:3]
+        role, hostname, state = [*row.split("|"), "", ""][:3]
         found.append(KindNode(container, hostname if _NAME.fullmatch(hostname) else container, role, state))
     return sorted(found, key=lambda n: _natural(n.container))
 
@@ -197,6 +198,26 @@ class KindParts(ClusterParts):
             time.sleep(2.0)
         raise TargetUnavailable(f"kube-apiserver on {node} did not start again within {RESTART_WAIT_S:g} s")
 
+    def wait_for_api(self, node: str) -> str:
+        """Until the cluster's API answers again (through the load balancer, with the renewed certificates),
+        so that the next node is restarted only then and the checks after the renewal can read it."""
+        from kubecert.targets.cluster.client import ClusterClient, ReadProblem
+
+        deadline = time.monotonic() + RESTART_WAIT_S
+        client = ClusterClient(self.kubeconfig(), None)
+        try:
+            while True:
+                try:
+                    return f"[restart] the API answers again: {shown(client.version())}"
+                except ReadProblem as exc:
+                    if time.monotonic() > deadline:
+                        raise TargetUnavailable(f"the API did not answer within {RESTART_WAIT_S:g} s after "
+                                                f"{node} restarted: {exc}") from None
+                self.progress(f"{self.key}: waiting for the API after restarting {node}")
+                time.sleep(2.0)
+        finally:
+            client.close()
+
     def _running(self, container: str, pod: str) -> list[str]:
         listing = self.runtime.text(["exec", container, "crictl", "ps", "-q", "--state", "running", "--name",
                                      f"^{pod}$"])
@@ -213,7 +234,7 @@ class KindParts(ClusterParts):
                 return ClusterRenewalRun(started, dt.datetime.now(dt.UTC), tuple(renewed), controlplane_only, output,
                                          problem=f"kubeadm certs renew all on {node}: {record.failure()}")
             try:
-                output[node] += "\n".join(self.restart_static_pods(node)) + "\n"
+                output[node] += "\n".join([*self.restart_static_pods(node), self.wait_for_api(node)]) + "\n"
             except TargetUnavailable as exc:
                 return ClusterRenewalRun(started, dt.datetime.now(dt.UTC), (*renewed, node), controlplane_only,
                                          output, problem=str(exc))

@@ -36,7 +36,7 @@ from typing import Any
 from kubecert.reference.kube import ClusterServer, ReferenceCluster
 from kubecert.targets.reference.actions import ReferenceActions
 
-ROLE_TEMPLATE = '{{index .Config.Labels "io.x-k8s.kind.role"}}\t{{.Config.Hostname}}\t{{.State.Status}}'
+ROLE_TEMPLATE = '{{index .Config.Labels "io.x-k8s.kind.role"}}|{{.Config.Hostname}}|{{.State.Status}}'
 STATIC_PODS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 CLIENT = Path(__file__).with_name("docker_client.py")
 
@@ -110,7 +110,7 @@ class StandinEngine:
             return Answer(out=b"")  # another cluster: no container carries its label
         if verb == "inspect" and rest[:2] == ["--format", ROLE_TEMPLATE]:
             rows = [self.containers[n] for n in rest[2:]]
-            return Answer(out="".join(f"{c.role}\t{c.hostname}\trunning\n" for c in rows).encode())
+            return Answer(out="".join(f"{c.role}|{c.hostname}|running\n" for c in rows).encode())
         if verb == "port" and len(rest) == 2 and rest[1] == "6443/tcp" and rest[0].endswith("load-balancer"):
             port = self.server.listeners[0].port
             return Answer(out=f"0.0.0.0:{port}\n[::]:{port}\n".encode())
