@@ -155,7 +155,8 @@ def test_discovery_is_legacy_json_whatever_kubectl_asks(served: ClusterServer, h
             "name": "spectroclusters", "singularName": "spectrocluster", "namespaced": True, "kind": "SpectroCluster",
             "verbs": [], "shortNames": ["spc"]}
     core = https.call(served.url, "/api/v1", client=admin).json()
-    assert {r["name"] for r in core["resources"]} == {"nodes", "namespaces", "configmaps"}
+    assert {r["name"] for r in core["resources"]} == {"nodes", "namespaces", "configmaps", "pods", "pods/log",
+                                                      "events"}
     protobuf = https.call(served.url, "/api/v1/nodes", client=admin,
                           headers={"Accept": "application/vnd.kubernetes.protobuf"})
     assert protobuf.status == 406
@@ -177,7 +178,7 @@ def test_errors_are_kubernetes_status_documents(served: ClusterServer, https, cl
     admin = https.admin()
     missing = https.call(served.url, "/api/v1/nodes/nope", client=admin).json()
     assert (missing["code"], missing["reason"], missing["message"]) == (404, "NotFound", 'nodes "nope" not found')
-    assert https.call(served.url, "/api/v1/pods", client=admin).json()["reason"] == "NotFound"
+    assert https.call(served.url, "/api/v1/secrets", client=admin).json()["reason"] == "NotFound"
     assert https.call(served.url, "/api/v1/nodes", client=admin, method="POST", body=b"{}").status == 405
     spc = f"/apis/cluster.spectrocloud.com/v1/namespaces/{cluster.namespace}/spectroclusters/{cluster.info.name}"
     large = https.call(served.url, spc, client=admin, method="PATCH", body=b" " * (1024 * 1024 + 1),

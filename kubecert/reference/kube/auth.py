@@ -68,9 +68,10 @@ def authorize(identity: Identity, verb: str, resource: Resource, *, name: str | 
         return
     # Names come from the request path: repeated at most as long as a valid name can be.
     shown = bounded(name, _NAME_LIMIT) if name else None
-    subject = f'{resource.qualified} "{shown}"' if shown else resource.qualified
+    plural = resource.qualified.split("/")[0]  # pods/log is asked of a pod
+    subject = f'{plural} "{shown}"' if shown else plural
     scope = f'in the namespace "{bounded(namespace, _NAME_LIMIT)}"' if namespace else "at the cluster scope"
     message = (f'{subject} is forbidden: User "{bounded(identity.user, _NAME_LIMIT)}" cannot {verb} resource '
                f'"{resource.name}" in API group "{resource.group}" {scope}')
-    details = {"name": shown, "group": resource.group, "kind": resource.name}
+    details = {"name": shown, "group": resource.group, "kind": resource.name.split("/")[0]}
     raise ApiError(403, message, {key: value for key, value in details.items() if value})

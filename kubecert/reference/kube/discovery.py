@@ -39,11 +39,14 @@ class Resource:
 
 
 NODES = Resource("nodes", "node", "Node", False, ("get", "list"), ("no",))
-NAMESPACES = Resource("namespaces", "namespace", "Namespace", False, ("get", "list"), ("ns",))
+NAMESPACES = Resource("namespaces", "namespace", "Namespace", False, ("create", "get", "list"), ("ns",))
 CONFIGMAPS = Resource("configmaps", "configmap", "ConfigMap", True, ("get", "list"), ("cm",))
+PODS = Resource("pods", "pod", "Pod", True, ("create", "delete", "get", "list"), ("po",))
+POD_LOGS = Resource("pods/log", "", "Pod", True, ("get",))
+EVENTS = Resource("events", "event", "Event", True, ("get", "list"), ("ev",))
 SPECTROCLUSTERS = Resource("spectroclusters", "spectrocluster", "SpectroCluster", True, ("get", "list", "patch"),
                            ("spc",), SPC_GROUP)
-CORE_RESOURCES = (CONFIGMAPS, NAMESPACES, NODES)
+CORE_RESOURCES = (CONFIGMAPS, EVENTS, NAMESPACES, NODES, PODS, POD_LOGS)
 
 
 def api_versions(server_address: str) -> dict[str, Any]:

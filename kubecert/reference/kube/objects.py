@@ -15,7 +15,7 @@ import yaml
 from kubecert.reference.kube.state import ClusterInfo, NodeRecord, SpcRecord
 from kubecert.reference.pki.kubeconfig import encode_data
 from kubecert.reference.pki.manifests import NODE_PKI
-from kubecert.reference.pki.options import InitOptions
+from kubecert.reference.pki.options import InitOptions, is_dns_subdomain
 
 SPC_GROUP = "cluster.spectrocloud.com"
 SPC_VERSIONS = ("v1", "v1alpha1")  # preferred first, as discovery lists them
@@ -48,6 +48,19 @@ class ApiError(Exception):
 
     def status(self) -> dict[str, Any]:
         return status_document(self.code, self.message, self.details)
+
+
+def shown_name(name: str) -> str:
+    """A name from the request, as an answer repeats it: whole when it is a valid name, else cut short."""
+    return name if is_dns_subdomain(name) else bounded(name, 64)
+
+
+def not_found(resource: Any, name: str) -> ApiError:
+    """kube-apiserver's 404 for an object of ``resource`` (a discovery Resource) that does not exist."""
+    shown = shown_name(name)
+    details = {"name": shown, "group": resource.group, "kind": resource.name.split("/")[0]}
+    return ApiError(404, f'{resource.qualified.split("/")[0]} "{shown}" not found',
+                    {key: value for key, value in details.items() if value})
 
 
 def status_document(code: int, message: str, details: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -90,7 +103,8 @@ def node_document(node: NodeRecord, kubelet_version: str) -> dict[str, Any]:
     if node.control_plane:
         labels[CONTROL_PLANE_LABEL] = ""
         labels["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
-        spec["taints"] = [{"key": CONTROL_PLANE_LABEL, "effect": "NoSchedule"}]
+    if node.all_taints():
+        spec["taints"] = [taint.document() for taint in node.all_taints()]
     since = timestamp(node.created_at)
     conditions = [
         _condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from kubecert.inventory.facts import NodeFacts
@@ -30,6 +30,13 @@ def split_node(uri: str) -> tuple[str, str]:
     if not cluster or not node:
         raise TargetError(f"{uri}: a node target is CLUSTER/NODE")
     return cluster + (f"?{query}" if query else ""), node
+
+
+def with_nodes(uri: str, nodes: Iterable[str]) -> list[str]:
+    """``SCHEME:CLUSTER[?QUERY]`` and one ``SCHEME:CLUSTER/NODE[?QUERY]`` per node: what a cluster URI stands for."""
+    base, _, query = uri.partition("?")
+    suffix = f"?{query}" if query else ""
+    return [uri, *(f"{base}/{node}{suffix}" for node in nodes)]
 
 
 class ClusterNodeTarget(PkiTarget):
