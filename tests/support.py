@@ -7,6 +7,10 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import time
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -113,3 +117,30 @@ def cannot_run_here(fault: Fault) -> str | None:
     if "root" in fault.requires and os.geteuid() != 0:
         return "the fault changes a file's owner, which needs root"
     return None
+
+
+@dataclasses.dataclass
+class Cost:
+    """What one piece of work cost: wall and CPU seconds, and its peak Python allocation."""
+
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    peak_bytes: int = 0
+
+    def within(self, *, cpu_s: float, memory: int, hang_s: float) -> bool:
+        """Held to a bound of work (CPU: what the input made kubecert do, whatever else shares the machine) and
+        of memory, and to a much longer wall-clock bound that only a hang could reach."""
+        return self.cpu_s < cpu_s and self.peak_bytes < memory and self.wall_s < hang_s
+
+
+@contextmanager
+def measured() -> Iterator[Cost]:
+    cost = Cost()
+    tracemalloc.start()
+    wall, cpu = time.monotonic(), time.process_time()
+    try:
+        yield cost
+    finally:
+        cost.wall_s, cost.cpu_s = time.monotonic() - wall, time.process_time() - cpu
+        cost.peak_bytes = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()

@@ -128,6 +128,9 @@ def trickling(head: bytes, body: bytes, *, every_s: float = 0.5) -> Iterator[str
 
 
 SLOW = HttpLimits(connect_timeout_s=2, read_timeout_s=5, total_timeout_s=2, read_retries=0)
+# The trickle would last 400 s (a byte a second); the deadline ends it at 2 s. A busy machine may add to
+# that, so the wall-clock check only tells a cut exchange from one that went on.
+HANG_S = 30
 
 
 def test_a_body_that_trickles_is_cut_at_the_deadline() -> None:
@@ -137,7 +140,7 @@ def test_a_body_that_trickles_is_cut_at_the_deadline() -> None:
         started = time.monotonic()
         exchange = client.request("GET", "/v1/spectroclusters/c1/k8certificates")
         took = time.monotonic() - started
-    assert took < 4, took
+    assert took < HANG_S, took  # cut by the 2 s deadline, as the message says, not after the whole body
     assert exchange.document is None
     assert "GET /v1/spectroclusters/c1/k8certificates got no complete answer within 2 s" in str(exchange.error)
 
@@ -148,7 +151,7 @@ def test_headers_that_trickle_are_cut_at_the_deadline() -> None:
         started = time.monotonic()
         with pytest.raises(TargetUnavailable, match="got no complete answer within 2 s"):
             client.request("GET", "/v1/spectroclusters/c1")
-        assert time.monotonic() - started < 4
+        assert time.monotonic() - started < HANG_S
 
 
 def deep(levels: int) -> bytes:

@@ -24,7 +24,9 @@ class PlatformWorker:
     def wake(self) -> None:
         self._wake.set()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 120.0) -> None:
+        """Let the step in progress finish (a join writes a machine's PKI: its folder must not be removed under
+        it), then end the thread."""
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout)
