@@ -11,7 +11,8 @@ import re
 import secrets
 from typing import Any, NoReturn
 
-from kubecert.reference.kube.discovery import NAMESPACES, PODS, Resource
+from kubecert.reference.kube import rbac
+from kubecert.reference.kube.discovery import NAMESPACES, PODS, RBAC_RESOURCES, Resource
 from kubecert.reference.kube.objects import ApiError, bounded, timestamp
 from kubecert.reference.kube.state import new_uid
 from kubecert.reference.pki.options import is_dns_subdomain
@@ -58,6 +59,8 @@ def admitted(resource: Resource, body: bytes, namespace: str | None, group_versi
     document.update({"kind": resource.kind, "apiVersion": group_version})
     if resource == PODS:
         _pod(document, name)
+    elif resource in RBAC_RESOURCES:
+        rbac.validate(resource, document)
     elif resource == NAMESPACES:
         document.update({"spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
         metadata.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
@@ -70,6 +73,11 @@ def _name(resource: Resource, metadata: dict[str, Any]) -> str:
         name = generate + "".join(secrets.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(_GENERATED))
     if not isinstance(name, str) or not name:
         _invalid(resource, "", "metadata.name", "Required value: name or generateName is required")
+    if resource in RBAC_RESOURCES:  # RBAC names are path segments: system:kube-scheduler
+        if name in (".", "..") or "/" in name or "%" in name or len(name) > 253:
+            _invalid(resource, name, "metadata.name", f'Invalid value: "{bounded(name, 64)}": may not contain "/" '
+                                                      'or "%", nor be "." or ".."')
+        return name
     valid = _LABEL.fullmatch(name) if resource == NAMESPACES else is_dns_subdomain(name)
     if not valid:
         _invalid(resource, name, "metadata.name", f'Invalid value: "{bounded(name, 64)}": a lowercase RFC 1123 '

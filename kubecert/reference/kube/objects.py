@@ -40,14 +40,16 @@ def bounded(text: str, limit: int = 100) -> str:
 class ApiError(Exception):
     """An answer other than success, carried as a Kubernetes Status."""
 
-    def __init__(self, code: int, message: str, details: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, code: int, message: str, details: Mapping[str, Any] | None = None, *,
+                 reason: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.details = dict(details or {})
+        self.reason = reason  # when the code's usual reason is not the one (409 AlreadyExists)
 
     def status(self) -> dict[str, Any]:
-        return status_document(self.code, self.message, self.details)
+        return status_document(self.code, self.message, self.details, reason=self.reason)
 
 
 def shown_name(name: str) -> str:
@@ -63,10 +65,11 @@ def not_found(resource: Any, name: str) -> ApiError:
                     {key: value for key, value in details.items() if value})
 
 
-def status_document(code: int, message: str, details: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def status_document(code: int, message: str, details: Mapping[str, Any] | None = None, *,
+                    reason: str | None = None) -> dict[str, Any]:
     document: dict[str, Any] = {
         "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
-        "reason": _REASONS.get(code, "InternalError" if code >= 500 else "BadRequest"),
+        "reason": reason or _REASONS.get(code, "InternalError" if code >= 500 else "BadRequest"),
     }
     if details:
         document["details"] = dict(details)

@@ -19,10 +19,11 @@ import yaml
 
 from kubecert.reference.kube import discovery as disc
 from kubecert.reference.kube import objects as obj
-from kubecert.reference.kube.auth import Identity, authenticated, authorize
+from kubecert.reference.kube.auth import Authorizer, Identity, authenticated
 from kubecert.reference.kube.cluster import ReferenceCluster
 from kubecert.reference.kube.exchange import ApiRequest, ApiResponse, json_response
 from kubecert.reference.kube.paths import Location, locate
+from kubecert.reference.kube.rbac import Rbac
 from kubecert.reference.kube.selectors import field_selector, label_selector
 from kubecert.reference.kube.spc_patch import MERGE_PATCH, annotation_changes
 from kubecert.reference.kube.state import StaleResourceVersion
@@ -44,7 +45,8 @@ class ClusterApi:
         self.cluster = cluster
         self.server_url = server_url
         self.clock = clock or cluster.clock
-        self.writes = Writes(cluster, self.clock)
+        self.authorizer = Authorizer(Rbac(cluster.store.stored))
+        self.writes = Writes(cluster, self.authorizer, self.clock)
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         try:
@@ -84,41 +86,41 @@ class ClusterApi:
             return self._discovery(request, disc.resource_list("v1", disc.CORE_RESOURCES))
         return self._serve(request, identity, locate(disc.CORE_RESOURCES, parts[1:]), query)
 
-    def _serve(self, request: ApiRequest, identity: Identity, where: Location, query: dict[str, str]
-               ) -> ApiResponse:
-        """A request on a resource of the core group, by method."""
+    def _serve(self, request: ApiRequest, identity: Identity, where: Location, query: dict[str, str],
+               version: str = "v1") -> ApiResponse:
+        """A request on a resource, by method."""
         resource, namespace, name = where.resource, where.namespace, where.name
         if where.subresource is not None:
             self._only(request, "GET")
             return self.writes.log(identity, namespace or "", name or "", query)
         if request.method == "POST" and name is None:
             self._verb(resource, "create")
-            return self.writes.create(request, identity, resource, namespace)
+            group_version = f"{resource.group}/{version}" if resource.group else version
+            return self.writes.create(request, identity, resource, namespace, group_version)
         if request.method == "DELETE" and name is not None:
             self._verb(resource, "delete")
             return self.writes.delete(identity, resource, namespace, name)
-        return self._read(request, identity, resource, namespace=namespace, name=name, query=query)
+        return self._read(request, identity, resource, namespace=namespace, name=name, query=query, version=version)
 
     def _named_groups(self, request: ApiRequest, identity: Identity, parts: list[str], query: dict[str, str]
                       ) -> ApiResponse:
         if not parts:
             return self._discovery(request, disc.api_group_list())
-        if parts[0] != obj.SPC_GROUP:
+        group = parts[0]
+        if group not in disc.GROUP_VERSIONS:
             raise _no_route()
         if len(parts) == 1:
-            return self._discovery(request, disc.api_group())
+            return self._discovery(request, disc.api_group(group))
         version, rest = parts[1], parts[2:]
-        if version not in obj.SPC_VERSIONS:
+        if version not in disc.GROUP_VERSIONS[group]:
             raise _no_route()
+        resources = disc.RBAC_RESOURCES if group == disc.RBAC_GROUP else (disc.SPECTROCLUSTERS,)
         if not rest:
-            return self._discovery(request, disc.resource_list(f"{obj.SPC_GROUP}/{version}", (disc.SPECTROCLUSTERS,)))
-        where = locate((disc.SPECTROCLUSTERS,), rest)
-        if where.subresource is not None:
-            raise _no_route()
-        if request.method == "PATCH" and where.name is not None:
+            return self._discovery(request, disc.resource_list(f"{group}/{version}", resources))
+        where = locate(resources, rest)
+        if where.resource == disc.SPECTROCLUSTERS and request.method == "PATCH" and where.name is not None:
             return self._patch_spc(request, identity, version, where.namespace or "", where.name)
-        return self._read(request, identity, disc.SPECTROCLUSTERS, namespace=where.namespace, name=where.name,
-                          query=query, version=version)
+        return self._serve(request, identity, where, query, version)
 
     @staticmethod
     def _only(request: ApiRequest, *methods: str) -> None:
@@ -137,7 +139,7 @@ class ClusterApi:
     def _read(self, request: ApiRequest, identity: Identity, resource: disc.Resource, *, namespace: str | None,
               name: str | None, query: dict[str, str], version: str = "v1") -> ApiResponse:
         self._only(request, "GET")
-        authorize(identity, "get" if name else "list", resource, name=name, namespace=namespace)
+        self.authorizer.authorize(identity, "get" if name else "list", resource, name=name, namespace=namespace)
         if query.get("watch", "false").lower() not in ("false", "0"):
             raise obj.ApiError(405, "watch is not served by the reference cluster; list instead")
         representation = negotiate(request.accept, tables=True)
@@ -214,7 +216,7 @@ class ClusterApi:
 
     def _patch_spc(self, request: ApiRequest, identity: Identity, version: str, namespace: str, name: str
                    ) -> ApiResponse:
-        authorize(identity, "patch", disc.SPECTROCLUSTERS, name=name, namespace=namespace)
+        self.authorizer.authorize(identity, "patch", disc.SPECTROCLUSTERS, name=name, namespace=namespace)
         info = self.cluster.info
         if namespace != info.namespace or name != info.name:
             raise obj.not_found(disc.SPECTROCLUSTERS, name)

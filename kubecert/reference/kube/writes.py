@@ -1,5 +1,6 @@
-"""What changes the reference cluster's objects: creating (namespaces, pods), deleting (pods), and reading
-a pod's log, authorized as kube-apiserver authorizes them and answered as it answers.
+"""What changes the reference cluster's objects: creating them (namespaces, pods, service accounts, RBAC
+roles and bindings), deleting them, and reading a pod's log, authorized as kube-apiserver authorizes them
+and answered as it answers.
 
 A created pod is handed to the cluster's stand-in scheduler and kubelets (kubelet.py), which decide at once
 what becomes of it; the create itself answers with the pod as stored before that, Pending, as
@@ -16,7 +17,7 @@ from typing import Any
 from kubecert.reference.kube import discovery as disc
 from kubecert.reference.kube import objects as obj
 from kubecert.reference.kube.admission import admitted
-from kubecert.reference.kube.auth import Identity, authorize
+from kubecert.reference.kube.auth import Authorizer, Identity
 from kubecert.reference.kube.cluster import ReferenceCluster
 from kubecert.reference.kube.exchange import ApiRequest, ApiResponse, json_response
 from kubecert.reference.kube.state import MAX_STORED, AlreadyExists, StoreFull
@@ -25,16 +26,17 @@ TEXT = "text/plain"
 
 
 class Writes:
-    def __init__(self, cluster: ReferenceCluster, clock: Callable[[], dt.datetime]) -> None:
+    def __init__(self, cluster: ReferenceCluster, authorizer: Authorizer, clock: Callable[[], dt.datetime]) -> None:
         self.cluster = cluster
+        self.authorizer = authorizer
         self.clock = clock
 
-    def create(self, request: ApiRequest, identity: Identity, resource: disc.Resource, namespace: str | None
-               ) -> ApiResponse:
-        authorize(identity, "create", resource, name=None, namespace=namespace)
+    def create(self, request: ApiRequest, identity: Identity, resource: disc.Resource, namespace: str | None,
+               group_version: str = "v1") -> ApiResponse:
+        self.authorizer.authorize(identity, "create", resource, name=None, namespace=namespace)
         if resource.namespaced:
             self._existing_namespace(namespace or "")
-        document = admitted(resource, request.body, namespace, "v1", self.clock())
+        document = admitted(resource, request.body, namespace, group_version, self.clock())
         name = document["metadata"]["name"]
         taken = [d["metadata"]["name"] for d in self.cluster.store.stored(resource.name)
                  if d["metadata"].get("namespace") == document["metadata"].get("namespace")]
@@ -60,7 +62,7 @@ class Writes:
         return json_response(201, answer)
 
     def delete(self, identity: Identity, resource: disc.Resource, namespace: str | None, name: str) -> ApiResponse:
-        authorize(identity, "delete", resource, name=name, namespace=namespace)
+        self.authorizer.authorize(identity, "delete", resource, name=name, namespace=namespace)
         removed = self.cluster.store.remove(resource.name, namespace, name)
         if removed is None:
             raise obj.not_found(resource, name)
@@ -75,7 +77,7 @@ class Writes:
 
     def log(self, identity: Identity, namespace: str, name: str, query: dict[str, str]) -> ApiResponse:
         """``GET .../pods/NAME/log[?container=C&limitBytes=N]``: what the pod's container printed, at most N bytes."""
-        authorize(identity, "get", disc.POD_LOGS, name=name, namespace=namespace)
+        self.authorizer.authorize(identity, "get", disc.POD_LOGS, name=name, namespace=namespace)
         found = [d for d in self.cluster.store.stored(disc.PODS.name) if d["metadata"].get("namespace") == namespace
                  and d["metadata"]["name"] == name]
         if not found:
@@ -98,7 +100,8 @@ class Writes:
 
 def _exists(resource: disc.Resource, name: str) -> obj.ApiError:
     shown = obj.shown_name(name)
-    return obj.ApiError(409, f'{resource.name} "{shown}" already exists', {"name": shown, "kind": resource.name})
+    return obj.ApiError(409, f'{resource.name} "{shown}" already exists', {"name": shown, "kind": resource.name},
+                        reason="AlreadyExists")
 
 
 def _limit(text: str | None) -> int | None:

@@ -32,11 +32,15 @@ def split_node(uri: str) -> tuple[str, str]:
     return cluster + (f"?{query}" if query else ""), node
 
 
+def node_uri(cluster: str, node: str) -> str:
+    """``SCHEME:CLUSTER[?QUERY]`` → ``SCHEME:CLUSTER/NODE[?QUERY]``, split_node's inverse."""
+    base, _, query = cluster.partition("?")
+    return f"{base}/{node}" + (f"?{query}" if query else "")
+
+
 def with_nodes(uri: str, nodes: Iterable[str]) -> list[str]:
-    """``SCHEME:CLUSTER[?QUERY]`` and one ``SCHEME:CLUSTER/NODE[?QUERY]`` per node: what a cluster URI stands for."""
-    base, _, query = uri.partition("?")
-    suffix = f"?{query}" if query else ""
-    return [uri, *(f"{base}/{node}{suffix}" for node in nodes)]
+    """The cluster URI and one node URI per node: what a cluster URI stands for."""
+    return [uri, *(node_uri(uri, node) for node in nodes)]
 
 
 class ClusterNodeTarget(PkiTarget):
