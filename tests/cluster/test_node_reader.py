@@ -175,20 +175,40 @@ def test_a_user_who_may_not_create_pods_is_told_which_permission(
     assert "kubecert needs create on pods in kubecert" in said and "docs/node-reader-rbac.yaml" in said, said
 
 
+def _as_kubecert_with(tmp_path: Path, served: ClusterServer, https: Any, rules: list[dict[str, Any]]) -> str:
+    """The node reader's URI as the user kubecert, its RBAC applied with ``rules`` in the reader pods' Role."""
+    documents = rbac_documents()
+    role = next(d for d in documents if d["kind"] == "Role" and d["metadata"]["name"] == "kubecert-node-reader")
+    role["rules"] = rules
+    create_all(https, served.url, documents)
+    return f"kubeconfig:{kubeconfig_as(served, https, tmp_path / 'kubecert.conf', 'kubecert')}?nodes=pods"
+
+
 def test_a_user_who_may_not_read_pod_logs_is_told_and_the_pod_is_deleted(
         tmp_path: Path, served: ClusterServer, https: Any) -> None:
-    documents = rbac_documents()
-    for document in documents:
-        if document["kind"] == "Role" and document["metadata"]["name"] == "kubecert-node-reader":
-            document["rules"] = [rule for rule in document["rules"] if rule["resources"] != ["pods/log"]]
-    create_all(https, served.url, documents)
-    kubeconfig = kubeconfig_as(served, https, tmp_path / "kubecert.conf", "kubecert")
-    uri = f"kubeconfig:{kubeconfig}?nodes=pods"
+    uri = _as_kubecert_with(tmp_path, served, https, [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "get", "delete"]}])
     run, report = run_check(tmp_path, "--target", uri, "--rule", "KC-CL-03")
     assert run.returncode == 2
     said = _read_problem(report, uri, "cp-1")
     assert "kubecert needs get on pods/log in kubecert" in said, said
     assert _pods(https, served) == []  # read, refused, deleted
+
+
+def test_a_pod_that_cannot_be_deleted_is_named_with_how_to_delete_it(
+        tmp_path: Path, served: ClusterServer, https: Any) -> None:
+    uri = _as_kubecert_with(tmp_path, served, https, [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "get"]},
+        {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]}])
+    run, report = run_check(tmp_path, "--target", uri, "--rule", "KC-CL-03")
+    assert run.returncode == 0, run.stdout + run.stderr  # every node was read: the leftovers are a note
+    left = sorted(pod["metadata"]["name"] for pod in _pods(https, served))
+    assert len(left) == len(NODES)
+    for name in left:
+        note = next(n for n in report["notes"] if f"the reader pod kubecert/{name} " in n)
+        assert "kubecert needs delete on pods in kubecert" in note
+        assert note.endswith(f"delete it with: kubectl delete pod -n kubecert {name}")
+        assert f"NOTE: the reader pod kubecert/{name} " in run.stdout
 
 
 def test_a_node_tree_larger_than_the_log_bound_is_refused(

@@ -8,11 +8,12 @@ as a ReadProblem that names the permission a 403 refused.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from kubecert.inventory.safe_json import JsonError, loads_bounded
 from kubecert.targets.cluster import permissions as rbac
-from kubecert.targets.cluster.client import TIMEOUT, ClusterClient, ReadProblem
+from kubecert.targets.cluster.client import DEADLINE_S, TIMEOUT, ClusterClient, ReadProblem
 from kubecert.targets.cluster.readerpod import CONTAINER
 
 MAX_DOCUMENT_BYTES = 1 << 20
@@ -46,11 +47,18 @@ class PodApi:
         self.core = client.core
         self.namespace = namespace
 
-    def _document(self, what: str, permission: rbac.Permission, request: Any) -> dict[str, Any]:
-        def call() -> bytes:
-            return read_bounded(request(), MAX_DOCUMENT_BYTES, what)
+    def _call(self, what: str, permission: rbac.Permission, call: Callable[[], bytes], *, missing_ok: bool = False,
+              deadline_s: float = DEADLINE_S) -> bytes | None:
+        try:
+            return self.client.call(what, permission.within(self.namespace), call, missing_ok=missing_ok,
+                                    deadline_s=deadline_s)
+        except ReadProblem as exc:
+            if exc.status == 403:
+                raise ReadProblem(f"{exc} ({rbac.RBAC_MANIFEST} grants what the node reader needs)", 403) from None
+            raise
 
-        body = self.client.call(what, permission.within(self.namespace), call) or b""
+    def _document(self, what: str, permission: rbac.Permission, request: Callable[[], Any]) -> dict[str, Any]:
+        body = self._call(what, permission, lambda: read_bounded(request(), MAX_DOCUMENT_BYTES, what)) or b""
         try:
             document = loads_bounded(body)
         except (JsonError, UnicodeDecodeError) as exc:
@@ -76,14 +84,9 @@ class PodApi:
     def log(self, name: str, limit: int) -> bytes:
         """The container's log, at most ``limit`` bytes (TooLarge when there is more)."""
         what = f"reading the log of {self.namespace}/{name}"
-
-        def call() -> bytes:
-            response = self.core.read_namespaced_pod_log(name, self.namespace, container=CONTAINER,
-                                                         limit_bytes=limit + 1, _preload_content=False,
-                                                         _request_timeout=TIMEOUT)
-            return read_bounded(response, limit, what)
-
-        return self.client.call(what, rbac.GET_POD_LOG.within(self.namespace), call) or b""
+        return self._call(what, rbac.GET_POD_LOG, lambda: read_bounded(self.core.read_namespaced_pod_log(
+            name, self.namespace, container=CONTAINER, limit_bytes=limit + 1, _preload_content=False,
+            _request_timeout=TIMEOUT), limit, what)) or b""
 
     def events(self, name: str) -> list[Any]:
         """The events about the pod; [] when they cannot be had (they only explain, they are not needed)."""
@@ -100,12 +103,9 @@ class PodApi:
 
     def delete(self, name: str) -> bool:
         """Delete the pod at once (no grace period); False when it was already gone."""
-        def call() -> bytes:
-            response = self.core.delete_namespaced_pod(name, self.namespace, grace_period_seconds=0,
-                                                       _preload_content=False,
-                                                       _request_timeout=(TIMEOUT[0], DELETE_DEADLINE_S))
-            return read_bounded(response, MAX_DOCUMENT_BYTES, f"deleting {self.namespace}/{name}")
-
-        found = self.client.call(f"deleting the pod {self.namespace}/{name}", rbac.DELETE_POD.within(self.namespace),
-                                 call, missing_ok=True, deadline_s=DELETE_DEADLINE_S)
+        what = f"deleting the pod {self.namespace}/{name}"
+        found = self._call(what, rbac.DELETE_POD, lambda: read_bounded(self.core.delete_namespaced_pod(
+            name, self.namespace, grace_period_seconds=0, _preload_content=False,
+            _request_timeout=(TIMEOUT[0], DELETE_DEADLINE_S)), MAX_DOCUMENT_BYTES, what),
+            missing_ok=True, deadline_s=DELETE_DEADLINE_S)
         return found is not None

@@ -132,7 +132,8 @@ class PodsParts(ClusterParts):
     def _wait(self, api: PodApi, name: str, node: str) -> dict[str, Any]:
         """The pod once it has finished; TargetUnavailable when it has not within the timeout."""
         started = time.monotonic()
-        said, said_at = "", started
+        said: str | None = None  # what the terminal was last told; the first state is always said
+        said_at = started
         while True:
             pod = api.read(name)
             state = rp.phase(pod)
@@ -155,16 +156,16 @@ class PodsParts(ClusterParts):
         return f" (the node's taints: {', '.join(shown(t) for t in taints)})" if taints else ""
 
     def _unpacked(self, node: str, name: str, log: bytes) -> Path:
-        data, said = decode_log(log)
-        for line in said[:5]:
-            self._note(f"{node}: the reader's tar said: {line}")
         dest = self.folder / "nodes" / node
         shutil.rmtree(dest, ignore_errors=True)
         dest.mkdir(parents=True)
         try:
+            data, said = decode_log(log)
             notes = unpack(data, dest, rp.NODE_FOLDER)
         except TargetUnavailable as exc:
             raise TargetUnavailable(f"{node}: the log of {self.namespace}/{name}: {exc}") from None
+        for line in said[:5]:
+            self._note(f"{node}: the reader's tar said: {line}")
         for note in notes:
             self._note(f"{node}: {note}")
         return dest
@@ -199,8 +200,6 @@ def _created(api: PodApi, manifest: dict[str, Any], node: str) -> None:
         if exc.status == 404:
             raise TargetUnavailable(f"{exc}: the namespace {api.namespace} must exist ({RBAC_MANIFEST} makes it, "
                                     "or name another with &namespace=NS)") from None
-        if exc.status == 403:
-            raise TargetUnavailable(f"{exc} ({RBAC_MANIFEST} grants what the node reader needs)") from None
         raise
 
 
