@@ -43,6 +43,7 @@ class Action(enum.StrEnum):
     UNAUTHENTICATED_RENEWAL = "unauthenticated-renewal"
     CLUSTER_RENEWAL = "cluster-renewal"  # every control-plane node renewed, each node read before and after
     CLUSTER_RENEWAL_CONTROLPLANE_ONLY = "cluster-renewal-controlplane-only"  # the Node objects before and after
+    API_UPGRADE = "api-upgrade"  # a Kubernetes version upgrade through the management API
 
 
 class Probe(enum.StrEnum):

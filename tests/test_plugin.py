@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from kubecert.pytest_plugin import plugin
+from kubecert.pytest_plugin.session import SESSION_KEY, KubecertSession
 from kubecert.rules import BUILTIN_PROFILES, all_rules
 from kubecert.targets import PkiTarget
 
@@ -69,6 +72,25 @@ def test_xdist_gives_the_same_verdicts(pytester: pytest.Pytester, reference_tree
         return [(r["rule"], r["target"], r["status"], r["nodeid"]) for r in report["results"]]
 
     assert verdicts(parallel) == verdicts(serial)
+
+
+@pytest.mark.parametrize("worker", [True, False])
+def test_an_xdist_worker_releases_its_targets_when_its_session_finishes(worker: bool) -> None:
+    """The controller kills a worker 10 s after the worker reports finishing (xdist sends that report after
+    every sessionfinish hook): releasing targets (servers, temporary folders) only at unconfigure, after the
+    report, could be cut short and leave them behind. The controller keeps its targets until unconfigure."""
+    closed: list[str] = []
+
+    class Target:
+        def close(self) -> None:
+            closed.append("closed")
+
+    session = KubecertSession(settings=None, registry=None, targets={"t": Target()})  # type: ignore[arg-type, dict-item]
+    config = SimpleNamespace(stash={SESSION_KEY: session}, **({"workerinput": {}} if worker else {}))
+    plugin.pytest_sessionfinish(SimpleNamespace(config=config))  # type: ignore[arg-type]
+    assert closed == (["closed"] if worker else [])
+    session.close()  # at unconfigure
+    assert closed == ["closed"]
 
 
 def test_at_judges_dates_as_of_another_day(pytester: pytest.Pytester, reference_tree: Any) -> None:

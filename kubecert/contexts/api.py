@@ -1,19 +1,24 @@
 """The contexts of the management-API rules, made from a target that offers the API (``ManagementApi``):
-the access probe's answers, and renewals requested through the API and watched."""
+the access probe's answers, and renewals and upgrades requested through the API and watched."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 from kubecert.capabilities import Action, Probe
 from kubecert.rules.api import AccessContext
 from kubecert.rules.context import RuleContext
-from kubecert.rules.repave import ApiRenewalContext, RefusedRenewalContext
+from kubecert.rules.repave import ApiRenewalContext, ApiUpgradeContext, RefusedRenewalContext
 from kubecert.targets.base import Target
 from kubecert.targets.protocols import ManagementApi
 
-API_STEPS: frozenset[Action | Probe] = frozenset(
-    {Probe.ACCESS, Action.API_RENEWAL, Action.API_RENEWAL_CONTROLPLANE_ONLY, Action.UNAUTHENTICATED_RENEWAL})
+# Each step and the ManagementApi method that carries it out.
+_METHODS: dict[Action | Probe, str] = {
+    Probe.ACCESS: "access_probes", Action.API_RENEWAL: "renewal", Action.API_RENEWAL_CONTROLPLANE_ONLY: "renewal",
+    Action.UNAUTHENTICATED_RENEWAL: "unauthenticated_renewal", Action.API_UPGRADE: "upgrade",
+}
+API_STEPS: frozenset[Action | Probe] = frozenset(_METHODS)
 
 
 class CheckCouldNotRun(Exception):
@@ -22,18 +27,24 @@ class CheckCouldNotRun(Exception):
 
 
 class NotAnApi(CheckCouldNotRun):
-    """The target declares the api capability but does not offer ManagementApi's methods."""
+    """The target declares the api capability but does not offer the ManagementApi method a step needs."""
 
 
 def api_context(target: Target, step: Action | Probe, at: dt.datetime | None) -> RuleContext:
-    if not isinstance(target, ManagementApi):
-        raise NotAnApi(f"{target.id} declares the api capability but does not offer access_probes(), renewal() "
-                       "and unauthenticated_renewal()")
+    # Only the method this step needs is asked for: a target written before upgrade() was added to
+    # ManagementApi (and so without the upgrade capability) still has its other API rules judged.
+    method = _METHODS[step]
+    if not callable(getattr(target, method, None)):
+        raise NotAnApi(f"{target.id} declares the api capability but does not offer {method}() "
+                       "(kubecert.targets.ManagementApi)")
+    api = cast(ManagementApi, target)
     inventory = target.observe()
     profile, now = target.profile, at or inventory.observed_at
     if step is Probe.ACCESS:
-        return AccessContext(inventory, profile, now, probes=target.access_probes())
+        return AccessContext(inventory, profile, now, probes=api.access_probes())
     if step is Action.UNAUTHENTICATED_RENEWAL:
-        return RefusedRenewalContext(inventory, profile, now, refused=target.unauthenticated_renewal())
+        return RefusedRenewalContext(inventory, profile, now, refused=api.unauthenticated_renewal())
+    if step is Action.API_UPGRADE:
+        return ApiUpgradeContext(inventory, profile, now, upgrade=api.upgrade())
     controlplane_only = step is Action.API_RENEWAL_CONTROLPLANE_ONLY
-    return ApiRenewalContext(inventory, profile, now, renewal=target.renewal(controlplane_only=controlplane_only))
+    return ApiRenewalContext(inventory, profile, now, renewal=api.renewal(controlplane_only=controlplane_only))

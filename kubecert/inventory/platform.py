@@ -164,6 +164,7 @@ class ClusterObject:
     config_uid: str | None
     annotations: Mapping[str, str] = field(default_factory=dict)
     condition_in_progress: bool = False  # a status condition's reason says InProgress (or the like)
+    pack_versions: Mapping[str, str] = field(default_factory=dict)  # status.packs[]: pack name → version
 
     @property
     def renewal_in_progress(self) -> bool:
@@ -259,6 +260,21 @@ class RenewalRecord:
     def elapsed(self, moment: dt.datetime | None = None) -> float:
         return ((moment or (self.samples[-1].at if self.samples else self.requested_at)) - self.requested_at
                 ).total_seconds()
+
+
+@dataclass
+class UpgradeRecord(RenewalRecord):
+    """A Kubernetes version upgrade applied through the API (a cluster profile update that changes a pack's
+    version), watched as a renewal is: ``before``, the request's ``answer``, the looks until it finished."""
+
+    profile_uid: str = ""
+    pack: str = ""
+    version: str = ""  # the version asked for
+    version_before: str | None = None  # what the cluster reported for the pack before, where it reports one
+
+    def evidence(self) -> dict[str, Any]:
+        return {"profile": self.profile_uid, "pack": self.pack, "version": self.version,
+                "version_before": self.version_before}
 
 
 @dataclass

@@ -23,13 +23,28 @@ def assess(before: PlatformObservation, sample: Sample, mode: str, controlplane_
         state = sample.cluster.repave_state or sample.cluster.state or "-"
     if sample.error is not None:
         return Progress(False, f"could not look: {sample.error}", state)
-    busy = any(m.transitional for m in sample.machines) or (
-        sample.cluster is not None and sample.cluster.renewal_in_progress)
     if mode == "repave":
         done, summary = _repave(before, sample, controlplane_only)
     else:
         done, summary = _in_place(before, sample)
-    return Progress(done and not busy, summary, state)
+    return Progress(done and not _busy(sample), summary, state)
+
+
+def assess_upgrade(before: PlatformObservation, sample: Sample, mode: str, pack: str, version: str) -> Progress:
+    """An upgrade renews as a whole renewal does, so it is done when that is; it is done too once the cluster,
+    at rest, reports the new version (a platform that upgrades without renewing is then judged, not waited on)."""
+    progress = assess(before, sample, mode, controlplane_only=False)
+    if sample.error is not None:
+        return progress
+    reported = sample.cluster.pack_versions.get(pack) if sample.cluster is not None else None
+    upgraded = reported == version and not _busy(sample)
+    return Progress(progress.done or upgraded, f"{progress.summary}, {pack} {reported or '(not reported)'}",
+                    progress.state)
+
+
+def _busy(sample: Sample) -> bool:
+    return any(m.transitional for m in sample.machines) or (
+        sample.cluster is not None and sample.cluster.renewal_in_progress)
 
 
 def _repave(before: PlatformObservation, sample: Sample, controlplane_only: bool) -> tuple[bool, str]:

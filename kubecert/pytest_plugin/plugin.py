@@ -96,6 +96,14 @@ def pytest_configure(config: pytest.Config) -> None:
         stop_on_sigterm(config)
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # An xdist worker's targets (servers, temporary folders) are released before it tells the controller it
+    # has finished: the controller kills a worker that has not exited 10 s after that, and releasing many
+    # targets at unconfigure could take longer and leave their folders behind.
+    if hasattr(session.config, "workerinput") and SESSION_KEY in session.config.stash:
+        session.config.stash[SESSION_KEY].close()
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     restore_sigterm(config)
     if SESSION_KEY in config.stash:

@@ -23,6 +23,7 @@ class KubecertSession:
     registry: Registry
     targets: dict[str, Target] = field(default_factory=dict)  # constructed up front, opened on first use
     contexts: dict[str, TargetContexts] = field(default_factory=dict)
+    closed: bool = False
     started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     @classmethod
@@ -55,6 +56,11 @@ class KubecertSession:
         return self.settings.allow_disruptive or self.registry.kind_of(uri).disruptive_by_default
 
     def close(self) -> None:
+        """Release every target, once: an xdist worker does it when its session finishes, and again at
+        unconfigure is nothing."""
+        if self.closed:
+            return
+        self.closed = True
         for target in self.targets.values():
             target.close()
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from kubecert.inventory.action import ActionRecord
     from kubecert.inventory.cluster import ClusterRenewalRun, NodeObject
     from kubecert.inventory.model import Inventory
-    from kubecert.inventory.platform import AccessProbes, RenewalRecord, UnauthenticatedRenewal
+    from kubecert.inventory.platform import AccessProbes, RenewalRecord, UnauthenticatedRenewal, UpgradeRecord
 
 
 @runtime_checkable
@@ -59,6 +59,11 @@ class ManagementApi(Protocol):
 
     def unauthenticated_renewal(self) -> UnauthenticatedRenewal:
         """Renew requests without a valid key, and the platform watched after them."""
+        ...
+
+    def upgrade(self) -> UpgradeRecord:
+        """One Kubernetes version upgrade applied through the API (a cluster profile update), watched until it
+        finished or the deadline passed. Only a target that offers the ``upgrade`` capability is asked."""
         ...
 
 

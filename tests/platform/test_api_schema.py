@@ -2,9 +2,10 @@
 
 With the key, in tenant scope, in the cluster's project and with generated ProjectUid values,
 schemathesis' requests (its coverage cases, then fuzzed ones that fit the document and ones that do
-not; a share of them aimed at the seeded cluster, so that answers are real documents and renewals
-really start) never get a 5xx, and every answer fits the document: status, headers, body. Without a
-key, or with a wrong, empty, bearer or basic one, every route answers 401 and nothing else.
+not; a share of them aimed at the seeded cluster and its profile, so that answers are real documents
+and renewals and upgrades really start) never get a 5xx, and every answer fits the document: status,
+headers, body. Without a key, or with a wrong, empty, bearer or basic one, every route answers 401 and
+nothing else.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ POOLS = ("control-plane-pool", "worker-pool")
 OPERATIONS = {
     ("GET", "/v1/spectroclusters/{uid}"), ("GET", "/v1/spectroclusters/{uid}/k8certificates"),
     ("PATCH", "/v1/spectroclusters/{uid}/k8certificates/renew"), ("GET", "/v1/cloudconfigs/{cloud_type}/{config_uid}"),
+    ("PATCH", "/v1/spectroclusters/{uid}/profiles"),
     ("GET", "/v1/cloudconfigs/{cloud_type}/{config_uid}/machinePools/{pool}/machines"),
     ("GET", "/apis/cluster.spectrocloud.com/{version}/namespaces/{namespace}/spectroclusters/{name}"),
     ("PATCH", "/apis/cluster.spectrocloud.com/{version}/namespaces/{namespace}/spectroclusters/{name}"),
@@ -71,10 +73,33 @@ def flatmap_path_parameters(context: Any, parameters: dict[str, Any]) -> Any:
     return st.sampled_from([parameters, *real])
 
 
+def flatmap_body(context: Any, body: Any) -> Any:
+    """As generated, or updating the seeded cluster's profile and its one pack. Only values the document allows
+    (strings that are not empty) are replaced, so that a body made to break the document still does."""
+    profiles = body.get("profiles") if isinstance(body, dict) else None
+    if not isinstance(profiles, list) or not any(isinstance(p, dict) for p in profiles):
+        return st.just(body)
+    real = {**body, "profiles": [_real_profile(p) for p in profiles]}
+    return st.sampled_from([body, real])
+
+
+def _real(entry: Any, key: str, value: str) -> Any:
+    allowed = isinstance(entry, dict) and isinstance(entry.get(key), str) and entry[key]
+    return {**entry, key: value} if allowed else entry
+
+
+def _real_profile(profile: Any) -> Any:
+    packs = profile.get("packValues") if isinstance(profile, dict) else None
+    if isinstance(packs, list):
+        profile = {**profile, "packValues": [_real(p, "name", "kubernetes") for p in packs]}
+    return _real(profile, "uid", SEEDED["profile"])
+
+
 # Requests with the key: schemathesis' coverage cases, then fuzzed ones, fitting the document or not.
 schema = schemathesis.openapi.from_dict(DOCUMENT)
 schema.config.generation.update(modes=list(GenerationMode))
 schema.hook(flatmap_path_parameters)
+schema.hook(flatmap_body)
 # Requests without it: fuzzed ones that fit the document (anything else would be refused before auth).
 unauthenticated = schemathesis.openapi.from_dict(DOCUMENT)
 unauthenticated.config.phases.update(phases=["fuzzing"])
@@ -101,9 +126,10 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reference]:
     server = ReferenceApiServer(settings, keys=KeyPool(size=12))
     seed(server.platform, 1, mode="repave", control_planes=2, workers=1, age_days=10)
     with server.platform.store.snapshot() as db:
-        row = db.execute("SELECT uid, name, config_uid, project_uid FROM clusters").fetchone()
+        row = db.execute("SELECT uid, name, config_uid, project_uid, profile_uid FROM clusters").fetchone()
     SEEDED.update(uid=row["uid"], cloud_type="aws", config_uid=row["config_uid"], name=row["name"],
-                  namespace=f"cluster-{row['uid']}", version="v1", project=row["project_uid"])
+                  namespace=f"cluster-{row['uid']}", version="v1", project=row["project_uid"],
+                  profile=row["profile_uid"])
     server.start()
     session = requests.Session()
     session.trust_env = False
@@ -143,6 +169,11 @@ def test_the_served_document_is_the_one_tested_and_describes_every_route(referen
                         "$ref": "#/components/schemas/ErrorBody"}, (where, status)
     renew = DOCUMENT["paths"]["/v1/spectroclusters/{uid}/k8certificates/renew"]["patch"]["responses"]
     assert "content" not in renew["204"] and "200" not in renew and "409" in renew
+    upgrade = DOCUMENT["paths"]["/v1/spectroclusters/{uid}/profiles"]["patch"]
+    assert upgrade["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ProfileUpdates"}
+    assert "content" not in upgrade["responses"]["204"] and "409" in upgrade["responses"]
+    assert DOCUMENT["components"]["schemas"]["ClusterStatus"]["properties"]["packs"]
 
 
 # Each test is also parametrized with pytest's own parametrize: besides what it varies, that gives each

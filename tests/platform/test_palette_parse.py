@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from kubecert.inventory.platform import parse_time
-from kubecert.inventory.renewal_progress import assess
+from kubecert.inventory.renewal_progress import assess, assess_upgrade
 from kubecert.targets.palette import parse
 
 UTC = dt.UTC
@@ -89,3 +89,26 @@ def test_a_repave_is_followed_by_uid_even_when_names_change() -> None:
     replaced = Sample(dt.datetime.now(UTC), (machine("3", "cp-a", True), machine("4", "w-a", False)), (), None)
     progress = assess(before, replaced, "repave", False)
     assert progress.done and progress.summary == "1/1 control-plane machines new, 1/1 workers new"
+
+
+def test_the_versions_a_cluster_reports_come_from_status_packs() -> None:
+    status = {"packs": [{"name": "kubernetes", "version": "1.31.4", "profileUid": "p"}, {"name": "cni", "tag": "3.2"},
+                        {"name": "no-version"}, {"version": "1.0"}, "junk"]}
+    assert parse.cluster({"status": status}, "c-1").pack_versions == {"kubernetes": "1.31.4", "cni": "3.2"}
+    assert parse.cluster({"status": {"packs": "junk"}}, "c-1").pack_versions == {}
+
+
+def test_an_upgrade_is_done_once_machines_are_new_or_the_cluster_reports_the_version_at_rest() -> None:
+    from kubecert.inventory.platform import Exchange, Machine, PlatformObservation, Sample
+
+    def look(version: str, state: str = "Running", uid: str = "1") -> Sample:
+        cluster = parse.cluster({"status": {"packs": [{"name": "kubernetes", "version": version}]}}, "c")
+        return Sample(dt.datetime.now(UTC), (Machine(uid, "cp", "cp", True, state, None),), (), cluster)
+
+    old = look("1.31.4")
+    before = PlatformObservation(old.at, Exchange("GET", "/", "api key", 200), (), old.cluster, old.machines)
+    assert not assess_upgrade(before, look("1.31.4"), "repave", "kubernetes", "1.31.5").done
+    assert not assess_upgrade(before, look("1.31.5", state="Provisioning"), "repave", "kubernetes", "1.31.5").done
+    upgraded = assess_upgrade(before, look("1.31.5"), "repave", "kubernetes", "1.31.5")
+    assert upgraded.done and upgraded.summary == "0/1 control-plane machines new, 0/0 workers new, kubernetes 1.31.5"
+    assert assess_upgrade(before, look("1.31.4", uid="2"), "repave", "kubernetes", "1.31.5").done  # replaced

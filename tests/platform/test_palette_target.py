@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,9 @@ def test_renewal_checks_are_skipped_without_the_opt_in(
                     "--kubecert-ca-bundle", str(server.tls.ca_bundle), "--kubecert-rule", "KC-RPV-*")
     assert set(statuses(report).values()) == {"skipped"}
     assert "pass --allow-disruptive" in report["results"][0]["message"]
+    # Before the opt-in is even asked for, the upgrade's check says which options it needs.
+    upgrade = next(r for r in report["results"] if r["rule"] == "KC-RPV-10")
+    assert "give --upgrade-profile UID and --upgrade-version VERSION" in upgrade["message"], upgrade["message"]
 
 
 def test_the_annotation_goes_through_a_kubeconfig_with_the_kubernetes_client(
@@ -136,6 +140,82 @@ def test_configuration_mistakes_are_usage_errors(
     if env:
         monkeypatch.setenv("PALETTE_API_KEY", env)
     result, report = run(pytester, target)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert words in result.stderr.str() and not report
+
+
+# ---------------------------------------------------------------- KC-RPV-10: an upgrade through the API
+
+
+def _at_rest(server: ReferenceApiServer) -> tuple[str, str]:
+    """The seeded cluster's (profile uid, Kubernetes version) once no renewal or upgrade of it runs."""
+    deadline = time.monotonic() + 30
+    while True:
+        with server.platform.store.snapshot() as db:
+            busy = db.execute("SELECT COUNT(*) FROM renewals WHERE state IN ('Pending', 'Running')").fetchone()[0]
+            row = db.execute("SELECT profile_uid, kubernetes_version FROM clusters").fetchone()
+        if not busy or time.monotonic() > deadline:
+            return row["profile_uid"], row["kubernetes_version"]
+        time.sleep(0.1)
+
+
+def test_an_upgrade_through_the_profiles_route_renews_the_certificates(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, reference_api: Any
+) -> None:
+    server, cluster, project = reference_api
+    profile, version = _at_rest(server)
+    wanted = version.rsplit(".", 1)[0] + ".99"
+    monkeypatch.setenv("PALETTE_API_KEY", KEY)
+    result, report = run(pytester, f"palette:{server.url}?cluster={cluster}&project={project}",
+                         "--kubecert-ca-bundle", str(server.tls.ca_bundle), "--kubecert-allow-disruptive",
+                         "--kubecert-poll-interval", "0.1", "--kubecert-upgrade-profile", profile,
+                         "--kubecert-upgrade-version", wanted, "--kubecert-rule", "KC-RPV-10")
+    found = report["results"][0]
+    assert found["status"] == "passed", found["message"]
+    leaves = [e for e in found["evidence"] if "/" in e["subject"]]
+    assert len(leaves) == 2 * 7 and all(e["new_machine"] and e["before"] for e in leaves)  # a repave: new machines
+    assert {e["subject"] for e in found["evidence"] if "/" not in e["subject"]} == {
+        "upgrade", "ca", "etcd-ca", "front-proxy-ca"}
+    upgrade = next(e for e in found["evidence"] if e["subject"] == "upgrade")
+    assert (upgrade["version_before"], upgrade["version"], upgrade["version_after"]) == (version, wanted, wanted)
+    assert upgrade["answer"]["request"] == f"PATCH /v1/spectroclusters/{cluster}/profiles"
+    assert upgrade["answer"]["http_status"] == 204 and upgrade["profile"] == profile
+    assert _at_rest(server) == (profile, wanted)  # the cluster runs the new version
+    assert "upgrade finished in" in result.stdout.str()
+
+
+@pytest.mark.parametrize(("profile", "version", "words"), [
+    ("not-the-profile", None, "the upgrade request was not accepted: 404"),
+    (None, "current", "the cluster already runs kubernetes"),
+])
+def test_an_upgrade_that_cannot_be_made_is_an_error_naming_why(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, reference_api: Any, profile: str | None,
+    version: str | None, words: str
+) -> None:
+    server, cluster, project = reference_api
+    real_profile, current = _at_rest(server)
+    monkeypatch.setenv("PALETTE_API_KEY", KEY)
+    _, report = run(pytester, f"palette:{server.url}?cluster={cluster}&project={project}",
+                    "--kubecert-ca-bundle", str(server.tls.ca_bundle), "--kubecert-allow-disruptive",
+                    "--kubecert-upgrade-profile", profile or real_profile,
+                    "--kubecert-upgrade-version", current if version == "current" else "9.9.9",
+                    "--kubecert-rule", "KC-RPV-10")
+    found = report["results"][0]
+    assert found["status"] == "error" and words in found["message"], found["message"]
+    assert _at_rest(server) == (real_profile, current)  # nothing was upgraded
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (("--kubecert-upgrade-profile", "p-1"), "give --upgrade-version VERSION too"),
+    (("--kubecert-upgrade-version", "1.31.5"), "give --upgrade-profile UID too"),
+    (("--kubecert-upgrade-pack", "kubernetes-eks"), "give --upgrade-profile UID and --upgrade-version VERSION too"),
+    (("--kubecert-upgrade-profile", "p 1", "--kubecert-upgrade-version", "1.31.5"), "is not one word"),
+])
+def test_half_an_upgrade_is_a_usage_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], words: str
+) -> None:
+    monkeypatch.setenv("PALETTE_API_KEY", KEY)
+    result, report = run(pytester, "palette:https://api.example.test?cluster=c1", *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert words in result.stderr.str() and not report
 

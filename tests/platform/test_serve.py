@@ -24,6 +24,7 @@ def test_serve_prints_where_and_not_the_key(tmp_path: Path) -> None:
         assert served.url.startswith("https://127.0.0.1:")
         assert served.key and served.key not in served.output
         assert served.output.count("cluster reference-") == 2
+        assert served.output.count(" kubernetes 1.31.4") == 2  # what KC-RPV-10's options need: profile and version
         assert os.stat(f"{tmp_path / 'state.db'}.apikey").st_mode & 0o777 == 0o600
         answer = served.call("GET", f"/v1/spectroclusters/{served.cluster}/k8certificates")
         assert answer.status_code == 200 and len(answer.json()["machineCertificates"]) == 1

@@ -4,6 +4,8 @@ Routes (the Palette API specification):
 - ``GET /v1/spectroclusters/{uid}``: the cluster object
 - ``GET /v1/spectroclusters/{uid}/k8certificates``: each control-plane machine's certificates
 - ``PATCH /v1/spectroclusters/{uid}/k8certificates/renew``: 204, empty; the renewal runs afterwards
+- ``PATCH /v1/spectroclusters/{uid}/profiles``: profile updates; a new Kubernetes pack version upgrades the
+  cluster (204, empty; the upgrade runs afterwards)
 - ``GET /v1/cloudconfigs/{cloudType}/{configUid}``: the machine pools
 - ``GET /v1/cloudconfigs/{cloudType}/{configUid}/machinePools/{pool}/machines``: paged, ``listmeta``
 - ``GET|PATCH /apis/cluster.spectrocloud.com/{version}/namespaces/cluster-{uid}/spectroclusters/{name}``:
@@ -25,12 +27,12 @@ from pydantic import BaseModel, ValidationError
 from kubecert.reference.api import documents, errors, models, openapi
 from kubecert.reference.api.auth import Caller, Gate, RequestBudget
 from kubecert.reference.api.errors import ApiError
-from kubecert.reference.api.openapi import MERGE_PATCH, READ_ERRORS
-from kubecert.reference.platform.engine import Platform
+from kubecert.reference.api.openapi import JSON, MERGE_PATCH, READ_ERRORS
+from kubecert.reference.platform.engine import KUBERNETES_PACK, Platform
 from kubecert.reference.platform.worker import PlatformWorker
 
 _WAIT_LIMIT_S = 900.0  # the renew-waits-for-repave fault gives up waiting after this long
-_MAX_PATCH_BYTES = 64 * 1024
+_MAX_PATCH_BYTES = 64 * 1024  # merge patches and profile updates alike
 
 
 def create_app(platform: Platform, worker: PlatformWorker, api_key: str, *, rate: float = 200.0) -> FastAPI:
@@ -91,6 +93,22 @@ def _cluster_routes(app: FastAPI, platform: Platform, worker: PlatformWorker, Au
                 time.sleep(0.05)
         if platform.fault("renew-answers-200"):
             return JSONResponse({"uid": uid, "status": "RenewalScheduled"}, status_code=200)
+        return Response(status_code=204)
+
+    @app.patch("/v1/spectroclusters/{uid}/profiles", response_model=None, status_code=204,
+               operation_id="updateSpectroClusterProfiles",
+               summary="Apply cluster profile updates: a new Kubernetes pack version upgrades the cluster",
+               response_description="Accepted; the upgrade runs afterwards (nothing runs when the version is the "
+                                    "cluster's own).",
+               responses=openapi.errors(*READ_ERRORS, 409, 413, 415), openapi_extra=openapi.body(models.ProfileUpdates))
+    async def update_profiles(uid: str, request: Request, caller: Authorized) -> Response:
+        with platform.store.snapshot() as db:
+            cluster = cluster_row(db, caller, uid)
+        version = _kubernetes_version(_profile_updates(await _json_body(request, JSON)), cluster)
+        outcome = platform.request_upgrade(uid, version)
+        worker.wake()
+        if not outcome.started and outcome.renewal_id is not None:
+            raise ApiError(409, "ClusterUpdateInProgress", outcome.reason)
         return Response(status_code=204)
 
 
@@ -155,13 +173,7 @@ def _spc_routes(app: FastAPI, platform: Platform, Authorized: Any) -> None:
                openapi_extra=openapi.merge_patch_body())
     async def patch_spc(version: str, namespace: str, name: str, request: Request, caller: Authorized
                         ) -> dict[str, Any]:
-        media = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        if media != MERGE_PATCH:
-            raise ApiError(415, "UnsupportedMediaType", f"send a JSON merge patch ({MERGE_PATCH}), not {media!r}")
-        body = await request.body()
-        if len(body) > _MAX_PATCH_BYTES:
-            raise ApiError(413, "RequestTooLarge", "the patch is too large")
-        changes = _annotation_patch(body)
+        changes = _annotation_patch(await _json_body(request, MERGE_PATCH))
         with platform.store.transaction() as db:
             row = spc_row(db, caller, version, namespace, name)
             annotations = json.loads(row["spc_annotations"])
@@ -180,6 +192,42 @@ def _visible(platform: Platform, caller: Caller, cluster: sqlite3.Row) -> bool:
     if caller.project_uid is None or platform.fault("project-not-checked"):
         return True
     return bool(cluster["project_uid"] == caller.project_uid)
+
+
+async def _json_body(request: Request, media: str) -> bytes:
+    """The request's body, of ``media`` type and at most _MAX_PATCH_BYTES long."""
+    sent = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if sent != media:
+        raise ApiError(415, "UnsupportedMediaType", f"send {media}, not {sent!r}")
+    body = await request.body()
+    if len(body) > _MAX_PATCH_BYTES:
+        raise ApiError(413, "RequestTooLarge", "the body is too large")
+    return body
+
+
+def _profile_updates(body: bytes) -> models.ProfileUpdates:
+    try:
+        return models.ProfileUpdates.model_validate_json(body, strict=True)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the body"
+        raise ApiError(400, "InvalidRequest", f"{where}: {first['msg']} (send {{\"profiles\": [{{\"uid\": PROFILE, "
+                                              "\"packValues\": [{\"name\": PACK, \"tag\": VERSION}]}]})") from None
+
+
+def _kubernetes_version(updates: models.ProfileUpdates, cluster: sqlite3.Row) -> str:
+    """The Kubernetes version the updates ask for: every profile and pack they name must be the cluster's, and
+    a pack named more than once takes the last tag given, as each entry is applied in turn."""
+    version = ""
+    for profile in updates.profiles:
+        if profile.uid != cluster["profile_uid"]:
+            raise ApiError(404, "ResourceNotFound", f"cluster profile {profile.uid} is not attached to spectrocluster "
+                                                    f"{cluster['uid']}")
+        for pack in profile.packValues:
+            if pack.name != KUBERNETES_PACK:
+                raise ApiError(404, "ResourceNotFound", f"pack {pack.name} is not in cluster profile {profile.uid}")
+            version = pack.tag
+    return version
 
 
 def _annotation_patch(body: bytes) -> dict[str, str | None]:

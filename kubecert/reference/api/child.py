@@ -95,7 +95,7 @@ def serve(state: Path, *args: str, start_timeout: float = 60.0) -> Iterator[Serv
 def _read_banner(process: subprocess.Popen[str], output: str) -> ServedProcess:
     lines = output.splitlines()
     fields = dict(line.split(": ", 1) for line in lines if ": " in line)
-    # "cluster NAME uid UID project NAME uid UID (MODE)": the first cluster
+    # "cluster NAME uid UID project NAME uid UID (MODE) profile UID kubernetes VERSION": the first cluster
     words = next(line for line in lines if line.startswith("cluster ")).split()
     key = Path(fields["API key file"].split(" (")[0]).read_text(encoding="utf-8").strip()
     return ServedProcess(process, lines[0].split()[-1], fields["CA bundle"], key, words[3], words[7], output)

@@ -137,4 +137,4 @@ def seed(platform: Any, count: int, *, mode: str, control_planes: int, workers: 
         rows = db.execute("SELECT c.*, p.name AS project FROM clusters c JOIN projects p ON p.uid = c.project_uid "
                           "ORDER BY c.name").fetchall()
     return [f"cluster {r['name']} uid {r['uid']} project {r['project']} uid {r['project_uid']} "
-            f"({r['renewal_mode']})" for r in rows]
+            f"({r['renewal_mode']}) profile {r['profile_uid']} kubernetes {r['kubernetes_version']}" for r in rows]

@@ -12,7 +12,7 @@ import sqlite3
 from typing import Any
 
 from kubecert.reference.platform import machine_pki
-from kubecert.reference.platform.engine import CONTROL_PLANE_POOL, LIVE_STATES, Platform
+from kubecert.reference.platform.engine import CONTROL_PLANE_POOL, KUBERNETES_PACK, LIVE_STATES, Platform
 
 SPC_GROUP = "cluster.spectrocloud.com"
 SPC_VERSIONS = ("v1alpha1", "v1")
@@ -45,7 +45,8 @@ def cluster_document(db: sqlite3.Connection, cluster: sqlite3.Row) -> dict[str, 
         if renewal["mode"] == "repave":
             repave_state = {"Pending": "Pending", "Running": "Repaving"}.get(renewal["state"], "Completed")
         conditions.append({
-            "type": "CertificatesRenewed", "status": "False" if active else "True",
+            "type": "KubernetesUpgraded" if renewal["kind"] == "upgrade" else "CertificatesRenewed",
+            "status": "False" if active else "True",
             "reason": "InProgress" if active else "Completed",
             "lastTransitionTime": rfc3339(renewal["finished_at"] or renewal["started_at"] or renewal["requested_at"]),
         })
@@ -57,7 +58,10 @@ def cluster_document(db: sqlite3.Connection, cluster: sqlite3.Row) -> dict[str, 
         },
         "spec": {"cloudType": cluster["cloud_type"],
                  "cloudConfigRef": {"kind": f"{cluster['cloud_type']}CloudConfig", "uid": cluster["config_uid"]}},
-        "status": {"state": "Running", "conditions": conditions, "repave": {"state": repave_state}},
+        "status": {"state": "Running", "conditions": conditions, "repave": {"state": repave_state},
+                   # What the cluster runs: the version changes when an upgrade has completed.
+                   "packs": [{"name": KUBERNETES_PACK, "profileUid": cluster["profile_uid"],
+                              "version": cluster["kubernetes_version"]}]},
     }
 
 

@@ -59,10 +59,17 @@ class RepaveStatus(_Shape):
         description="The latest repave's state; empty when the cluster was never repaved.")
 
 
+class ClusterPackStatus(_Shape):
+    name: str = Field(description="The pack's name, e.g. kubernetes.")
+    profileUid: str = Field(description="The cluster profile the pack belongs to.")
+    version: str = Field(description="The pack version the cluster runs; it changes when an upgrade has completed.")
+
+
 class ClusterStatus(_Shape):
     state: Literal["Pending", "Provisioning", "Running", "Deleting", "Deleted"]
     conditions: list[Condition]
     repave: RepaveStatus
+    packs: list[ClusterPackStatus]
 
 
 class SpectroCluster(_Shape):
@@ -195,3 +202,25 @@ class AnnotationsPatch(_Shape):
     """A JSON merge patch (RFC 7386) of the object's annotations: the only part of it that may change."""
 
     metadata: AnnotationsPatchMetadata = Field(default_factory=AnnotationsPatchMetadata)
+
+
+# --- cluster profile updates (an upgrade)
+
+VERSION_PATTERN = r"^v?[0-9]{1,4}\.[0-9]{1,4}(\.[0-9]{1,4})?$"
+
+
+class PackValues(_Shape):
+    name: str = Field(min_length=1, description="The pack to change; the reference's profiles have one, kubernetes.")
+    tag: str = Field(pattern=VERSION_PATTERN, description="The pack version to apply, e.g. 1.31.5.")
+
+
+class ProfileUpdate(_Shape):
+    uid: str = Field(min_length=1, description="The uid of a cluster profile attached to the cluster.")
+    packValues: list[PackValues] = Field(min_length=1, description="The packs to change and their new versions.")
+
+
+class ProfileUpdates(_Shape):
+    """Palette's cluster profile updates (SpectroClusterProfiles), the part the reference reads: each profile
+    by uid, with the packs whose version changes. A new Kubernetes pack version upgrades the cluster."""
+
+    profiles: list[ProfileUpdate] = Field(min_length=1)

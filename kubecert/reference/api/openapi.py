@@ -1,8 +1,9 @@
 """The API's OpenAPI document (``GET /openapi.json``, no key needed: it holds no data).
 
 FastAPI writes it from the routes; this module adds what FastAPI cannot know: the error answers each
-route gives (Palette's error body, ``Retry-After`` on 429), the merge-patch request body, and it drops
-FastAPI's own 422 validation answer, which this API never gives (a malformed request is a 400).
+route gives (Palette's error body, ``Retry-After`` on 429), the request bodies the routes read themselves
+(the merge patch, the profile updates), and it drops FastAPI's own 422 validation answer, which this API
+never gives (a malformed request is a 400).
 """
 
 from __future__ import annotations
@@ -11,25 +12,30 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 
 from kubecert._version import __version__
-from kubecert.reference.api.models import AnnotationsPatch, ErrorBody
+from kubecert.reference.api.models import AnnotationsPatch, ErrorBody, ProfileUpdates
 
 OPENAPI_PATH = "/openapi.json"
 DESCRIPTION = ("The routes of the Palette API that kubecert uses, served by kubecert's reference platform: a "
-               "cluster, its certificates and their renewal, its machine pools and machines, and its in-cluster "
-               "SpectroCluster object. Every error answers Palette's error body.")
+               "cluster, its certificates and their renewal, its profile updates (a Kubernetes upgrade), its machine "
+               "pools and machines, and its in-cluster SpectroCluster object. Every error answers Palette's error "
+               "body.")
 MERGE_PATCH = "application/merge-patch+json"
+JSON = "application/json"
+BODIES: tuple[type[BaseModel], ...] = (AnnotationsPatch, ProfileUpdates)  # read from the raw body by their routes
 _REF = "#/components/schemas/{model}"
 
 _MEANINGS = {
-    400: "The request is malformed (a parameter of the wrong type, an unknown continue token).",
+    400: "The request is malformed (a parameter of the wrong type, an unknown continue token, a body that is not "
+         "the documented shape).",
     401: "No API key, or not the tenant's.",
     403: "The ProjectUid is not one of the tenant's projects.",
     404: "No such object in the caller's scope.",
-    409: "A certificate renewal is already in progress; nothing was started.",
+    409: "A certificate renewal or an upgrade is already in progress; nothing was started.",
     413: "The request body is too large.",
-    415: "The body is not a JSON merge patch.",
+    415: "The body is not of the documented media type.",
     422: "The merge patch changes something other than annotations, or an annotation to a non-string.",
     429: "Too many requests; retry after Retry-After seconds.",
 }
@@ -50,8 +56,14 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def merge_patch_body() -> dict[str, Any]:
     """The ``openapi_extra`` of a route that takes a merge patch of annotations (read from the raw body)."""
+    return body(AnnotationsPatch, MERGE_PATCH)
+
+
+def body(model: type[BaseModel], media: str = JSON) -> dict[str, Any]:
+    """The ``openapi_extra`` of a route that reads a ``model`` from its raw body (one of ``BODIES``)."""
+    assert model in BODIES, f"add {model.__name__} to BODIES, so that the document has its schema"
     return {"requestBody": {"required": True, "content": {
-        MERGE_PATCH: {"schema": {"$ref": _REF.format(model=AnnotationsPatch.__name__)}}}}}
+        media: {"schema": {"$ref": _REF.format(model=model.__name__)}}}}}
 
 
 def install(app: FastAPI) -> None:
@@ -75,9 +87,10 @@ def _build(app: FastAPI) -> dict[str, Any]:
                 del operation["responses"]["422"]
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
-    body = AnnotationsPatch.model_json_schema(ref_template=_REF)
-    components.update(body.pop("$defs", {}))
-    components[AnnotationsPatch.__name__] = body
+    for model in BODIES:
+        described = model.model_json_schema(ref_template=_REF)
+        components.update(described.pop("$defs", {}))
+        components[model.__name__] = described
     return schema
 
 

@@ -1,5 +1,6 @@
 """The reference platform: clusters of machines, each control-plane machine with its own PKI, and the
-certificate renewal of the Palette page driven as a state machine in small steps.
+certificate renewal of the Palette page driven as a state machine in small steps; a Kubernetes upgrade
+(a cluster profile update to another version) is carried out as a renewal is.
 
 ``step()`` carries out at most one change, as one SQLite transaction (file work for a joining machine
 is done first, into a folder renamed into place, and repeated if the commit never came). Everything a
@@ -10,6 +11,8 @@ Repave (the page's 2023 behaviour): new control-plane machines are created first
 old ones are removed one at a time; then the workers, one at a time (a new one runs before its old one
 goes), unless the SpectroCluster object says ``spectrocloud.com/cert-renew-controlplane-only: "true"``.
 In-place (Palette 4.2+): each control-plane machine's leaves are renewed in turn; no machine changes.
+An upgrade renews by the cluster's mode too (the annotation does not apply: every machine is upgraded),
+and sets the cluster's Kubernetes version when it completes. One renewal or upgrade runs at a time.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ RENEWAL_MODES = ("repave", "in-place")
 LIVE_STATES = ("Provisioning", "Running", "Deleting")
 STALE_LEAF = "front-proxy-client"  # the leaf the stale-expiry fault leaves alone
 STALL_FACTOR = 10_000  # the provisioning-stalls fault: a renewal's new machines take this much longer
+KUBERNETES_PACK = "kubernetes"  # the one pack of a seeded cluster's profile
+KUBERNETES_VERSION = "1.31.4"  # the version a seeded cluster runs
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,9 @@ class Timing:
 
 @dataclass(frozen=True)
 class RenewOutcome:
+    """What a renew or upgrade request did: started one, or not, because one runs (``renewal_id``) or
+    because there was nothing to do (an upgrade to the version the cluster runs)."""
+
     started: bool
     renewal_id: int | None
     reason: str = ""
@@ -92,6 +100,7 @@ class Platform:
         self.leaf_days = leaf_days
         self.clock = clock
         self._sweep()
+        self._give_profiles()
 
     def fault(self, name: str) -> bool:
         return name in self.faults
@@ -114,6 +123,13 @@ class Platform:
             shutil.rmtree(self.machine_dir(row["cluster_uid"], row["uid"]), ignore_errors=True)
         for building in self.machines_dir.glob("*/.*"):
             shutil.rmtree(building, ignore_errors=True)
+
+    def _give_profiles(self) -> None:
+        """Clusters of a state file written before clusters had profiles get one, running KUBERNETES_VERSION."""
+        with self.store.transaction() as db:
+            for row in db.execute("SELECT uid FROM clusters WHERE profile_uid = ''").fetchall():
+                db.execute("UPDATE clusters SET profile_uid = ?, kubernetes_version = ? WHERE uid = ?",
+                           (secrets.token_hex(12), KUBERNETES_VERSION, row["uid"]))
 
     # --- seeding
 
@@ -141,8 +157,9 @@ class Platform:
             subnet = int(db.execute("SELECT COUNT(*) FROM clusters").fetchone()[0]) + 1
             db.execute(
                 "INSERT INTO clusters (uid, name, project_uid, cloud_type, config_uid, created_at, renewal_mode, "
-                "subnet) VALUES (?, ?, ?, 'aws', ?, ?, ?, ?)",
-                (uid, name, project_uid, secrets.token_hex(12), epoch(created), mode, subnet),
+                "subnet, profile_uid, kubernetes_version) VALUES (?, ?, ?, 'aws', ?, ?, ?, ?, ?, ?)",
+                (uid, name, project_uid, secrets.token_hex(12), epoch(created), mode, subnet, secrets.token_hex(12),
+                 KUBERNETES_VERSION),
             )
             db.execute("INSERT INTO pools VALUES (?, ?, 1, ?)", (uid, CONTROL_PLANE_POOL, control_planes))
             db.execute("INSERT INTO pools VALUES (?, ?, 0, ?)", (uid, WORKER_POOL, workers))
@@ -200,15 +217,13 @@ class Platform:
     # --- requests
 
     def request_renewal(self, cluster_uid: str) -> RenewOutcome:
-        """Queue a renewal; while one is pending or running, start nothing (unless a fault says otherwise)."""
+        """Queue a renewal; while a renewal or an upgrade is pending or running, start nothing (unless a fault
+        says otherwise)."""
         with self.store.transaction() as db:
             now = epoch(self.clock())  # under the write lock, as every renewal time is: see _locked_time
-            active = db.execute(
-                "SELECT id FROM renewals WHERE cluster_uid = ? AND state IN ('Pending', 'Running') ORDER BY id",
-                (cluster_uid,),
-            ).fetchone()
+            active = self._active(db, cluster_uid)
             if active is not None and not self.fault("second-renewal"):
-                return RenewOutcome(False, int(active["id"]), "a certificate renewal is already in progress")
+                return active
             mode = db.execute("SELECT renewal_mode FROM clusters WHERE uid = ?", (cluster_uid,)).fetchone()[0]
             cursor = db.execute(
                 "INSERT INTO renewals (cluster_uid, mode, state, requested_at) VALUES (?, ?, 'Pending', ?)",
@@ -217,6 +232,40 @@ class Platform:
             renewal_id = int(cursor.lastrowid or 0)
             self._event(db, cluster_uid, f"renewal {renewal_id} requested ({mode})", renewal_id=renewal_id)
             return RenewOutcome(True, renewal_id)
+
+    def request_upgrade(self, cluster_uid: str, version: str) -> RenewOutcome:
+        """Queue an upgrade to Kubernetes ``version``; while a renewal or an upgrade is pending or running, start
+        nothing; for the version the cluster runs already, there is nothing to do."""
+        with self.store.transaction() as db:
+            now = epoch(self.clock())
+            active = self._active(db, cluster_uid)
+            if active is not None:
+                return active
+            cluster = db.execute("SELECT renewal_mode, kubernetes_version FROM clusters WHERE uid = ?",
+                                 (cluster_uid,)).fetchone()
+            if cluster["kubernetes_version"] == version:
+                return RenewOutcome(False, None, f"the cluster runs Kubernetes {version} already")
+            cursor = db.execute(
+                "INSERT INTO renewals (cluster_uid, mode, state, requested_at, kind, version) "
+                "VALUES (?, ?, 'Pending', ?, 'upgrade', ?)", (cluster_uid, cluster["renewal_mode"], now, version),
+            )
+            upgrade_id = int(cursor.lastrowid or 0)
+            self._event(db, cluster_uid, f"upgrade {upgrade_id} from Kubernetes {cluster['kubernetes_version']} to "
+                        f"{version} requested ({cluster['renewal_mode']})", renewal_id=upgrade_id)
+            return RenewOutcome(True, upgrade_id)
+
+    @staticmethod
+    def _active(db: sqlite3.Connection, cluster_uid: str) -> RenewOutcome | None:
+        """The refusal while a renewal or an upgrade of the cluster is pending or running, else None."""
+        row = db.execute(
+            "SELECT id, kind, version FROM renewals WHERE cluster_uid = ? AND state IN ('Pending', 'Running') "
+            "ORDER BY id", (cluster_uid,),
+        ).fetchone()
+        if row is None:
+            return None
+        what = (f"an upgrade to Kubernetes {row['version']}" if row["kind"] == "upgrade"
+                else "a certificate renewal")
+        return RenewOutcome(False, int(row["id"]), f"{what} is already in progress")
 
     def renewal_state(self, renewal_id: int) -> str:
         with self.store.snapshot() as db:
@@ -244,9 +293,10 @@ class Platform:
         machine = dict(row)
         if machine["state"] == "Provisioning":
             if machine["control_plane"]:
-                keep = machine["replaces"] if self.fault("stale-expiry") and machine["renewal_id"] else None
                 with self.store.snapshot() as db:
-                    renewed = self._renewed_leaf_days() if machine["renewal_id"] else self.leaf_days
+                    faulty = self._renewal_faults_apply(db, machine["renewal_id"])
+                    keep = machine["replaces"] if self.fault("stale-expiry") and faulty else None
+                    renewed = self._renewed_leaf_days() if faulty else self.leaf_days
                     self._join(db, machine["cluster_uid"], machine, now, keep_from=keep, leaf_days=renewed)
             with self.store.transaction() as db:
                 db.execute("UPDATE machines SET state = 'Running', ready_at = ?, state_until = NULL "
@@ -270,9 +320,15 @@ class Platform:
             if row is None:
                 return False
             cluster_uid = row["cluster_uid"]
+            upgrade = row["kind"] == "upgrade"
+            if upgrade and self.fault("upgrade-without-renewal"):
+                self.complete(db, dict(row), self._locked_time(now))  # the version changes, nothing else
+                return True
             annotations = json.loads(
                 db.execute("SELECT spc_annotations FROM clusters WHERE uid = ?", (cluster_uid,)).fetchone()[0])
-            only = annotations.get(CONTROLPLANE_ONLY) == "true" and not self.fault("annotation-ignored")
+            # The annotation chooses what a certificate renewal renews; an upgrade upgrades every machine.
+            only = (annotations.get(CONTROLPLANE_ONLY) == "true" and not self.fault("annotation-ignored")
+                    and not upgrade)
             machines = db.execute(
                 "SELECT uid, pool FROM machines WHERE cluster_uid = ? AND state IN ('Provisioning', 'Running') "
                 "ORDER BY created_at, name", (cluster_uid,),
@@ -287,9 +343,9 @@ class Platform:
             first = epoch(now) + self.timing.real(self.timing.renew_machine_s) if row["mode"] == "in-place" else None
             db.execute("UPDATE renewals SET state = 'Running', started_at = ?, controlplane_only = ?, plan = ?, "
                        "next_at = ? WHERE id = ?", (epoch(now), int(only), json.dumps(plan), first, row["id"]))
-            self._event(db, cluster_uid, f"renewal {row['id']} started ({row['mode']}"
+            self._event(db, cluster_uid, f"{row['kind']} {row['id']} started ({row['mode']}"
                         f"{', control plane only' if only else ''})", renewal_id=row["id"], at=now)
-        if self.fault("ca-rotated"):
+        if self.fault("ca-rotated") and not upgrade:
             machine_pki.rotate_cluster_cas(self.shared_dir(cluster_uid), keys=self.keys, now=now,
                                            ca_days=self.ca_days)
         return True
@@ -311,13 +367,14 @@ class Platform:
         if renewal["next_at"] is not None and renewal["next_at"] > epoch(now):
             return False
         cluster_uid = renewal["cluster_uid"]
+        faulty = renewal["kind"] == "renewal"  # the renewal faults leave an upgrade alone
         if pending:
             folder = self.machine_dir(cluster_uid, pending[0])
             if folder.exists():
                 machine_pki.renew_in_place(
-                    folder, keys=self.keys, now=now, leaf_days=self._renewed_leaf_days(),
-                    skip=(STALE_LEAF,) if self.fault("stale-expiry") else (),
-                    shared=self.shared_dir(cluster_uid) if self.fault("ca-rotated") else None,
+                    folder, keys=self.keys, now=now, leaf_days=self._renewed_leaf_days() if faulty else self.leaf_days,
+                    skip=(STALE_LEAF,) if self.fault("stale-expiry") and faulty else (),
+                    shared=self.shared_dir(cluster_uid) if self.fault("ca-rotated") and faulty else None,
                 )
             plan["done"].append(pending[0])
             with self.store.transaction() as db:
@@ -335,7 +392,11 @@ class Platform:
         now = self._locked_time(now)
         db.execute("UPDATE renewals SET state = 'Completed', finished_at = ? WHERE id = ?",
                    (epoch(now), renewal["id"]))
-        self._event(db, renewal["cluster_uid"], f"renewal {renewal['id']} completed", renewal_id=renewal["id"], at=now)
+        if renewal["kind"] == "upgrade":
+            db.execute("UPDATE clusters SET kubernetes_version = ? WHERE uid = ?",
+                       (renewal["version"], renewal["cluster_uid"]))
+        self._event(db, renewal["cluster_uid"], f"{renewal['kind']} {renewal['id']} completed",
+                    renewal_id=renewal["id"], at=now)
 
     def _locked_time(self, now: dt.datetime) -> dt.datetime:
         """The time a renewal changes state, read inside the write transaction that changes it.
@@ -348,6 +409,15 @@ class Platform:
 
     def _renewed_leaf_days(self) -> int:
         return 400 if self.fault("leaf-400-days") else self.leaf_days
+
+    @staticmethod
+    def _renewal_faults_apply(db: sqlite3.Connection, renewal_id: int | None) -> bool:
+        """Whether a machine made by ``renewal_id`` is subject to the renewal faults: made by a certificate
+        renewal (each of those faults fails one renewal rule), not by an upgrade or when the cluster was."""
+        if renewal_id is None:
+            return False
+        row = db.execute("SELECT kind FROM renewals WHERE id = ?", (renewal_id,)).fetchone()
+        return row is not None and row["kind"] == "renewal"
 
     def _next_due(self, now: dt.datetime) -> float | None:
         with self.store.snapshot() as db:

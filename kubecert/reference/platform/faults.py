@@ -47,14 +47,16 @@ _ALL = (
                   "a renew request during a renewal queues a second renewal instead of starting nothing"),
     _platform("missing-leaf", ("KC-API-02",), "the certificate listing leaves out kube-etcd-peer"),
     _platform("expiry-not-rfc3339", ("KC-API-01",), "the certificate listing gives expiries as epoch seconds",
-                  ("KC-API-03", "KC-RPV-02", "KC-RPV-03")),  # dates that cannot be read cannot be judged
+                  ("KC-API-03", "KC-RPV-02", "KC-RPV-03", "KC-RPV-10")),  # dates that cannot be read cannot be judged
     _platform("provisioning-stalls", ("KC-RPV-08",),
               "a renewal's new machines never finish provisioning: the renewal outlives any deadline",
               # What a renewal that never finishes renews cannot be judged, nor the renewals and requests after
               # it while it still runs.
-              ("KC-RPV-02", "KC-RPV-05", "KC-RPV-06", "KC-RPV-09")),
+              ("KC-RPV-02", "KC-RPV-05", "KC-RPV-06", "KC-RPV-09", "KC-RPV-10")),
     _platform("kubeadm-ca-days", ("KC-API-03",),
                   "the cluster's CAs are made for kubeadm's 3650 days instead of Palette's 3652"),
+    _platform("upgrade-without-renewal", ("KC-RPV-10",),
+              "an upgrade changes the cluster's Kubernetes version and renews no certificate"),
 )
 
 FAULTS: dict[str, PlatformFault] = {fault.name: fault for fault in _ALL}

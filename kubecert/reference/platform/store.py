@@ -1,4 +1,4 @@
-"""The reference platform's state in SQLite: projects, clusters, pools, machines and renewals.
+"""The reference platform's state in SQLite: projects, clusters, pools, machines, and renewals and upgrades.
 
 Every change the platform makes is one ``BEGIN IMMEDIATE`` transaction, so a server killed at any
 moment restarts on the same file exactly where the last committed step left it. Times are UTC epoch
@@ -29,7 +29,9 @@ CREATE TABLE IF NOT EXISTS clusters (
     subnet INTEGER NOT NULL,
     annotations TEXT NOT NULL DEFAULT '{}',
     spc_annotations TEXT NOT NULL DEFAULT '{}',
-    spc_generation INTEGER NOT NULL DEFAULT 1
+    spc_generation INTEGER NOT NULL DEFAULT 1,
+    profile_uid TEXT NOT NULL DEFAULT '',
+    kubernetes_version TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS pools (
     cluster_uid TEXT NOT NULL REFERENCES clusters(uid),
@@ -65,7 +67,9 @@ CREATE TABLE IF NOT EXISTS renewals (
     started_at REAL,
     finished_at REAL,
     next_at REAL,
-    plan TEXT NOT NULL DEFAULT '{}'
+    plan TEXT NOT NULL DEFAULT '{}',
+    kind TEXT NOT NULL DEFAULT 'renewal',
+    version TEXT
 );
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -76,6 +80,12 @@ CREATE TABLE IF NOT EXISTS events (
     what TEXT NOT NULL
 );
 """
+# Columns added since the first state files: a file written before gets them when it is opened again.
+ADDED_COLUMNS = {
+    "clusters": ("profile_uid TEXT NOT NULL DEFAULT ''", "kubernetes_version TEXT NOT NULL DEFAULT ''"),
+    # kind: 'renewal' (the renew route) or 'upgrade' (a profile update to another Kubernetes version)
+    "renewals": ("kind TEXT NOT NULL DEFAULT 'renewal'", "version TEXT"),
+}
 
 
 class Store:
@@ -91,6 +101,15 @@ class Store:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self.connection().executescript(SCHEMA)
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        db = self.connection()
+        for table, columns in ADDED_COLUMNS.items():
+            present = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
+            for column in columns:
+                if column.split()[0] not in present:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
 
     def connection(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)

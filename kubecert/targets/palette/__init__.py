@@ -1,6 +1,7 @@
 """``palette:``: a cluster through a Palette-like management API. What this module holds is light (the
 kind's options and the names of the API); the backend is in target.py, its HTTP in http.py, the parsing of
-answers in parse.py, renewals watched in watch.py and the SpectroCluster object in spc.py."""
+answers in parse.py, renewals and upgrades watched in watch.py, the upgrade's request in upgrade.py and the
+SpectroCluster object in spc.py."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from kubecert.options import Kind, Option
 DEFAULT_KEY_ENV = "PALETTE_API_KEY"
 DEFAULT_POLL_S = 5.0
 CONTROLPLANE_ONLY = "spectrocloud.com/cert-renew-controlplane-only"
+DEFAULT_KUBERNETES_PACK = "kubernetes"  # Palette's Kubernetes pack on most clouds (EKS: kubernetes-eks)
 
 OPTIONS: tuple[Option, ...] = (
     Option("palette-cluster", "palette: the cluster uid (or ?cluster=UID in the target URI)", "UID"),
@@ -27,4 +29,10 @@ OPTIONS: tuple[Option, ...] = (
            f"{DEFAULT_POLL_S:g})", "SECONDS"),
     Option("palette-kubeconfig", "palette: a kubeconfig of the cluster, to annotate its SpectroCluster "
            "object through its own API server", "FILE"),
+    Option("upgrade-profile", "palette: the uid of the cluster profile whose Kubernetes pack KC-RPV-10 changes "
+           "to upgrade the cluster (with --upgrade-version)", "UID"),
+    Option("upgrade-version", "palette: the Kubernetes pack version KC-RPV-10 upgrades the cluster to: one the "
+           "profile's pack registry has and the cluster does not run yet", "VERSION"),
+    Option("upgrade-pack", f"palette: the name of the profile's Kubernetes pack (default "
+           f"{DEFAULT_KUBERNETES_PACK}; e.g. kubernetes-eks)", "NAME"),
 )

@@ -1,4 +1,4 @@
-"""What watching a renewal and annotating the SpectroCluster object need from a palette target, as a
+"""What watching a renewal or an upgrade and annotating the SpectroCluster object need from a palette target, as a
 contract, so that watch.py and spc.py depend on it and not on the target that uses them."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from kubecert.targets.base import Progress
 if TYPE_CHECKING:
     from kubecert.inventory.platform import Exchange, PlatformObservation, Sample, Sent
     from kubecert.targets.palette.http import ApiClient
+    from kubecert.targets.palette.upgrade import UpgradeRequest
 
 
 class PaletteApi(Protocol):
@@ -20,6 +21,7 @@ class PaletteApi(Protocol):
     profile: Profile
     progress: Progress
     poll_s: float
+    upgrade_to: UpgradeRequest | None
 
     @property
     def settle_s(self) -> float: ...
@@ -37,6 +39,8 @@ class PaletteApi(Protocol):
     def sample(self) -> Sample: ...
 
     def renew(self, *, key: str | bool | None = True, sent: Sent = ...) -> Exchange: ...
+
+    def request_upgrade(self, wanted: UpgradeRequest) -> Exchange: ...
 
     def cluster_name(self) -> str | None: ...
 

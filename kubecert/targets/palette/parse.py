@@ -79,7 +79,19 @@ def cluster(document: Any, uid: str) -> ClusterObject:
         condition_in_progress=any(
             str(_mapping(c).get("reason", "")).lower() in IN_PROGRESS_STATES for c in _list(status.get("conditions"))
         ),
+        pack_versions=pack_versions(status.get("packs")),
     )
+
+
+def pack_versions(packs: Any) -> dict[str, str]:
+    """status.packs[] {name, version} (``tag`` where an implementation says so): what the cluster runs."""
+    found = {}
+    for raw_pack in _list(packs)[:MAX_LISTED_PER_MACHINE]:
+        pack = _mapping(raw_pack)
+        name, version = _text(pack.get("name")), _text(pack.get("version")) or _text(pack.get("tag"))
+        if name and version:
+            found[name] = version
+    return found
 
 
 def pools(document: Any) -> list[tuple[str, bool]]:

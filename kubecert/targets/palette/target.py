@@ -33,11 +33,12 @@ from kubecert.inventory.platform import (
     Sample,
     Sent,
     UnauthenticatedRenewal,
+    UpgradeRecord,
 )
 from kubecert.profiles import Profile
 from kubecert.targets.base import Target, split_uri, stderr_progress
 from kubecert.targets.errors import TargetError, TargetUnavailable
-from kubecert.targets.palette import DEFAULT_KEY_ENV, DEFAULT_POLL_S, parse, spc, watch
+from kubecert.targets.palette import DEFAULT_KEY_ENV, DEFAULT_POLL_S, parse, spc, upgrade, watch
 from kubecert.targets.palette.http import ApiClient, Credential, HttpLimits
 
 T = TypeVar("T")
@@ -70,6 +71,7 @@ class PaletteTarget(Target):
         self._pools: list[tuple[str, bool]] | None = None
         self._cache: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self.upgrade_to: upgrade.UpgradeRequest | None = None  # KC-RPV-10's upgrade, when the user names one
         self._check_config()
 
     # --- configuration
@@ -77,6 +79,7 @@ class PaletteTarget(Target):
     def _check_config(self) -> None:
         """The user's URI and options, validated now: a mistake is a usage error before anything runs."""
         self._connection = connection_from(self.id, self.options)
+        self.upgrade_to = upgrade.request_from(self.id, self.options)
 
     def connection(self) -> Connection:
         if self._connection is None:
@@ -98,7 +101,11 @@ class PaletteTarget(Target):
 
     @property
     def capabilities(self) -> frozenset[str]:
-        return frozenset({"api", "expiry", "machines", "renew", "annotate"})
+        base = frozenset({"api", "expiry", "machines", "renew", "annotate"})
+        return (base | {"upgrade"}) if self.upgrade_to is not None else base
+
+    def capability_reasons(self) -> dict[str, str]:
+        return {"upgrade": upgrade.REASON}
 
     @property
     def identity(self) -> str:
@@ -251,6 +258,12 @@ class PaletteTarget(Target):
 
     def unauthenticated_renewal(self) -> UnauthenticatedRenewal:
         return self._once("unauthenticated", lambda: watch.refused_renewal(self))
+
+    def request_upgrade(self, wanted: upgrade.UpgradeRequest) -> Exchange:
+        return self.client().request("PATCH", self._cluster_path("/profiles"), body=wanted.body())
+
+    def upgrade(self) -> UpgradeRecord:
+        return self._once("upgrade", lambda: watch.upgrade_and_watch(self))
 
     # --- the SpectroCluster object's annotation
 

@@ -1,29 +1,46 @@
-"""Renewals through the API, watched: request one, look every poll interval until it has finished (and
-stayed finished for a settling time) or the deadline passes, and keep every look as the timeline the
-RPV rules judge. Progress goes to the terminal while waiting.
+"""Renewals and upgrades through the API, watched: request one, look every poll interval until it has
+finished (and stayed finished for a settling time) or the deadline passes, and keep every look as the
+timeline the RPV rules judge. Progress goes to the terminal while waiting.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TypeVar
 
 from kubecert.inventory.platform import (
     ClusterObject,
+    Exchange,
     Machine,
     PlatformObservation,
     RenewalRecord,
     Sample,
     Sent,
     UnauthenticatedRenewal,
+    UpgradeRecord,
 )
-from kubecert.inventory.renewal_progress import assess
+from kubecert.inventory.renewal_progress import Progress, assess, assess_upgrade
 from kubecert.targets.errors import TargetUnavailable
 from kubecert.targets.palette import CONTROLPLANE_ONLY
 from kubecert.targets.palette.api import PaletteApi
+from kubecert.targets.palette.upgrade import REASON
 
 _REPORT_EVERY_S = 10.0
+R = TypeVar("R", bound=RenewalRecord)
+
+
+@dataclass(frozen=True)
+class _Operation:
+    """What is requested and then watched: a renewal or an upgrade."""
+
+    noun: str  # "renewal", "upgrade": what errors and progress lines call it
+    request_name: str  # "renew", "upgrade": what they call its request
+    request: Callable[[], Exchange]
+    progress: Callable[[Sample], Progress]  # how far it has got at one look
+    while_running: Callable[[], Exchange] | None = None  # a second request sent while it runs (KC-RPV-07)
 
 
 def renew_and_watch(target: PaletteApi, *, controlplane_only: bool = False) -> RenewalRecord:
@@ -32,34 +49,66 @@ def renew_and_watch(target: PaletteApi, *, controlplane_only: bool = False) -> R
         target=target.id, mode=target.profile.renewal_mode, controlplane_only=controlplane_only,
         deadline_s=float(target.profile.renewal_deadline_seconds), before=before, requested_at=_now(),
     )
-    if before.machines is None:
-        record.error = f"the machines could not be read before renewing: {'; '.join(before.problems)}"
+    operation = _Operation(
+        "renewal", "renew", target.renew, lambda sample: assess(before, sample, record.mode, controlplane_only),
+        while_running=lambda: target.renew(sent=Sent.WHILE_RENEWING),
+    )
+    return _request_and_watch(target, record, operation)
+
+
+def upgrade_and_watch(target: PaletteApi) -> UpgradeRecord:
+    """KC-RPV-10: apply the user's Kubernetes pack version through the API and watch the upgrade to its end."""
+    before = target.look()  # first: a target may name its upgrade only once it is reached (the reference's)
+    wanted = target.upgrade_to
+    record = UpgradeRecord(
+        target=target.id, mode=target.profile.renewal_mode, controlplane_only=False,
+        deadline_s=float(target.profile.renewal_deadline_seconds), before=before, requested_at=_now(),
+    )
+    if wanted is None:
+        record.error = f"no upgrade was asked for: {REASON}"
         return record
-    record.answer = target.renew()
+    record.profile_uid, record.pack, record.version = wanted.profile_uid, wanted.pack, wanted.version
+    record.version_before = before.cluster.pack_versions.get(wanted.pack) if before.cluster is not None else None
+    if record.version_before == wanted.version:
+        record.error = (f"the cluster already runs {wanted.pack} {wanted.version}, so an upgrade to it would change "
+                        "nothing; give --upgrade-version a version it does not run")
+        return record
+    operation = _Operation(
+        "upgrade", "upgrade", lambda: target.request_upgrade(wanted),
+        lambda sample: assess_upgrade(before, sample, record.mode, wanted.pack, wanted.version),
+    )
+    return _request_and_watch(target, record, operation)
+
+
+def _request_and_watch(target: PaletteApi, record: R, operation: _Operation) -> R:
+    if record.before.machines is None:
+        record.error = (f"the machines could not be read before the {operation.noun}: "
+                        f"{'; '.join(record.before.problems)}")
+        return record
+    record.answer = operation.request()
     record.answered_at = _now()
     if record.answer.status is None or not 200 <= record.answer.status < 300:
-        record.error = (f"the renew request was not accepted: {record.answer.status or record.answer.error}"
-                        f" {record.answer.text[:200]}".rstrip())
+        record.error = (f"the {operation.request_name} request was not accepted: "
+                        f"{record.answer.status or record.answer.error} {record.answer.text[:200]}".rstrip())
         return record
-    _watch(target, record)
+    _watch(target, record, operation)
     return record
 
 
-def _watch(target: PaletteApi, record: RenewalRecord) -> None:
+def _watch(target: PaletteApi, record: RenewalRecord, operation: _Operation) -> None:
     deadline = record.requested_at + dt.timedelta(seconds=record.deadline_s)
     stable_since: dt.datetime | None = None
     last_line, last_report = "", 0.0
     while True:
         sample = target.sample()
         record.samples.append(sample)
-        progress = assess(record.before, sample, record.mode, record.controlplane_only)
+        progress = operation.progress(sample)
         if len(record.samples) == 1:
             record.done_at_first_look = progress.done
-            if not progress.done:
-                # KC-RPV-07: a second request while this renewal runs must start nothing.
+            if not progress.done and operation.while_running is not None:
                 record.second_sent_at = _now()
-                record.second_request = target.renew(sent=Sent.WHILE_RENEWING)
-        line = f"renewal: {progress.summary}, state {progress.state}, {record.elapsed(sample.at):.0f} s"
+                record.second_request = operation.while_running()
+        line = f"{operation.noun}: {progress.summary}, state {progress.state}, {record.elapsed(sample.at):.0f} s"
         if line.split(",")[:-1] != last_line.split(",")[:-1] or time.monotonic() - last_report > _REPORT_EVERY_S:
             target.progress(f"{target.id} {line}")
             record.progress_reports += 1
@@ -75,9 +124,9 @@ def _watch(target: PaletteApi, record: RenewalRecord) -> None:
             break
         time.sleep(target.poll_s)
     if record.finished_at is not None:
-        target.progress(f"{target.id} renewal finished in {record.elapsed(record.finished_at):.1f} s")
+        target.progress(f"{target.id} {operation.noun} finished in {record.elapsed(record.finished_at):.1f} s")
     else:
-        target.progress(f"{target.id} renewal not finished after {record.deadline_s:g} s: {last_line}")
+        target.progress(f"{target.id} {operation.noun} not finished after {record.deadline_s:g} s: {last_line}")
     record.progress_reports += 1
 
 
@@ -163,8 +212,6 @@ def changes(before: PlatformObservation, sample: Sample) -> list[str]:
 
 
 def _empty() -> PlatformObservation:
-    from kubecert.inventory.platform import Exchange
-
     return PlatformObservation(_now(), Exchange("GET", "", Sent.API_KEY, None), (), None, None)
 
 

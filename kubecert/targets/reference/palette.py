@@ -4,7 +4,9 @@ served on loopback over HTTPS for the run, checked through the ordinary palette 
 Each part starts its own server (in this process, on a free port) with a temporary state folder, a
 random API key handed over in memory, and the server's own CA bundle; it seeds one cluster (three
 control-plane machines, two workers) that renews by repave or in place, and the part's profile says
-the same. Machines take 0.6 s to provision and 0.3 s to delete, so a whole repave takes seconds.
+the same. Machines take 0.6 s to provision and 0.3 s to delete, so a whole repave takes seconds. KC-RPV-10
+upgrades the cluster's profile to the next patch version of the Kubernetes it runs: the part knows both,
+so it needs no --upgrade-* options.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from kubecert.inventory.facts import NodeFacts
 from kubecert.profiles import Profile
 from kubecert.targets.palette.http import Credential
 from kubecert.targets.palette.target import Connection, PaletteTarget
+from kubecert.targets.palette.upgrade import UpgradeRequest
 
 CONTROL_PLANES, WORKERS = 3, 2
 POLL_S = 0.1
@@ -57,6 +60,10 @@ class ReferencePaletteTarget(PaletteTarget):
     def _check_config(self) -> None:
         """Nothing to check: the server, its key and its CA are made on first use."""
 
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return super().capabilities | {"upgrade"}  # to the version after the seeded one, named once it is seeded
+
     def connection(self) -> Connection:
         if self._connection is None:
             self._connection = self._start()
@@ -81,7 +88,8 @@ class ReferencePaletteTarget(PaletteTarget):
         server.start()
         self._server = server
         with server.platform.store.snapshot() as db:
-            row = db.execute("SELECT uid, project_uid FROM clusters").fetchone()
+            row = db.execute("SELECT uid, project_uid, profile_uid, kubernetes_version FROM clusters").fetchone()
+        self.upgrade_to = UpgradeRequest(row["profile_uid"], next_patch(row["kubernetes_version"]))
         return Connection(server.url, row["uid"], row["project_uid"], Credential(key), str(server.tls.ca_bundle))
 
     @property
@@ -102,6 +110,12 @@ class ReferencePaletteTarget(PaletteTarget):
             self._server = None
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def next_patch(version: str) -> str:
+    """1.31.4 → 1.31.5: the upgrade the reference parts ask for."""
+    head, _, patch = version.rpartition(".")
+    return f"{head}.{int(patch) + 1}"
 
 
 class ReferencePaletteInPlaceTarget(ReferencePaletteTarget):

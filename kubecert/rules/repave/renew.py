@@ -1,4 +1,4 @@
-"""KC-RPV: certificate renewal through the API, judged on the recorded timeline of one renewal.
+"""KC-RPV-01..09: certificate renewal through the API, judged on the recorded timeline of one renewal.
 
 The watcher looked at the platform every poll interval from the renew request until the renewal had
 finished; each rule reads those looks (machines by uid, their states, the reported expiries). What the
@@ -14,10 +14,12 @@ from typing import Any
 
 from kubecert.inventory.model import isoformat
 from kubecert.inventory.platform import Machine, RenewalRecord, Sample, UnauthenticatedRenewal
-from kubecert.rules._common import fmt_duration, fmt_time
+from kubecert.rules._common import fmt_time
 from kubecert.rules.catalog import implements
 from kubecert.rules.context import RuleContext
 from kubecert.rules.findings import Finding, error, failed, passed
+from kubecert.rules.repave.expiries import ca_expiries_unchanged, finished_sample, leaves_renewed
+from kubecert.rules.repave.expiries import good as _good
 
 PROMPT_S = 30.0  # "promptly": a renew request that takes longer than this is not answered before the work
 
@@ -70,10 +72,6 @@ def _record(ctx: ApiRenewalContext) -> tuple[RenewalRecord | None, Finding | Non
     return record, None
 
 
-def _good(samples: list[Sample]) -> list[Sample]:
-    return [s for s in samples if s.error is None]
-
-
 # ---------------------------------------------------------------- KC-RPV-01
 
 
@@ -108,11 +106,6 @@ def renew_answers_204(ctx: ApiRenewalContext) -> Iterator[Finding]:
 # ---------------------------------------------------------------- KC-RPV-02, 03
 
 
-def _finished(record: RenewalRecord) -> Sample | None:
-    good = _good(record.samples)
-    return good[-1] if record.finished and good else None
-
-
 @implements("KC-RPV-02", context=ApiRenewalContext)
 def renewed_for_leaf_days(ctx: ApiRenewalContext) -> Iterator[Finding]:
     """PAL: after renewal every component shows "365d", a date one year away."""
@@ -120,30 +113,12 @@ def renewed_for_leaf_days(ctx: ApiRenewalContext) -> Iterator[Finding]:
     if problem or record is None:
         yield problem or error("renewal", "no renewal")
         return
-    final = _finished(record)
+    final = finished_sample(record)
     if final is None:
         yield error("renewal", f"the renewal did not finish within {record.deadline_s:g} s, so what it renewed "
                     "cannot be judged (see KC-RPV-08)")
         return
-    skew = dt.timedelta(seconds=ctx.profile.clock_skew_seconds)
-    period = dt.timedelta(days=ctx.profile.leaf_days)
-    earliest = record.requested_at + period - skew
-    latest = (record.finished_at or final.at) + period + skew
-    if not final.certificates:
-        yield failed("k8certificates", "no control-plane machine is listed after the renewal")
-    for machine in final.certificates:
-        for cert in machine.leaves():
-            subject = f"{machine.machine}/{cert.reported_name}"
-            facts = {**cert.evidence(), "window": f"{fmt_time(earliest)} .. {fmt_time(latest)}"}
-            if cert.expiry is None:
-                yield error(subject, f"expiry {cert.expiry_text!r} cannot be read (see KC-API-01)", **facts)
-            elif earliest <= cert.expiry <= latest:
-                yield passed(subject, f"expires {fmt_time(cert.expiry)}: {ctx.profile.leaf_days}d after the renewal",
-                             **facts)
-            else:
-                after = fmt_duration(cert.expiry - record.requested_at)
-                yield failed(subject, f"expires {fmt_time(cert.expiry)}, {after} after the renewal request; "
-                             f"expected {ctx.profile.leaf_days}d", **facts)
+    yield from leaves_renewed(record, final, ctx.profile, noun="renewal")
 
 
 @implements("KC-RPV-03", context=ApiRenewalContext)
@@ -157,23 +132,7 @@ def cas_kept(ctx: ApiRenewalContext) -> Iterator[Finding]:
     if not good:
         yield error("renewal", "the platform could not be looked at after the renew request")
         return
-    before, after = _ca_expiries(record.before.certificates), _ca_expiries(good[-1].certificates)
-    for ca in sorted(before.keys() | after.keys()):
-        was, now = before.get(ca, set()), after.get(ca, set())
-        facts: dict[str, Any] = {"before": sorted(map(_text, was)), "after": sorted(map(_text, now))}
-        if None in was or None in now:
-            yield error(ca, "its expiry cannot be read (see KC-API-01)", **facts)
-        elif not now:
-            yield failed(ca, "no longer reported after the renewal", **facts)
-        elif now == was:
-            yield passed(ca, f"expiry unchanged ({', '.join(map(_text, sorted(now, key=_text)))})", **facts)
-        else:
-            yield failed(ca, f"expiry changed from {', '.join(map(_text, sorted(was, key=_text))) or 'nothing'} to "
-                         f"{', '.join(map(_text, sorted(now, key=_text)))}", **facts)
-
-
-def _text(moment: dt.datetime | None) -> str:
-    return fmt_time(moment) if moment is not None else "(unreadable)"
+    yield from ca_expiries_unchanged(record.before.certificates, good[-1].certificates, noun="renewal")
 
 
 def _control_plane_scan(record: RenewalRecord, original: set[str], start: int
@@ -194,14 +153,6 @@ def _control_plane_scan(record: RenewalRecord, original: set[str], start: int
         if removed and not new_running and early_removal is None:
             early_removal = sample
     return worst, early_removal, changed
-
-
-def _ca_expiries(machines: Any) -> dict[str, set[dt.datetime | None]]:
-    found: dict[str, set[dt.datetime | None]] = {}
-    for machine in machines:
-        for ca in machine.cas():  # X.509 has whole seconds; listings may add milliseconds
-            found.setdefault(ca.reported_name, set()).add(ca.expiry.replace(microsecond=0) if ca.expiry else None)
-    return found
 
 
 # ---------------------------------------------------------------- KC-RPV-04, 05
