@@ -23,6 +23,7 @@ class NodeObject:
     created: dt.datetime | None
     control_plane: bool  # labelled node-role.kubernetes.io/control-plane (or the older master role)
     addresses: tuple[str, ...] = ()
+    taints: tuple[str, ...] = ()  # as kubectl writes them: key=value:Effect
 
     def identity(self) -> tuple[str, str | None, str | None]:
         return self.name, self.uid, isoformat(self.created) if self.created else None

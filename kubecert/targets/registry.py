@@ -60,6 +60,14 @@ def _expand_kind(uri: str) -> list[str]:
     return expand_kind(uri)
 
 
+def _expand_kubeconfig(uri: str) -> list[str]:
+    if "nodes=" not in uri.partition("?")[2]:
+        return [uri]  # the plain target: nothing to ask, nothing to import
+    from kubecert.targets.cluster.podtargets import expand_kubeconfig  # asks the cluster for its nodes
+
+    return expand_kubeconfig(uri)
+
+
 BUILTIN_KINDS: tuple[TargetKind, ...] = (
     TargetKind("pki", "kubecert.targets.pki:PkiTarget", "kubeadm",
                "a node's kubeadm PKI folder: pki:/etc/kubernetes/pki", options=ACTION_OPTIONS),
@@ -69,8 +77,10 @@ BUILTIN_KINDS: tuple[TargetKind, ...] = (
     TargetKind("palette", "kubecert.targets.palette.target:PaletteTarget", "palette",
                "a cluster through a Palette-like management API: palette:https://HOST?cluster=UID&project=UID",
                options=PALETTE_OPTIONS),
-    TargetKind("kubeconfig", "kubecert.targets.cluster.target:KubeconfigTarget", "kubeadm",
-               "a live cluster as a kubeconfig reaches it: kubeconfig:PATH[?context=NAME]", pip_extra="cluster"),
+    TargetKind("kubeconfig", "kubecert.targets.cluster.podtargets:kubeconfig_target", "kubeadm",
+               "a live cluster as a kubeconfig reaches it: kubeconfig:PATH[?context=NAME]; with &nodes=pods (and "
+               "&namespace=NS&image=IMAGE&timeout=SECONDS) also each control-plane node's files, read through a pod",
+               expand=_expand_kubeconfig, pip_extra="cluster"),
     TargetKind("kind", "kubecert.targets.cluster.kind:kind_target", "kubeadm",
                "a kind cluster and each of its control-plane nodes, through docker or podman: "
                "kind:NAME[?runtime=podman]", expand=_expand_kind, options=ACTION_OPTIONS[-1:], pip_extra="cluster"),

@@ -148,14 +148,16 @@ def test_discovery_is_legacy_json_whatever_kubectl_asks(served: ClusterServer, h
     assert api.json()["kind"] == "APIVersions" and api.json()["versions"] == ["v1"]
     groups = https.call(served.url, "/apis", client=admin, headers=headers).json()
     assert groups["kind"] == "APIGroupList"
-    assert [v["version"] for v in groups["groups"][0]["versions"]] == ["v1", "v1alpha1"]
+    versions = {group["name"]: [v["version"] for v in group["versions"]] for group in groups["groups"]}
+    assert versions == {"rbac.authorization.k8s.io": ["v1"], "cluster.spectrocloud.com": ["v1", "v1alpha1"]}
     for version in ("v1", "v1alpha1"):
         listing = https.call(served.url, f"/apis/cluster.spectrocloud.com/{version}", client=admin).json()
         assert listing["resources"][0] | {"verbs": []} == {
             "name": "spectroclusters", "singularName": "spectrocluster", "namespaced": True, "kind": "SpectroCluster",
             "verbs": [], "shortNames": ["spc"]}
     core = https.call(served.url, "/api/v1", client=admin).json()
-    assert {r["name"] for r in core["resources"]} == {"nodes", "namespaces", "configmaps"}
+    assert {r["name"] for r in core["resources"]} == {"nodes", "namespaces", "configmaps", "pods", "pods/log",
+                                                      "events", "serviceaccounts"}
     protobuf = https.call(served.url, "/api/v1/nodes", client=admin,
                           headers={"Accept": "application/vnd.kubernetes.protobuf"})
     assert protobuf.status == 406
@@ -177,7 +179,7 @@ def test_errors_are_kubernetes_status_documents(served: ClusterServer, https, cl
     admin = https.admin()
     missing = https.call(served.url, "/api/v1/nodes/nope", client=admin).json()
     assert (missing["code"], missing["reason"], missing["message"]) == (404, "NotFound", 'nodes "nope" not found')
-    assert https.call(served.url, "/api/v1/pods", client=admin).json()["reason"] == "NotFound"
+    assert https.call(served.url, "/api/v1/secrets", client=admin).json()["reason"] == "NotFound"
     assert https.call(served.url, "/api/v1/nodes", client=admin, method="POST", body=b"{}").status == 405
     spc = f"/apis/cluster.spectrocloud.com/v1/namespaces/{cluster.namespace}/spectroclusters/{cluster.info.name}"
     large = https.call(served.url, spc, client=admin, method="PATCH", body=b" " * (1024 * 1024 + 1),

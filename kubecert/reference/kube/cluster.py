@@ -5,7 +5,7 @@ The folder holds ``nodes/cp-1`` (made by ``kubeadm init``), ``nodes/cp-2``... (`
 --control-plane``), ``state.json`` (the API objects) and ``admin.conf``, the first node's admin
 kubeconfig pointed at wherever the cluster is served. Workers have Node objects but no trees here.
 Renewal runs ``kubeadm certs renew all`` on every control-plane node, then tells whoever serves the
-cluster to restart its API servers.
+cluster to restart its API servers. Pods are decided by stand-in scheduler and kubelets (kubelet.py).
 """
 
 from __future__ import annotations
@@ -20,8 +20,17 @@ from pathlib import Path
 from kubecert.reference.errors import ReferenceUsageError
 from kubecert.reference.kube import faults as kf
 from kubecert.reference.kube.fault_files import FaultFiles
+from kubecert.reference.kube.kubelet import Kubelets
 from kubecert.reference.kube.objects import derived_uid
-from kubecert.reference.kube.state import CONTROL_PLANE, WORKER, ClusterInfo, ClusterStore, NodeRecord, new_uid
+from kubecert.reference.kube.state import (
+    CONTROL_PLANE,
+    WORKER,
+    ClusterInfo,
+    ClusterStore,
+    NodeRecord,
+    Taint,
+    new_uid,
+)
 from kubecert.reference.pki.files import KUBECONFIG_MODE, ensure_dir, write_atomic
 from kubecert.reference.pki.init import init_pki
 from kubecert.reference.pki.issue import utc
@@ -40,6 +49,8 @@ ADMIN_KUBECONFIG = "admin.conf"
 CONTROL_PLANE_ENDPOINT = "127.0.0.1:6443"
 CERT_SANS = ("localhost",)
 CONTROLPLANE_ONLY_ANNOTATION = "spectrocloud.com/cert-renew-controlplane-only"
+KUBEADM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 _MAX_CONTROL_PLANES = 9
 _MAX_WORKERS = 200
 
@@ -112,6 +123,7 @@ class ReferenceCluster:
         self._restart_hooks: list[Callable[[], None]] = []
         self._server_url: str | None = None
         self.fault_files = FaultFiles(self.folder / "faults", self.keys, clock)
+        self.kubelets = Kubelets(self.served_nodes, lambda node: self.node_trees().get(node), clock)
         if kf.SERVED_CERT_WITHOUT_SERVICE_SAN in self.faults:
             self.fault_files.refresh_served(self.node_trees())
 
@@ -186,6 +198,21 @@ class ReferenceCluster:
 
     def control_plane_nodes(self) -> tuple[str, ...]:
         return tuple(node.name for node in self.nodes() if node.control_plane)
+
+    def namespaces(self) -> list[str]:
+        """kubeadm's namespaces, the cluster's own and those clients made, sorted."""
+        made = [document["metadata"]["name"] for document in self.store.stored("namespaces")]
+        return sorted({*KUBEADM_NAMESPACES, self.namespace, *made})
+
+    def taint(self, node: str, key: str, effect: str, value: str = "") -> None:
+        """Add a taint to a node, as ``kubectl taint nodes NODE KEY[=VALUE]:EFFECT`` does."""
+        if node not in {n.name for n in self.nodes()}:
+            raise ReferenceUsageError(f"{node!r} is not a node of this cluster")
+        if effect not in TAINT_EFFECTS:
+            raise ReferenceUsageError(f"a taint's effect is one of {', '.join(TAINT_EFFECTS)}")
+        current = next(n for n in self.nodes() if n.name == node).taints
+        self.store.set_taints(node, (*(t for t in current if t.key != key or t.effect != effect),
+                                     Taint(key, effect, value)))
 
     def node_root(self, node: str) -> Path:
         """The node's /etc/kubernetes."""

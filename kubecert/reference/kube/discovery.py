@@ -38,12 +38,25 @@ class Resource:
         return document
 
 
+_STORED = ("create", "delete", "get", "list")  # what clients may do with the objects they make
 NODES = Resource("nodes", "node", "Node", False, ("get", "list"), ("no",))
-NAMESPACES = Resource("namespaces", "namespace", "Namespace", False, ("get", "list"), ("ns",))
+NAMESPACES = Resource("namespaces", "namespace", "Namespace", False, ("create", "get", "list"), ("ns",))
 CONFIGMAPS = Resource("configmaps", "configmap", "ConfigMap", True, ("get", "list"), ("cm",))
+PODS = Resource("pods", "pod", "Pod", True, ("create", "delete", "get", "list"), ("po",))
+POD_LOGS = Resource("pods/log", "", "Pod", True, ("get",))
+EVENTS = Resource("events", "event", "Event", True, ("get", "list"), ("ev",))
+SERVICEACCOUNTS = Resource("serviceaccounts", "serviceaccount", "ServiceAccount", True, _STORED, ("sa",))
 SPECTROCLUSTERS = Resource("spectroclusters", "spectrocluster", "SpectroCluster", True, ("get", "list", "patch"),
                            ("spc",), SPC_GROUP)
-CORE_RESOURCES = (CONFIGMAPS, NAMESPACES, NODES)
+CORE_RESOURCES = (CONFIGMAPS, EVENTS, NAMESPACES, NODES, PODS, POD_LOGS, SERVICEACCOUNTS)
+RBAC_GROUP = "rbac.authorization.k8s.io"
+RBAC_VERSION = "v1"
+ROLES = Resource("roles", "role", "Role", True, _STORED, (), RBAC_GROUP)
+ROLEBINDINGS = Resource("rolebindings", "rolebinding", "RoleBinding", True, _STORED, (), RBAC_GROUP)
+CLUSTERROLES = Resource("clusterroles", "clusterrole", "ClusterRole", False, _STORED, (), RBAC_GROUP)
+CLUSTERROLEBINDINGS = Resource("clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", False, _STORED,
+                               (), RBAC_GROUP)
+RBAC_RESOURCES = (CLUSTERROLEBINDINGS, CLUSTERROLES, ROLEBINDINGS, ROLES)
 
 
 def api_versions(server_address: str) -> dict[str, Any]:
@@ -52,21 +65,21 @@ def api_versions(server_address: str) -> dict[str, Any]:
             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}
 
 
-def _group_versions() -> list[dict[str, str]]:
-    return [{"groupVersion": f"{SPC_GROUP}/{version}", "version": version} for version in SPC_VERSIONS]
+GROUP_VERSIONS = {RBAC_GROUP: (RBAC_VERSION,), SPC_GROUP: SPC_VERSIONS}  # preferred version first
 
 
-def api_group() -> dict[str, Any]:
-    versions = _group_versions()
-    return {"kind": "APIGroup", "apiVersion": "v1", "name": SPC_GROUP, "versions": versions,
+def api_group(group: str) -> dict[str, Any]:
+    versions = [{"groupVersion": f"{group}/{version}", "version": version} for version in GROUP_VERSIONS[group]]
+    return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": versions,
             "preferredVersion": versions[0]}
 
 
 def api_group_list() -> dict[str, Any]:
-    """``/apis``: every named group (here, the SpectroCluster CRD's)."""
-    group = api_group()
-    del group["kind"], group["apiVersion"]
-    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [group]}
+    """``/apis``: every named group (RBAC's, and the SpectroCluster CRD's)."""
+    groups = [api_group(group) for group in GROUP_VERSIONS]
+    for group in groups:
+        del group["kind"], group["apiVersion"]
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
 def resource_list(group_version: str, resources: tuple[Resource, ...]) -> dict[str, Any]:

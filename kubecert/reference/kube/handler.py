@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from kubecert.reference.kube.auth import identity_of
+from kubecert.reference.kube.exchange import ApiRequest, ApiResponse, json_response
 from kubecert.reference.kube.objects import bounded, status_document
-from kubecert.reference.kube.routes import ApiRequest, ApiResponse, json_response
 
 IDLE_TIMEOUT_S = 30.0  # how long a kept-alive connection may wait for its next request
 _LOG = logging.getLogger(__name__)

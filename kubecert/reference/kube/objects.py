@@ -15,7 +15,7 @@ import yaml
 from kubecert.reference.kube.state import ClusterInfo, NodeRecord, SpcRecord
 from kubecert.reference.pki.kubeconfig import encode_data
 from kubecert.reference.pki.manifests import NODE_PKI
-from kubecert.reference.pki.options import InitOptions
+from kubecert.reference.pki.options import InitOptions, is_dns_subdomain
 
 SPC_GROUP = "cluster.spectrocloud.com"
 SPC_VERSIONS = ("v1", "v1alpha1")  # preferred first, as discovery lists them
@@ -40,20 +40,36 @@ def bounded(text: str, limit: int = 100) -> str:
 class ApiError(Exception):
     """An answer other than success, carried as a Kubernetes Status."""
 
-    def __init__(self, code: int, message: str, details: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, code: int, message: str, details: Mapping[str, Any] | None = None, *,
+                 reason: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.details = dict(details or {})
+        self.reason = reason  # when the code's usual reason is not the one (409 AlreadyExists)
 
     def status(self) -> dict[str, Any]:
-        return status_document(self.code, self.message, self.details)
+        return status_document(self.code, self.message, self.details, reason=self.reason)
 
 
-def status_document(code: int, message: str, details: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def shown_name(name: str) -> str:
+    """A name from the request, as an answer repeats it: whole when it is a valid name, else cut short."""
+    return name if is_dns_subdomain(name) else bounded(name, 64)
+
+
+def not_found(resource: Any, name: str) -> ApiError:
+    """kube-apiserver's 404 for an object of ``resource`` (a discovery Resource) that does not exist."""
+    shown = shown_name(name)
+    details = {"name": shown, "group": resource.group, "kind": resource.name.split("/")[0]}
+    return ApiError(404, f'{resource.qualified.split("/")[0]} "{shown}" not found',
+                    {key: value for key, value in details.items() if value})
+
+
+def status_document(code: int, message: str, details: Mapping[str, Any] | None = None, *,
+                    reason: str | None = None) -> dict[str, Any]:
     document: dict[str, Any] = {
         "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
-        "reason": _REASONS.get(code, "InternalError" if code >= 500 else "BadRequest"),
+        "reason": reason or _REASONS.get(code, "InternalError" if code >= 500 else "BadRequest"),
     }
     if details:
         document["details"] = dict(details)
@@ -90,7 +106,8 @@ def node_document(node: NodeRecord, kubelet_version: str) -> dict[str, Any]:
     if node.control_plane:
         labels[CONTROL_PLANE_LABEL] = ""
         labels["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
-        spec["taints"] = [{"key": CONTROL_PLANE_LABEL, "effect": "NoSchedule"}]
+    if node.all_taints():
+        spec["taints"] = [taint.document() for taint in node.all_taints()]
     since = timestamp(node.created_at)
     conditions = [
         _condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available",

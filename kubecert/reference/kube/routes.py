@@ -2,16 +2,16 @@
 matter, body, the authenticated identity) in, a status, body and content type out.
 
 Routes: /version, /healthz, /readyz, /livez; discovery (/api, /api/v1, /apis, /apis/<group>[/<version>]);
-nodes, namespaces and ConfigMaps (get and list, also across namespaces); the SpectroCluster custom
-object (get, list, and PATCH with a JSON merge patch of its annotations). Every failure is a Status.
+nodes, namespaces, ConfigMaps, pods and events (get and list, also across namespaces); namespaces and pods
+are created and pods deleted, their logs read (writes.py, and kubelet.py for what becomes of a pod); the
+SpectroCluster custom object (get, list, and PATCH with a JSON merge patch of its annotations). Every
+failure is a Status.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -19,41 +19,22 @@ import yaml
 
 from kubecert.reference.kube import discovery as disc
 from kubecert.reference.kube import objects as obj
-from kubecert.reference.kube.auth import Identity, authenticated, authorize
+from kubecert.reference.kube.auth import Authorizer, Identity, authenticated
 from kubecert.reference.kube.cluster import ReferenceCluster
+from kubecert.reference.kube.exchange import ApiRequest, ApiResponse, json_response
+from kubecert.reference.kube.paths import Location, locate
+from kubecert.reference.kube.rbac import Rbac
 from kubecert.reference.kube.selectors import field_selector, label_selector
 from kubecert.reference.kube.spc_patch import MERGE_PATCH, annotation_changes
 from kubecert.reference.kube.state import StaleResourceVersion
-from kubecert.reference.kube.tables import JSON, Representation, negotiate, table_document
-from kubecert.reference.pki.options import is_dns_subdomain
+from kubecert.reference.kube.tables import Representation, negotiate, table_document
+from kubecert.reference.kube.writes import Writes
 
 _HEALTH = frozenset({"healthz", "readyz", "livez"})
-_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 
 
 def _no_route() -> obj.ApiError:
     return obj.ApiError(404, "the server could not find the requested resource")
-
-
-@dataclass(frozen=True)
-class ApiRequest:
-    method: str
-    target: str  # the request target: path and query
-    identity: Identity | None = None
-    accept: str = ""
-    content_type: str = ""
-    body: bytes = b""
-
-
-@dataclass(frozen=True)
-class ApiResponse:
-    status: int
-    body: bytes
-    content_type: str = JSON
-
-
-def json_response(status: int, document: Any, content_type: str = JSON) -> ApiResponse:
-    return ApiResponse(status, json.dumps(document).encode(), content_type)
 
 
 class ClusterApi:
@@ -64,6 +45,8 @@ class ClusterApi:
         self.cluster = cluster
         self.server_url = server_url
         self.clock = clock or cluster.clock
+        self.authorizer = Authorizer(Rbac(cluster.store.stored))
+        self.writes = Writes(cluster, self.authorizer, self.clock)
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         try:
@@ -99,40 +82,45 @@ class ClusterApi:
             return self._discovery(request, disc.api_versions(urlsplit(self.server_url).netloc))
         if parts[0] != "v1":
             raise _no_route()
-        rest = parts[1:]
-        if not rest:
+        if not parts[1:]:
             return self._discovery(request, disc.resource_list("v1", disc.CORE_RESOURCES))
-        if rest[0] in ("nodes", "namespaces", "configmaps") and len(rest) <= 2:
-            resource = {"nodes": disc.NODES, "namespaces": disc.NAMESPACES, "configmaps": disc.CONFIGMAPS}[rest[0]]
-            return self._read(request, identity, resource, namespace=None, name=rest[1] if len(rest) == 2 else None,
-                              query=query)
-        if rest[0] == "namespaces" and len(rest) in (3, 4) and rest[2] == "configmaps":
-            return self._read(request, identity, disc.CONFIGMAPS, namespace=rest[1],
-                              name=rest[3] if len(rest) == 4 else None, query=query)
-        raise _no_route()
+        return self._serve(request, identity, locate(disc.CORE_RESOURCES, parts[1:]), query)
+
+    def _serve(self, request: ApiRequest, identity: Identity, where: Location, query: dict[str, str],
+               version: str = "v1") -> ApiResponse:
+        """A request on a resource, by method."""
+        resource, namespace, name = where.resource, where.namespace, where.name
+        if where.subresource is not None:
+            self._only(request, "GET")
+            return self.writes.log(identity, namespace or "", name or "", query)
+        if request.method == "POST" and name is None:
+            self._verb(resource, "create")
+            group_version = f"{resource.group}/{version}" if resource.group else version
+            return self.writes.create(request, identity, resource, namespace, group_version)
+        if request.method == "DELETE" and name is not None:
+            self._verb(resource, "delete")
+            return self.writes.delete(identity, resource, namespace, name)
+        return self._read(request, identity, resource, namespace=namespace, name=name, query=query, version=version)
 
     def _named_groups(self, request: ApiRequest, identity: Identity, parts: list[str], query: dict[str, str]
                       ) -> ApiResponse:
         if not parts:
             return self._discovery(request, disc.api_group_list())
-        if parts[0] != obj.SPC_GROUP:
+        group = parts[0]
+        if group not in disc.GROUP_VERSIONS:
             raise _no_route()
         if len(parts) == 1:
-            return self._discovery(request, disc.api_group())
+            return self._discovery(request, disc.api_group(group))
         version, rest = parts[1], parts[2:]
-        if version not in obj.SPC_VERSIONS:
+        if version not in disc.GROUP_VERSIONS[group]:
             raise _no_route()
+        resources = disc.RBAC_RESOURCES if group == disc.RBAC_GROUP else (disc.SPECTROCLUSTERS,)
         if not rest:
-            return self._discovery(request, disc.resource_list(f"{obj.SPC_GROUP}/{version}", (disc.SPECTROCLUSTERS,)))
-        namespace, name = None, None
-        if rest[0] == "namespaces" and len(rest) in (3, 4) and rest[2] == disc.SPECTROCLUSTERS.name:
-            namespace, name = rest[1], rest[3] if len(rest) == 4 else None
-        elif rest != [disc.SPECTROCLUSTERS.name]:
-            raise _no_route()
-        if request.method == "PATCH" and name is not None:
-            return self._patch_spc(request, identity, version, namespace or "", name)
-        return self._read(request, identity, disc.SPECTROCLUSTERS, namespace=namespace, name=name, query=query,
-                          version=version)
+            return self._discovery(request, disc.resource_list(f"{group}/{version}", resources))
+        where = locate(resources, rest)
+        if where.resource == disc.SPECTROCLUSTERS and request.method == "PATCH" and where.name is not None:
+            return self._patch_spc(request, identity, version, where.namespace or "", where.name)
+        return self._serve(request, identity, where, query, version)
 
     @staticmethod
     def _only(request: ApiRequest, *methods: str) -> None:
@@ -140,12 +128,18 @@ class ClusterApi:
             raise obj.ApiError(405, f"the server does not allow this method on the requested resource "
                                     f"(allowed: {', '.join(methods)})")
 
+    @staticmethod
+    def _verb(resource: disc.Resource, verb: str) -> None:
+        if verb not in resource.verbs:
+            raise obj.ApiError(405, f"the server does not allow this method on the requested resource "
+                                    f"({resource.qualified}: {', '.join(resource.verbs)})")
+
     # --- reading objects
 
     def _read(self, request: ApiRequest, identity: Identity, resource: disc.Resource, *, namespace: str | None,
               name: str | None, query: dict[str, str], version: str = "v1") -> ApiResponse:
         self._only(request, "GET")
-        authorize(identity, "get" if name else "list", resource, name=name, namespace=namespace)
+        self.authorizer.authorize(identity, "get" if name else "list", resource, name=name, namespace=namespace)
         if query.get("watch", "false").lower() not in ("false", "0"):
             raise obj.ApiError(405, "watch is not served by the reference cluster; list instead")
         representation = negotiate(request.accept, tables=True)
@@ -153,14 +147,11 @@ class ClusterApi:
         if name is not None:
             found = [d for d in documents if d["metadata"]["name"] == name]
             if not found:
-                shown = name if is_dns_subdomain(name) else obj.bounded(name, 64)
-                raise obj.ApiError(404, f'{resource.qualified} "{shown}" not found',
-                                   {key: value for key, value in
-                                    {"name": shown, "group": resource.group, "kind": resource.name}.items() if value})
+                raise obj.not_found(resource, name)
             return self._answer(representation, resource, found, query, single=True)
         selected = [d for d in documents
                     if label_selector(query.get("labelSelector", ""))(d)
-                    and field_selector(query.get("fieldSelector", ""))(d)]
+                    and field_selector(query.get("fieldSelector", ""), resource.name)(d)]
         return self._answer(representation, resource, selected, query, single=False, version=version)
 
     def _answer(self, representation: Representation, resource: disc.Resource, documents: list[dict[str, Any]],
@@ -179,18 +170,22 @@ class ClusterApi:
     def objects(self, resource: disc.Resource, namespace: str | None, version: str = "v1") -> list[dict[str, Any]]:
         """Every object of ``resource`` (in ``namespace``, or all), as the API shows it."""
         info = self.cluster.info
-        namespaces = [*_NAMESPACES, info.namespace]
         if resource == disc.NODES:
             kubelet = self.kubernetes_version()
             return [obj.node_document(node, kubelet) for node in self.cluster.served_nodes()]
         if resource == disc.NAMESPACES:
-            return [obj.namespace_document(info, name) for name in sorted(namespaces)]
+            made = {d["metadata"]["name"]: d for d in self.cluster.store.stored(resource.name)}
+            return [made.get(name) or obj.namespace_document(info, name) for name in self.cluster.namespaces()]
         if resource == disc.SPECTROCLUSTERS:
             if namespace not in (None, info.namespace):
                 return []
             return [obj.spc_document(info, self.cluster.store.spectrocluster(), version)]
-        chosen = [namespace] if namespace is not None else sorted(namespaces)
-        return [document for ns in chosen if ns in namespaces for document in self._configmaps(ns)]
+        if resource == disc.CONFIGMAPS:
+            namespaces = self.cluster.namespaces()
+            chosen = [namespace] if namespace is not None else namespaces
+            return [document for ns in chosen if ns in namespaces for document in self._configmaps(ns)]
+        found = self.cluster.kubelets.events() if resource == disc.EVENTS else self.cluster.store.stored(resource.name)
+        return [d for d in found if namespace in (None, d["metadata"].get("namespace"))]
 
     def _configmaps(self, namespace: str) -> list[dict[str, Any]]:
         info = self.cluster.info
@@ -221,12 +216,10 @@ class ClusterApi:
 
     def _patch_spc(self, request: ApiRequest, identity: Identity, version: str, namespace: str, name: str
                    ) -> ApiResponse:
-        authorize(identity, "patch", disc.SPECTROCLUSTERS, name=name, namespace=namespace)
+        self.authorizer.authorize(identity, "patch", disc.SPECTROCLUSTERS, name=name, namespace=namespace)
         info = self.cluster.info
         if namespace != info.namespace or name != info.name:
-            shown = name if is_dns_subdomain(name) else obj.bounded(name, 64)
-            raise obj.ApiError(404, f'{disc.SPECTROCLUSTERS.qualified} "{shown}" not found',
-                               {"name": shown, "group": obj.SPC_GROUP, "kind": disc.SPECTROCLUSTERS.name})
+            raise obj.not_found(disc.SPECTROCLUSTERS, name)
         media = request.content_type.split(";")[0].strip().lower()
         if media != MERGE_PATCH:
             raise obj.ApiError(415, f"the body of the request was in an unknown format - accepted media types "

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kubecert.reference.kube.discovery import CONFIGMAPS, NAMESPACES, NODES, Resource
+from kubecert.reference.kube.discovery import CONFIGMAPS, EVENTS, NAMESPACES, NODES, PODS, Resource
 from kubecert.reference.kube.objects import ApiError, node_roles
 from kubecert.reference.pki.expiration import human_duration
 
@@ -86,6 +86,29 @@ def _info(field: str) -> Callable[[dict[str, Any], dt.datetime], str]:
     return lambda document, _now: str(document["status"]["nodeInfo"].get(field, "<unknown>"))
 
 
+def _pod_status(document: dict[str, Any], _now: dt.datetime) -> str:
+    """What kubectl shows: the pod's reason, else its container's waiting or ending reason, else its phase."""
+    status = document.get("status", {})
+    if status.get("reason"):
+        return str(status["reason"])
+    for container in status.get("containerStatuses") or []:
+        state = container.get("state", {})
+        for key in ("waiting", "terminated"):
+            if state.get(key, {}).get("reason"):
+                return str(state[key]["reason"])
+    return str(status.get("phase", "Pending"))
+
+
+def _ready(document: dict[str, Any], _now: dt.datetime) -> str:
+    statuses = document.get("status", {}).get("containerStatuses") or []
+    return f"{sum(1 for c in statuses if c.get('ready'))}/{len(document['spec'].get('containers', []))}"
+
+
+def _event_age(document: dict[str, Any], now: dt.datetime) -> str:
+    return _age({"metadata": {"creationTimestamp": document.get("lastTimestamp")
+                              or document["metadata"]["creationTimestamp"]}}, now)
+
+
 _NAME = Column("Name", "Name must be unique within a namespace.", lambda d, _now: d["metadata"]["name"],
                format="name")
 _AGE = Column("Age", "CreationTimestamp is a timestamp representing the server time when this object was created.",
@@ -108,6 +131,25 @@ _COLUMNS: dict[str, tuple[Column, ...]] = {
                       _AGE),
     CONFIGMAPS.name: (_NAME, Column("Data", "Number of data entries", lambda d, _now: len(d.get("data", {})),
                                     type="integer"), _AGE),
+    PODS.name: (
+        _NAME,
+        Column("Ready", "The aggregate readiness state of this pod for accepting traffic.", _ready),
+        Column("Status", "The aggregate status of the containers in this pod.", _pod_status),
+        Column("Restarts", "The number of times the containers in this pod have been restarted.",
+               lambda d, _now: "0"),
+        _AGE,
+        Column("IP", "IP address allocated to the pod.", lambda d, _now: d.get("status", {}).get("podIP", "<none>"),
+               priority=1),
+        Column("Node", "Name of the node where the pod runs.", lambda d, _now: d["spec"].get("nodeName") or "<none>",
+               priority=1),
+    ),
+    EVENTS.name: (
+        Column("Last Seen", "Time since the event was last seen.", _event_age),
+        Column("Type", "Type of the event.", lambda d, _now: d.get("type", "")),
+        Column("Reason", "Why the event was reported.", lambda d, _now: d.get("reason", "")),
+        Column("Object", "What the event is about.", lambda d, _now: f"pod/{d['involvedObject']['name']}"),
+        Column("Message", "What the event says.", lambda d, _now: d.get("message", "")),
+    ),
 }
 
 

@@ -19,10 +19,12 @@ from cryptography import x509
 
 from kubecert.inventory.cluster import KubeadmConfig, NodeObject, PublishedCa
 from kubecert.inventory.safe_yaml import YamlError, load_bounded
+from kubecert.targets.cluster import permissions as rbac
+from kubecert.targets.cluster.permissions import Permission
 from kubecert.targets.deadline import Deadline, SocketWatch
 from kubecert.targets.errors import TargetUnavailable
 
-SPC_GROUP = "cluster.spectrocloud.com"
+SPC_GROUP = rbac.SPC_GROUP
 SPC_VERSIONS = ("v1", "v1alpha1")
 CONTROL_PLANE_ROLES = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
 TIMEOUT = (5.0, 20.0)  # connect, read
@@ -33,6 +35,10 @@ T = TypeVar("T")
 
 class ReadProblem(TargetUnavailable):
     """One read could not be done; the message says what and why, for the rules that needed it."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the API's HTTP status, when it answered
 
 
 class ClusterClient:
@@ -55,23 +61,28 @@ class ClusterClient:
     def close(self) -> None:
         self.api.close()
 
-    def _call(self, what: str, permission: str, call: Callable[[], T], *, missing_ok: bool = False) -> T | None:
+    def call(self, what: str, permission: Permission, call: Callable[[], T], *, missing_ok: bool = False,
+             deadline_s: float = DEADLINE_S) -> T | None:
+        """``call()`` within a wall-clock deadline; a refusal or a transport failure as a ReadProblem saying
+        ``what`` was being done and, on a 403, the ``permission`` it needs."""
         from kubernetes.client.exceptions import ApiException
 
-        deadline = Deadline(self.watch, DEADLINE_S)
+        deadline = Deadline(self.watch, deadline_s)
         try:
             with deadline.running():
                 return call()
         except ApiException as exc:
             if exc.status == 404 and missing_ok:
                 return None
-            raise ReadProblem(self._refusal(what, permission, exc)) from None
+            raise ReadProblem(self._refusal(what, permission, exc), exc.status) from None
+        except ReadProblem:
+            raise  # already says what and why (an answer past its bound)
         except Exception as exc:  # urllib3's transport errors: TLS, refused, reset, cut by the deadline
             if deadline.expired:
-                raise ReadProblem(f"{what}: no complete answer from {self.server} within {DEADLINE_S:g} s") from None
+                raise ReadProblem(f"{what}: no complete answer from {self.server} within {deadline_s:g} s") from None
             raise ReadProblem(f"{what}: {self._transport(exc)}") from None
 
-    def _refusal(self, what: str, permission: str, exc: Any) -> str:
+    def _refusal(self, what: str, permission: Permission, exc: Any) -> str:
         said = _status_message(exc.body) or str(exc.reason or "")
         if exc.status == 401:
             return (f"{what}: 401 Unauthorized: the API server does not accept the kubeconfig's credentials (an "
@@ -100,16 +111,16 @@ class ClusterClient:
         return str(getattr(found, "git_version", "") or "")
 
     def nodes(self) -> tuple[NodeObject, ...]:
-        found = self._call("listing Node objects", "get and list on nodes",
-                           lambda: self.core.list_node(_request_timeout=TIMEOUT))
+        found = self.call("listing Node objects", rbac.LIST_NODES,
+                          lambda: self.core.list_node(_request_timeout=TIMEOUT))
         return tuple(_node(item) for item in getattr(found, "items", None) or ())
 
     def published_root_ca(self) -> PublishedCa:
         where = "kube-public/kube-root-ca.crt"
         try:
-            found = self._call(f"reading {where}", "get on configmaps in kube-public",
-                               lambda: self.core.read_namespaced_config_map("kube-root-ca.crt", "kube-public",
-                                                                            _request_timeout=TIMEOUT))
+            found = self.call(f"reading {where}", rbac.GET_PUBLIC_ROOT_CA,
+                              lambda: self.core.read_namespaced_config_map("kube-root-ca.crt", "kube-public",
+                                                                           _request_timeout=TIMEOUT))
         except ReadProblem as exc:
             return PublishedCa(where, problem=str(exc))
         data = (getattr(found, "data", None) or {}).get("ca.crt")
@@ -119,9 +130,9 @@ class ClusterClient:
         """kube-public/cluster-info's kubeconfig CA; None when the cluster has no cluster-info."""
         where = "kube-public/cluster-info"
         try:
-            found = self._call(f"reading {where}", "get on configmaps in kube-public",
-                               lambda: self.core.read_namespaced_config_map("cluster-info", "kube-public",
-                                                                            _request_timeout=TIMEOUT), missing_ok=True)
+            found = self.call(f"reading {where}", rbac.GET_CLUSTER_INFO,
+                              lambda: self.core.read_namespaced_config_map("cluster-info", "kube-public",
+                                                                           _request_timeout=TIMEOUT), missing_ok=True)
         except ReadProblem as exc:
             return PublishedCa(where, problem=str(exc))
         if found is None:
@@ -136,9 +147,9 @@ class ClusterClient:
         return _published(where, pem, "holds no certificate")
 
     def kubeadm_config(self) -> KubeadmConfig | None:
-        found = self._call("reading kube-system/kubeadm-config", "get on configmaps in kube-system",
-                           lambda: self.core.read_namespaced_config_map("kubeadm-config", "kube-system",
-                                                                        _request_timeout=TIMEOUT), missing_ok=True)
+        found = self.call("reading kube-system/kubeadm-config", rbac.GET_KUBEADM_CONFIG,
+                          lambda: self.core.read_namespaced_config_map("kubeadm-config", "kube-system",
+                                                                       _request_timeout=TIMEOUT), missing_ok=True)
         if found is None:
             return None
         text = (getattr(found, "data", None) or {}).get("ClusterConfiguration") or ""
@@ -152,9 +163,9 @@ class ClusterClient:
         """(version, namespace, name, annotations) of the cluster's one SpectroCluster object; None when the
         API has no such resource or no such object."""
         for version in SPC_VERSIONS:
-            found = self._call("listing SpectroCluster objects", f"list on {SPC_GROUP} spectroclusters",
-                               lambda v=version: self.custom.list_cluster_custom_object(  # type: ignore[misc]
-                                   SPC_GROUP, v, "spectroclusters", _request_timeout=TIMEOUT), missing_ok=True)
+            found = self.call("listing SpectroCluster objects", rbac.LIST_SPECTROCLUSTERS,
+                              lambda v=version: self.custom.list_cluster_custom_object(  # type: ignore[misc]
+                                  SPC_GROUP, v, "spectroclusters", _request_timeout=TIMEOUT), missing_ok=True)
             items = found.get("items") if isinstance(found, dict) else None
             if isinstance(items, list) and len(items) == 1 and isinstance(items[0], dict):
                 metadata = items[0].get("metadata") or {}
@@ -165,9 +176,9 @@ class ClusterClient:
 
     def annotate(self, version: str, namespace: str, name: str, key: str, value: str | None) -> None:
         body = {"metadata": {"annotations": {key: value}}}
-        self._call(f"annotating {namespace}/{name}", f"patch on {SPC_GROUP} spectroclusters",
-                   lambda: self.custom.patch_namespaced_custom_object(
-                       SPC_GROUP, version, namespace, "spectroclusters", name, body, _request_timeout=TIMEOUT))
+        self.call(f"annotating {namespace}/{name}", rbac.PATCH_SPECTROCLUSTERS,
+                  lambda: self.custom.patch_namespaced_custom_object(
+                      SPC_GROUP, version, namespace, "spectroclusters", name, body, _request_timeout=TIMEOUT))
 
 
 def _status_message(body: Any) -> str | None:
@@ -185,13 +196,20 @@ def _node(item: Any) -> NodeObject:
     metadata = getattr(item, "metadata", None)
     labels = getattr(metadata, "labels", None) or {}
     addresses = getattr(getattr(item, "status", None), "addresses", None) or ()
+    taints = getattr(getattr(item, "spec", None), "taints", None) or ()
     created = getattr(metadata, "creation_timestamp", None)
     return NodeObject(
         name=str(getattr(metadata, "name", "") or ""), uid=getattr(metadata, "uid", None),
         created=created.astimezone(dt.UTC) if isinstance(created, dt.datetime) else None,
         control_plane=any(role in labels for role in CONTROL_PLANE_ROLES),
         addresses=tuple(str(a.address) for a in addresses if getattr(a, "address", None)),
+        taints=tuple(_taint(t) for t in taints if getattr(t, "key", None)),
     )
+
+
+def _taint(taint: Any) -> str:
+    value = getattr(taint, "value", None)
+    return f"{taint.key}{f'={value}' if value else ''}:{getattr(taint, 'effect', None) or ''}"
 
 
 def _published(where: str, pem: bytes | None, absent: str) -> PublishedCa:

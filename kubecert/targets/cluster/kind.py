@@ -28,7 +28,7 @@ from kubecert.inventory.facts import NodeFacts
 from kubecert.inventory.safe_yaml import YamlError, load_bounded
 from kubecert.profiles import Profile
 from kubecert.targets.base import split_uri
-from kubecert.targets.cluster.nodes import ClusterNodeTarget, split_node
+from kubecert.targets.cluster.nodes import ClusterNodeTarget, split_node, with_nodes
 from kubecert.targets.cluster.parts import ClusterParts, ClusterRenewalRun
 from kubecert.targets.cluster.runtime import ContainerRuntime, chosen_runtime
 from kubecert.targets.cluster.tarcopy import MAX_BYTES, unpack
@@ -294,16 +294,14 @@ class KindNodeActions:
 def expand_kind(uri: str) -> list[str]:
     """``kind:NAME`` stands for the cluster and one target per control-plane node (found through the engine
     now; when it cannot be asked, the cluster target alone, which then says why)."""
-    base, _, query = uri.partition("?")
-    if "/" in base:
+    if "/" in uri.partition("?")[0]:
         return [uri]
     try:
         name, options = cluster_name(uri)
         nodes = list_nodes(ContainerRuntime(chosen_runtime(options)), name)
     except (TargetError, TargetUnavailable):
         return [uri]
-    suffix = f"?{query}" if query else ""
-    return [uri, *(f"{base}/{node.name}{suffix}" for node in nodes if node.role == "control-plane")]
+    return with_nodes(uri, (node.name for node in nodes if node.role == "control-plane"))
 
 
 def _parts_opener(cluster_uri: str, options: Mapping[str, Any]) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from kubecert.inventory.facts import NodeFacts
@@ -30,6 +30,17 @@ def split_node(uri: str) -> tuple[str, str]:
     if not cluster or not node:
         raise TargetError(f"{uri}: a node target is CLUSTER/NODE")
     return cluster + (f"?{query}" if query else ""), node
+
+
+def node_uri(cluster: str, node: str) -> str:
+    """``SCHEME:CLUSTER[?QUERY]`` → ``SCHEME:CLUSTER/NODE[?QUERY]``, split_node's inverse."""
+    base, _, query = cluster.partition("?")
+    return f"{base}/{node}" + (f"?{query}" if query else "")
+
+
+def with_nodes(uri: str, nodes: Iterable[str]) -> list[str]:
+    """The cluster URI and one node URI per node: what a cluster URI stands for."""
+    return [uri, *(node_uri(uri, node) for node in nodes)]
 
 
 class ClusterNodeTarget(PkiTarget):

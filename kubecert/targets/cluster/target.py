@@ -1,4 +1,5 @@
-"""``kubeconfig:PATH[?context=NAME]``: a live cluster as a kubeconfig reaches it.
+"""``kubeconfig:PATH[?context=NAME]``: a live cluster as a kubeconfig reaches it (with ``nodes=pods``, its
+nodes too: podtargets.py).
 
 What it shows: the certificate the API server serves (a TLS handshake to the kubeconfig's server), the CA
 the kubeconfig trusts and the CAs the cluster publishes (kube-root-ca.crt, cluster-info), kubeadm's
@@ -51,7 +52,8 @@ class KubeconfigTarget(Target):
     def capability_reasons(self) -> dict[str, str]:
         return {"renew": "a kubeconfig alone cannot renew a cluster's certificates: check it as kind:NAME, or "
                          "through its management API (palette:)",
-                "node_files": "a kubeconfig alone cannot read the nodes' files"}
+                "node_files": "a kubeconfig alone cannot read the nodes' files: add ?nodes=pods to read each "
+                              "control-plane node's through a short-lived pod (docs/node-reader-rbac.yaml)"}
 
     def location(self) -> dict[str, str]:
         found = {"kubeconfig": str(self.kubeconfig)}

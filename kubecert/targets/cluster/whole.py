@@ -17,6 +17,7 @@ from kubecert.inventory.model import Inventory
 from kubecert.profiles import Profile
 from kubecert.targets.base import Target
 from kubecert.targets.cluster.client import ReadProblem
+from kubecert.targets.cluster.nodes import node_uri
 from kubecert.targets.cluster.parts import ClusterParts, ClusterRenewalRun, borrow, give_back
 from kubecert.targets.cluster.target import KubeconfigTarget
 from kubecert.targets.errors import TargetUnavailable
@@ -76,7 +77,7 @@ class WholeClusterTarget(KubeconfigTarget):
                 found[node] = str(exc)
                 continue
             found[node] = load_pki(root / "pki", kubeconfig_dir=root, manifests_dir=root / "manifests",
-                                   declared=self.declared, target=f"{self.id}/{node}", machine=node)
+                                   declared=self.declared, target=node_uri(self.id, node), machine=node)
         return found
 
     def node_objects(self) -> tuple[NodeObject, ...]:
