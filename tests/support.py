@@ -7,6 +7,8 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import subprocess
+import sys
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -46,6 +48,17 @@ def run_suite(pytester: pytest.Pytester, *args: str,
     run = pytester.runpytest_subprocess if subprocess else pytester.runpytest
     result = run(*SUITE, "--kubecert-json", str(report), *args)
     return result, read_report(report)
+
+
+def run_check(folder: Path, *args: str, env: dict[str, str] | None = None,
+              timeout: float = 300) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """``kubecert check ARGS`` as a user runs it, in ``folder``: its outcome (never a traceback) and its
+    validated JSON report."""
+    report = folder / "r.json"
+    run = subprocess.run([sys.executable, "-m", "kubecert", "check", "-q", "--json", str(report), *args], cwd=folder,
+                         env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    assert "Traceback" not in run.stdout + run.stderr, run.stdout + run.stderr
+    return run, validated(json.loads(report.read_text()))
 
 
 def statuses(report: dict[str, Any], target: str | None = None) -> dict[str, str]:

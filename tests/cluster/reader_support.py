@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import yaml
 from kubecert.reference.kube import ClusterServer
 from kubecert.reference.pki.kubeconfig import current_user, encode_data, parse_kubeconfig, render_kubeconfig
 
-from support import validated
+import support
 
 # Where kube-apiserver takes each kind of object the node reader's RBAC manifest holds.
 _COLLECTIONS = {
@@ -50,12 +49,8 @@ def kubeconfig_as(served: ClusterServer, https: Any, path: Path, cn: str, orgs: 
 
 def run_check(folder: Path, *args: str, timeout: float = 300) -> tuple[subprocess.CompletedProcess[str],
                                                                        dict[str, Any]]:
-    """``kubecert check`` as a user runs it (palette profile: the reference's), in ``folder``; its validated report."""
-    report = folder / "r.json"
-    run = subprocess.run([sys.executable, "-m", "kubecert", "check", "-q", "--profile", "palette", "--json",
-                          str(report), *args], cwd=folder, capture_output=True, text=True, timeout=timeout, check=False)
-    assert "Traceback" not in run.stdout + run.stderr, run.stdout + run.stderr
-    return run, validated(json.loads(report.read_text()))
+    """``kubecert check`` with the palette profile (the reference's), in ``folder``; its validated report."""
+    return support.run_check(folder, "--profile", "palette", *args, timeout=timeout)
 
 
 def rbac_documents() -> list[dict[str, Any]]:

@@ -5,10 +5,8 @@ stand-in engine in test_kind_target.py.)"""
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from support import statuses, validated
+from support import run_check, statuses
 
 
 def _engine_answers() -> str | None:
@@ -40,11 +38,7 @@ needs_engine = pytest.mark.skipif(NO_ENGINE is not None, reason=f"needs a contai
 
 
 def _check(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    report = tmp_path / "r.json"
-    run = subprocess.run([sys.executable, "-m", "kubecert", "check", "-q", "--json", str(report), *args],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=900, check=False)
-    assert "Traceback" not in run.stdout + run.stderr, run.stdout + run.stderr
-    return run, validated(json.loads(report.read_text()))
+    return run_check(tmp_path, *args, timeout=900)
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,7 @@ published port, and renewal runs kubeadm in every node and restarts its API serv
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ import pytest
 from kubecert.reference.kube import ClusterServer, ReferenceCluster
 
 from standin.engine import StandinEngine, engine_env, standin_engine
-from support import statuses, validated
+from support import run_check, statuses
 
 NODES = ("cp-1", "cp-2", "cp-3")
 CLUSTER_RULES = ("KC-CL-01", "KC-CL-02", "KC-CL-03", "KC-CL-04", "KC-EXP-01", "KC-HA-01", "KC-HA-02", "KC-VAL-04")
@@ -30,12 +28,7 @@ def engine(cluster: ReferenceCluster, served: ClusterServer) -> Iterator[Standin
 
 
 def _check(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    report = tmp_path / "r.json"
-    run = subprocess.run([sys.executable, "-m", "kubecert", "check", "-q", "--profile", "palette", "--json",
-                          str(report), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
-                         check=False)
-    assert "Traceback" not in run.stdout + run.stderr, run.stdout + run.stderr
-    return run, validated(json.loads(report.read_text()))
+    return run_check(tmp_path, "--profile", "palette", *args, env=env, timeout=600)
 
 
 def test_kind_read_only_judges_every_node_and_the_cluster(tmp_path: Path, engine: StandinEngine) -> None:

@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import socket
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +18,16 @@ from kubecert.reference.pki import KeyPool, cert_pem, issue_ca, issue_leaf, priv
 from kubecert.reference.pki.kubeconfig import encode_data, parse_kubeconfig, render_kubeconfig
 from kubecert.reference.pki.tree import PkiTree
 
-from support import statuses, validated
+from support import run_check, statuses
 
 API_RULES = ("KC-CL-01", "KC-CL-02")  # what a kubeconfig alone judges, besides the expiry rules
 
 
 def _check(tmp_path: Path, *targets: str, rules: tuple[str, ...] = ()) -> tuple[subprocess.CompletedProcess[str],
                                                                                 dict[str, Any]]:
-    args = [sys.executable, "-m", "kubecert", "check", "-q", "--profile", "palette", "--json", str(tmp_path / "r.json")]
-    for target in targets:
-        args += ["--target", target]
-    for rule in rules:
-        args += ["--rule", rule]
-    run = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
-    assert "Traceback" not in run.stdout + run.stderr, run.stdout + run.stderr
-    return run, validated(json.loads((tmp_path / "r.json").read_text()))
+    args = [word for target in targets for word in ("--target", target)]
+    args += [word for rule in rules for word in ("--rule", rule)]
+    return run_check(tmp_path, "--profile", "palette", *args, timeout=120)
 
 
 def _kubeconfig(served: ClusterServer, path: Path, *, cert: bytes | None = None, key: bytes | None = None,

@@ -106,8 +106,8 @@ class ClusterClient:
         """The server's version (GET /version): what answers once an API server serves again."""
         from kubernetes import client
 
-        found = self._call("reading /version", "get on the /version endpoint (every authenticated user has it)",
-                           lambda: client.VersionApi(self.api).get_code(_request_timeout=TIMEOUT))
+        found = self.call("reading /version", rbac.GET_VERSION,
+                          lambda: client.VersionApi(self.api).get_code(_request_timeout=TIMEOUT))
         return str(getattr(found, "git_version", "") or "")
 
     def nodes(self) -> tuple[NodeObject, ...]:

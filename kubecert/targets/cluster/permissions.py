@@ -43,6 +43,9 @@ GET_CLUSTER_INFO = Permission("get", "configmaps", namespace="kube-public", name
 GET_KUBEADM_CONFIG = Permission("get", "configmaps", namespace="kube-system", names=("kubeadm-config",))
 LIST_SPECTROCLUSTERS = Permission("list", "spectroclusters", SPC_GROUP)
 PATCH_SPECTROCLUSTERS = Permission("patch", "spectroclusters", SPC_GROUP)
+# A non-resource URL every authenticated user may get (system:public-info-viewer): only a kind renewal asks
+# it, to know an API server serves again, so no manifest needs to grant it.
+GET_VERSION = Permission("get", "/version")
 
 CREATE_POD = Permission("create", "pods", namespace=READER_NAMESPACE)
 GET_POD = Permission("get", "pods", namespace=READER_NAMESPACE)
