@@ -19,7 +19,7 @@ from support import cannot_run_here, faults_of, validated
 
 FAULTS = faults_of(Layer.TREE, TreeFault)
 
-STATIC_FAMILIES = ("INV", "VAL", "EXP", "X509", "ID", "FILE", "KCFG", "EXT")
+STATIC_FAMILIES = ("INV", "VAL", "EXP", "X509", "ID", "FILE", "KCFG", "EXT", "KLT")
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +29,10 @@ def fault_report(
     base = tmp_path_factory.mktemp("faults")
     names = [name for name, fault in FAULTS.items() if cannot_run_here(fault) is None]
     targets = ["pristine"]
-    shutil.copytree(reference_tree.root, base / "pristine", copy_function=shutil.copy2)
+    # Links copied as links: the kubelet's kubelet-client-current.pem must stay one.
+    shutil.copytree(reference_tree.root, base / "pristine", symlinks=True, copy_function=shutil.copy2)
     for name in names:
-        shutil.copytree(reference_tree.root, base / name, copy_function=shutil.copy2)
+        shutil.copytree(reference_tree.root, base / name, symlinks=True, copy_function=shutil.copy2)
         apply_fault(base / name, name, keys=key_pool, now=dt.datetime.now(dt.UTC))
         targets.append(name)
     report = base / "report.json"
