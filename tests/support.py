@@ -18,7 +18,7 @@ from kubecert.inventory.facts import NodeFacts
 from kubecert.inventory.kubelet import default_kubelet_dir
 from kubecert.reference.faults import Fault, Layer, all_faults
 from kubecert.reports.schema import shipped
-from kubecert.rules import BUILTIN_PROFILES, RuleContext, Status, Verdict, evaluate_all
+from kubecert.rules import BUILTIN_PROFILES, RuleContext, Status, Verdict, all_rules, evaluate_all
 
 SUITE = ("--pyargs", "kubecert.conformance", "-p", "no:cacheprovider")
 # What a pki: folder offers, with the kubelet's folder beside it.
@@ -56,6 +56,12 @@ def by_rule(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def result_for(report: dict[str, Any], rule: str, target: str | None = None) -> dict[str, Any]:
     return next(r for r in report["results"] if r["rule"] == rule and (target is None or r["target"] == target))
+
+
+def static_rules() -> list[str]:
+    """The rules a node folder is judged by without acting on it: what ``judge`` gives a verdict for."""
+    return [r.id for r in all_rules() if r.implemented and r.action is None and r.probe is None
+            and set(r.capabilities) <= NODE_FOLDER]
 
 
 def observe(root: Path, profile: str = "palette", facts: NodeFacts | None = None,

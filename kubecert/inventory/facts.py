@@ -145,4 +145,4 @@ def go_duration(text: str) -> dt.timedelta:
     try:
         return dt.timedelta(seconds=seconds)
     except OverflowError:
-        raise ValueError(f"{text!r} is longer than any certificate can be valid") from None
+        raise ValueError(f"{text!r} is a duration longer than any certificate can be valid") from None

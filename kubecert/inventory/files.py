@@ -138,7 +138,7 @@ def read_bytes(path: Path, subject: str) -> bytes:
             raise fail(ProblemKind.INVALID, "dangling symlink") from None
         raise fail(ProblemKind.MISSING, "missing") from None
     except OSError as exc:
-        raise fail(ProblemKind.UNREADABLE, _os_reason(exc)) from None
+        raise fail(ProblemKind.UNREADABLE, os_reason(exc)) from None
     if stat.S_ISDIR(st.st_mode):
         raise fail(ProblemKind.INVALID, "is a directory, expected a file")
     if not stat.S_ISREG(st.st_mode):
@@ -151,13 +151,13 @@ def read_bytes(path: Path, subject: str) -> bytes:
         with os.fdopen(fd, "rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise fail(ProblemKind.UNREADABLE, _os_reason(exc)) from None
+        raise fail(ProblemKind.UNREADABLE, os_reason(exc)) from None
     if len(data) > MAX_FILE_BYTES:
         raise fail(ProblemKind.UNREADABLE, f"grew over the {MAX_FILE_BYTES}-byte limit while read; not read")
     return data
 
 
-def _os_reason(exc: OSError) -> str:
+def os_reason(exc: OSError) -> str:
     if exc.errno == errno.ELOOP:
         return "symlink loop"
     if exc.errno in (errno.EACCES, errno.EPERM):
@@ -211,6 +211,12 @@ def parse_certificates(data: bytes, path: Path, subject: str) -> list[x509.Certi
         if message.startswith("malformed"):
             message += f": {exc}"
         raise ReadFailure(Problem(subject, str(path), ProblemKind.INVALID, message)) from None
+    for cert in certs:
+        try:
+            cert.public_key()
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            message = f"the certificate's public key cannot be read: {exc}"
+            raise ReadFailure(Problem(subject, str(path), ProblemKind.INVALID, message)) from None
     return certs
 
 

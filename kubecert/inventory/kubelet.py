@@ -10,7 +10,9 @@ combined file never reaches a record.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import stat
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -23,6 +25,7 @@ from kubecert.inventory.files import (
     ReadFailure,
     TooManyEntries,
     file_facts,
+    os_reason,
     parse_certificates,
     parse_private_key,
     read_bytes,
@@ -58,6 +61,9 @@ def load_kubelet(folder: Path, problems: list[Problem], machine: str | None = No
     found.config = _config(config_path, problems)
     config_facts = file_facts(config_path, tree)
     found.files = [config_facts] if config_facts is not None else []
+    unlisted = _unlisted(folder, pki)
+    if unlisted is not None:
+        problems.append(unlisted)
     try:
         found.files += walk(pki, tree, skip_links=_CURRENT_LINKS)
     except TooManyEntries as exc:
@@ -79,6 +85,19 @@ def load_kubelet(folder: Path, problems: list[Problem], machine: str | None = No
         found.serving = reader.pair(pki / layout.KUBELET_SERVING_CERT, pki / layout.KUBELET_SERVING_KEY)
     found.serving_self_signed = reader.self_signed
     return found
+
+
+def _unlisted(folder: Path, pki: Path) -> Problem | None:
+    """Why the kubelet's certificate folder cannot be listed (its files then are not judged), or None."""
+    for path in (folder, pki):
+        try:
+            os.listdir(path)
+        except FileNotFoundError:
+            return None  # each file the rules need is then reported missing, by name
+        except OSError as exc:
+            why = f"{os_reason(exc)}; its files are not judged"
+            return Problem(PKI_FOLDER, str(path), ProblemKind.UNREADABLE, why)
+    return None
 
 
 def _brief(value: Any) -> str:
@@ -132,10 +151,15 @@ class _Reader:
     def current(self, link_name: str, name: str, key_subject: str) -> tuple[CurrentLink | None, CertRecord | None]:
         """``kubelet-*-current.pem``: where it leads, and the certificate and key of the file it leads to."""
         path = self.pki / link_name
-        if not os.path.islink(path):
-            # Missing, or a plain file: read as it is (the rotation rule says what a plain file means).
-            link = CurrentLink(str(path), None, str(path)) if os.path.lexists(path) else None
-            return link, self.combined(path, name, key_subject)
+        try:
+            is_link = stat.S_ISLNK(os.lstat(path).st_mode)
+        except FileNotFoundError:
+            return None, self.combined(path, name, key_subject)  # reported missing by name
+        except OSError as exc:
+            self.problems.append(Problem(name, str(path), ProblemKind.UNREADABLE, os_reason(exc)))
+            return None, None
+        if not is_link:  # a plain file: read as it is (the rotation rule says what it means)
+            return CurrentLink(str(path), None, str(path)), self.combined(path, name, key_subject)
         target = os.readlink(path)
         reached = self._in_folder(target)
         link = CurrentLink(str(path), target, str(reached) if reached is not None else None)
@@ -147,7 +171,7 @@ class _Reader:
             self.problems.append(Problem(name, str(path), ProblemKind.INVALID,
                                          f"links to {target}, which is not in {self.pki}"))
             return link, None
-        return link, self.combined(reached, name, key_subject)
+        return link, self.combined(reached, name, key_subject, via=path)
 
     def _in_folder(self, target: str) -> Path | None:
         """The file in the folder read that a link to ``target`` stands for; None when it leads elsewhere."""
@@ -161,22 +185,36 @@ class _Reader:
             return self.pki / pure.name
         return None
 
-    def combined(self, path: Path, name: str, key_subject: str) -> CertRecord | None:
-        """A file holding a certificate and its key, as the kubelet's certificate store writes them."""
+    def _inside(self, path: Path, subject: str) -> bytes:
+        """The file's content, unless it resolves out of the kubelet folder (a copy must not read the host's)."""
+        facts = file_facts(path, self.tree)
+        if facts is not None and facts.outside:
+            raise ReadFailure(Problem(subject, str(path), ProblemKind.INVALID,
+                                      f"resolves to {facts.link}, outside the kubelet folder: not read"))
+        return read_bytes(path, subject)
+
+    def combined(self, path: Path, name: str, key_subject: str, via: Path | None = None) -> CertRecord | None:
+        """A file holding a certificate and its key, as the kubelet's certificate store writes them; ``via`` is
+        the link it was reached through, which problems name too (it is the name the user knows)."""
+        mark = len(self.problems)
+        record: CertRecord | None = None
         try:
-            data = read_bytes(path, name)
+            data = self._inside(path, name)
             record = self._record(path, name, data)
         except ReadFailure as failure:
             self.problems.append(failure.problem)
-            return None
-        self._key(record, path, data, key_subject)
+        if record is not None:
+            self._key(record, path, data, key_subject)
+        if via is not None:
+            self.problems[mark:] = [dataclasses.replace(problem, message=f"{problem.message} (reached through {via})")
+                                    for problem in self.problems[mark:]]
         return record
 
     def pair(self, cert_path: Path, key_path: Path) -> CertRecord | None:
         """A certificate file and its key file (kubelet.crt and kubelet.key)."""
         try:
-            record = self._record(cert_path, layout.KUBELET_SERVING, read_bytes(cert_path, layout.KUBELET_SERVING))
-            self._key(record, key_path, read_bytes(key_path, SERVING_KEY), SERVING_KEY)
+            record = self._record(cert_path, layout.KUBELET_SERVING, self._inside(cert_path, layout.KUBELET_SERVING))
+            self._key(record, key_path, self._inside(key_path, SERVING_KEY), SERVING_KEY)
         except ReadFailure as failure:
             self.problems.append(failure.problem)
             return None

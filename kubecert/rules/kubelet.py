@@ -117,11 +117,13 @@ def kubelet_client_rotation(ctx: RuleContext) -> Iterator[Finding]:
     if folder is None:
         return
     yield from _rotation_switch(ctx, folder)
-    yield from ctx.unevaluated(layout.KUBELET_CLIENT, owner="KC-KLT-01")
+    unjudged = list(ctx.unevaluated(layout.KUBELET_CLIENT, owner="KC-KLT-01"))
+    yield from unjudged
     link = folder.client_link
     if link is None:
-        yield error(layout.KUBELET_CLIENT_CURRENT, f"not evaluated: there is no {layout.KUBELET_CLIENT_CURRENT} "
-                    "(see KC-KLT-01)", path=str(PurePath(folder.folder) / "pki" / layout.KUBELET_CLIENT_CURRENT))
+        if not unjudged:
+            yield error(layout.KUBELET_CLIENT_CURRENT, f"not evaluated: there is no {layout.KUBELET_CLIENT_CURRENT} "
+                        "(see KC-KLT-01)", path=str(PurePath(folder.folder) / "pki" / layout.KUBELET_CLIENT_CURRENT))
         return
     yield _current_link(folder)
     if folder.client is not None:
