@@ -55,7 +55,7 @@ def aged_node(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def node(aged_node: Path, tmp_path: Path) -> Path:
     """A private copy of the aged node."""
     copy = tmp_path / "kubernetes"
-    shutil.copytree(aged_node, copy)
+    shutil.copytree(aged_node, copy, symlinks=True)
     return copy
 
 

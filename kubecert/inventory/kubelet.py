@@ -79,6 +79,9 @@ def load_kubelet(folder: Path, problems: list[Problem], machine: str | None = No
     if config is not None and config.server_tls_bootstrap:
         found.serving_link, found.serving = reader.current(layout.KUBELET_SERVER_CURRENT, layout.KUBELET_SERVING,
                                                            SERVING_KEY)
+        if found.serving_link is None:
+            reader.explain_missing(layout.KUBELET_SERVING, "serverTLSBootstrap is on and no serving certificate was "
+                                   "issued: the kubelet serves nothing until its CSR is approved")
     elif config is not None and config.tls_cert_file:
         found.serving = reader.named(config.tls_cert_file, config.tls_key_file)
     else:
@@ -172,6 +175,11 @@ class _Reader:
                                          f"links to {target}, which is not in {self.pki}"))
             return link, None
         return link, self.combined(reached, name, key_subject, via=path)
+
+    def explain_missing(self, subject: str, why: str) -> None:
+        """Say why ``subject`` being missing matters, in the problem that reports it."""
+        self.problems[:] = [dataclasses.replace(p, message=f"{p.message}: {why}")
+                            if p.subject == subject and p.kind is ProblemKind.MISSING else p for p in self.problems]
 
     def _in_folder(self, target: str) -> Path | None:
         """The file in the folder read that a link to ``target`` stands for; None when it leads elsewhere."""

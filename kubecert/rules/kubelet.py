@@ -185,7 +185,7 @@ def _client_lifetime(ctx: RuleContext, client: CertRecord, reached: dict[str, An
                      notable=True, **facts)
     else:
         yield passed(client, f"valid {fmt_duration(client.lifetime)}: the signing duration ({source})", **facts)
-    elapsed = ctx.now - client.not_before
+    elapsed = max(ctx.now - client.not_before, dt.timedelta(0))  # not yet valid is KC-VAL-04's
     share = elapsed / client.lifetime if client.lifetime > dt.timedelta(0) else 1.0
     due = client.not_before + client.lifetime * ROTATES_BY
     age: dict[str, Any] = {"lifetime_passed": f"{min(share, 9.99):.1%}", "rotation_due_by": fmt_time(due), **reached}

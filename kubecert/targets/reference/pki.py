@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from kubecert.inventory.facts import NodeFacts
 from kubecert.inventory.model import Inventory
@@ -21,6 +21,9 @@ from kubecert.profiles import Profile
 from kubecert.targets.commands import ACTION_CAPABILITIES
 from kubecert.targets.pki import PkiTarget
 from kubecert.targets.protocols import NodeActions
+
+if TYPE_CHECKING:
+    from kubecert.reference.pki import InitOptions, KeyFactory
 
 KUBELET_FOLDER = "kubelet"  # below the node's root, as the reference writes it (kubecert.reference.pki.kubelet)
 
@@ -81,7 +84,7 @@ class ReferencePkiTarget(PkiTarget):
         options = InitOptions(ca_days=self.profile.ca_days, leaf_days=self.profile.leaf_days, **self.init_options)
         self.write(root, options, FreshKeys(), now)
 
-    def write(self, root: Path, options: Any, keys: Any, now: dt.datetime) -> None:
+    def write(self, root: Path, options: InitOptions, keys: KeyFactory, now: dt.datetime) -> None:
         """The node's files below ``root``: what ``kubeadm init`` writes."""
         from kubecert.reference.pki import init_pki
 
@@ -120,7 +123,7 @@ class ReferenceWorkerTarget(ReferencePkiTarget):
     def node_actions(self) -> NodeActions | None:
         return None  # kubeadm does not act on a worker's certificates
 
-    def write(self, root: Path, options: Any, keys: Any, now: dt.datetime) -> None:
+    def write(self, root: Path, options: InitOptions, keys: KeyFactory, now: dt.datetime) -> None:
         from kubecert.reference.pki.worker import join_worker
 
         join_worker(root, options, keys=keys, now=now)
