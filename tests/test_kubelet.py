@@ -274,3 +274,16 @@ def test_the_reference_kubelet_is_kubeadms_and_the_kubelets(reference_tree: Init
     assert leaf.not_valid_after_utc - leaf.not_valid_before_utc == 365 * DAY
     assert leaf.issuer == signer.subject and signer.subject.rfc4514_string().startswith("CN=cp-1-ca@")
     leaf.verify_directly_issued_by(signer)
+
+
+def test_without_ca_crt_a_control_plane_judges_the_kubelet_identity_and_leaves_the_chain_to_the_inventory(
+        reference_copy: Path, worker_copy: Path) -> None:
+    (reference_copy / "pki/ca.crt").unlink()
+    verdicts = judge(reference_copy)
+    assert verdicts["KC-INV-01"].status is Status.FAILED
+    assert verdicts["KC-KLT-01"].status is Status.PASSED
+    assert "signer is not judged without ca.crt (KC-INV-01)" in verdicts["KC-KLT-01"].message
+    (worker_copy / "pki/ca.crt").unlink()  # no inventory rule concerns a worker: the kubelet's rule says it
+    worker = judge(worker_copy)
+    assert worker["KC-KLT-01"].status is Status.FAILED
+    assert f"{worker_copy / 'pki/ca.crt'}: missing" in worker["KC-KLT-01"].message

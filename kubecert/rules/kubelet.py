@@ -107,6 +107,9 @@ def kubelet_client_identity(ctx: RuleContext) -> Iterator[Finding]:
     elif ca is not None:
         yield passed(client, f"signed by ca for {client.common_name} in {layout.NODES_GROUP}, clientAuth, its key "
                      "beside it", **facts)
+    else:
+        yield passed(client, f"{client.common_name} in {layout.NODES_GROUP}, clientAuth, its key beside it; its "
+                     "signer is not judged without ca.crt (KC-INV-01)", notable=True, **facts)
 
 
 @implements("KC-KLT-02")
