@@ -40,7 +40,7 @@ def main() -> None:
         targets = []
         for index in range(count):
             copy = fleet / f"node-{index}"
-            shutil.copytree(tree, copy, copy_function=shutil.copy2)
+            shutil.copytree(tree, copy, symlinks=True, copy_function=shutil.copy2)  # the kubelet's links stay links
             targets += ["--target", f"pki:{copy / 'pki'}"]
         wall = run(["check", "-q", "--profile", "palette", *targets], work)
         base = base or wall

@@ -2,8 +2,9 @@
 it beyond the plain observation.
 
 A rule in catalog.toml names the capabilities it needs (a target without one skips the rule, or makes
-no check at all when its kind can never offer it) and at most one action or probe: what must be done to
-or asked of the target for the rule to have something to judge. An unknown name is an error when the
+no check at all when its kind can never offer it), the node roles it concerns when it reads a node (a
+rule about the control plane's CAs does not concern a worker) and at most one action or probe: what must
+be done to or asked of the target for the rule to have something to judge. An unknown name is an error when the
 catalog loads, never a rule that silently makes no check.
 """
 
@@ -29,6 +30,7 @@ class Capability(enum.StrEnum):
     API = "api"  # a Palette-like management API: its listing, access control and renew route
     CLUSTER_API = "cluster_api"  # a Kubernetes API server
     NODE_FILES = "node_files"  # the files of every control-plane node
+    KUBELET = "kubelet"  # the kubelet's folder on a node (/var/lib/kubelet): its certificates and config.yaml
 
 
 class Action(enum.StrEnum):
@@ -53,4 +55,13 @@ class Probe(enum.StrEnum):
     CHECK_EXPIRATION = "check-expiration"  # the platform's own expiration listing
 
 
+class NodeRole(enum.StrEnum):
+    """What a node is to the cluster: which of its files a rule may expect. A worker has only the cluster
+    CA's certificate, kubelet.conf and the kubelet's folder; a control-plane node has the whole kubeadm PKI."""
+
+    CONTROL_PLANE = "control-plane"
+    WORKER = "worker"
+
+
 CAPABILITIES = frozenset(Capability)
+NODE_ROLES = frozenset(NodeRole)

@@ -165,7 +165,8 @@ def run_rules(args: argparse.Namespace) -> int:
         print(textwrap.indent(textwrap.fill(rule.statement, 100), "    "))
         print(f"    sources: {', '.join(rule.sources)}"
               + (f"; parameters: {', '.join(rule.parameters)}" if rule.parameters else "")
-              + (f"; needs: {', '.join(rule.capabilities)}" if rule.capabilities else ""))
+              + (f"; needs: {', '.join(rule.capabilities)}" if rule.capabilities else "")
+              + (f"; nodes: {', '.join(rule.roles)}" if rule.roles else ""))
         if rule.note:
             print(textwrap.indent(textwrap.fill(f"note: {rule.note}", 100), "    "))
     return EXIT_OK
@@ -173,10 +174,10 @@ def run_rules(args: argparse.Namespace) -> int:
 
 def rules_markdown(rules: Sequence[Rule]) -> str:
     """The catalog as the README shows it (a test keeps the two the same)."""
-    lines = ["| ID | rule | sources | needs |", "|---|---|---|---|"]
+    lines = ["| ID | rule | sources | needs | nodes |", "|---|---|---|---|---|"]
     for rule in rules:
         needs = ", ".join(rule.capabilities) + (" (disruptive)" if rule.disruptive else "")
-        lines.append(f"| {rule.id} | {rule.title} | {', '.join(rule.sources)} | {needs} |")
+        lines.append(f"| {rule.id} | {rule.title} | {', '.join(rule.sources)} | {needs} | {', '.join(rule.roles)} |")
     return "\n".join(lines)
 
 

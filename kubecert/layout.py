@@ -1,4 +1,5 @@
-"""What kubeadm (v1.31+) puts in /etc/kubernetes: one table read by the loader, the rules and the reference.
+"""What kubeadm (v1.31+) puts in /etc/kubernetes, and what the kubelet keeps in /var/lib/kubelet: one table
+read by the loader, the rules and the reference.
 
 Sources: kubeadm's cmd/kubeadm/app/phases/certs (certlist.go) and phases/kubeconfig. Templated fields
 use ``{node}`` for the node name. Names are kubeadm's own short names, as ``kubeadm certs
@@ -7,6 +8,8 @@ check-expiration`` prints them; ``palette_name`` is how Palette's API names the 
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass
 
 SERVER_AUTH = "serverAuth"
@@ -123,9 +126,11 @@ KUBECONFIGS: tuple[KubeconfigSpec, ...] = (
 
 SA_KEY = "sa.key"
 SA_PUB = "sa.pub"
-KUBELET_ROTATED_CLIENT = "/var/lib/kubelet/pki/kubelet-client-current.pem"
 DEFAULT_DNS_DOMAIN = "cluster.local"
 DEFAULT_SERVICE_CIDR = "10.96.0.0/12"
+NODE_PKI_DIR = "/etc/kubernetes/pki"  # where kubeadm keeps the PKI on a real node
+# The static pod manifests kubeadm writes on a control-plane node only.
+CONTROL_PLANE_MANIFESTS = ("etcd.yaml", "kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml")
 
 CERTS: tuple[CertSpec, ...] = CAS + LEAVES
 CERTS_BY_NAME: dict[str, CertSpec] = {spec.name: spec for spec in CERTS}
@@ -178,3 +183,32 @@ def upgrade_renews(external_etcd: bool = False) -> tuple[str, ...]:
     names = [name for _, names in UPGRADE_COMPONENTS for name in names]
     names += UPGRADE_RENEWS_AFTER_COMPONENTS
     return tuple(n for n in names if not (external_etcd and n in CERTS_BY_NAME and CERTS_BY_NAME[n].etcd))
+
+
+# --- the kubelet's folder on every node (its --root-dir and --cert-dir; kubeadm writes config.yaml there)
+
+KUBELET_DIR = "/var/lib/kubelet"
+KUBELET_CERT_DIR = f"{KUBELET_DIR}/pki"
+KUBELET_CONFIG = "config.yaml"
+KUBELET_CLIENT_CURRENT = "kubelet-client-current.pem"  # a symlink to the newest dated client file
+KUBELET_SERVER_CURRENT = "kubelet-server-current.pem"  # the same for the serving certificate with serverTLSBootstrap
+KUBELET_SERVING_CERT = "kubelet.crt"  # self-signed by the kubelet when it starts without one
+KUBELET_SERVING_KEY = "kubelet.key"
+KUBELET_ROTATED_CLIENT = f"{KUBELET_CERT_DIR}/{KUBELET_CLIENT_CURRENT}"
+# The names the kubelet's certificates go by in reports.
+KUBELET_CLIENT = "kubelet-client"
+KUBELET_SERVING = "kubelet-serving"
+NODE_USER_PREFIX = "system:node:"
+NODES_GROUP = "system:nodes"
+# The kubelet's certificate store writes kubelet-<client|server>-<Go time 2006-01-02-15-04-05>.pem.
+DATED_PEM = re.compile(r"kubelet-(client|server)-(\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})\.pem")
+DATED_PEM_TIME = "%Y-%m-%d-%H-%M-%S"
+# kube-controller-manager --cluster-signing-duration's default, as its --help prints it: how long the CSR
+# signer makes the kubelet's certificates (365 days).
+CLUSTER_SIGNING_DURATION = "8760h0m0s"
+
+
+def dated_pem(kind: str, moment: dt.datetime) -> str:
+    """The file name the kubelet's certificate store gives a certificate of ``kind`` (client, server) written
+    at ``moment`` (its local time; nodes run in UTC)."""
+    return f"kubelet-{kind}-{moment.strftime(DATED_PEM_TIME)}.pem"

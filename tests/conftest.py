@@ -20,6 +20,7 @@ import pytest
 from hypothesis import settings
 
 from kubecert.reference.pki import InitOptions, InitResult, KeyPool, init_pki
+from kubecert.reference.pki.worker import join_worker
 
 settings.register_profile("ci", max_examples=200, derandomize=True, database=None,
                           deadline=dt.timedelta(seconds=1), print_blob=True)
@@ -54,7 +55,7 @@ def aged_node(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def node(aged_node: Path, tmp_path: Path) -> Path:
     """A private copy of the aged node."""
     copy = tmp_path / "kubernetes"
-    shutil.copytree(aged_node, copy)
+    shutil.copytree(aged_node, copy, symlinks=True)
     return copy
 
 
@@ -63,4 +64,22 @@ def reference_copy(tmp_path: Path, reference_tree: InitResult) -> Path:
     """A private copy of the reference tree, modes preserved (copy2 and copystat); its root folder."""
     copy = tmp_path / "kubernetes"
     shutil.copytree(reference_tree.root, copy, symlinks=True, copy_function=shutil.copy2)
+    return copy
+
+
+@pytest.fixture(scope="session")
+def reference_worker(
+    tmp_path_factory: pytest.TempPathFactory, reference_tree: InitResult, key_pool: KeyPool
+) -> InitResult:
+    """A worker of the reference tree's cluster (its CA signs the kubelet), as kubeadm join leaves it."""
+    root = tmp_path_factory.mktemp("worker") / "kubernetes"
+    options = InitOptions(node_name="worker-1", advertise_address="10.0.0.20", control_plane_endpoint="10.0.0.10:6443")
+    return join_worker(root, options, keys=key_pool, now=dt.datetime.now(dt.UTC), cluster_pki=reference_tree.tree)
+
+
+@pytest.fixture
+def worker_copy(tmp_path: Path, reference_worker: InitResult) -> Path:
+    """A private copy of the reference worker, links and modes kept."""
+    copy = tmp_path / "worker"
+    shutil.copytree(reference_worker.root, copy, symlinks=True, copy_function=shutil.copy2)
     return copy

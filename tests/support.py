@@ -21,13 +21,14 @@ import pytest
 
 from kubecert.inventory import Inventory, load_pki
 from kubecert.inventory.facts import NodeFacts
+from kubecert.inventory.kubelet import default_kubelet_dir
 from kubecert.reference.faults import Fault, Layer, all_faults
 from kubecert.reports.schema import shipped
-from kubecert.rules import BUILTIN_PROFILES, RuleContext, Status, Verdict, evaluate_all
+from kubecert.rules import BUILTIN_PROFILES, RuleContext, Status, Verdict, all_rules, evaluate_all
 
 SUITE = ("--pyargs", "kubecert.conformance", "-p", "no:cacheprovider")
-# What a pki: folder offers.
-NODE_FOLDER = frozenset({"certificates", "x509", "expiry", "files", "owners", "kubeconfigs"})
+# What a pki: folder offers, with the kubelet's folder beside it.
+NODE_FOLDER = frozenset({"certificates", "x509", "expiry", "files", "owners", "kubeconfigs", "kubelet"})
 
 
 def validated(report: dict[str, Any]) -> dict[str, Any]:
@@ -74,15 +75,23 @@ def result_for(report: dict[str, Any], rule: str, target: str | None = None) -> 
     return next(r for r in report["results"] if r["rule"] == rule and (target is None or r["target"] == target))
 
 
+def static_rules() -> list[str]:
+    """The rules a node folder is judged by without acting on it: what ``judge`` gives a verdict for."""
+    return [r.id for r in all_rules() if r.implemented and r.action is None and r.probe is None
+            and set(r.capabilities) <= NODE_FOLDER]
+
+
 def observe(root: Path, profile: str = "palette", facts: NodeFacts | None = None,
             **overrides: Any) -> tuple[Inventory, Any]:
     chosen = dataclasses.replace(BUILTIN_PROFILES[profile], **overrides) if overrides else BUILTIN_PROFILES[profile]
-    return load_pki(root / "pki", declared=facts), chosen
+    kubelet = default_kubelet_dir(root / "pki", root)
+    return load_pki(root / "pki", kubelet_dir=kubelet, declared=facts), chosen
 
 
 def judge(root: Path, profile: str = "palette", at: dt.datetime | None = None, facts: NodeFacts | None = None,
           **overrides: Any) -> dict[str, Verdict]:
-    """Every implemented static rule's verdict on the kubeadm tree at ``root`` (``root/pki`` + kubeconfigs)."""
+    """Every implemented static rule's verdict on the node at ``root`` (``root/pki``, the kubeconfigs, and the
+    kubelet's folder ``root/kubelet`` when there is one)."""
     inventory, chosen = observe(root, profile, facts, **overrides)
     context = RuleContext(inventory=inventory, profile=chosen, now=at or inventory.observed_at)
     return evaluate_all(context, NODE_FOLDER)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from kubecert.inventory.facts import NodeFacts
 from kubecert.profiles import Profile
 from kubecert.rules import all_rules, catalog, get, sources
+from kubecert.targets.pki import PkiTarget
 
 # The IDs of the first catalog; reports and CI gates refer to them, so none may disappear or be renamed.
 CATALOG_IDS = (
@@ -92,6 +94,8 @@ def test_each_action_and_probe_has_a_maker_and_the_catalog_uses_known_names() ->
     ("sources", ["PAL", "PALETTE"], "unknown source 'PALETTE'"),
     ("parameters", ["leaf_dayz"], "unknown parameter 'leaf_dayz'"),
     ("capabilites", ["x509"], "unknown field 'capabilites'"),
+    ("roles", ["worker", "master"], "unknown role 'master'"),
+    ("roles", [], "names at least one node role"),
 ])
 def test_a_typo_in_the_catalog_is_an_error_at_load(field: str, value: object, message: str) -> None:
     """A misspelt name must not silently drop a rule (it would make no check and no result)."""
@@ -106,3 +110,11 @@ def test_an_action_makes_a_rule_disruptive() -> None:
              "citation": "c", "action": "renew-all"}
     with pytest.raises(catalog.CatalogError, match="must be disruptive"):
         catalog._validate(entry)
+
+
+def test_every_rule_a_node_folder_is_judged_by_says_which_nodes_it_concerns(tmp_path: Path) -> None:
+    """Without roles a control-plane rule would judge a worker and find a wall of missing files."""
+    folder = PkiTarget(f"pki:{tmp_path}", Profile("x"), {})
+    undeclared = [rule.id for rule in all_rules() if folder.concerns(rule.capabilities) and not rule.roles]
+    assert undeclared == []
+    assert {rule.id for rule in all_rules() if "worker" in rule.roles} >= {f"KC-KLT-0{n}" for n in range(1, 6)}

@@ -19,7 +19,7 @@ from support import cannot_run_here, faults_of, validated
 
 FAULTS = faults_of(Layer.TREE, TreeFault)
 
-STATIC_FAMILIES = ("INV", "VAL", "EXP", "X509", "ID", "FILE", "KCFG", "EXT")
+STATIC_FAMILIES = ("INV", "VAL", "EXP", "X509", "ID", "FILE", "KCFG", "EXT", "KLT")
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +29,10 @@ def fault_report(
     base = tmp_path_factory.mktemp("faults")
     names = [name for name, fault in FAULTS.items() if cannot_run_here(fault) is None]
     targets = ["pristine"]
-    shutil.copytree(reference_tree.root, base / "pristine", copy_function=shutil.copy2)
+    # Links copied as links: the kubelet's kubelet-client-current.pem must stay one.
+    shutil.copytree(reference_tree.root, base / "pristine", symlinks=True, copy_function=shutil.copy2)
     for name in names:
-        shutil.copytree(reference_tree.root, base / name, copy_function=shutil.copy2)
+        shutil.copytree(reference_tree.root, base / name, symlinks=True, copy_function=shutil.copy2)
         apply_fault(base / name, name, keys=key_pool, now=dt.datetime.now(dt.UTC))
         targets.append(name)
     report = base / "report.json"
@@ -81,6 +82,11 @@ def test_fault_fails_its_rule_and_the_report_names_the_offender(fault_report: di
 def test_no_report_carries_private_key_material(fault_report: dict[str, Any]) -> None:
     text = json.dumps(fault_report)
     assert "-----BEGIN" not in text
-    for key in Path(fault_report["base"]).rglob("*.key"):
-        body = "".join(line for line in key.read_text().splitlines() if not line.startswith("-----"))
-        assert body[40:100] not in text, key  # a slice of the key's base64 body
+    base = Path(fault_report["base"])
+    # Key files, and the kubelet's dated files, which hold the key after the certificate.
+    holders = [*base.rglob("*.key"), *base.rglob("kubelet-*-2*.pem")]
+    assert any(path.suffix == ".pem" for path in holders)
+    for holder in holders:
+        key = holder.read_text().split("PRIVATE KEY-----", 1)[1]
+        body = "".join(line for line in key.splitlines() if not line.startswith("-----"))
+        assert body[40:100] not in text, holder  # a slice of the key's base64 body

@@ -19,7 +19,7 @@ from kubecert.reference.pki.tree import PkiTree
 from kubecert.rules import Status
 from kubecert.rules.x509 import _weak_key
 
-from support import judge, measured, not_passing
+from support import judge, measured, not_passing, static_rules
 
 NOBODY = 65534
 ROOT = os.geteuid() == 0
@@ -142,7 +142,7 @@ def test_a_yaml_bomb_in_a_kubeconfig_is_named_in_milliseconds(reference_copy: Pa
     inventory = verdicts["KC-INV-03"]
     assert inventory.status is Status.FAILED
     assert f"{reference_copy / 'admin.conf'}: unusable kubeconfig: aliases expand it to more than" in inventory.message
-    assert len(verdicts) == 25
+    assert sorted(verdicts) == sorted(static_rules())
 
 
 def test_a_yaml_bomb_in_a_manifest_is_ignored_like_any_unusable_manifest(reference_copy: Path) -> None:

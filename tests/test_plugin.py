@@ -16,14 +16,15 @@ from kubecert.targets import PkiTarget
 
 from support import by_rule, run_suite, validated
 
-# A plain pki target (a folder, no commands) judges the read-only rules that need nothing but files; it
-# skips the node actions it could run if given their commands; rules it can never concern (a management
-# API) make no item at all.
-PKI = PkiTarget("pki:/etc/kubernetes/pki", BUILTIN_PROFILES["kubeadm"], {})
+# A plain pki target (a folder with the kubelet's beside it, no commands) judges the read-only rules that
+# need nothing but files; it skips the node actions it could run if given their commands; rules it can
+# never concern (a management API) make no item at all.
+PKI = PkiTarget("pki:/etc/kubernetes/pki?kubelet=/var/lib/kubelet", BUILTIN_PROFILES["kubeadm"], {})
 CHECKS = sorted(r.id for r in all_rules() if r.implemented and PKI.concerns(r.capabilities))
 STATIC = sorted(r.id for r in all_rules()
                 if r.implemented and not r.disruptive and set(r.capabilities) <= PKI.capabilities)
 SKIPPED = len(CHECKS) - len(STATIC)
+KUBELET = sorted(r.id for r in all_rules() if r.implemented and "kubelet" in r.capabilities)
 
 
 def test_items_are_one_per_rule_and_target_with_readable_ids(pytester: pytest.Pytester, reference_tree: Any) -> None:
@@ -98,7 +99,8 @@ def test_at_judges_dates_as_of_another_day(pytester: pytest.Pytester, reference_
     _, report = run_suite(pytester, "--kubecert-target", target, "--kubecert-profile", "palette",
                           "--kubecert-at", "2099-01-01")
     failed = sorted(r["rule"] for r in report["results"] if r["status"] == "failed")
-    assert failed == ["KC-EXP-01", "KC-VAL-04"]
+    # the kubelet's client certificate is long past due for rotation, its serving certificate expired
+    assert failed == ["KC-EXP-01", "KC-KLT-02", "KC-KLT-03", "KC-VAL-04"]
     assert report["evaluated_as_of"] == "2099-01-01T00:00:00Z"
 
 
@@ -107,16 +109,18 @@ def test_min_remaining_sets_the_expiry_horizon(pytester: pytest.Pytester, refere
     _, report = run_suite(pytester, "--kubecert-target", target, "--kubecert-profile", "palette",
                           "--kubecert-min-remaining", "400")
     failed = {r["rule"]: r for r in report["results"] if r["status"] == "failed"}
-    assert list(failed) == ["KC-EXP-01"]
+    assert list(failed) == ["KC-EXP-01", "KC-KLT-03"]  # the kubelet's serving certificate too
     assert "within the 400d horizon" in failed["KC-EXP-01"]["message"]
+    assert "within the 400d horizon" in failed["KC-KLT-03"]["message"]
     assert report["profile"]["parameters"]["min_remaining_days"] == 400
 
 
 def test_missing_folder_is_an_error_for_every_check_without_traceback(pytester: pytest.Pytester) -> None:
     result, report = run_suite(pytester, "--kubecert-target", "pki:/nonexistent/kubecert/pki")
-    result.assert_outcomes(errors=len(STATIC), skipped=SKIPPED)
+    # no kubelet folder beside it either: the kubelet's rules say which option would give one
+    result.assert_outcomes(errors=len(STATIC) - len(KUBELET), skipped=SKIPPED + len(KUBELET))
     errors = [r for r in report["results"] if r["status"] == "error"]
-    assert sorted(r["rule"] for r in errors) == STATIC
+    assert sorted(r["rule"] for r in errors) == sorted(set(STATIC) - set(KUBELET))
     assert "the folder /nonexistent/kubecert/pki does not exist" in errors[0]["message"]
     assert "Traceback" not in result.stdout.str() and "INTERNALERROR" not in result.stdout.str()
 
@@ -158,7 +162,7 @@ def test_missing_capability_skips_with_the_reason(pytester: pytest.Pytester, ref
                                "--kubecert-target", f"certsonly:{reference_tree.root / 'pki'}")
     # files: it says why it lacks them, so those checks are skipped with the reason; owners and node
     # actions it never offers and never explains, so those rules make no item for it.
-    result.assert_outcomes(passed=len(STATIC) - 3, skipped=2)
+    result.assert_outcomes(passed=len(STATIC) - 3 - len(KUBELET), skipped=2)
     skipped = {r["rule"]: r["message"] for r in report["results"] if r["status"] == "skipped"}
     assert sorted(skipped) == ["KC-FILE-01", "KC-FILE-02"]
     assert "cannot offer files: this backend exports certificates, not files" in skipped["KC-FILE-01"]

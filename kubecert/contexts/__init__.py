@@ -16,7 +16,9 @@ from kubecert.contexts.cluster import CLUSTER_STEPS, ClusterContexts
 from kubecert.contexts.node import NODE_STEPS, NodeContexts
 from kubecert.rules.catalog import Rule
 from kubecert.rules.context import RuleContext
+from kubecert.rules.evaluate import outside_role
 from kubecert.targets.base import Target
+from kubecert.targets.errors import TargetUnavailable
 from kubecert.targets.lock import target_lock
 
 OBSERVATION_LOCK_WAIT = 1800.0  # seconds: the longest another process may act on the target first
@@ -41,6 +43,17 @@ class TargetContexts:
         with target_lock(self.target.lock_key, shared=True, timeout=OBSERVATION_LOCK_WAIT):
             inventory = self.target.observe()
         return RuleContext(inventory=inventory, profile=self.target.profile, now=self.at or inventory.observed_at)
+
+    def outside_role(self, rule: Rule) -> str | None:
+        """Why ``rule`` does not concern this node's role (a control-plane rule on a worker), or None: asked
+        before anything is done for the rule, so that a worker is never renewed or listed as a control plane."""
+        if not rule.roles or not self.target.reads_one_node:
+            return None
+        try:
+            inventory = self.observation().inventory
+        except TargetUnavailable:
+            return None  # the check itself says why the target cannot be read
+        return outside_role(rule, inventory.facts, self.target.id)
 
     def for_rule(self, rule: Rule) -> RuleContext:
         """What ``rule`` judges on this target, doing its action or probe first if this run has not yet."""

@@ -1,6 +1,7 @@
 """The inventory: a target's certificates, keys, kubeconfigs and files, observed once."""
 
 from kubecert.inventory.facts import NodeFacts
+from kubecert.inventory.kubelet import default_kubelet_dir
 from kubecert.inventory.load import load_pki
 from kubecert.inventory.model import (
     CertRecord,
@@ -8,6 +9,7 @@ from kubecert.inventory.model import (
     Inventory,
     KeyFacts,
     KubeconfigRecord,
+    KubeletFolder,
     Problem,
     ProblemKind,
     PublicKeyFacts,
@@ -22,12 +24,14 @@ __all__ = [
     "Inventory",
     "KeyFacts",
     "KubeconfigRecord",
+    "KubeletFolder",
     "NodeFacts",
     "Problem",
     "ProblemKind",
     "PublicKeyFacts",
     "Role",
     "ServiceAccountKeys",
+    "default_kubelet_dir",
     "isoformat",
     "load_pki",
 ]

@@ -4,10 +4,14 @@ what the user declares and what the node's own files say, each value with where 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import ipaddress
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+from kubecert.capabilities import NodeRole
 
 USER = "declared by the user"
 
@@ -24,11 +28,14 @@ class NodeFacts:
     dns_domain: str | None = None
     extra_sans: tuple[str, ...] = ()
     external_etcd: bool = False
+    role: str | None = None  # a NodeRole: control-plane or worker
+    cluster_signing_duration: str | None = None  # kube-controller-manager's, as Go writes a duration: 8760h0m0s
     kubernetes_version: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
 
     FIELDS: ClassVar[tuple[str, ...]] = (
-        "node_name", "advertise_address", "service_cidr", "dns_domain", "extra_sans", "external_etcd",
+        "node_name", "advertise_address", "service_cidr", "dns_domain", "extra_sans", "external_etcd", "role",
+        "cluster_signing_duration",
     )
 
     @classmethod
@@ -40,19 +47,12 @@ class NodeFacts:
         if unknown:
             raise ValueError(f"{origin}: unknown node fact {unknown[0]!r} (known: {', '.join(cls.FIELDS)})")
         chosen = {k: v for k, v in values.items() if v not in (None, (), [], False)}
-        for name in ("node_name", "advertise_address", "service_cidr", "dns_domain"):
+        for name, check in _TEXT_FACTS.items():
             if name in chosen and not isinstance(chosen[name], str):
                 raise ValueError(f"{origin}: {name} must be text, got {chosen[name]!r}")
-        if "service_cidr" in chosen:
-            try:
-                ipaddress.ip_network(chosen["service_cidr"], strict=False)
-            except ValueError:
-                raise ValueError(f"{origin}: service_cidr {chosen['service_cidr']!r} is not a network") from None
-        if "advertise_address" in chosen:
-            try:
-                ipaddress.ip_address(chosen["advertise_address"])
-            except ValueError:
-                raise ValueError(f"{origin}: advertise_address {chosen['advertise_address']!r} is not an IP") from None
+            wrong = check(chosen[name]) if name in chosen else None
+            if wrong:
+                raise ValueError(f"{origin}: {name} {chosen[name]!r} {wrong}")
         if "extra_sans" in chosen:
             sans = chosen["extra_sans"]
             sans = [sans] if isinstance(sans, str) else sans
@@ -78,8 +78,71 @@ class NodeFacts:
                 if name in self.sources}
 
     @property
+    def signing_duration(self) -> dt.timedelta | None:
+        return go_duration(self.cluster_signing_duration) if self.cluster_signing_duration else None
+
+    @property
     def first_service_ip(self) -> str | None:
         if self.service_cidr is None:
             return None
         network = ipaddress.ip_network(self.service_cidr, strict=False)
         return str(network.network_address + 1)
+
+
+def _not_network(value: str) -> str | None:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return "is not a network"
+    return None
+
+
+def _not_address(value: str) -> str | None:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return "is not an IP"
+    return None
+
+
+def _not_role(value: str) -> str | None:
+    return None if value in set(NodeRole) else f"is not a node role ({', '.join(NodeRole)})"
+
+
+def _not_duration(value: str) -> str | None:
+    try:
+        go_duration(value)
+    except ValueError:
+        return "is not a duration such as 8760h or 8760h0m0s"
+    return None
+
+
+# The facts given as text, and what each must be (None: any text).
+_TEXT_FACTS: dict[str, Callable[[str], str | None]] = {
+    "node_name": lambda _: None, "advertise_address": _not_address, "service_cidr": _not_network,
+    "dns_domain": lambda _: None, "role": _not_role, "cluster_signing_duration": _not_duration,
+}
+
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_MAX_DURATION_CHARS = 64
+
+
+def go_duration(text: str) -> dt.timedelta:
+    """A duration as Go's time.ParseDuration reads it (``8760h``, ``8760h0m0s``, ``1.5h``); ValueError names
+    what is wrong. Only positive durations: a signing duration of zero or less signs nothing."""
+    if len(text) > _MAX_DURATION_CHARS:
+        raise ValueError(f"{text[:_MAX_DURATION_CHARS]!r}...: too long for a duration")
+    position, seconds = 0, 0.0
+    while position < len(text):
+        match = _GO_PART.match(text, position)
+        if match is None:
+            raise ValueError(f"{text!r} is not a duration such as 8760h or 8760h0m0s")
+        seconds += float(match.group(1)) * _GO_UNITS[match.group(2)]
+        position = match.end()
+    if not text or seconds <= 0:
+        raise ValueError(f"{text!r} is not a positive duration such as 8760h")
+    try:
+        return dt.timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"{text!r} is a duration longer than any certificate can be valid") from None

@@ -91,9 +91,10 @@ class TooManyEntries(Exception):
     """The folder holds more than MAX_WALK_ENTRIES entries; those seen so far were yielded."""
 
 
-def walk(root: Path, tree: tuple[Path, ...] = ()) -> Iterator[FileFacts]:
+def walk(root: Path, tree: tuple[Path, ...] = (), skip_links: frozenset[str] = frozenset()) -> Iterator[FileFacts]:
     """Every entry below ``root`` (root included), through symlinks: a symlinked folder is walked too
-    (each real folder once, so a loop ends), and every entry is described by what it resolves to."""
+    (each real folder once, so a loop ends), and every entry is described by what it resolves to.
+    Symlinks named in ``skip_links`` are neither followed nor described: their reader judges them."""
     facts = file_facts(root, tree)
     if facts is None:
         return
@@ -111,6 +112,8 @@ def walk(root: Path, tree: tuple[Path, ...] = ()) -> Iterator[FileFacts]:
             count += 1
             if count > MAX_WALK_ENTRIES:
                 raise TooManyEntries(f"{root} holds more than {MAX_WALK_ENTRIES} entries")
+            if name in skip_links and os.path.islink(folder / name):
+                continue
             entry = file_facts(folder / name, tree, via_link=via_link)
             if entry is None:
                 continue
@@ -135,7 +138,7 @@ def read_bytes(path: Path, subject: str) -> bytes:
             raise fail(ProblemKind.INVALID, "dangling symlink") from None
         raise fail(ProblemKind.MISSING, "missing") from None
     except OSError as exc:
-        raise fail(ProblemKind.UNREADABLE, _os_reason(exc)) from None
+        raise fail(ProblemKind.UNREADABLE, os_reason(exc)) from None
     if stat.S_ISDIR(st.st_mode):
         raise fail(ProblemKind.INVALID, "is a directory, expected a file")
     if not stat.S_ISREG(st.st_mode):
@@ -148,13 +151,13 @@ def read_bytes(path: Path, subject: str) -> bytes:
         with os.fdopen(fd, "rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise fail(ProblemKind.UNREADABLE, _os_reason(exc)) from None
+        raise fail(ProblemKind.UNREADABLE, os_reason(exc)) from None
     if len(data) > MAX_FILE_BYTES:
         raise fail(ProblemKind.UNREADABLE, f"grew over the {MAX_FILE_BYTES}-byte limit while read; not read")
     return data
 
 
-def _os_reason(exc: OSError) -> str:
+def os_reason(exc: OSError) -> str:
     if exc.errno == errno.ELOOP:
         return "symlink loop"
     if exc.errno in (errno.EACCES, errno.EPERM):
@@ -208,6 +211,12 @@ def parse_certificates(data: bytes, path: Path, subject: str) -> list[x509.Certi
         if message.startswith("malformed"):
             message += f": {exc}"
         raise ReadFailure(Problem(subject, str(path), ProblemKind.INVALID, message)) from None
+    for cert in certs:
+        try:
+            cert.public_key()
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            message = f"the certificate's public key cannot be read: {exc}"
+            raise ReadFailure(Problem(subject, str(path), ProblemKind.INVALID, message)) from None
     return certs
 
 
@@ -228,9 +237,9 @@ def parse_private_key(data: bytes, path: Path, subject: str, facts: FileFacts | 
     if isinstance(key, rsa.RSAPrivateKey) and not _rsa_consistent(key.private_numbers()):
         message = "corrupt RSA private key: its primes and exponents do not belong to its modulus"
         raise ReadFailure(Problem(subject, str(path), ProblemKind.INVALID, message))
-    return KeyFacts(
-        path=str(path), pem_type=labels[0] if labels else "", public=PublicKeyFacts.of(key.public_key()), file=facts,
-    )
+    # A file may hold certificates beside its key (the kubelet's dated files): the key's own label counts.
+    pem_type = next((label for label in labels if "PRIVATE KEY" in label), labels[0] if labels else "")
+    return KeyFacts(path=str(path), pem_type=pem_type, public=PublicKeyFacts.of(key.public_key()), file=facts)
 
 
 def _rsa_consistent(numbers: rsa.RSAPrivateNumbers) -> bool:

@@ -1,4 +1,5 @@
-"""Observing a kubeadm tree (the pki folder, the kubeconfigs and manifests beside it) as an Inventory.
+"""Observing a kubeadm node (the pki folder, the kubeconfigs and manifests beside it, the kubelet's folder
+when given) as an Inventory.
 
 Every file is read and parsed once here; rules only read the records. Whatever cannot be read becomes
 a Problem naming the file, and the rest is observed regardless.
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kubecert import layout
-from kubecert.inventory.facts import NodeFacts
+from kubecert.inventory.facts import NodeFacts, go_duration
 from kubecert.inventory.files import (
     MAX_FILE_BYTES,
     ReadFailure,
@@ -27,6 +28,7 @@ from kubecert.inventory.files import (
     walk,
 )
 from kubecert.inventory.kubeconfig import load_kubeconfig
+from kubecert.inventory.kubelet import load_kubelet
 from kubecert.inventory.model import (
     CertRecord,
     Inventory,
@@ -36,6 +38,7 @@ from kubecert.inventory.model import (
     Role,
     ServiceAccountKeys,
 )
+from kubecert.inventory.role import recognise_role
 from kubecert.inventory.safe_yaml import YamlError, load_bounded
 
 
@@ -44,19 +47,22 @@ def load_pki(
     *,
     kubeconfig_dir: Path | None = None,
     manifests_dir: Path | None = None,
+    kubelet_dir: Path | None = None,
     declared: NodeFacts | None = None,
     target: str | None = None,
     observed_at: dt.datetime | None = None,
     machine: str | None = None,
 ) -> Inventory:
-    """Read ``pki_dir`` (e.g. /etc/kubernetes/pki) and the kubeconfigs in its parent unless given."""
+    """Read ``pki_dir`` (e.g. /etc/kubernetes/pki) and the kubeconfigs in its parent unless given; the
+    kubelet's folder (a node's /var/lib/kubelet, or a copy of it) only when ``kubelet_dir`` names it."""
     declared = declared or NodeFacts()
     kubeconfig_dir = kubeconfig_dir if kubeconfig_dir is not None else pki_dir.parent
     manifests_dir = manifests_dir if manifests_dir is not None else kubeconfig_dir / "manifests"
+    location = {"pki": str(pki_dir), "kubeconfigs": str(kubeconfig_dir), "manifests": str(manifests_dir)}
+    if kubelet_dir is not None:
+        location["kubelet"] = str(kubelet_dir)
     inventory = Inventory(
-        target=target or f"pki:{pki_dir}",
-        observed_at=observed_at or dt.datetime.now(dt.UTC),
-        location={"pki": str(pki_dir), "kubeconfigs": str(kubeconfig_dir), "manifests": str(manifests_dir)},
+        target=target or f"pki:{pki_dir}", observed_at=observed_at or dt.datetime.now(dt.UTC), location=location,
     )
     tree = real_folders(pki_dir, kubeconfig_dir)
     try:
@@ -74,7 +80,10 @@ def load_pki(
         if kubeconfig is not None:
             inventory.kubeconfigs[kspec.name] = kubeconfig
             inventory.files.extend(f for f in [kubeconfig.file] if f is not None)
-    inventory.facts = _node_facts(manifests_dir, inventory.kubeconfigs, declared)
+    if kubelet_dir is not None:
+        inventory.kubelet = load_kubelet(kubelet_dir, inventory.problems, machine)
+    role = recognise_role(pki_dir, kubeconfig_dir, manifests_dir)
+    inventory.facts = _node_facts(manifests_dir, inventory.kubeconfigs, declared, role)
     return inventory
 
 
@@ -130,16 +139,18 @@ def _load_kubeconfig(path: Path, inventory: Inventory, machine: str | None,
         return None
 
 
-def _node_facts(manifests_dir: Path, kubeconfigs: Mapping[str, KubeconfigRecord], declared: NodeFacts) -> NodeFacts:
-    """The node's facts: what its own files say first, then what the user declared, then kubeadm's defaults."""
+def _node_facts(manifests_dir: Path, kubeconfigs: Mapping[str, KubeconfigRecord], declared: NodeFacts,
+                recognised: tuple[str, str]) -> NodeFacts:
+    """The node's facts: what its own files say first, then what the user declared, then kubeadm's defaults.
+    The role is the other way round: what the user declares overrides what the files suggest."""
     apiserver_flags, version = _manifest_flags(manifests_dir / "kube-apiserver.yaml")
     etcd_flags, _ = _manifest_flags(manifests_dir / "etcd.yaml")
+    controller_flags, _ = _manifest_flags(manifests_dir / "kube-controller-manager.yaml")
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
 
-    def pick(name: str, observed: list[tuple[Any, str]], default: Any = None) -> None:
-        for value, source in [*observed, (getattr(declared, name), declared.source(name)),
-                              (default, "kubeadm default")]:
+    def pick(name: str, observed: list[tuple[Any, str]], default: Any = None, by: str = "kubeadm default") -> None:
+        for value, source in [*observed, (getattr(declared, name), declared.source(name)), (default, by)]:
             if value:
                 values[name], sources[name] = value, source
                 return
@@ -162,7 +173,25 @@ def _node_facts(manifests_dir: Path, kubeconfigs: Mapping[str, KubeconfigRecord]
     pick("dns_domain", [], layout.DEFAULT_DNS_DOMAIN)
     pick("extra_sans", [])
     pick("external_etcd", [])
+    manifest = "manifests/kube-controller-manager.yaml"
+    pick("cluster_signing_duration",
+         [(_duration(controller_flags.get("cluster-signing-duration")), f"{manifest} --cluster-signing-duration"),
+          (_duration(controller_flags.get("experimental-cluster-signing-duration")),
+           f"{manifest} --experimental-cluster-signing-duration")],
+         layout.CLUSTER_SIGNING_DURATION, "kube-controller-manager default")
+    pick("role", [], *recognised)
     return NodeFacts(**values, kubernetes_version=version, sources=sources)
+
+
+def _duration(flag: str | None) -> str | None:
+    """A manifest's duration flag when kube-controller-manager could start with it (else it says nothing)."""
+    if flag is None:
+        return None
+    try:
+        go_duration(flag)
+    except ValueError:
+        return None
+    return flag
 
 
 def _manifest_flags(path: Path) -> tuple[dict[str, str], str | None]:

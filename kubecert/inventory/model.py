@@ -47,6 +47,7 @@ class Role(enum.StrEnum):
     CA = "ca"
     LEAF = "leaf"
     KUBECONFIG = "kubeconfig"
+    KUBELET = "kubelet"  # the kubelet's own client or serving certificate, from its folder
 
 
 class ProblemKind(enum.StrEnum):
@@ -328,6 +329,47 @@ class ServiceAccountKeys:
     private_path: str
 
 
+@dataclass(frozen=True)
+class KubeletConfig:
+    """What /var/lib/kubelet/config.yaml says about the kubelet's certificates; None where it says nothing
+    (the kubelet's default for both switches is false)."""
+
+    path: str
+    rotate_certificates: bool | None
+    server_tls_bootstrap: bool | None
+    tls_cert_file: str | None  # a serving certificate of the user's own instead of one the kubelet makes
+    tls_key_file: str | None
+
+
+@dataclass(frozen=True)
+class CurrentLink:
+    """A ``kubelet-*-current.pem`` as the kubelet's certificate store keeps it: a symlink to a dated file."""
+
+    path: str
+    target: str | None  # what the link says (os.readlink), None when it is not a symlink
+    reaches: str | None  # the dated file it stands for in the folder read, None when it leads out of it
+
+
+@dataclass
+class KubeletFolder:
+    """The kubelet's folder (/var/lib/kubelet, or a copy of it): config.yaml and the certificates in pki/."""
+
+    folder: str
+    config: KubeletConfig | None = None
+    client: CertRecord | None = None  # what kubelet-client-current.pem holds (certificate and key in one file)
+    client_link: CurrentLink | None = None
+    serving: CertRecord | None = None  # kubelet.crt, or kubelet-server-current.pem with serverTLSBootstrap
+    serving_link: CurrentLink | None = None
+    # The serving certificate is signed by itself or by a certificate in its own file: the throw-away CA the
+    # kubelet makes when it signs its own (client-go certutil writes the leaf, then that CA).
+    serving_self_signed: bool = False
+    dated: tuple[str, ...] = ()  # the dated kubelet-client-*/kubelet-server-*.pem files, by name
+    files: list[FileFacts] = field(default_factory=list)  # config.yaml, pki/ and what is in it
+
+    def certificates(self) -> Iterator[CertRecord]:
+        yield from (record for record in (self.client, self.serving) if record is not None)
+
+
 @dataclass
 class Inventory:
     """Everything observed of one target at one time."""
@@ -340,6 +382,7 @@ class Inventory:
     files: list[FileFacts] = field(default_factory=list)  # everything under the pki folder
     problems: list[Problem] = field(default_factory=list)
     facts: NodeFacts = field(default_factory=NodeFacts)  # the node's facts, resolved
+    kubelet: KubeletFolder | None = None  # the kubelet's folder, when the target was given one
     owners_visible: bool = True
     location: Mapping[str, str] = field(default_factory=dict)  # folders read, for the report
 
@@ -352,9 +395,13 @@ class Inventory:
     def kubeconfig_certs(self) -> Iterator[CertRecord]:
         return (k.client_cert for k in self.kubeconfigs.values() if k.client_cert is not None)
 
+    def kubelet_certs(self) -> Iterator[CertRecord]:
+        return self.kubelet.certificates() if self.kubelet is not None else iter(())
+
     def all_certs(self) -> Iterator[CertRecord]:
         yield from self.certificates.values()
         yield from self.kubeconfig_certs()
+        yield from self.kubelet_certs()
 
     def problems_for(self, *subjects: str) -> list[Problem]:
         wanted = set(subjects)

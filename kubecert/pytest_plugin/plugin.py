@@ -169,12 +169,16 @@ def _is_disruptive(item: pytest.Item) -> bool:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """The gates, before any fixture touches the target: capability, then the disruptive opt-in."""
+    """The gates, before any fixture acts on the target: the node's role, capability, then the disruptive
+    opt-in. A rule of another role is not applicable, whatever the target could offer for it."""
     rule_id, target_id = rule_id_of(item), target_id_of(item)
     if rule_id is None or target_id is None:
         return
     state = kubecert_session(item.config)
     rule = catalog.get(rule_id)
+    unconcerned = state.contexts[target_id].outside_role(rule)
+    if unconcerned:
+        pytest.skip(f"not applicable: {unconcerned}")
     missing = state.targets[target_id].missing_capability(rule.capabilities)
     if missing:
         pytest.skip(missing)

@@ -23,8 +23,10 @@ from kubecert.reference.pki.init import init_pki
 from kubecert.reference.pki.keys import DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS, FreshKeys
 from kubecert.reference.pki.options import DEFAULT_PROFILE, PROFILE_CA_DAYS, InitOptions, ca_days_for_profile
 from kubecert.reference.pki.renewal_faults import renewal_fault_names
+from kubecert.reference.pki.worker import DEFAULT_ADDRESS, DEFAULT_NODE_NAME, join_worker
 
 EXIT_OK = 0
+ROLES = ("control-plane", "worker")
 __all__ = ["EXIT_OK", "EXIT_USAGE", "main", "register"]
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[Any]"
@@ -40,12 +42,16 @@ def _now() -> dt.datetime:
 
 def _add_init(verbs: Subparsers) -> None:
     parser = verbs.add_parser(
-        "init", help="write a control-plane node's /etc/kubernetes tree as kubeadm init does",
-        description="Write the PKI, kubeconfigs and static pod manifests kubeadm init writes, into an empty folder.",
+        "init", help="write a node's /etc/kubernetes tree and kubelet folder as kubeadm init (or join) does",
+        description="Write the PKI, kubeconfigs and static pod manifests kubeadm init writes, and the kubelet's "
+                    "folder (kubelet/, standing for /var/lib/kubelet), into an empty folder; with --role worker, "
+                    "what a worker has once it joined: ca.crt, kubelet.conf and the kubelet's folder.",
     )
     parser.add_argument("--dir", required=True, type=Path, help="the empty folder to write (a node's /etc/kubernetes)")
-    parser.add_argument("--node-name", default="cp-1")
-    parser.add_argument("--advertise-address", default="10.0.0.10", help="the node's IP address")
+    parser.add_argument("--role", choices=ROLES, default=ROLES[0], help="the node to write (default control-plane)")
+    parser.add_argument("--node-name", default=None, help=f"default cp-1, or {DEFAULT_NODE_NAME} for a worker")
+    parser.add_argument("--advertise-address", default=None,
+                        help=f"the node's IP address (default 10.0.0.10, or {DEFAULT_ADDRESS} for a worker)")
     parser.add_argument("--dns-domain", "--service-dns-domain", dest="dns_domain", default="cluster.local")
     parser.add_argument("--service-cidr", default="10.96.0.0/12")
     parser.add_argument("--control-plane-endpoint", default=None, help="host or host:port shared by all nodes")
@@ -60,6 +66,9 @@ def _add_init(verbs: Subparsers) -> None:
                         help="remove this CA's key after init (kubeadm external-CA mode); repeatable")
     parser.add_argument("--external-etcd", action="store_true", help="no etcd CA or etcd certificates")
     parser.add_argument("--no-super-admin", action="store_true", help="a secondary control-plane node")
+    parser.add_argument("--server-tls-bootstrap", action="store_true",
+                        help="the kubelet's serving certificate signed by the cluster CA (serverTLSBootstrap), "
+                             "not self-signed")
     parser.add_argument("--fault", action="append", default=[], metavar="NAME",
                         help=f"plant a named fault after init; repeatable: {', '.join(fault_names())}")
     parser.set_defaults(handler=guarded(_run_init))
@@ -71,16 +80,26 @@ def _run_init(args: argparse.Namespace) -> int:
             raise ReferenceUsageError(f"unknown fault {name!r}; known faults: {', '.join(fault_names())}")
         if FAULTS[name].needs_root and os.geteuid() != 0:
             raise ReferenceUsageError(f"fault {name!r} changes a file's owner, which only root can do")
+    worker = args.role == "worker"
+    if worker:
+        control_plane_only = [flag for flag, given in (
+            ("--external-ca", args.external_ca), ("--external-etcd", args.external_etcd),
+            ("--no-super-admin", args.no_super_admin), ("--apiserver-cert-extra-sans", args.apiserver_cert_extra_sans),
+        ) if given]
+        if control_plane_only:
+            raise ReferenceUsageError(f"{control_plane_only[0]} concerns control-plane nodes, not --role worker")
     options = InitOptions(
-        node_name=args.node_name, advertise_address=args.advertise_address, dns_domain=args.dns_domain,
-        service_cidr=args.service_cidr, control_plane_endpoint=args.control_plane_endpoint,
+        node_name=args.node_name or (DEFAULT_NODE_NAME if worker else "cp-1"),
+        advertise_address=args.advertise_address or (DEFAULT_ADDRESS if worker else "10.0.0.10"),
+        dns_domain=args.dns_domain, service_cidr=args.service_cidr, control_plane_endpoint=args.control_plane_endpoint,
         cert_sans=tuple(san.strip() for san in args.apiserver_cert_extra_sans.split(",") if san.strip()),
         key_algorithm=args.encryption_algorithm, ca_days=ca_days_for_profile(args.profile),
         kubernetes_version=args.kubernetes_version, external_ca=tuple(args.external_ca),
         external_etcd=args.external_etcd, super_admin=not args.no_super_admin,
+        server_tls_bootstrap=args.server_tls_bootstrap,
     )
     keys, now = FreshKeys(), _now()
-    result = init_pki(args.dir, options, keys=keys, now=now)
+    result = (join_worker if worker else init_pki)(args.dir, options, keys=keys, now=now)
     for line in result.log:
         print(line)
     for name in args.fault:

@@ -65,6 +65,8 @@ class TargetRecord:
     profile: ProfileRecord = field(metadata=_doc("the profile its rules were judged with"))
     declared: dict[str, Any] = field(metadata=_doc("node facts the user declared (node name, service range, ...)"))
     observed_at: str | None = field(metadata=_doc("when it was first read (RFC 3339)"))
+    role: str | None = field(default=None, metadata=_doc(
+        "the node's role, declared or recognised from its files: control-plane or worker", omit_if_none=True))
 
     def to_json(self) -> dict[str, Any]:
         return dict(_to_json(self))

@@ -18,7 +18,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, TypeVar
 
-from kubecert.capabilities import CAPABILITIES, Action, Probe
+from kubecert.capabilities import CAPABILITIES, NODE_ROLES, Action, Probe
 from kubecert.inventory.facts import NodeFacts
 from kubecert.profiles import Profile
 from kubecert.rules.context import RuleContext
@@ -55,10 +55,15 @@ class Rule:
     action: Action | None = None  # what is done to the target first (its before and after are judged)
     probe: Probe | None = None  # what is asked of the target (its answers are judged)
     planned: bool = False  # in the catalog, deliberately not implemented in this version
+    roles: tuple[str, ...] = ()  # the node roles it concerns when it reads a node; () when it reads none
 
     @property
     def implemented(self) -> bool:
         return self.function is not None
+
+    def concerns_role(self, role: str | None) -> bool:
+        """False for a node of a role the rule does not concern (a control-plane rule on a worker)."""
+        return not self.roles or role is None or role in self.roles
 
     @property
     def check_name(self) -> str:
@@ -69,7 +74,8 @@ class Rule:
         return {
             "id": self.id, "family": self.family, "title": self.title, "statement": self.statement,
             "sources": list(self.sources), "citation": self.citation, "parameters": list(self.parameters),
-            "capabilities": list(self.capabilities), "action": self.action, "probe": self.probe,
+            "capabilities": list(self.capabilities), "roles": list(self.roles), "action": self.action,
+            "probe": self.probe,
             "disruptive": self.disruptive, "note": self.note, "implemented": self.implemented,
         }
 
@@ -122,7 +128,7 @@ def _raw_rules() -> dict[str, dict[str, Any]]:
 
 
 _FIELDS = frozenset({"id", "family", "title", "statement", "sources", "citation", "parameters", "capabilities",
-                     "action", "probe", "disruptive", "note", "planned", "remediation"})
+                     "roles", "action", "probe", "disruptive", "note", "planned", "remediation"})
 _PARAMETERS = frozenset(Profile("x").parameters()) | frozenset(NodeFacts.FIELDS)
 
 
@@ -139,6 +145,9 @@ def _validate(entry: dict[str, Any]) -> None:
     unknown("source", entry.get("sources", ()), _document()["sources"])
     unknown("parameter", entry.get("parameters", ()), _PARAMETERS)
     unknown("capability", entry.get("capabilities", ()), CAPABILITIES)
+    unknown("role", entry.get("roles", ()), NODE_ROLES)
+    if "roles" in entry and not entry["roles"]:
+        raise CatalogError(f"catalog.toml {rule}: roles, when given, names at least one node role")
     unknown("action", [entry["action"]] if "action" in entry else [], {str(a) for a in Action})
     unknown("probe", [entry["probe"]] if "probe" in entry else [], {str(p) for p in Probe})
     if "action" in entry and "probe" in entry:
@@ -183,4 +192,5 @@ def _build(entry: dict[str, Any]) -> Rule:
         function=_FUNCTIONS.get(entry["id"]), context=_CONTEXTS.get(entry["id"], RuleContext),
         action=Action(entry["action"]) if "action" in entry else None,
         probe=Probe(entry["probe"]) if "probe" in entry else None, planned=bool(entry.get("planned", False)),
+        roles=tuple(entry.get("roles", ())),
     )

@@ -5,9 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from kubecert.inventory.facts import NodeFacts
 from kubecert.rules.catalog import Rule, all_rules
+from kubecert.rules.context import RuleContext
 from kubecert.rules.findings import Verdict
 from kubecert.status import Status
+
+
+def outside_role(rule: Rule, facts: NodeFacts, target: str) -> str | None:
+    """Why ``rule`` does not concern the node ``facts`` describe (a control-plane rule on a worker), or None."""
+    if rule.concerns_role(facts.role):
+        return None
+    return (f"{rule.id} concerns {' and '.join(rule.roles)} nodes; {target} is a {facts.role} node "
+            f"({facts.source('role')})")
 
 
 def evaluate(rule: Rule, context: Any) -> Verdict:
@@ -17,6 +27,10 @@ def evaluate(rule: Rule, context: Any) -> Verdict:
     if not isinstance(context, rule.context):
         return Verdict.single(rule.id, Status.SKIPPED, f"{rule.id} judges a {rule.context.__name__}, "
                               f"not a {type(context).__name__}")
+    if isinstance(context, RuleContext):
+        unconcerned = outside_role(rule, context.inventory.facts, context.inventory.target)
+        if unconcerned:
+            return Verdict.single(rule.id, Status.NOT_APPLICABLE, unconcerned)
     try:
         findings = list(rule.function(context))
     except Exception as exc:  # a rule must never take the run down with it

@@ -11,12 +11,13 @@ from kubecert.rules.catalog import implements
 from kubecert.rules.context import RuleContext
 from kubecert.rules.findings import Finding, failed, passed
 
-_PRIVATE = 0o600
-_KUBEADM_CERT = 0o644
+PRIVATE = 0o600
+KUBEADM_CERT = 0o644
 _KUBECONFIG_NAMES = {k.name for k in layout.KUBECONFIGS}
 
 
-def _mode_finding(entry: FileFacts, limit: int, what: str) -> Finding:
+def mode_finding(entry: FileFacts, limit: int, what: str) -> Finding:
+    """One file's mode against ``limit``: looser bits fail, and so does a symlink out of the target's folders."""
     facts = entry.evidence()
     extra = entry.mode & ~limit
     through = f" (through a symlink to {entry.link})" if entry.link else ""
@@ -29,7 +30,7 @@ def _mode_finding(entry: FileFacts, limit: int, what: str) -> Finding:
     return passed(entry.path, f"{what} mode {entry.mode:04o}{through}", notable=bool(through), **facts)
 
 
-def _judged(entries: list[FileFacts]) -> Iterator[FileFacts]:
+def regular_files(entries: list[FileFacts]) -> Iterator[FileFacts]:
     # Entries are described by what they resolve to (a symlink's own mode is 0777 and means nothing);
     # a link to nothing is the inventory rules' finding, not a mode.
     return (e for e in entries if e.kind == "file")
@@ -38,19 +39,19 @@ def _judged(entries: list[FileFacts]) -> Iterator[FileFacts]:
 @implements("KC-FILE-01")
 def private_files_mode(ctx: RuleContext) -> Iterator[Finding]:
     """CIS 1.1.21 and 1.1.13-1.1.18: keys and kubeconfigs are readable by their owner only."""
-    for entry in _judged(ctx.inventory.files):
+    for entry in regular_files(ctx.inventory.files):
         name = PurePath(entry.path).name
         if name.endswith(".key") or name in (layout.SA_PUB, *_KUBECONFIG_NAMES):
-            yield _mode_finding(entry, _PRIVATE, "private file")
+            yield mode_finding(entry, PRIVATE, "private file")
 
 
 @implements("KC-FILE-02")
 def certificate_files_mode(ctx: RuleContext) -> Iterator[Finding]:
     """kubeadm writes certificates 0644; the cis strictness asks 0600 (CIS 1.1.20)."""
-    limit = _PRIVATE if ctx.profile.file_modes == "cis" else _KUBEADM_CERT
-    for entry in _judged(ctx.inventory.files):
+    limit = PRIVATE if ctx.profile.file_modes == "cis" else KUBEADM_CERT
+    for entry in regular_files(ctx.inventory.files):
         if entry.path.endswith(".crt"):
-            yield _mode_finding(entry, limit, "certificate")
+            yield mode_finding(entry, limit, "certificate")
 
 
 @implements("KC-FILE-03")
@@ -60,12 +61,15 @@ def owned_by_root(ctx: RuleContext) -> Iterator[Finding]:
     for entry in ctx.inventory.files:
         if not entry.path.startswith(pki):
             continue
-        if entry.kind == "dangling":
-            continue
-        facts = entry.evidence()
-        through = f" (through a symlink to {entry.link})" if entry.link else ""
-        if entry.uid == 0 and entry.gid == 0:
-            yield passed(entry.path, f"owned by root:root{through}", **facts)
-        else:
-            yield failed(entry.path, f"owned by {entry.owner}:{entry.group} (uid {entry.uid}, gid {entry.gid}), "
-                         f"expected root:root{through}", **facts)
+        if entry.kind != "dangling":
+            yield owner_finding(entry)
+
+
+def owner_finding(entry: FileFacts) -> Finding:
+    """One file's owner: root:root, as CIS asks of every file that holds or guards a credential."""
+    facts = entry.evidence()
+    through = f" (through a symlink to {entry.link})" if entry.link else ""
+    if entry.uid == 0 and entry.gid == 0:
+        return passed(entry.path, f"owned by root:root{through}", **facts)
+    return failed(entry.path, f"owned by {entry.owner}:{entry.group} (uid {entry.uid}, gid {entry.gid}), "
+                  f"expected root:root{through}", **facts)

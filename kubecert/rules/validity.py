@@ -34,6 +34,12 @@ def _leaf_subjects(ctx: RuleContext) -> tuple[str, ...]:
     return tuple(s.name for s in layout.LEAVES) + tuple(k.name for k in layout.KUBECONFIGS)
 
 
+def _unjudged_certificates(ctx: RuleContext) -> Iterator[Finding]:
+    """Every certificate of the node that could not be read, for the rules that judge them all."""
+    yield from ctx.unevaluated(*_leaf_subjects(ctx), "ca", "front-proxy-ca", "etcd-ca", owner="KC-INV-01/02/03")
+    yield from ctx.unevaluated(layout.KUBELET_CLIENT, layout.KUBELET_SERVING, owner="KC-KLT-01/03")
+
+
 @implements("KC-VAL-01")
 def leaf_validity(ctx: RuleContext) -> Iterator[Finding]:
     """PAL/KADM: leaves expire 365 days after issuance; issuance = NotBefore + backdate."""
@@ -110,7 +116,7 @@ def leaf_within_ca(ctx: RuleContext) -> Iterator[Finding]:
 def inside_validity_window(ctx: RuleContext) -> Iterator[Finding]:
     """RFC 5280: outside NotBefore..NotAfter a certificate is rejected by every client."""
     skew = dt.timedelta(seconds=ctx.profile.clock_skew_seconds)
-    yield from ctx.unevaluated(*_leaf_subjects(ctx), "ca", "front-proxy-ca", "etcd-ca", owner="KC-INV-01/02/03")
+    yield from _unjudged_certificates(ctx)
     for record in ctx.inventory.all_certs():
         if ctx.now > record.not_after:
             ago = fmt_duration(ctx.now - record.not_after)
@@ -126,7 +132,7 @@ def inside_validity_window(ctx: RuleContext) -> Iterator[Finding]:
 def not_expiring_soon(ctx: RuleContext) -> Iterator[Finding]:
     """The CI gate: Palette renews 30 days ahead, so anything closer has missed its renewal."""
     horizon = dt.timedelta(days=ctx.profile.min_remaining_days)
-    yield from ctx.unevaluated(*_leaf_subjects(ctx), "ca", "front-proxy-ca", "etcd-ca", owner="KC-INV-01/02/03")
+    yield from _unjudged_certificates(ctx)
     for record in ctx.inventory.all_certs():
         remaining = record.not_after - ctx.now
         facts: dict[str, Any] = {

@@ -35,6 +35,8 @@ class Target(abc.ABC):
     default_profile: ClassVar[str] = "kubeadm"
     # Disruptive checks need the user's opt-in, except on targets that exist only to be checked.
     disruptive_by_default: ClassVar[bool] = False
+    # Its observation is one node's files, whose role (control-plane, worker) decides which rules concern it.
+    reads_one_node: ClassVar[bool] = False
 
     def __init__(self, uri: str, profile: Profile, options: Mapping[str, Any], facts: NodeFacts | None = None) -> None:
         self.id = uri
@@ -113,6 +115,7 @@ class Target(abc.ABC):
             "profile": {"name": self.profile.name, "parameters": self.profile.parameters()},
             "declared": self.declared.as_dict(),
             "observed_at": isoformat(self._inventory.observed_at) if self._inventory is not None else None,
+            "role": self._inventory.facts.role if self._inventory is not None else self.declared.role,
         }
 
     def close(self) -> None:  # noqa: B027 - most targets hold nothing to release

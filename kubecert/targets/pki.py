@@ -1,7 +1,10 @@
 """``pki:PATH``: a node's kubeadm PKI folder, with the kubeconfigs and manifests beside it.
 
 Query options: ``kubeconfigs=DIR`` (default: the pki folder's parent), ``manifests=DIR`` (default:
-``<kubeconfigs>/manifests``), ``machine=NAME`` (a name for the node in reports).
+``<kubeconfigs>/manifests``), ``kubelet=DIR`` (the kubelet's folder; default: the host's /var/lib/kubelet
+for the host's own /etc/kubernetes/pki, else a ``kubelet`` folder beside the kubeconfigs, else none),
+``role=control-plane|worker`` (default: recognised from the files), ``machine=NAME`` (a name for the
+node in reports).
 
 Read-only unless the user gives commands that act on the node (``--renew-command`` and the others of
 kubecert.targets.commands): each one adds the capability its checks need.
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kubecert.inventory.facts import NodeFacts
+from kubecert.inventory.kubelet import default_kubelet_dir
 from kubecert.inventory.load import load_pki
 from kubecert.inventory.model import Inventory
 from kubecert.profiles import Profile
@@ -24,12 +28,15 @@ from kubecert.targets.commands import CommandActions, capability_reasons
 from kubecert.targets.errors import TargetError, TargetUnavailable
 from kubecert.targets.protocols import NodeActions
 
-_QUERY_KEYS = ("kubeconfigs", "manifests", "machine")
+_QUERY_KEYS = ("kubeconfigs", "manifests", "kubelet", "role", "machine")
+_NO_KUBELET = "no kubelet folder was given: add ?kubelet=DIR (the node's /var/lib/kubelet, or a copy of it)"
 
 
 class PkiTarget(Target):
     scheme = "pki"
+    reads_one_node = True
     _actions: NodeActions | None = None  # set when the user gave commands that act on the node
+    kubelet_dir: Path | None = None  # the kubelet's folder, when the user named one (kubelet=DIR)
 
     def __init__(self, uri: str, profile: Profile, options: Mapping[str, Any], facts: NodeFacts | None = None) -> None:
         super().__init__(uri, profile, options, facts)
@@ -39,6 +46,13 @@ class PkiTarget(Target):
         self.pki_dir = Path(path)
         self.kubeconfig_dir = Path(query["kubeconfigs"]) if "kubeconfigs" in query else self.pki_dir.parent
         self.manifests_dir = Path(query["manifests"]) if "manifests" in query else self.kubeconfig_dir / "manifests"
+        self.kubelet_dir = Path(query["kubelet"]) if query.get("kubelet") else None
+        if "role" in query:
+            try:
+                role = NodeFacts.declared({"role": query["role"]}, where=uri, source="declared in the target URI")
+            except ValueError as exc:
+                raise TargetError(str(exc)) from None
+            self.declared = role.over(self.declared)
         self.machine = query.get("machine")
         self._actions = CommandActions.from_options(options, pki_dir=self.pki_dir, kubeconfig_dir=self.kubeconfig_dir)
         if isinstance(self._actions, CommandActions):
@@ -47,10 +61,17 @@ class PkiTarget(Target):
     @property
     def capabilities(self) -> frozenset[str]:
         acting = self._actions.capabilities if isinstance(self._actions, CommandActions) else frozenset()
-        return frozenset({"certificates", "x509", "expiry", "files", "owners", "kubeconfigs"}) | acting
+        kubelet = frozenset({"kubelet"}) if self.kubelet_folder() is not None else frozenset()
+        return frozenset({"certificates", "x509", "expiry", "files", "owners", "kubeconfigs"}) | acting | kubelet
 
     def capability_reasons(self) -> dict[str, str]:
-        return capability_reasons()
+        return {**capability_reasons(), "kubelet": _NO_KUBELET}
+
+    def kubelet_folder(self) -> Path | None:
+        """The kubelet's folder this node is read with: the one the user named, else the default."""
+        if self.kubelet_dir is not None:
+            return self.kubelet_dir
+        return default_kubelet_dir(self.pki_dir, self.kubeconfig_dir)
 
     def node_actions(self) -> NodeActions | None:
         """How checks act on this node: the user's commands, or None when none were given."""
@@ -66,7 +87,10 @@ class PkiTarget(Target):
         self.progress(note)
 
     def location(self) -> dict[str, str]:
-        return {"pki": str(self.pki_dir), "kubeconfigs": str(self.kubeconfig_dir), "manifests": str(self.manifests_dir)}
+        found = {"pki": str(self.pki_dir), "kubeconfigs": str(self.kubeconfig_dir),
+                 "manifests": str(self.manifests_dir)}
+        kubelet = self.kubelet_folder()
+        return found if kubelet is None else {**found, "kubelet": str(kubelet)}
 
     def _observe(self, now: dt.datetime) -> Inventory:
         if not self.pki_dir.exists():
@@ -77,6 +101,7 @@ class PkiTarget(Target):
             raise TargetUnavailable(f"{self.id}: cannot list {self.pki_dir} (permission denied; run as root)")
         return load_pki(
             self.pki_dir, kubeconfig_dir=self.kubeconfig_dir, manifests_dir=self.manifests_dir,
-            declared=self.declared, target=self.id, observed_at=now, machine=self.machine,
+            kubelet_dir=self.kubelet_folder(), declared=self.declared, target=self.id, observed_at=now,
+            machine=self.machine,
         )
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import os
 import re
 import shutil
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ from kubecert.reference.pki import (
     load_private_key,
     public_key_pem,
 )
+from kubecert.reference.pki.kubelet import KubeletTree
 
 from support import judge, not_passing
 
@@ -235,6 +237,68 @@ def _ca_key_mismatch(after: PkiTree, before: PkiTree, now: dt.datetime) -> None:
     assert public_key_pem(after.key("front-proxy-ca")) != public_key_pem(after.cert("front-proxy-ca").public_key())  # type: ignore[arg-type]
 
 
+def _kubelet_client(tree: PkiTree) -> x509.Certificate:
+    return KubeletTree(tree.root).current("client")[0]
+
+
+def _client_issued(days_ago: int, *, lifetime_days: int = 365) -> Check:
+    """The kubelet's client certificate signed by ca for this node as the CSR signer would, ``days_ago``."""
+    def check(after: PkiTree, before: PkiTree, now: dt.datetime) -> None:
+        cert = _kubelet_client(after)
+        issued = now.replace(microsecond=0) - days_ago * DAY
+        assert cert.not_valid_before_utc == issued - BACKDATE
+        assert cert.not_valid_after_utc - cert.not_valid_before_utc == lifetime_days * DAY
+        assert _cn(cert) == "system:node:cp-1"
+        cert.verify_directly_issued_by(after.cert("ca"))
+        assert _same_key(cert, _kubelet_client(before))
+
+    return check
+
+
+def _kubelet_current_not_newest(after: PkiTree, before: PkiTree, now: dt.datetime) -> None:
+    kubelet = KubeletTree(after.root)
+    dated = sorted(path.name for path in kubelet.pki_dir.glob("kubelet-client-2*.pem"))
+    assert len(dated) == 2
+    assert os.readlink(kubelet.current_path("client")) == dated[0]  # the older
+    _client_issued(200)(after, before, now)
+
+
+def _kubelet_client_wrong_node(after: PkiTree, before: PkiTree, now: dt.datetime) -> None:
+    cert = _kubelet_client(after)
+    assert _cn(cert) == "system:node:cp-9"
+    cert.verify_directly_issued_by(after.cert("ca"))
+    assert _same_key(cert, _kubelet_client(before))
+
+
+def _kubelet_rotation(after: PkiTree, before: PkiTree, now: dt.datetime) -> None:
+    assert KubeletTree(after.root).config()["rotateCertificates"] is False
+    assert KubeletTree(before.root).config()["rotateCertificates"] is True
+
+
+def _kubelet_serving_expired(after: PkiTree, before: PkiTree, now: dt.datetime) -> None:
+    kubelet = KubeletTree(after.root)
+    leaf, signer = x509.load_pem_x509_certificates(kubelet.serving_cert_path.read_bytes())
+    assert leaf.not_valid_after_utc < now
+    assert leaf.not_valid_after_utc - leaf.not_valid_before_utc == 365 * DAY
+    leaf.verify_directly_issued_by(signer)  # the kubelet's throw-away CA, in the same file
+    assert public_key_pem(load_private_key(kubelet.serving_key_path.read_bytes())) == public_key_pem(leaf.public_key())  # type: ignore[arg-type]
+
+
+def _kubelet_serving_other_node(after: PkiTree, before: PkiTree, now: dt.datetime) -> None:
+    kubelet = KubeletTree(after.root)
+    assert kubelet.config()["serverTLSBootstrap"] is True
+    cert, key = kubelet.current("server")
+    assert _cn(cert) == "system:node:cp-9"
+    assert _dns(cert) == ["cp-9"]
+    cert.verify_directly_issued_by(after.cert("ca"))
+    assert public_key_pem(key) == public_key_pem(cert.public_key())  # type: ignore[arg-type]
+
+
+def _kubelet_config_owner(after: PkiTree, before: PkiTree, now: dt.datetime) -> None:
+    info = KubeletTree(after.root).config_path.stat()
+    assert (info.st_uid, info.st_gid) == (65534, 65534)
+
+
 CHECKS: dict[str, Check] = {
     "leaf-400-days": _leaf_400_days,
     "ca-20-years": _ca_20_years,
@@ -265,7 +329,24 @@ CHECKS: dict[str, Check] = {
     "kubeconfig-wrong-identity": _kubeconfig_wrong_identity,
     "kubelet-conf-embedded": _kubelet_conf_embedded,
     "ca-key-mismatch": _ca_key_mismatch,
+    "kubelet-rotation-off": _kubelet_rotation,
+    "kubelet-current-not-newest": _kubelet_current_not_newest,
+    "kubelet-client-wrong-node": _kubelet_client_wrong_node,
+    "kubelet-client-not-rotated": _client_issued(330),
+    "kubelet-client-outlives-signing": _client_issued(0, lifetime_days=400),
+    "kubelet-serving-expired": _kubelet_serving_expired,
+    "kubelet-serving-other-node": _kubelet_serving_other_node,
+    "kubelet-key-group-readable": _mode("kubelet/pki/kubelet.key", 0o640),
+    "kubelet-config-foreign-owner": _kubelet_config_owner,
 }
+
+
+def _changed_as_declared(changed: Iterable[str], declared: Iterable[str]) -> bool:
+    """Every changed file is one the fault declares, and every declared file changed; a declared name may be
+    a pattern, for the kubelet's files named after the time they were written."""
+    changed, declared = set(changed), set(declared)
+    return (all(any(fnmatch.fnmatchcase(path, name) for name in declared) for path in changed)
+            and all(any(fnmatch.fnmatchcase(path, name) for path in changed) for name in declared))
 
 ROOT = os.geteuid() == 0
 
@@ -294,7 +375,7 @@ def test_fault_changes_what_it_says_and_nothing_else(
     assert apply_fault(reference_copy, name, keys=key_pool, now=now) is fault
     after = _snapshot(reference_copy)
     changed = {path for path in before.keys() | after.keys() if before.get(path) != after.get(path)}
-    assert changed == set(fault.files)
+    assert _changed_as_declared(changed, fault.files), (sorted(changed), fault.files)
     CHECKS[name](PkiTree(reference_copy), PkiTree(reference_tree.root), now)
 
 
@@ -309,7 +390,7 @@ def ecdsa_tree(tmp_path_factory: pytest.TempPathFactory, key_pool: KeyPool) -> I
 @pytest.fixture
 def ecdsa_copy(ecdsa_tree: InitResult, tmp_path: Path) -> Path:
     copy = tmp_path / "kubernetes"
-    shutil.copytree(ecdsa_tree.root, copy)
+    shutil.copytree(ecdsa_tree.root, copy, symlinks=True)  # the kubelet's current links stay links
     return copy
 
 

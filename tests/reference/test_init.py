@@ -45,19 +45,29 @@ EXPECTED_MODES = {
     "pki/sa.key": 0o600, "pki/sa.pub": 0o600,
     "admin.conf": 0o600, "super-admin.conf": 0o600, "controller-manager.conf": 0o600, "scheduler.conf": 0o600,
     "kubelet.conf": 0o600, "manifests/kube-apiserver.yaml": 0o600, "manifests/etcd.yaml": 0o600,
+    "manifests/kube-controller-manager.yaml": 0o600,
+    # The kubelet's folder (/var/lib/kubelet): kubeadm's config.yaml, the kubelet's certificate store.
+    "kubelet": 0o700, "kubelet/config.yaml": 0o644, "kubelet/pki": 0o755,
+    "kubelet/pki/kubelet-client-<time>.pem": 0o600, "kubelet/pki/kubelet-client-current.pem": 0o600,
+    "kubelet/pki/kubelet.crt": 0o644, "kubelet/pki/kubelet.key": 0o600,
 }
+
+
+def _named(path: Path) -> str:
+    """``path`` with the time in a dated kubelet file's name left out: it is the moment the tree was made."""
+    return layout.DATED_PEM.sub(lambda match: f"kubelet-{match.group(1)}-<time>.pem", str(path))
 
 
 def _modes(root: Path) -> dict[str, int]:
     found = {".": stat.S_IMODE(root.stat().st_mode)}
     for path in root.rglob("*"):
-        found[str(path.relative_to(root))] = stat.S_IMODE(path.stat().st_mode)
+        found[_named(path.relative_to(root))] = stat.S_IMODE(path.stat().st_mode)  # a link: what it leads to
     return found
 
 
 def test_every_file_and_mode_is_kubeadms(reference_tree: InitResult) -> None:
     assert _modes(reference_tree.root) == EXPECTED_MODES
-    assert {str(p) for p in reference_tree.written} == {k for k in EXPECTED_MODES if "." in Path(k).name}
+    assert {_named(p) for p in reference_tree.written} == {k for k in EXPECTED_MODES if "." in Path(k).name}
 
 
 def test_modes_do_not_depend_on_the_umask(tmp_path: Path, key_pool: KeyPool) -> None:

@@ -1,4 +1,5 @@
 """Named faults: deliberate misbehaviours planted in an initialized tree, so tests can prove each rule fails.
+Those of the kubelet's folder are in kubelet_faults.py; ``FAULTS`` holds both.
 
 A fault is opt-in and never on by default. ``apply_fault`` changes the tree at ``root`` in place (apply
 it to a copy) and changes only what the fault needs: certificates are re-signed by the right CA with
@@ -12,8 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -22,67 +22,27 @@ from cryptography import x509
 
 from kubecert import layout
 from kubecert.reference.errors import ReferenceUsageError
-from kubecert.reference.faults import Fault as _Fault
-from kubecert.reference.faults import Layer
 from kubecert.reference.pki.files import KEY_MODE, write_atomic
 from kubecert.reference.pki.issue import BACKDATE, cert_pem, issue_ca, issue_leaf, sign, template_of, utc
 from kubecert.reference.pki.keys import (
     KeyFactory,
     PrivateKey,
     PublicKey,
-    algorithm_of,
     load_private_key,
     private_key_pem,
     public_key_pem,
 )
 from kubecert.reference.pki.kubeconfig import current_cluster, current_user, encode_data
+from kubecert.reference.pki.kubelet_faults import KUBELET_FAULTS
 from kubecert.reference.pki.legacy import sign_sha1
 from kubecert.reference.pki.tree import PkiTree
+from kubecert.reference.pki.tree_fault import FOREIGN_UID, FaultContext, TreeFault, declare
 
-FOREIGN_UID = 65534  # nobody
-
-
-@dataclass(frozen=True)
-class TreeFault(_Fault):
-    """A fault planted in a node's tree; ``offender`` is the file at fault, relative to the tree root."""
-
-    apply: Callable[[_Context], None] = field(default=lambda _ctx: None, repr=False, compare=False)
-    files: tuple[str, ...] = ()  # every file it changes or removes (the offender's key too, if any)
-
-
-@dataclass(frozen=True)
-class _Context:
-    tree: PkiTree
-    keys: KeyFactory
-    now: dt.datetime
-
-    def another_key(self, like: PrivateKey | PublicKey) -> PrivateKey:
-        """A key of ``like``'s algorithm that is none of the tree's keys."""
-        taken = self.tree.public_keys()
-        algorithm = algorithm_of(like)
-        for _ in range(256):
-            key = self.keys.new_key(algorithm)
-            if public_key_pem(key) not in taken:
-                return key
-        raise RuntimeError(f"the key factory keeps returning keys already in the tree ({algorithm}); use a larger pool")
+_Context = FaultContext  # what every fault below is given
 
 
 _FAULTS: dict[str, TreeFault] = {}
-
-
-Apply = Callable[["_Context"], None]
-
-
-def _fault(name: str, *, rule: str, offender: str, description: str, also_fails: tuple[str, ...] = (),
-           needs_root: bool = False, **extra: Any) -> Callable[[Apply], Apply]:
-    def register(apply: Apply) -> Apply:
-        extra.setdefault("files", (offender,))
-        _FAULTS[name] = TreeFault(name=name, layer=Layer.TREE, fails=(rule, *also_fails), offender=offender,
-                                  description=description, apply=apply,
-                                  requires=frozenset({"root"}) if needs_root else frozenset(), **extra)
-        return apply
-
-    return register
+_fault = declare(_FAULTS)
 
 
 def _public(cert: x509.Certificate) -> PublicKey:
@@ -377,7 +337,7 @@ def _ca_key_mismatch(ctx: _Context) -> None:
     ctx.tree.write_key("front-proxy-ca", ctx.another_key(ctx.tree.key("front-proxy-ca")))
 
 
-FAULTS: Mapping[str, TreeFault] = MappingProxyType(_FAULTS)
+FAULTS: Mapping[str, TreeFault] = MappingProxyType({**_FAULTS, **KUBELET_FAULTS})
 Fault = TreeFault  # the tree's faults, as this module has always called them
 
 
@@ -393,7 +353,7 @@ def apply_fault(root: Path, name: str, *, keys: KeyFactory, now: dt.datetime) ->
     if fault.needs_root and os.geteuid() != 0:
         raise ReferenceUsageError(f"fault {name!r} changes a file's owner, which only root can do")
     try:
-        fault.apply(_Context(tree=PkiTree(Path(root)), keys=keys, now=utc(now)))
+        fault.apply(FaultContext(tree=PkiTree(Path(root)), keys=keys, now=utc(now)))
     except FileNotFoundError as exc:
         raise ReferenceUsageError(f"fault {name!r} cannot be applied: {exc.filename} is not in the tree") from None
     return fault

@@ -43,3 +43,35 @@ def write_atomic(path: Path, data: bytes, mode: int) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
+
+
+def replace_link(path: Path, target: str) -> None:
+    """A symlink at ``path`` to ``target``, replacing what is there in one step, as the kubelet moves its
+    ``*-current.pem`` links."""
+    ensure_dir(path.parent)
+    temp = path.with_name(f".{path.name}.link")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temp)
+    os.symlink(target, temp)
+    os.replace(temp, path)
+
+
+class TreeWriter:
+    """Writes a node's files below its root with their modes, in order, and keeps kubeadm's log."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.written: list[Path] = []  # relative to root
+        self.log: list[str] = []
+
+    def write(self, path: Path, data: bytes, mode: int) -> None:
+        write_atomic(path, data, mode)
+        self.written.append(path.relative_to(self.root))
+
+    def link(self, path: Path, target: str) -> None:
+        replace_link(path, target)
+        self.written.append(path.relative_to(self.root))
+
+    def remove(self, path: Path) -> None:
+        path.unlink()
+        self.written.remove(path.relative_to(self.root))

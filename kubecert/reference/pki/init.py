@@ -1,4 +1,5 @@
-"""``kubeadm init``'s certs, kubeconfig, etcd and control-plane phases: a node's /etc/kubernetes tree.
+"""``kubeadm init``'s certs, kubeconfig, etcd and control-plane phases: a node's /etc/kubernetes tree, and
+the kubelet's folder beside it as it is once the kubelet has started (kubelet.py).
 
 The files, their order, subjects, SANs, usages, dates, PEM formats and modes are kubeadm v1.31+'s
 (kubeadm's phases/certs); the output lines are kubeadm's. Two modes kubeadm supports change the result:
@@ -22,13 +23,19 @@ from kubecert.reference.pki.files import (
     KUBECONFIG_MODE,
     MANIFEST_DIR_MODE,
     MANIFEST_MODE,
+    TreeWriter,
     ensure_dir,
-    write_atomic,
 )
 from kubecert.reference.pki.issue import cert_pem, issue_ca, issue_leaf, normalized_dns, normalized_ips, utc
 from kubecert.reference.pki.keys import KeyFactory, PrivateKey, private_key_pem, public_key_pem
 from kubecert.reference.pki.kubeconfig import kubeconfig_document, render_kubeconfig
-from kubecert.reference.pki.manifests import apiserver_manifest, etcd_manifest, render_manifest
+from kubecert.reference.pki.kubelet import write_kubelet_folder
+from kubecert.reference.pki.manifests import (
+    apiserver_manifest,
+    controller_manager_manifest,
+    etcd_manifest,
+    render_manifest,
+)
 from kubecert.reference.pki.options import InitOptions
 from kubecert.reference.pki.tree import PkiTree
 
@@ -65,23 +72,6 @@ class InitResult:
         return PkiTree(self.root)
 
 
-class _Writer:
-    """Writes files below the root with their modes and keeps kubeadm's log."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.written: list[Path] = []
-        self.log: list[str] = []
-
-    def write(self, path: Path, data: bytes, mode: int) -> None:
-        write_atomic(path, data, mode)
-        self.written.append(path.relative_to(self.root))
-
-    def remove(self, path: Path) -> None:
-        path.unlink()
-        self.written.remove(path.relative_to(self.root))
-
-
 def init_pki(root: Path, options: InitOptions | None = None, *, keys: KeyFactory, now: dt.datetime) -> InitResult:
     """Write a control-plane node's /etc/kubernetes tree below ``root`` (which must be empty or absent)."""
     return write_node_tree(root, options or InitOptions(), keys=keys, now=now)
@@ -102,11 +92,16 @@ def write_node_tree(
         raise ReferenceUsageError(f"{root} exists and is not an empty directory; init writes a new tree")
     ensure_dir(root)
     tree = PkiTree(root)
-    out = _Writer(root)
+    out = TreeWriter(root)
 
     issued = _certs_phase(tree, out, options, keys, start, cluster_pki=cluster_pki)
     _kubeconfig_phase(tree, out, options, keys=keys, start=start, ca=issued["ca"])
     _manifests_phase(tree, out, options)
+    write_kubelet_folder(out, issued["ca"], node=options.node_name, address=options.advertise_address,
+                         dns_domain=options.dns_domain, cluster_dns=str(options.cluster_dns), keys=keys, now=start,
+                         server_tls_bootstrap=options.server_tls_bootstrap)
+    out.log.append('[kubelet-finalize] Updating "/etc/kubernetes/kubelet.conf" to point to a rotatable kubelet '
+                   "client certificate and key")
     for name in options.external_ca:
         out.remove(tree.key_path(name))
         out.log.append(f'[certs] External CA mode: "{name}" key removed; its certificates are managed outside kubeadm')
@@ -114,7 +109,7 @@ def write_node_tree(
 
 
 def _certs_phase(
-    tree: PkiTree, out: _Writer, options: InitOptions, keys: KeyFactory, start: dt.datetime, *,
+    tree: PkiTree, out: TreeWriter, options: InitOptions, keys: KeyFactory, start: dt.datetime, *,
     cluster_pki: PkiTree | None = None,
 ) -> dict[str, tuple[x509.Certificate, PrivateKey]]:
     ensure_dir(tree.pki_dir)
@@ -162,11 +157,11 @@ def _certs_phase(
     return issued
 
 
-def _copy(out: _Writer, source: Path, target: Path, mode: int) -> None:
+def _copy(out: TreeWriter, source: Path, target: Path, mode: int) -> None:
     out.write(target, source.read_bytes(), mode)
 
 
-def _sans(name: str, options: InitOptions, out: _Writer) -> tuple[list[str], list[str]]:
+def _sans(name: str, options: InitOptions, out: TreeWriter) -> tuple[list[str], list[str]]:
     if name == "apiserver":
         dns, ips, skipped = options.apiserver_sans()
         for san in skipped:
@@ -181,7 +176,7 @@ def _sans(name: str, options: InitOptions, out: _Writer) -> tuple[list[str], lis
 
 
 def _kubeconfig_phase(
-    tree: PkiTree, out: _Writer, options: InitOptions, *, keys: KeyFactory, start: dt.datetime,
+    tree: PkiTree, out: TreeWriter, options: InitOptions, *, keys: KeyFactory, start: dt.datetime,
     ca: tuple[x509.Certificate, PrivateKey],
 ) -> None:
     ca_cert, ca_key = ca
@@ -212,7 +207,7 @@ def _kubeconfig_phase(
         out.write(tree.kubeconfig_path(name), render_kubeconfig(document), KUBECONFIG_MODE)
 
 
-def _manifests_phase(tree: PkiTree, out: _Writer, options: InitOptions) -> None:
+def _manifests_phase(tree: PkiTree, out: TreeWriter, options: InitOptions) -> None:
     ensure_dir(tree.manifests_dir, MANIFEST_DIR_MODE)
     if not options.external_etcd:
         out.log.append(f'[etcd] Creating static Pod manifest for local etcd in "{tree.manifests_dir}"')
@@ -226,3 +221,7 @@ def _manifests_phase(tree: PkiTree, out: _Writer, options: InitOptions) -> None:
         external_etcd=options.external_etcd,
     )
     out.write(tree.manifests_dir / "kube-apiserver.yaml", render_manifest(apiserver), MANIFEST_MODE)
+    out.log.append('[control-plane] Creating static Pod manifest for "kube-controller-manager"')
+    controller_manager = controller_manager_manifest(service_cidr=options.service_cidr,
+                                                     kubernetes_version=options.kubernetes_version)
+    out.write(tree.manifests_dir / "kube-controller-manager.yaml", render_manifest(controller_manager), MANIFEST_MODE)

@@ -72,6 +72,34 @@ def apiserver_manifest(
     )
 
 
+def controller_manager_manifest(*, service_cidr: str, kubernetes_version: str) -> dict[str, Any]:
+    """kube-controller-manager with kubeadm's flags: it signs the kubelets' CSRs with the cluster CA
+    (--cluster-signing-duration left at its default, 8760h)."""
+    flags = {
+        "allocate-node-cidrs": "true",
+        "authentication-kubeconfig": "/etc/kubernetes/controller-manager.conf",
+        "authorization-kubeconfig": "/etc/kubernetes/controller-manager.conf",
+        "bind-address": "127.0.0.1",
+        "client-ca-file": f"{NODE_PKI}/ca.crt",
+        "cluster-name": "kubernetes",
+        "cluster-signing-cert-file": f"{NODE_PKI}/ca.crt",
+        "cluster-signing-key-file": f"{NODE_PKI}/ca.key",
+        "controllers": "*,bootstrapsigner,tokencleaner",
+        "kubeconfig": "/etc/kubernetes/controller-manager.conf",
+        "leader-elect": "true",
+        "requestheader-client-ca-file": f"{NODE_PKI}/front-proxy-ca.crt",
+        "root-ca-file": f"{NODE_PKI}/ca.crt",
+        "service-account-private-key-file": f"{NODE_PKI}/sa.key",
+        "service-cluster-ip-range": service_cidr,
+        "use-service-account-credentials": "true",
+    }
+    return _static_pod(
+        "kube-controller-manager", f"registry.k8s.io/kube-controller-manager:{kubernetes_version}", flags, {},
+        [("ca-certs", "/etc/ssl/certs"), ("k8s-certs", NODE_PKI),
+         ("kubeconfig", "/etc/kubernetes/controller-manager.conf")],
+    )
+
+
 def etcd_manifest(*, node_name: str, advertise_address: str) -> dict[str, Any]:
     client_url = url("https", advertise_address, 2379)
     peer_url = url("https", advertise_address, 2380)

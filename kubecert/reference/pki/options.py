@@ -62,6 +62,7 @@ class InitOptions:
     external_etcd: bool = False  # no etcd CA, no etcd leaves, no apiserver-etcd-client
     super_admin: bool = True  # only the first control-plane node has super-admin.conf
     kubernetes_version: str = "v1.31.0"
+    server_tls_bootstrap: bool = False  # the kubelet's serving certificate from the cluster CA, not self-signed
 
     def validate(self) -> None:
         """Raise ReferenceUsageError naming the first option kubeadm would refuse."""
@@ -114,6 +115,12 @@ class InitOptions:
     def first_service_ip(self) -> IPAddress:
         network = ipaddress.ip_network(self.service_cidr.split(",")[0].strip(), strict=False)
         return network.network_address + 1
+
+    @property
+    def cluster_dns(self) -> IPAddress:
+        """kubeadm's DNS service address, the kubelet's clusterDNS: the service range's tenth address."""
+        network = ipaddress.ip_network(self.service_cidr.split(",")[0].strip(), strict=False)
+        return network.network_address + 10
 
     def endpoint_url(self) -> str:
         return url("https", *self.endpoint())

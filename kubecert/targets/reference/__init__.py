@@ -1,7 +1,8 @@
 """``reference``: kubecert's own reference platform, made fresh for the run and removed after it.
 
 ``reference`` stands for all its parts, ``reference:NAME`` for one: two control-plane nodes' kubeadm trees
-(pki.py) and the Palette-like management API on loopback, renewing by repave and in place (palette.py).
+and a worker's files (pki.py) and the Palette-like management API on loopback, renewing by repave and in
+place (palette.py).
 Each part's backend is imported when the part is opened.
 """
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 PARTS: dict[str, tuple[str, str | None]] = {
     "pki": ("kubecert.targets.reference.pki:ReferencePkiTarget", None),
     "pki-external-ca": ("kubecert.targets.reference.pki:ReferenceExternalCaTarget", None),
+    "worker": ("kubecert.targets.reference.pki:ReferenceWorkerTarget", None),
     "palette": ("kubecert.targets.reference.palette:ReferencePaletteTarget", "reference"),
     "palette-in-place": ("kubecert.targets.reference.palette:ReferencePaletteInPlaceTarget", "reference"),
     "cluster": ("kubecert.targets.reference.cluster:ReferenceClusterTarget", "cluster"),
