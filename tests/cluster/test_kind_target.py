@@ -42,6 +42,8 @@ def test_kind_read_only_judges_every_node_and_the_cluster(tmp_path: Path, engine
         found = statuses(report, f"kind:kind/{node}")
         assert "failed" not in found.values() and "error" not in found.values(), found
         assert found["KC-INV-02"] == found["KC-KCFG-01"] == found["KC-FILE-01"] == "passed"
+        kubelet = {rule: status for rule, status in found.items() if rule.startswith("KC-KLT-")}
+        assert len(kubelet) == 5 and set(kubelet.values()) == {"passed"}, kubelet  # /var/lib/kubelet copied too
         assert found["KC-REN-01"] == "skipped"  # acting on a node needs the opt-in
     every_node = next(r for r in report["results"] if r["target"] == "kind:kind" and r["rule"] == "KC-CL-03")
     assert [e["subject"] for e in every_node["evidence"]] == list(NODES)

@@ -73,6 +73,8 @@ def test_every_control_plane_node_is_read_through_a_pod_and_judged(
         skipped = {r["rule"]: r["message"] for r in found if r["status"] == "skipped"}
         assert judged | set(skipped) == {r["rule"] for r in found}, found  # nothing failed, nothing errored
         assert {"KC-INV-01", "KC-INV-02", "KC-X509-05", "KC-FILE-01", "KC-FILE-02", "KC-KCFG-01"} <= judged
+        kubelet = {r["rule"]: r["status"] for r in found if r["rule"].startswith("KC-KLT-")}
+        assert len(kubelet) == 5 and set(kubelet.values()) == {"passed"}, kubelet  # /var/lib/kubelet read too
         assert skipped and all(READ_ONLY in message for message in skipped.values()), skipped
         assert "KC-REN-01" in skipped  # renewal acts on the node: never through a pod
     assert _pods(https, reader) == []

@@ -38,12 +38,16 @@ def test_the_reader_pod_is_pinned_tolerant_read_only_and_unprivileged() -> None:
     assert {(t["key"], t["operator"], t.get("effect")) for t in spec["tolerations"]} == {
         ("node-role.kubernetes.io/control-plane", "Exists", None), ("node-role.kubernetes.io/master", "Exists", None)}
     assert spec["securityContext"]["runAsUser"] == 0
-    assert spec["volumes"] == [{"name": "etc-kubernetes", "hostPath": {"path": "/etc/kubernetes", "type": "Directory"}}]
+    assert spec["volumes"] == [
+        {"name": "etc-kubernetes", "hostPath": {"path": "/etc/kubernetes", "type": "Directory"}},
+        {"name": "var-lib-kubelet", "hostPath": {"path": "/var/lib/kubelet", "type": "Directory"}}]
     (container,) = spec["containers"]
     assert container["image"] == "mirror.example/busybox:1.36"
-    assert container["command"] == ["sh", "-c", "tar -C /host/etc/kubernetes -cf - . | base64"]
-    assert container["volumeMounts"] == [{"name": "etc-kubernetes", "mountPath": "/host/etc/kubernetes",
-                                          "readOnly": True}]
+    assert container["command"] == ["sh", "-c", "tar -C /host/etc/kubernetes -cf - . | base64; echo kubecert-kubelet; "
+                                                "tar -C /host/var/lib/kubelet -cf - config.yaml pki | base64"]
+    assert container["volumeMounts"] == [
+        {"name": "etc-kubernetes", "mountPath": "/host/etc/kubernetes", "readOnly": True},
+        {"name": "var-lib-kubelet", "mountPath": "/host/var/lib/kubelet", "readOnly": True}]
     assert container["securityContext"] == {"privileged": False, "allowPrivilegeEscalation": False,
                                             "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
     assert set(container["resources"]["limits"]) == {"cpu", "memory", "ephemeral-storage"}

@@ -14,9 +14,11 @@ when it is created, as Kubernetes' scheduler and the node's kubelet would decide
   of control-plane-node-out-of-reach) has no /etc/kubernetes: a pod mounting it stays ContainerCreating with
   a FailedMount event, as the kubelet leaves it.
 - **Running.** A pod whose one container runs kubecert's node-reader command, ``sh -c 'tar -C MOUNT -cf - . |
-  base64'`` where MOUNT is where a hostPath volume of /etc/kubernetes is mounted, completes (exit 0) and its log
-  is the node's tree (the reference's folder for it) as a tar stream in base64, taken as it completes. Any
-  other command fails (exit 1) and its log says what the reference runs.
+  base64; echo kubecert-kubelet; tar -C KUBELET -cf - config.yaml pki | base64'`` where MOUNT and KUBELET are
+  where hostPath volumes of /etc/kubernetes and /var/lib/kubelet are mounted, completes (exit 0) and its log
+  is the node's tree (the reference's folder for it, without its ``kubelet`` folder), the mark line, and the
+  kubelet's config.yaml and pki/ (that ``kubelet`` folder), as tar streams in base64, taken as it completes.
+  Any other command fails (exit 1) and its log says what the reference runs.
 
 Logs and events are kept in memory for as long as the server runs (events are short-lived in Kubernetes
 too); the pods themselves are stored with the cluster's other objects.
@@ -40,11 +42,16 @@ from typing import Any
 from kubecert.reference.kube.state import NodeRecord, Taint
 
 NODE_FOLDER = "/etc/kubernetes"
+KUBELET_FOLDER = "/var/lib/kubelet"
+KUBELET_FILES = ("config.yaml", "pki")
+KUBELET_MARK = b"kubecert-kubelet\n"
 REGISTRY_IMAGES = frozenset({"docker.io/library/busybox:1.36", "docker.io/library/busybox:1.37"})
 MAX_EVENTS = 1000
-_READER = re.compile(r"tar -C (\S+) -cf - \. \| base64")
+_READER = re.compile(r"tar -C (\S+) -cf - \. \| base64; echo kubecert-kubelet; "
+                     r"tar -C (\S+) -cf - config\.yaml pki \| base64")
 _NOT_READER = ("the reference cluster runs no containers: it completes only kubecert's node reader, sh -c 'tar -C "
-               "MOUNT -cf - . | base64' with a hostPath volume of /etc/kubernetes mounted at MOUNT\n")
+               "MOUNT -cf - . | base64; echo kubecert-kubelet; tar -C KUBELET -cf - config.yaml pki | base64' with "
+               "hostPath volumes of /etc/kubernetes and /var/lib/kubelet mounted at MOUNT and KUBELET\n")
 ORPHAN = "PodGC: node no longer exists"
 REJECTED = "Pod was rejected: Predicate TaintToleration failed: node(s) had taints that the pod didn't tolerate"
 
@@ -116,10 +123,20 @@ class Outcome:
 
 
 def tree_log(root: Path) -> bytes:
-    """``tar -C root -cf - . | base64``: the folder as a tar stream, in base64 lines of 76 characters."""
+    """What the reader prints for the node whose folder is ``root``: /etc/kubernetes (the folder without its
+    ``kubelet``), the mark, then the kubelet's files (``kubelet/``), as tar streams in base64 lines of 76."""
+    kubelet = root / "kubelet"
+    return (_tar_base64(root, [child for child in sorted(root.iterdir()) if child.name != "kubelet"]) + KUBELET_MARK
+            + _tar_base64(kubelet, [kubelet / name for name in KUBELET_FILES if (kubelet / name).exists()]))
+
+
+def _tar_base64(folder: Path, members: list[Path]) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
-        archive.add(root, arcname=".")
+        if folder.is_dir():
+            archive.add(folder, arcname=".", recursive=False)
+        for member in members:
+            archive.add(member, arcname=f"./{member.relative_to(folder)}")
     return base64.encodebytes(buffer.getvalue())
 
 
@@ -215,7 +232,9 @@ class Kubelets:
                            events=[("Warning", "Failed", f'Failed to pull image "{container["image"]}": {message}')])
         argv = [*container.get("command", []), *container.get("args", [])]
         command = _READER.fullmatch(argv[2]) if len(argv) == 3 and argv[:2] == ["sh", "-c"] else None
-        reads = mount is not None and root is not None and command is not None and command.group(1) == mount[0]
+        kubelet = _mount_of(spec, container, KUBELET_FOLDER)
+        reads = (mount is not None and kubelet is not None and root is not None and command is not None
+                 and (command.group(1), command.group(2)) == (mount[0], kubelet[0]))
         code, reason = (0, "Completed") if reads else (1, "Error")
         ended = {"terminated": {"exitCode": code, "reason": reason, "startedAt": now, "finishedAt": now}}
         done = "PodCompleted"
@@ -241,11 +260,12 @@ class Kubelets:
         }
 
 
-def _mount_of(spec: dict[str, Any], container: dict[str, Any]) -> tuple[str, str] | None:
-    """(mount path, volume name) where the container mounts a hostPath volume of /etc/kubernetes."""
+def _mount_of(spec: dict[str, Any], container: dict[str, Any],
+              host_folder: str = NODE_FOLDER) -> tuple[str, str] | None:
+    """(mount path, volume name) where the container mounts a hostPath volume of ``host_folder``."""
     host_paths = {volume.get("name"): volume for volume in spec.get("volumes") or []
-                  if isinstance(volume, dict) and (volume.get("hostPath") or {}).get("path") in (NODE_FOLDER,
-                                                                                              NODE_FOLDER + "/")}
+                  if isinstance(volume, dict) and (volume.get("hostPath") or {}).get("path") in (host_folder,
+                                                                                              host_folder + "/")}
     for mount in container.get("volumeMounts") or []:
         if isinstance(mount, dict) and mount.get("name") in host_paths:
             return str(mount.get("mountPath", "")).rstrip("/"), str(mount["name"])

@@ -40,6 +40,8 @@ from kubecert.text import shown
 CLUSTER_LABEL = "io.x-k8s.kind.cluster"
 ROLE_LABEL = "io.x-k8s.kind.role"
 NODE_FOLDER = "/etc/kubernetes"
+KUBELET_FOLDER = "/var/lib/kubelet"
+KUBELET_FILES = ("config.yaml", "pki")  # not the rest: /var/lib/kubelet holds other pods' volumes
 API_PORT = "6443/tcp"
 STATIC_PODS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 RESTART_WAIT_S = 180.0  # how long a restarted API server may take to serve again
@@ -107,6 +109,7 @@ class KindParts(ClusterParts):
     """A kind cluster's nodes through the container engine; nothing is asked of the engine until needed."""
 
     acts_on_nodes = True
+    reads_kubelet = True
 
     def __init__(self, key: str, name: str, runtime: ContainerRuntime, action_timeout_s: float) -> None:
         super().__init__(key)
@@ -166,7 +169,14 @@ class KindParts(ClusterParts):
         dest = self.folder / "nodes" / node
         shutil.rmtree(dest, ignore_errors=True)
         dest.mkdir(parents=True)
-        for note in unpack(data, dest, NODE_FOLDER):
+        notes = unpack(data, dest, NODE_FOLDER)
+        try:  # the kubelet's files are the kubelet rules' own: without them, only those rules cannot judge
+            kubelet = self.runtime.run(["exec", container, "tar", "-C", KUBELET_FOLDER, "-cf", "-", *KUBELET_FILES],
+                                       max_bytes=MAX_BYTES)
+            notes += unpack(kubelet, dest / "kubelet", KUBELET_FOLDER)
+        except TargetUnavailable as exc:
+            notes.append(f"{KUBELET_FOLDER} could not be copied: {exc}")
+        for note in notes:
             if f"{node}: {note}" not in self.notes:
                 self.notes.append(f"{node}: {note}")
         return dest

@@ -58,6 +58,8 @@ class ClusterNodeTarget(PkiTarget):
     @property
     def capabilities(self) -> frozenset[str]:
         found = frozenset({"x509", "certificates", "files", "kubeconfigs", "owners"})
+        if self.parts.reads_kubelet:
+            found |= {"kubelet"}
         if os.geteuid() != 0:
             found -= {"owners"}
         return found | (ACTION_CAPABILITIES if self.parts.acts_on_nodes else frozenset())

@@ -25,6 +25,7 @@ class ClusterParts(abc.ABC):
     """One cluster's nodes and renewal, as a kind of cluster reaches them."""
 
     acts_on_nodes = False  # its node targets' renewal rules can act on one node at a time
+    reads_kubelet = False  # node_tree(node) holds the node's kubelet folder too, as ``kubelet/``
 
     def __init__(self, key: str) -> None:
         self.key = key  # the cluster's identity: what every one of its targets locks
@@ -41,7 +42,8 @@ class ClusterParts(abc.ABC):
 
     @abc.abstractmethod
     def node_tree(self, node: str) -> Path:
-        """A local folder holding the node's /etc/kubernetes as it is now (a fresh copy when it must be one)."""
+        """A local folder holding the node's /etc/kubernetes as it is now (a fresh copy when it must be one),
+        with the kubelet's config.yaml and pki/ in ``kubelet/`` where the parts read them."""
 
     @abc.abstractmethod
     def node_actions(self, node: str) -> NodeActions | None:

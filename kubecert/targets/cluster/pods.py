@@ -54,6 +54,8 @@ _FINAL_WAIT = frozenset({"InvalidImageName", "ErrImageNeverPull"})  # waiting lo
 class PodsParts(ClusterParts):
     """The control-plane nodes of the cluster a kubeconfig reaches, read through pods in ``namespace``."""
 
+    reads_kubelet = True
+
     def __init__(self, key: str, kubeconfig: Path, context: str | None, *, namespace: str, image: str,
                  timeout_s: float) -> None:
         super().__init__(key)
@@ -159,11 +161,18 @@ class PodsParts(ClusterParts):
         dest = self.folder / "nodes" / node
         shutil.rmtree(dest, ignore_errors=True)
         dest.mkdir(parents=True)
+        tree_log, _, kubelet_log = log.partition(rp.KUBELET_MARK.encode() + b"\n")
         try:
-            data, said = decode_log(log)
+            data, said = decode_log(tree_log)
             notes = unpack(data, dest, rp.NODE_FOLDER)
         except TargetUnavailable as exc:
             raise TargetUnavailable(f"{node}: the log of {self.namespace}/{name}: {exc}") from None
+        try:  # the kubelet's files are the kubelet rules' own: without them, only those rules cannot judge
+            kubelet, kubelet_said = decode_log(kubelet_log)
+            notes += unpack(kubelet, dest / "kubelet", rp.KUBELET_FOLDER) if kubelet else []
+            said += kubelet_said
+        except TargetUnavailable as exc:
+            notes.append(f"{rp.KUBELET_FOLDER} could not be read from the log of {self.namespace}/{name}: {exc}")
         for line in said[:5]:
             self._note(f"{node}: the reader's tar said: {line}")
         for note in notes:

@@ -1,10 +1,13 @@
-"""The pod that reads one control-plane node's /etc/kubernetes, and what its status says when it does not.
+"""The pod that reads one control-plane node's /etc/kubernetes and its kubelet's certificates and configuration
+(/var/lib/kubelet's config.yaml and pki/), and what its status says when it does not.
 
 The pod is pinned to its node by ``spec.nodeName``: the scheduler is bypassed, so the node's files are read
 even when the scheduler's own certificate has expired, which is what kubecert may be about to find. It
-mounts /etc/kubernetes read-only and prints it as a tar stream in base64 (a pod's log is text) and nothing
-else: no service account token, no privilege, no capability, a read-only root filesystem, small resource
-limits, and a deadline after which the kubelet stops it even if kubecert is gone.
+mounts /etc/kubernetes and /var/lib/kubelet read-only and prints the first, then (after a line of its own)
+the kubelet's config.yaml and pki/ — never the rest of /var/lib/kubelet, which holds other pods' volumes — as
+tar streams in base64 (a pod's log is text), and nothing else: no service account token, no privilege, no
+capability, a read-only root filesystem, small resource limits, and a deadline after which the kubelet stops
+it even if kubecert is gone.
 """
 
 from __future__ import annotations
@@ -18,8 +21,14 @@ DEFAULT_NAMESPACE = "kubecert"
 NODE_FOLDER = "/etc/kubernetes"
 MOUNT = "/host/etc/kubernetes"
 VOLUME = "etc-kubernetes"
+KUBELET_FOLDER = "/var/lib/kubelet"
+KUBELET_MOUNT = "/host/var/lib/kubelet"
+KUBELET_VOLUME = "var-lib-kubelet"
+KUBELET_FILES = ("config.yaml", "pki")
+KUBELET_MARK = "kubecert-kubelet"  # no base64 line can be this: it parts the two streams in the log
 CONTAINER = "reader"
-COMMAND = ("sh", "-c", f"tar -C {MOUNT} -cf - . | base64")
+COMMAND = ("sh", "-c", f"tar -C {MOUNT} -cf - . | base64; echo {KUBELET_MARK}; "
+                       f"tar -C {KUBELET_MOUNT} -cf - {' '.join(KUBELET_FILES)} | base64")
 CONTROL_PLANE_TAINTS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
 LABELS = {"app.kubernetes.io/name": "kubecert", "app.kubernetes.io/component": "node-reader"}
 RUN_LABEL = "app.kubernetes.io/instance"  # the run that made the pod: what to select leftovers by
@@ -50,12 +59,14 @@ def reader_pod(name: str, namespace: str, node: str, *, image: str, run: str, de
                                 "seccompProfile": {"type": "RuntimeDefault"}},
             "containers": [{
                 "name": CONTAINER, "image": image, "imagePullPolicy": "IfNotPresent", "command": list(COMMAND),
-                "volumeMounts": [{"name": VOLUME, "mountPath": MOUNT, "readOnly": True}],
+                "volumeMounts": [{"name": VOLUME, "mountPath": MOUNT, "readOnly": True},
+                                 {"name": KUBELET_VOLUME, "mountPath": KUBELET_MOUNT, "readOnly": True}],
                 "securityContext": {"privileged": False, "allowPrivilegeEscalation": False,
                                     "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}},
                 "resources": RESOURCES,
             }],
-            "volumes": [{"name": VOLUME, "hostPath": {"path": NODE_FOLDER, "type": "Directory"}}],
+            "volumes": [{"name": VOLUME, "hostPath": {"path": NODE_FOLDER, "type": "Directory"}},
+                        {"name": KUBELET_VOLUME, "hostPath": {"path": KUBELET_FOLDER, "type": "Directory"}}],
         },
     }
 

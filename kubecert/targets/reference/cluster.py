@@ -25,6 +25,7 @@ KEY_ALGORITHM = "ECDSA-P256"  # fast to make: the cluster is made for every run
 
 class ReferenceClusterParts(ClusterParts):
     acts_on_nodes = True
+    reads_kubelet = True  # each node's folder holds its kubelet's, as kubecert reference pki init writes it
 
     def __init__(self, key: str, profile: Profile, faults: frozenset[str]) -> None:
         from kubecert.reference.kube import ClusterServer, ClusterSpec, ReferenceCluster

@@ -130,7 +130,10 @@ class StandinEngine:
                 local = root if folder == "/etc/kubernetes" else self.scratch.get(folder)
                 if local is None:
                     return Answer(2, err=f"tar: {folder}: Cannot open: No such file or directory\n")
-                return Answer(out=_tar(local))
+                # The reference keeps a node's kubelet folder in its tree; on a node it is /var/lib/kubelet.
+                return Answer(out=_tar(local, leave_out="kubelet" if local == root else None))
+            case ["tar", "-C", "/var/lib/kubelet", "-cf", "-", "config.yaml", "pki"]:
+                return Answer(out=_tar(root / "kubelet"))
             case ["kubeadm", "certs", "renew", "all"]:
                 return _recorded(actions.renew_all())
             case ["kubeadm", "certs", "renew", name]:
@@ -177,10 +180,13 @@ def _recorded(record: Any) -> Answer:
     return Answer(record.exit_code if record.exit_code is not None else 1, record.stdout.encode(), record.stderr)
 
 
-def _tar(folder: Path) -> bytes:
+def _tar(folder: Path, leave_out: str | None = None) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:") as archive:
-        archive.add(folder, arcname=".", recursive=True)
+        archive.add(folder, arcname=".", recursive=False)
+        for child in sorted(folder.iterdir()):
+            if child.name != leave_out:
+                archive.add(child, arcname=f"./{child.name}", recursive=True)
     return buffer.getvalue()
 
 
