@@ -16,7 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from kubecert._version import __version__
-from kubecert.reports.results import SCHEMA, ProfileRecord, Report, Result, Status, TargetRecord, Tool
+from kubecert.reports.results import (
+    SCHEMA,
+    BaselineRecord,
+    CoverageEntry,
+    ProfileRecord,
+    Report,
+    Result,
+    Status,
+    TargetRecord,
+    Tool,
+)
 
 
 def isoformat(moment: dt.datetime) -> str:
@@ -33,18 +43,31 @@ def build(
     complete: bool,
     at: dt.datetime | None = None,
     notes: list[str] | None = None,
+    command_line: list[str] | None = None,
+    host: str = "",
+    baseline: BaselineRecord | None = None,
 ) -> Report:
+    """``command_line`` must already be redacted (redact.py)."""
     ordered = sorted(results, key=lambda r: (r.target, _rule_order(r.rule), r.nodeid))
     target_list = sorted(targets, key=lambda t: t.id)
     observed = [t.observed_at for t in target_list if t.observed_at]
     counts = Counter(r.status for r in ordered)
     return Report(
-        schema=SCHEMA, tool=Tool("kubecert", __version__), profile=profile,
-        started_at=isoformat(started_at), finished_at=isoformat(finished_at),
+        schema=SCHEMA, tool=Tool("kubecert", __version__), command_line=command_line or [], host=host,
+        profile=profile, started_at=isoformat(started_at), finished_at=isoformat(finished_at),
         observed_at=min(observed) if observed else None, complete=complete, targets=target_list,
         results=ordered, summary={status: counts.get(status, 0) for status in Status},
-        evaluated_as_of=isoformat(at) if at is not None else None, notes=notes or None,
+        coverage=coverage(ordered), evaluated_as_of=isoformat(at) if at is not None else None,
+        notes=notes or None, baseline=baseline,
     )
+
+
+def coverage(results: Iterable[Result]) -> list[CoverageEntry]:
+    """Every catalog rule, implemented or not, with the number of results that judge it."""
+    from kubecert.rules import all_rules
+
+    judged = Counter(r.rule for r in results)
+    return [CoverageEntry(rule.id, rule.title, rule.implemented, judged.get(rule.id, 0)) for rule in all_rules()]
 
 
 def _rule_order(rule_id: str) -> tuple[str, int]:
@@ -53,9 +76,10 @@ def _rule_order(rule_id: str) -> tuple[str, int]:
 
 
 def exit_code(report: Mapping[str, Any]) -> int:
-    """DESIGN's exit codes: 1 a rule failed, 2 a check could not run or nothing ran, else 0."""
+    """DESIGN's exit codes: 1 a rule failed (a failure the baseline accepts does not count), 2 a check could
+    not run or nothing ran, else 0."""
     summary = report["summary"]
-    if summary["failed"]:
+    if any(r["status"] == Status.FAILED and not r.get("accepted") for r in report["results"]):
         return 1
     if summary["error"] or not report["results"] or not report.get("complete", True):
         return 2

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from kubecert.inventory.facts import NodeFacts
 from kubecert.inventory.model import Inventory, isoformat
+from kubecert.inventory.summary import certificate_summary
 from kubecert.options import Option
 from kubecert.profiles import Profile
 from kubecert.targets.errors import TargetError, TargetUnavailable
@@ -113,6 +114,7 @@ class Target(abc.ABC):
             "profile": {"name": self.profile.name, "parameters": self.profile.parameters()},
             "declared": self.declared.as_dict(),
             "observed_at": isoformat(self._inventory.observed_at) if self._inventory is not None else None,
+            "certificates": certificate_summary(self._inventory) if self._inventory is not None else [],
         }
 
     def close(self) -> None:  # noqa: B027 - most targets hold nothing to release
