@@ -62,7 +62,9 @@ def build_parser(kinds: Sequence[TargetKind] = ()) -> argparse.ArgumentParser:
     rules.set_defaults(handler=run_rules)
 
     from kubecert.reference.cli import register as register_reference
+    from kubecert.reports.commands import register as register_report_commands
 
+    register_report_commands(commands)
     register_reference(commands)
     return parser
 
@@ -190,10 +192,11 @@ def run_rules(args: argparse.Namespace) -> int:
 
 def rules_markdown(rules: Sequence[Rule]) -> str:
     """The catalog as the README shows it (a test keeps the two the same)."""
-    lines = ["| ID | rule | sources | needs |", "|---|---|---|---|"]
+    lines = ["| ID | rule | sources | needs | implemented |", "|---|---|---|---|---|"]
     for rule in rules:
         needs = ", ".join(rule.capabilities) + (" (disruptive)" if rule.disruptive else "")
-        lines.append(f"| {rule.id} | {rule.title} | {', '.join(rule.sources)} | {needs} |")
+        implemented = "yes" if rule.implemented else "not yet (planned)"
+        lines.append(f"| {rule.id} | {rule.title} | {', '.join(rule.sources)} | {needs} | {implemented} |")
     return "\n".join(lines)
 
 

@@ -3,10 +3,12 @@ the shipped JSON Schema), reading reports, judging a tree in-process, and the fa
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -113,3 +115,25 @@ def cannot_run_here(fault: Fault) -> str | None:
     if "root" in fault.requires and os.geteuid() != 0:
         return "the fault changes a file's owner, which needs root"
     return None
+
+
+@contextlib.contextmanager
+def reference_api(folder: Path, api_key: str) -> Iterator[tuple[Any, str, str]]:
+    """The reference Palette-like API on loopback with one repave cluster (2 control planes, 1 worker) and
+    fast platform time: the server, the cluster's uid and its project's uid."""
+    from kubecert.reference.api.cli import seed
+    from kubecert.reference.api.server import ReferenceApiServer, ServerSettings
+    from kubecert.reference.pki import KeyPool
+    from kubecert.reference.platform.engine import Timing
+
+    settings = ServerSettings(state_file=folder / "state.db", api_key=api_key,
+                              timing=Timing(provision_s=0.3, delete_s=0.15, renew_machine_s=0.15, scale=1.0))
+    server = ReferenceApiServer(settings, keys=KeyPool(size=12))
+    seed(server.platform, 1, mode="repave", control_planes=2, workers=1, age_days=100)
+    server.start()
+    try:
+        with server.platform.store.snapshot() as db:
+            row = db.execute("SELECT uid, project_uid FROM clusters").fetchone()
+        yield server, row["uid"], row["project_uid"]
+    finally:
+        server.stop()

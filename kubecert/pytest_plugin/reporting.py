@@ -76,13 +76,18 @@ class Reporter:
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         self.expected.update(nodeid for nodeid in ids if CATALOG_ITEM.search(nodeid))
 
-    @pytest.hookimpl
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """First of the hooks: a failure the baseline accepts is marked before anything shows it."""
         self.durations[report.nodeid] += report.duration
-        result = getattr(report, "kubecert_result", None)
-        if result is not None:
-            self.results[report.nodeid] = Result.from_json(result)
+        data = getattr(report, "kubecert_result", None)
+        if data is not None:
+            result = Result.from_json(data)
             target = getattr(report, "kubecert_target", None)
+            if self.session.settings.baseline is not None:
+                result = baseline.mark(result, target["identity"] if target else result.target, self.accepted)
+                report.kubecert_result = result.to_json()  # type: ignore[attr-defined]
+            self.results[report.nodeid] = result
             if target is not None:
                 known = self.targets.get(target["id"], {})
                 # Keep the first observation seen: it is when the target was read, and what it showed then.
@@ -103,10 +108,8 @@ class Reporter:
                    for nodeid, result in self.results.items()]
         if complete:
             results += self._missing()
-        record = None
-        if self.session.settings.baseline is not None:
-            identities = {t["id"]: t["identity"] for t in self.targets.values()}
-            results, record = baseline.apply(results, identities, self.accepted, self.session.settings.baseline)
+        path = self.session.settings.baseline
+        record = baseline.record(results, self.accepted, path) if path is not None else None
         notes = [note for target in self.session.targets.values() for note in target.notes]
         self.report = canonical.build(
             results=results, targets=[TargetRecord.from_json(t) for t in self.targets.values()],

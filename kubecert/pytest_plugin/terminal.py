@@ -60,6 +60,10 @@ def status_label(result: Result) -> str:
     return ACCEPTED if result.accepted else str(result.status)
 
 
+def _checks(count: int) -> str:
+    return f"{count} check" if count == 1 else f"{count} checks"
+
+
 @dataclass
 class Folded:
     """Skips and errors gathered to be said once each."""
@@ -71,10 +75,11 @@ class Folded:
         lines = []
         for target, results in self.skips.items():
             hints = list(dict.fromkeys(h for r in results for h in _OPTION_HINT.findall(r.message)))
-            if hints:
-                lines.append(f"{target}: {len(results)} checks skipped; they need {', '.join(hints)}")
+            hinted = [r for r in results if _OPTION_HINT.search(r.message)]
+            if hinted:
+                lines.append(f"{target}: {_checks(len(hinted))} skipped; they need {', '.join(hints)}")
             by_reason = Counter(r.message for r in results if not _OPTION_HINT.search(r.message))
-            lines += [f"{target}: {count} checks skipped: {reason}" for reason, count in by_reason.items()]
+            lines += [f"{target}: {_checks(count)} skipped: {reason}" for reason, count in by_reason.items()]
         return lines
 
 

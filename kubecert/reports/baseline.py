@@ -83,17 +83,15 @@ def load(path: Path) -> frozenset[Accepted]:
     return frozenset(accepted)
 
 
-def apply(results: Iterable[Result], identities: Mapping[str, str], accepted: frozenset[Accepted],
-          path: Path) -> tuple[list[Result], BaselineRecord]:
-    """``results`` with every failure the baseline wholly accepts marked so, and the counts."""
-    marked: list[Result] = []
-    counts = {"accepted": 0, "new": 0}
-    for result in results:
-        if result.status is not Status.FAILED:
-            marked.append(result)
-            continue
-        identity = identities.get(result.target, result.target)
-        wholly = all(Accepted(result.rule, identity, o) in accepted for o in offenders(result))
-        counts["accepted" if wholly else "new"] += 1
-        marked.append(dataclasses.replace(result, accepted=True) if wholly else result)
-    return marked, BaselineRecord(str(path), len(accepted), counts["accepted"], counts["new"])
+def mark(result: Result, identity: str, accepted: frozenset[Accepted]) -> Result:
+    """``result`` marked accepted when it failed and the baseline accepts every one of its offenders."""
+    if result.status is not Status.FAILED:
+        return result
+    wholly = all(Accepted(result.rule, identity, o) in accepted for o in offenders(result))
+    return dataclasses.replace(result, accepted=True) if wholly else result
+
+
+def record(results: Iterable[Result], accepted: frozenset[Accepted], path: Path) -> BaselineRecord:
+    failed = [r for r in results if r.status is Status.FAILED]
+    taken = sum(1 for r in failed if r.accepted)
+    return BaselineRecord(str(path), len(accepted), taken, len(failed) - taken)

@@ -12,7 +12,6 @@ twice gives the same document. compliance-trestle is imported here only, when th
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping
 from typing import Any
