@@ -1,7 +1,8 @@
 """``kubecert baseline write`` and ``kubecert report merge``: what is done with reports after a run.
 
 Every error the user can cause (a file that is not a report, conflicting reports, an unwritable path) is
-one line naming the file, and exit code 3; nothing is left half-written.
+one line naming the file, and exit code 3; nothing is left half-written. What the commands need is
+imported when they run: ``kubecert --help`` only builds their parsers.
 """
 
 from __future__ import annotations
@@ -11,10 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kubecert.reports import baseline, canonical
-from kubecert.reports.merge import MergeError, merge
-from kubecert.reports.outputs import FORMATS, ReportPaths
-from kubecert.reports.redact import redact_command_line
+from kubecert.reports.outputs import FORMATS
 
 EXIT_OK, EXIT_USAGE = 0, 3
 DEFAULT_REPORT = Path("reports") / "kubecert.json"
@@ -50,6 +48,8 @@ def _fail(message: str) -> int:
 
 
 def run_baseline_write(args: argparse.Namespace) -> int:
+    from kubecert.reports import baseline, canonical
+
     try:
         report = canonical.load(args.report)
     except ValueError as exc:
@@ -64,6 +64,11 @@ def run_baseline_write(args: argparse.Namespace) -> int:
 
 
 def run_merge(args: argparse.Namespace) -> int:
+    from kubecert.reports import canonical
+    from kubecert.reports.merge import MergeError, merge
+    from kubecert.reports.outputs import ReportPaths
+    from kubecert.reports.redact import redact_command_line
+
     loaded = []
     for path in args.reports:
         try:

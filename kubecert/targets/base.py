@@ -46,6 +46,7 @@ class Target(abc.ABC):
         self.progress: Progress = stderr_progress
         self.notes: list[str] = []  # what a report must say beyond the results (an action stopped midway)
         self._inventory: Inventory | None = None
+        self._certificates: list[dict[str, Any]] | None = None  # the kept observation's, summed up once
         self._unavailable: TargetUnavailable | None = None
 
     @property
@@ -114,8 +115,16 @@ class Target(abc.ABC):
             "profile": {"name": self.profile.name, "parameters": self.profile.parameters()},
             "declared": self.declared.as_dict(),
             "observed_at": isoformat(self._inventory.observed_at) if self._inventory is not None else None,
-            "certificates": certificate_summary(self._inventory) if self._inventory is not None else [],
+            "certificates": self._certificate_summary(),
         }
+
+    def _certificate_summary(self) -> list[dict[str, Any]]:
+        """The certificates of the kept observation, for the report: made once, however many checks ask."""
+        if self._inventory is None:
+            return []
+        if self._certificates is None:
+            self._certificates = certificate_summary(self._inventory)
+        return self._certificates
 
     def close(self) -> None:  # noqa: B027 - most targets hold nothing to release
         """Release what the target holds (temporary folders, servers, sessions)."""
