@@ -77,3 +77,34 @@ def test_skips_without_an_option_to_give_are_folded_by_reason() -> None:
                                _skipped("KC-REN-07", "no CA is external"), _skipped("KC-X", "no CA is external")]
     assert folded.skip_lines() == ["pki:/x: 2 checks skipped; they need --renew-command, --allow-disruptive",
                                    "pki:/x: 2 checks skipped: no CA is external"]
+
+
+def run_on_a_terminal(args: list[str], cwd: Path, env: dict[str, str]) -> str:
+    """What ``kubecert check`` prints when its output is a terminal (a pseudo-terminal here)."""
+    import pty
+
+    leader, follower = pty.openpty()
+    clean = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "PY_COLORS")}
+    process = subprocess.Popen([sys.executable, "-m", "kubecert", "check", *args], cwd=cwd, stdin=follower,
+                               stdout=follower, stderr=follower, env={**clean, "TERM": "xterm", **env})
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the command ended
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait(timeout=300)
+    os.close(leader)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_colour_on_a_terminal_and_none_with_no_color(tmp_path: Path, reference_tree: Any) -> None:
+    args = ["--target", f"pki:{reference_tree.root / 'pki'}", "--profile", "kubeadm", "-q"]
+    coloured = run_on_a_terminal(args, tmp_path, {})
+    assert "\x1b[31m" in coloured and "FAIL" in coloured  # the failure in red
+    plain = run_on_a_terminal(args, tmp_path, {"NO_COLOR": "1"})
+    assert "FAIL" in plain and "\x1b[" not in plain
