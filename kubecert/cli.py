@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING
 
 from kubecert._version import __version__
 from kubecert.options import CHECK_OPTIONS, Option
+from kubecert.reports.outputs import FORMATS
 
 if TYPE_CHECKING:
     from kubecert.rules import Rule
     from kubecert.targets.registry import TargetKind
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_USAGE = 0, 1, 2, 3
+DEFAULT_OUTPUT_DIR = "reports"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -128,8 +130,13 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
         # kubecert's own lines (one per rule and target, skips folded, an error said once) instead of
         # pytest's: no progress letters, no tracebacks, no short summary.
         argv += ["-q", "--tb=no", "-rN", "--kubecert-compact"] + (["--kubecert-compact-quiet"] if args.quiet else [])
+    # No report option at all: every format, into reports/.
+    no_report_option = not any(getattr(args, f"kubecert_{fmt.option}") for fmt in FORMATS)
     for option in _options(getattr(args, "kinds", ())):
-        argv += option.pytest_args(getattr(args, option.dest))
+        value = getattr(args, option.dest)
+        if option.name == "output-dir" and value is None and no_report_option:
+            value = DEFAULT_OUTPUT_DIR
+        argv += option.pytest_args(value)
     return argv + list(args.pytest_args)
 
 

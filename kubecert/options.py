@@ -98,12 +98,13 @@ CHECK_OPTIONS: tuple[Option, ...] = (
            "a fresh reference platform", "URI", Kind.REPEAT),
     Option("profile", "the parameters rules read: auto (per target), kubeadm, palette, or a YAML profile file",
            "auto|kubeadm|palette|FILE", default="auto"),
-    # Reports: --output-dir gives every format its file name in one folder; each format's own option moves
-    # that one. Under plain pytest with neither, the JSON goes to reports/kubecert.json under the rootdir.
+    # Reports: --output-dir gives every format its file name in one folder; a format's own option writes
+    # that format there (and, without --output-dir, only the formats named). With none of them the command
+    # writes every format into reports/, and plain pytest the JSON to reports/kubecert.json under the rootdir.
     Option("output-dir", "write every report into DIR: kubecert.json, kubecert.html, kubecert-junit.xml, and with "
-           "kubecert[reports] kubecert-oscal.json and kubecert.prom (command default: reports)", "DIR",
-           cli_default="reports"),
-    Option("json", "write the canonical JSON report here (overrides --output-dir for it)", "PATH"),
+           "kubecert[reports] kubecert-oscal.json and kubecert.prom (the command's default without any report "
+           "option: reports)", "DIR"),
+    Option("json", "write the canonical JSON report here (with --output-dir: instead of DIR/kubecert.json)", "PATH"),
     Option("html", "write the HTML evidence report here", "PATH"),
     Option("junitxml", "write the JUnit XML report here (one test case per rule and target)", "PATH"),
     Option("oscal", "write an OSCAL assessment-results document here (needs kubecert[reports])", "PATH"),

@@ -36,12 +36,28 @@ def test_output_dir_moves_every_report(tmp_path: Path, reference_tree: Any) -> N
 
 
 @pytest.mark.parametrize("fmt", [fmt.option for fmt in FORMATS])
-def test_each_format_alone_moves_only_itself(tmp_path: Path, reference_tree: Any, fmt: str) -> None:
+def test_each_format_alone_writes_only_itself(tmp_path: Path, reference_tree: Any, fmt: str) -> None:
     run = kubecert("check", "--target", f"pki:{reference_tree.root / 'pki'}", "--profile", "palette", "-q",
                    f"--{fmt}", "mine/report", cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
-    moved = next(f for f in FORMATS if f.option == fmt)
-    assert files_under(tmp_path) == sorted(["mine/report", *(f"reports/{f.file_name}" for f in FORMATS if f != moved)])
+    assert files_under(tmp_path) == ["mine/report"]
+
+
+def test_a_format_option_beside_output_dir_moves_that_format_out_of_it(tmp_path: Path, reference_tree: Any) -> None:
+    run = kubecert("check", "--target", f"pki:{reference_tree.root / 'pki'}", "--profile", "palette", "-q",
+                   "--output-dir", "out", "--junitxml", "ci/junit.xml", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert files_under(tmp_path) == sorted(["ci/junit.xml", *(f"out/{f.file_name}" for f in FORMATS
+                                                              if f.option != "junitxml")])
+
+
+def test_without_any_report_option_the_command_writes_every_format_into_reports(
+    tmp_path: Path, reference_tree: Any
+) -> None:
+    run = kubecert("check", "--target", f"pki:{reference_tree.root / 'pki'}", "--profile", "palette", "-q",
+                   cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert files_under(tmp_path) == [f"reports/{name}" for name in NAMES]
 
 
 def test_plain_pytest_writes_the_json_by_default_under_the_rootdir(
