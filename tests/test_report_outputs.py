@@ -190,3 +190,20 @@ def test_merge_refuses_conflicting_results(tmp_path: Path, reference_tree: Any) 
     assert merged.returncode == 3
     assert "KC-VAL-02 on" in merged.stderr and "failed in a.json but passed in b.json" in merged.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_without_the_reports_extra_output_dir_leaves_oscal_and_metrics_out_and_asking_for_them_is_an_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    from kubecert.reports import outputs
+
+    missing = tuple(dataclasses.replace(f, needs="kubecert_no_such_module") if f.needs else f for f in FORMATS)
+    monkeypatch.setattr(outputs, "FORMATS", missing)
+    paths = outputs.ReportPaths.resolve({}, tmp_path)
+    assert sorted(paths.paths) == ["html", "json", "junitxml"] and paths.left_out == ("oscal", "metrics")
+    assert paths.problems() == []
+    asked = outputs.ReportPaths.resolve({"oscal": tmp_path / "o.json"}, None)
+    assert asked.problems() == ["--oscal needs pip install 'kubecert[reports]' (kubecert_no_such_module is not "
+                                "installed)"]

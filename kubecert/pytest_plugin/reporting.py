@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import re
 import socket
 from collections import defaultdict
 from pathlib import Path
@@ -19,14 +18,13 @@ from typing import Any
 import pytest
 
 from kubecert.pytest_plugin.session import KubecertSession
-from kubecert.pytest_plugin.terminal import COMPACT_PLUGIN, summary_lines
+from kubecert.pytest_plugin.terminal import CATALOG_ITEM, COMPACT_PLUGIN, summary_lines
 from kubecert.reports import baseline, canonical, outputs
 from kubecert.reports.citations import rule_fields
 from kubecert.reports.redact import redact_command_line
 from kubecert.reports.results import ProfileRecord, Report, Result, Status, TargetRecord
 from kubecert.rules import catalog
 
-CATALOG_ITEM = re.compile(r"::(KC-[A-Z0-9]+-\d{2})\[(.*)\]$")
 # The attribute of the object ``kubecert check`` registers to hand the plugin the command line the user typed.
 TYPED_ARGV = "kubecert_typed_argv"
 

@@ -21,7 +21,7 @@ from kubecert.reports.results import Result, Status
 from kubecert.status import STATUSES
 from kubecert.text import shown
 
-CATALOG_ITEM = re.compile(r"::(KC-[A-Z0-9]+-\d{2})\[(.*)\]$")
+CATALOG_ITEM = re.compile(r"::(KC-[A-Z0-9]+-\d{2})\[(.*)\]$")  # a catalog check's node id: its rule and target
 _OPTION_HINT = re.compile(r"\b(?:give|pass) (--[a-z][-a-z]*)")
 _MARKUP = {Status.PASSED: {"green": True}, Status.FAILED: {"red": True, "bold": True},
            Status.ERROR: {"yellow": True, "bold": True}}

@@ -33,8 +33,8 @@ def failure_text(result: Mapping[str, Any]) -> str:
     return _text("\n".join(parts))
 
 
-def render(report: Mapping[str, Any]) -> str:
-    document = report.to_json() if hasattr(report, "to_json") else report
+def render(document: Mapping[str, Any]) -> str:
+    """The JUnit XML of a canonical report (its JSON form)."""
     by_target: defaultdict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for result in document["results"]:
         by_target[result["target"]].append(result)
