@@ -175,7 +175,7 @@ def run_rules(args: argparse.Namespace) -> int:
 
     rules = all_rules()
     if args.json:
-        document = {"sources": {k: {"title": s.title, "url": s.url} for k, s in sources().items()},
+        document = {"sources": {k: s.to_json() for k, s in sources().items()},
                     "rules": [r.to_json() for r in rules]}
         print(json.dumps(document, indent=2))
         return EXIT_OK
@@ -192,6 +192,8 @@ def run_rules(args: argparse.Namespace) -> int:
         print(f"    sources: {', '.join(rule.sources)}"
               + (f"; parameters: {', '.join(rule.parameters)}" if rule.parameters else "")
               + (f"; needs: {', '.join(rule.capabilities)}" if rule.capabilities else ""))
+        if rule.remediation:
+            print(textwrap.indent(textwrap.fill(f"fix: {rule.remediation}", 100), "    "))
         if rule.note:
             print(textwrap.indent(textwrap.fill(f"note: {rule.note}", 100), "    "))
     return EXIT_OK
