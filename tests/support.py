@@ -137,3 +137,20 @@ def reference_api(folder: Path, api_key: str) -> Iterator[tuple[Any, str, str]]:
         yield server, row["uid"], row["project_uid"]
     finally:
         server.stop()
+
+
+def validate_every_report(folder: Path) -> int:
+    """Validate every canonical report written anywhere under ``folder`` (finished or partial) against the
+    shipped schema; how many there were."""
+    found = 0
+    for path in sorted(folder.rglob("*.json*")):
+        if path.suffix not in (".json", ".partial") or not path.is_file():
+            continue
+        try:
+            document = json.loads(path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if isinstance(document, dict) and document.get("schema") == "kubecert.report/v1":
+            validated(document)
+            found += 1
+    return found

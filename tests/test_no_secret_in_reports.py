@@ -17,7 +17,7 @@ import pytest
 from kubecert.reports.outputs import FORMATS
 from kubecert.reports.redact import REDACTED, redact_command_line
 
-from support import reference_api
+from support import reference_api, validate_every_report
 
 API_KEY = "kcSecretKey7Qm2ZpX9vB4nL0wE5rT8yU1iO3aS6dF"
 
@@ -55,6 +55,7 @@ def test_no_written_byte_holds_the_api_key_or_a_private_key(tmp_path: Path, api:
         env={**os.environ, "PALETTE_API_KEY": API_KEY})
     assert run.returncode in (0, 1), run.stdout + run.stderr
     written = sorted((tmp_path / "out").iterdir())
+    assert validate_every_report(tmp_path) == 1
     assert [p.name for p in written] == sorted(fmt.file_name for fmt in FORMATS)
     keys = private_key_material(tmp_path / "node")
     for where, text in [*((str(p), p.read_text()) for p in written), ("stdout", run.stdout), ("stderr", run.stderr)]:

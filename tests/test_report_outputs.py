@@ -14,14 +14,16 @@ import pytest
 
 from kubecert.reports.outputs import FORMATS
 
-from support import SUITE, validated
+from support import SUITE, validate_every_report, validated
 
 NAMES = sorted(fmt.file_name for fmt in FORMATS)
 
 
 def kubecert(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kubecert", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, check=False, env={**os.environ, "NO_COLOR": "1"})
+    run = subprocess.run([sys.executable, "-m", "kubecert", *args], cwd=cwd, capture_output=True, text=True,
+                         timeout=300, check=False, env={**os.environ, "NO_COLOR": "1"})
+    validate_every_report(cwd)
+    return run
 
 
 def files_under(folder: Path) -> list[str]:
@@ -33,6 +35,7 @@ def test_output_dir_moves_every_report(tmp_path: Path, reference_tree: Any) -> N
                    "--output-dir", "ci/out", cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     assert files_under(tmp_path) == [f"ci/out/{name}" for name in NAMES]
+    assert validate_every_report(tmp_path) == 1
 
 
 @pytest.mark.parametrize("fmt", [fmt.option for fmt in FORMATS])

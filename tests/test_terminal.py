@@ -12,12 +12,16 @@ from typing import Any
 from kubecert.pytest_plugin.terminal import Folded
 from kubecert.reports.results import Result, Status
 
+from support import validate_every_report
+
 LINE = re.compile(r"^(pass|FAIL|ERROR|ACCEPTED)\s+(KC-[A-Z0-9]+-\d{2})\s+(\S+)\s+(.*)$")
 
 
 def check(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kubecert", "check", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300, check=False, env={**os.environ, **(env or {})})
+    run = subprocess.run([sys.executable, "-m", "kubecert", "check", *args], cwd=cwd, capture_output=True,
+                         text=True, timeout=300, check=False, env={**os.environ, **(env or {})})
+    validate_every_report(cwd)
+    return run
 
 
 def test_one_line_per_rule_and_target_with_the_first_offender(tmp_path: Path, reference_tree: Any) -> None:

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support import validate_every_report
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -31,3 +33,4 @@ def test_the_readme_walkthrough_passes_as_written(tmp_path: Path) -> None:
                              text=True, timeout=300, check=False, env={**os.environ, "NO_COLOR": "1"})
         assert run.returncode == 0, f"{shlex.join(words)} exited {run.returncode}:\n{run.stdout}{run.stderr}"
     assert (tmp_path / "demo-reports" / "kubecert.html").is_file()
+    assert validate_every_report(tmp_path) == 1
