@@ -210,3 +210,26 @@ def test_without_the_reports_extra_output_dir_leaves_oscal_and_metrics_out_and_a
     asked = outputs.ReportPaths.resolve({"oscal": tmp_path / "o.json"}, None)
     assert asked.problems() == ["--oscal needs pip install 'kubecert[reports]' (kubecert_no_such_module is not "
                                 "installed)"]
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    (lambda d: d.pop("targets"), "no 'targets'"),
+    (lambda d: d["results"][0].pop("status"), "results[0] has no 'status'"),
+    (lambda d: d["results"].__setitem__(1, "KC-VAL-01"), "results[1] has no 'rule'"),
+    (lambda d: d["results"][0].__setitem__("evidence", "none"), "results[0].evidence is not a list"),
+])
+def test_a_damaged_report_is_refused_naming_the_file_and_field(tmp_path: Path, reference_tree: Any,
+                                                                change: Any, field: str) -> None:
+    run = kubecert("check", "--target", f"pki:{reference_tree.root / 'pki'}", "-q", "--json", "a.json", cwd=tmp_path)
+    assert run.returncode == 1
+    document = json.loads((tmp_path / "a.json").read_text())
+    change(document)
+    (tmp_path / "b.json").write_text(json.dumps(document))
+    for command in (["baseline", "write", "base.json", "--report", "b.json"],
+                    ["report", "merge", "a.json", "b.json", "--output-dir", "m"]):
+        refused = subprocess.run([sys.executable, "-m", "kubecert", *command], cwd=tmp_path, capture_output=True,
+                                 text=True, timeout=120, check=False)
+        assert refused.returncode == 3, refused.stderr
+        assert f"b.json: not a complete kubecert.report/v1 report: {field}" in refused.stderr
+        assert "Traceback" not in refused.stderr
+    assert not (tmp_path / "base.json").exists() and not (tmp_path / "m").exists()

@@ -106,11 +106,37 @@ def dumps(report: Report | Mapping[str, Any]) -> str:
 
 
 def load(path: Path) -> dict[str, Any]:
-    """A report written by kubecert; ValueError names the file when it is not one."""
+    """A report written by kubecert; ValueError names the file, and the field, when it is not one."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: not a readable JSON report: {exc}") from None
     if not isinstance(document, dict) or document.get("schema") != SCHEMA:
         raise ValueError(f"{path}: not a {SCHEMA} report")
+    problem = shape_problem(document)
+    if problem is not None:
+        raise ValueError(f"{path}: not a complete {SCHEMA} report: {problem}")
     return document
+
+
+def shape_problem(document: Mapping[str, Any]) -> str | None:
+    """The first field the report's schema requires and ``document`` lacks or holds as the wrong kind, or
+    None: what reads a report back (baselines, merges) may then index it without a traceback."""
+    from kubecert.reports.schema import shipped
+
+    schema = shipped()
+    for name in schema["required"]:
+        if name not in document:
+            return f"no {name!r}"
+    for name, definition in (("results", "Result"), ("targets", "TargetRecord")):
+        items = document[name]
+        if not isinstance(items, list):
+            return f"{name!r} is not a list"
+        required = schema["$defs"][definition]["required"]
+        for index, item in enumerate(items):
+            missing = [key for key in required if not isinstance(item, dict) or key not in item]
+            if missing:
+                return f"{name}[{index}] has no {missing[0]!r}"
+            if name == "results" and not isinstance(item["evidence"], list):
+                return f"results[{index}].evidence is not a list"
+    return None
