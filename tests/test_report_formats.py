@@ -150,3 +150,24 @@ def test_run_suite_reports_validate(pytester: pytest.Pytester, reference_tree: A
     assert first["title"] and first["statement"] and first["remediation"]
     assert all(s["url"].startswith("https://") and s["version"] for s in first["sources"])
     assert len(report["targets"][0]["certificates"]) == 14
+
+
+def test_a_run_of_the_reference_writes_every_format_and_each_reads_back(tmp_path: Path) -> None:
+    """`kubecert check` as `make check` runs it (the default target: the whole reference platform, renewals
+    included), every format validated by its own reader."""
+    run = subprocess.run([sys.executable, "-m", "kubecert", "check", "-q", "--output-dir", "out"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=900, check=False)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == sorted(fmt.file_name for fmt in FORMATS)
+    report = validated(json.loads((out / "kubecert.json").read_text()))
+    assert all(t["id"].startswith("reference:") for t in report["targets"]) and len(report["targets"]) > 1
+    assert report["summary"]["failed"] == report["summary"]["error"] == 0
+    cases = [case for suite in JUnitXml.fromfile(str(out / "kubecert-junit.xml")) for case in suite]
+    assert len(cases) == len(report["results"])
+    model = AssessmentResults.oscal_read(out / "kubecert-oscal.json")
+    assert model is not None and len(model.results[0].findings) == len(report["results"])
+    families = {f.name: f for f in text_string_to_metric_families((out / "kubecert.prom").read_text())}
+    dated = sum(1 for t in report["targets"] for c in t["certificates"] if c["not_after"])
+    assert len(families["x509_cert_not_after"].samples) == dated > 0
+    assert "<script" not in (out / "kubecert.html").read_text()
