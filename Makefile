@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[reference,cluster,test]'
+	$(BIN)/python -m pip install --quiet -e '.[reference,cluster,reports,test]'
 	touch $@
 
 # The conformance suite against the embedded reference platform; reports land in reports/.
@@ -29,4 +29,4 @@ unit: $(BIN)/.installed
 	$(BIN)/pytest -n 2
 
 clean:
-	rm -rf $(VENV) reports/*.json reports/*.html reports/*.xml .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) reports/*.json reports/*.html reports/*.xml reports/*.prom reports/*.png .pytest_cache .mypy_cache .ruff_cache

@@ -14,18 +14,18 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from importlib import resources
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kubecert._version import __version__
 from kubecert.options import CHECK_OPTIONS, Option
+from kubecert.reports.outputs import FORMATS
 
 if TYPE_CHECKING:
     from kubecert.rules import Rule
     from kubecert.targets.registry import TargetKind
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_USAGE = 0, 1, 2, 3
-DEFAULT_JUNIT = Path("reports") / "kubecert-junit.xml"
+DEFAULT_OUTPUT_DIR = "reports"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,12 +47,14 @@ def build_parser(kinds: Sequence[TargetKind] = ()) -> argparse.ArgumentParser:
                                             "Arguments after -- go to pytest.")
     for option in _options(kinds):
         option.add_to_argparse(check)
-    check.add_argument("--junitxml", type=Path, default=DEFAULT_JUNIT, metavar="PATH",
-                       help="JUnit XML report (default: %(default)s)")
     check.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                        help="a pytest plugin module that adds target kinds (pytest_kubecert_target_kinds); its "
                             "kinds' options become options here (repeatable)")
-    check.add_argument("-q", "--quiet", action="store_true", help="less output from pytest")
+    detail = check.add_mutually_exclusive_group()
+    detail.add_argument("-q", "--quiet", action="store_true",
+                        help="only what did not pass, the summary and the reports")
+    detail.add_argument("-v", "--verbose", action="store_true",
+                        help="pytest's own output: every check by its test id, each failure in full")
     check.add_argument("pytest_args", nargs="*", metavar="-- PYTEST ARGS")
     check.set_defaults(handler=run_check)
 
@@ -62,7 +64,9 @@ def build_parser(kinds: Sequence[TargetKind] = ()) -> argparse.ArgumentParser:
     rules.set_defaults(handler=run_rules)
 
     from kubecert.reference.cli import register as register_reference
+    from kubecert.reports.commands import register as register_report_commands
 
+    register_report_commands(commands)
     register_reference(commands)
     return parser
 
@@ -100,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(kinds)
     args = parser.parse_args(words)
     args.kinds = kinds
+    args.argv = words
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:
@@ -115,33 +120,54 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
     suite = resources.files("kubecert.conformance")
     argv = [
         "--pyargs", "kubecert.conformance",
-        "-c", str(suite.joinpath("pytest.ini")), "--rootdir", str(suite),
-        "-p", "no:cacheprovider", "-rfEs", "--junitxml", str(args.junitxml),
+        "-c", str(suite.joinpath("pytest.ini")), "--rootdir", str(suite), "-p", "no:cacheprovider",
     ]
     for module in args.plugin:
         argv += ["-p", module]
-    argv += ["-q"] if args.quiet else ["-v"]
+    if getattr(args, "verbose", False):
+        argv += ["-v", "-rfEs"]
+    else:
+        # kubecert's own lines (one per rule and target, skips folded, an error said once) instead of
+        # pytest's: no progress letters, no tracebacks, no short summary.
+        argv += ["-q", "--tb=no", "-rN", "--kubecert-compact"] + (["--kubecert-compact-quiet"] if args.quiet else [])
+    # No report option at all: every format, into reports/.
+    no_report_option = not any(getattr(args, f"kubecert_{fmt.option}") for fmt in FORMATS)
     for option in _options(getattr(args, "kinds", ())):
-        argv += option.pytest_args(getattr(args, option.dest))
+        value = getattr(args, option.dest)
+        if option.name == "output-dir" and value is None and no_report_option:
+            value = DEFAULT_OUTPUT_DIR
+        argv += option.pytest_args(value)
     return argv + list(args.pytest_args)
+
+
+class TypedCommand:
+    """Registered with the run: hands the plugin the command line the user typed (for the report) and takes
+    the finished report back (for the exit code), so the command reads no file to judge the run."""
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        self.kubecert_typed_argv = ["kubecert", *argv]
+        self.report: dict[str, object] | None = None
+
+    def pytest_kubecert_report_ready(self, report: object, config: object) -> None:
+        to_json = getattr(report, "to_json", None)
+        self.report = to_json() if callable(to_json) else None
 
 
 def run_check(args: argparse.Namespace) -> int:
     import pytest
 
-    code = pytest.main(pytest_arguments(args))
+    typed = TypedCommand(getattr(args, "argv", ["check"]))
+    code = pytest.main(pytest_arguments(args), plugins=[typed])
     if code == pytest.ExitCode.USAGE_ERROR:
         return EXIT_USAGE
     if code in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
         return EXIT_ERROR
     from kubecert.reports import canonical
 
-    try:
-        report = canonical.load(Path(args.kubecert_json))
-    except ValueError as exc:
-        print(f"kubecert: no report to judge the run by: {exc}", file=sys.stderr)
+    if typed.report is None:
+        print("kubecert: the run made no report to judge it by", file=sys.stderr)
         return EXIT_ERROR
-    return canonical.exit_code(report)
+    return canonical.exit_code(typed.report)
 
 
 def run_rules(args: argparse.Namespace) -> int:
@@ -149,7 +175,7 @@ def run_rules(args: argparse.Namespace) -> int:
 
     rules = all_rules()
     if args.json:
-        document = {"sources": {k: {"title": s.title, "url": s.url} for k, s in sources().items()},
+        document = {"sources": {k: s.to_json() for k, s in sources().items()},
                     "rules": [r.to_json() for r in rules]}
         print(json.dumps(document, indent=2))
         return EXIT_OK
@@ -167,6 +193,8 @@ def run_rules(args: argparse.Namespace) -> int:
               + (f"; parameters: {', '.join(rule.parameters)}" if rule.parameters else "")
               + (f"; needs: {', '.join(rule.capabilities)}" if rule.capabilities else "")
               + (f"; nodes: {', '.join(rule.roles)}" if rule.roles else ""))
+        if rule.remediation:
+            print(textwrap.indent(textwrap.fill(f"fix: {rule.remediation}", 100), "    "))
         if rule.note:
             print(textwrap.indent(textwrap.fill(f"note: {rule.note}", 100), "    "))
     return EXIT_OK
@@ -174,10 +202,12 @@ def run_rules(args: argparse.Namespace) -> int:
 
 def rules_markdown(rules: Sequence[Rule]) -> str:
     """The catalog as the README shows it (a test keeps the two the same)."""
-    lines = ["| ID | rule | sources | needs | nodes |", "|---|---|---|---|---|"]
+    lines = ["| ID | rule | sources | needs | nodes | implemented |", "|---|---|---|---|---|---|"]
     for rule in rules:
         needs = ", ".join(rule.capabilities) + (" (disruptive)" if rule.disruptive else "")
-        lines.append(f"| {rule.id} | {rule.title} | {', '.join(rule.sources)} | {needs} | {', '.join(rule.roles)} |")
+        implemented = "yes" if rule.implemented else "not yet (planned)"
+        lines.append(f"| {rule.id} | {rule.title} | {', '.join(rule.sources)} | {needs} | {', '.join(rule.roles)} "
+                     f"| {implemented} |")
     return "\n".join(lines)
 
 

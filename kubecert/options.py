@@ -98,8 +98,20 @@ CHECK_OPTIONS: tuple[Option, ...] = (
            "a fresh reference platform", "URI", Kind.REPEAT),
     Option("profile", "the parameters rules read: auto (per target), kubeadm, palette, or a YAML profile file",
            "auto|kubeadm|palette|FILE", default="auto"),
-    Option("json", "write the canonical JSON report here", "PATH", cli_default="reports/kubecert.json"),
-    Option("html", "write the HTML report here", "PATH", cli_default="reports/kubecert.html"),
+    # Reports: --output-dir gives every format its file name in one folder; a format's own option writes
+    # that format there (and, without --output-dir, only the formats named). With none of them the command
+    # writes every format into reports/, and plain pytest the JSON to reports/kubecert.json under the rootdir.
+    Option("output-dir", "write every report into DIR: kubecert.json, kubecert.html, kubecert-junit.xml, and with "
+           "kubecert[reports] kubecert-oscal.json and kubecert.prom (the command's default without any report "
+           "option: reports)", "DIR"),
+    Option("json", "write the canonical JSON report here (with --output-dir: instead of DIR/kubecert.json)", "PATH"),
+    Option("html", "write the HTML evidence report here", "PATH"),
+    Option("junitxml", "write the JUnit XML report here (one test case per rule and target)", "PATH"),
+    Option("oscal", "write an OSCAL assessment-results document here (needs kubecert[reports])", "PATH"),
+    Option("metrics", "write an OpenMetrics file for node-exporter's textfile collector here (needs "
+           "kubecert[reports])", "PATH"),
+    Option("baseline", "accept the failures recorded in FILE (kubecert baseline write): they are reported as "
+           "accepted and only new failures fail the run", "FILE"),
     Option("min-remaining", "the expiry horizon of KC-EXP-01 in days (profile default 30)", "DAYS",
            type=non_negative_int),
     Option("at", "judge dates as of DATE (2027-01-31 or 2027-01-31T12:00:00Z) instead of now", "DATE"),

@@ -3,6 +3,7 @@ the shipped JSON Schema), reading reports, judging a tree in-process, and the fa
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -166,3 +167,40 @@ def measured() -> Iterator[Cost]:
         cost.wall_s, cost.cpu_s = time.monotonic() - wall, time.process_time() - cpu
         cost.peak_bytes = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
+@contextlib.contextmanager
+def reference_api(folder: Path, api_key: str) -> Iterator[tuple[Any, str, str]]:
+    """The reference Palette-like API on loopback with one repave cluster (2 control planes, 1 worker) and
+    fast platform time: the server, the cluster's uid and its project's uid."""
+    from kubecert.reference.api.cli import seed
+    from kubecert.reference.api.server import ReferenceApiServer, ServerSettings
+    from kubecert.reference.pki import KeyPool
+    from kubecert.reference.platform.engine import Timing
+
+    settings = ServerSettings(state_file=folder / "state.db", api_key=api_key,
+                              timing=Timing(provision_s=0.3, delete_s=0.15, renew_machine_s=0.15, scale=1.0))
+    server = ReferenceApiServer(settings, keys=KeyPool(size=12))
+    seed(server.platform, 1, mode="repave", control_planes=2, workers=1, age_days=100)
+    server.start()
+    try:
+        with server.platform.store.snapshot() as db:
+            row = db.execute("SELECT uid, project_uid FROM clusters").fetchone()
+        yield server, row["uid"], row["project_uid"]
+    finally:
+        server.stop()
+
+
+def validate_every_report(folder: Path) -> int:
+    """Validate every canonical report written anywhere under ``folder`` (finished or partial) against the
+    shipped schema; how many there were."""
+    found = 0
+    for path in sorted(folder.rglob("*.json*")):
+        if path.suffix not in (".json", ".partial") or not path.is_file():
+            continue
+        try:
+            document = json.loads(path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if isinstance(document, dict) and document.get("schema") == "kubecert.report/v1":
+            validated(document)
+            found += 1
+    return found

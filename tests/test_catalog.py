@@ -118,3 +118,33 @@ def test_every_rule_a_node_folder_is_judged_by_says_which_nodes_it_concerns(tmp_
     undeclared = [rule.id for rule in all_rules() if folder.concerns(rule.capabilities) and not rule.roles]
     assert undeclared == []
     assert {rule.id for rule in all_rules() if "worker" in rule.roles} >= {f"KC-KLT-0{n}" for n in range(1, 6)}
+# ---------------------------------------------------------------- remediation and sources
+
+
+def test_every_implemented_rule_says_what_fixes_it() -> None:
+    """kube-bench gives a remediation with every failure; so does kubecert, from the catalog."""
+    without = [r.id for r in all_rules() if r.implemented and not r.remediation.strip()]
+    assert without == [], f"{without}: add remediation = \"...\" (the command, platform action or mode that fixes it)"
+
+
+@pytest.mark.parametrize("value", ["", "   ", 3, ["chmod 600"]])
+def test_a_remediation_that_is_not_text_is_an_error_at_load(value: object) -> None:
+    entry = {"id": "KC-TEST-01", "family": "x", "title": "t", "statement": "s", "sources": ["PAL"],
+             "citation": "c", "remediation": value}
+    with pytest.raises(catalog.CatalogError, match="KC-TEST-01: remediation must be non-empty text"):
+        catalog._validate(entry)
+
+
+def test_every_source_names_the_document_version_it_was_read_from() -> None:
+    for key, source in sources().items():
+        assert source.url.startswith("https://"), key
+        assert source.version.strip(), key
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ({"title": "t", "url": "https://x"}, r"\[sources.X\]: version must be non-empty text"),
+    ({"title": "t", "url": "https://x", "version": "1", "edition": "2"}, "unknown field 'edition'"),
+])
+def test_a_source_without_its_version_is_an_error_at_load(source: dict[str, str], message: str) -> None:
+    with pytest.raises(catalog.CatalogError, match=message):
+        catalog._validate_sources({"sources": {"X": source}})

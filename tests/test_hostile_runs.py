@@ -21,6 +21,7 @@ from kubecert.profiles import BUILTIN
 from kubecert.reference.pki.issue import sign, template_of
 from kubecert.reference.pki.tree import PkiTree
 from kubecert.reports import outputs
+from kubecert.reports.outputs import FORMATS
 from kubecert.targets.pki import PkiTarget
 
 from support import read_report, run_suite, validated
@@ -122,7 +123,8 @@ def test_an_interrupted_run_writes_every_report_as_partial_and_removes_the_old_o
     (tmp_path / "slow.py").write_text(textwrap.dedent(SLOW_CHECK))
     reports = tmp_path / "reports"
     reports.mkdir()
-    for name in ("kubecert.json", "kubecert.html", "kubecert-junit.xml"):
+    every_format = [fmt.file_name for fmt in FORMATS]
+    for name in every_format:
         (reports / name).write_text("an earlier run's report")
     run = kubecert("--target", f"pki:{reference_tree.root / 'pki'}", "--plugin", "slow", "-q", cwd=tmp_path,
                    env={"PYTHONPATH": str(tmp_path)})
@@ -132,8 +134,7 @@ def test_an_interrupted_run_writes_every_report_as_partial_and_removes_the_old_o
     run.send_signal(signum)
     out, err = run.communicate(timeout=60)
     assert run.returncode == 2, out + err
-    assert sorted(p.name for p in reports.iterdir()) == [
-        "kubecert-junit.xml.partial", "kubecert.html.partial", "kubecert.json.partial"]
+    assert sorted(p.name for p in reports.iterdir()) == sorted(f"{name}.partial" for name in every_format)
     report = validated(json.loads((reports / "kubecert.json.partial").read_text()))
     assert report["complete"] is False
     assert '<property name="kubecert_complete" value="false"' in (reports / "kubecert-junit.xml.partial").read_text()

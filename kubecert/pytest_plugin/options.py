@@ -13,17 +13,21 @@ import pytest
 from kubecert.inventory.facts import NodeFacts
 from kubecert.options import CHECK_OPTIONS, FACT_OPTIONS, Option, values_of
 from kubecert.profiles import ProfileError, check_spec, declared_facts
+from kubecert.reports.outputs import FORMATS, ReportPaths
 
 DEFAULT_TARGET = "reference"
 GROUP = "kubecert"
+# Under plain pytest, with no report option, the canonical JSON goes here (under the rootdir, beside
+# .pytest_cache), so every run that checked something leaves its evidence.
+DEFAULT_JSON = Path("reports") / "kubecert.json"
 
 
 @dataclass(frozen=True)
 class Settings:
     targets: tuple[str, ...]
     profile: str
-    json_path: Path | None
-    html_path: Path | None
+    reports: ReportPaths
+    baseline: Path | None
     at: dt.datetime | None
     allow_disruptive: bool
     rule_patterns: tuple[str, ...]
@@ -61,8 +65,11 @@ def settings_from(config: pytest.Config, target_options: Iterable[Option]) -> Se
     return Settings(
         targets=tuple(values["target"]) or (DEFAULT_TARGET,),
         profile=profile,
-        json_path=Path(values["json"]) if values["json"] else None,
-        html_path=Path(values["html"]) if values["html"] else None,
+        reports=ReportPaths.resolve(
+            {fmt.option: Path(values[fmt.option]) for fmt in FORMATS if values[fmt.option]},
+            Path(values["output-dir"]) if values["output-dir"] else None,
+            default_json=config.rootpath / DEFAULT_JSON),
+        baseline=Path(values["baseline"]) if values["baseline"] else None,
         at=parse_at(values["at"]) if values["at"] else None,
         allow_disruptive=bool(values["allow-disruptive"]),
         rule_patterns=tuple(values["rule"]),

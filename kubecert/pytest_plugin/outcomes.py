@@ -13,6 +13,7 @@ import pytest
 
 import kubecert
 from kubecert.contexts import CheckCouldNotRun
+from kubecert.reports.citations import rule_fields
 from kubecert.reports.results import Result
 from kubecert.rules import catalog
 from kubecert.rules.catalog import Rule
@@ -89,8 +90,7 @@ def result_of(item: pytest.Item, report: pytest.TestReport, call: pytest.CallInf
         verdict = Verdict.single(rule_id, Status.ERROR, f"the check failed after its verdict: {report.longreprtext}")
     return Result(
         rule=rule_id, target=target_id, status=verdict.status, message=verdict.message,
-        evidence=verdict.evidence(), citation=f"{rule.citation} [{', '.join(rule.sources)}]",
-        nodeid=report_nodeid(item),
+        evidence=verdict.evidence(), nodeid=report_nodeid(item), **rule_fields(rule),
     )
 
 

@@ -22,6 +22,7 @@ from kubecert.pytest_plugin.outcomes import RULE_MARKER, result_of, rule_id_of, 
 from kubecert.pytest_plugin.reporting import Reporter
 from kubecert.pytest_plugin.session import SESSION_KEY, KubecertSession, kubecert_session
 from kubecert.pytest_plugin.signals import restore_sigterm, stop_on_sigterm
+from kubecert.pytest_plugin.terminal import add_terminal_options, register_compact
 from kubecert.rules import catalog
 from kubecert.targets.registry import BUILTIN_KINDS, Registry, TargetKind, entry_point_kinds
 
@@ -58,6 +59,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     add_options(parser)
+    add_terminal_options(parser)
     pluginmanager.register(KindOptions(parser, [*BUILTIN_KINDS, *entry_point_kinds()]), "kubecert.kind-options")
 
 
@@ -93,6 +95,7 @@ def pytest_configure(config: pytest.Config) -> None:
             raise
         reporter.clear_stale()
         config.pluginmanager.register(reporter, "kubecert.reporter")
+        register_compact(config)
         stop_on_sigterm(config)
 
 

@@ -10,19 +10,23 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import re
-from collections import Counter, defaultdict
+import socket
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kubecert.pytest_plugin.session import KubecertSession
-from kubecert.reports import canonical, html, outputs
-from kubecert.reports.results import STATUSES, ProfileRecord, Report, Result, Status, TargetRecord
+from kubecert.pytest_plugin.terminal import CATALOG_ITEM, COMPACT_PLUGIN, summary_lines
+from kubecert.reports import baseline, canonical, outputs
+from kubecert.reports.citations import rule_fields
+from kubecert.reports.redact import redact_command_line
+from kubecert.reports.results import ProfileRecord, Report, Result, Status, TargetRecord
 from kubecert.rules import catalog
 
-CATALOG_ITEM = re.compile(r"::(KC-[A-Z0-9]+-\d{2})\[(.*)\]$")
+# The attribute of the object ``kubecert check`` registers to hand the plugin the command line the user typed.
+TYPED_ARGV = "kubecert_typed_argv"
 
 
 class Reporter:
@@ -38,27 +42,29 @@ class Reporter:
         self.failed_writes: list[str] = []
         self.expected: set[str] = set()  # node ids of the catalog checks the session selected
         self.report: Report | None = None
-
-    def _paths(self) -> list[Path]:
-        settings = self.session.settings
-        return [p for p in (settings.json_path, settings.html_path) if p is not None]
+        self.accepted: frozenset[baseline.Accepted] = frozenset()
 
     def _junit(self) -> Path | None:
+        """pytest's own --junitxml, when given under plain pytest (kubecert writes its own with --kubecert-junitxml)."""
         xmlpath = getattr(self.config.option, "xmlpath", None)
         return Path(xmlpath) if xmlpath else None
 
     def check_outputs(self) -> None:
-        """Every report path is writable, or the run stops now with a usage error."""
+        """Every report path is writable and every baseline readable, or the run stops now with a usage error."""
         settings = self.session.settings
-        found = outputs.problems([("--json", settings.json_path), ("--html", settings.html_path),
-                                  ("--junitxml", self._junit())])
+        found = settings.reports.problems() + outputs.problems([("--junitxml", self._junit())])
         if found:
             raise pytest.UsageError("cannot write the reports:\n  " + "\n  ".join(found))
+        if settings.baseline is not None:
+            try:
+                self.accepted = baseline.load(settings.baseline)
+            except baseline.BaselineError as exc:
+                raise pytest.UsageError(str(exc)) from None
 
     def clear_stale(self) -> None:
         """A report left from an earlier run must not pass for this run's if this one dies early."""
         junit = self._junit()
-        outputs.clear([*self._paths(), *([junit] if junit else [])])
+        outputs.clear([*self.session.settings.reports.paths.values(), *([junit] if junit else [])])
 
     @pytest.hookimpl
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -68,48 +74,50 @@ class Reporter:
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         self.expected.update(nodeid for nodeid in ids if CATALOG_ITEM.search(nodeid))
 
-    @pytest.hookimpl
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """First of the hooks: a failure the baseline accepts is marked before anything shows it."""
         self.durations[report.nodeid] += report.duration
-        result = getattr(report, "kubecert_result", None)
-        if result is not None:
-            self.results[report.nodeid] = Result.from_json(result)
+        data = getattr(report, "kubecert_result", None)
+        if data is not None:
+            result = Result.from_json(data)
             target = getattr(report, "kubecert_target", None)
+            if self.session.settings.baseline is not None:
+                result = baseline.mark(result, target["identity"] if target else result.target, self.accepted)
+                report.kubecert_result = result.to_json()  # type: ignore[attr-defined]
+            self.results[report.nodeid] = result
             if target is not None:
                 known = self.targets.get(target["id"], {})
-                # Keep the first observation time seen: it is when the target was read.
+                # Keep the first observation seen: it is when the target was read, and what it showed then.
                 if known.get("observed_at") and target.get("observed_at"):
-                    target = {**target, "observed_at": min(known["observed_at"], target["observed_at"])}
+                    first = known if known["observed_at"] <= target["observed_at"] else target
+                    target = {**target, "observed_at": first["observed_at"], "certificates": first["certificates"]}
+                elif known.get("observed_at"):
+                    target = {**target, "observed_at": known["observed_at"], "certificates": known["certificates"]}
                 self.targets[target["id"]] = target
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if not self.results and not self._paths():
+        reports = self.session.settings.reports
+        if not self.results and (not reports.paths or reports.default_json):
             return
         complete = exitstatus not in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
         results = [dataclasses.replace(result, duration_s=round(self.durations.get(nodeid, 0.0), 6))
                    for nodeid, result in self.results.items()]
         if complete:
             results += self._missing()
+        path = self.session.settings.baseline
+        record = baseline.record(results, self.accepted, path) if path is not None else None
         # Targets of one cluster share its notes: each is said once.
         notes = list(dict.fromkeys(note for target in self.session.targets.values() for note in target.notes))
         self.report = canonical.build(
-            results=results, targets=[_target(t) for t in self.targets.values()], profile=self._profile(),
-            started_at=self.session.started_at, finished_at=dt.datetime.now(dt.UTC), complete=complete,
-            at=self.session.settings.at, notes=notes,
+            results=results, targets=[TargetRecord.from_json(t) for t in self.targets.values()],
+            profile=self._profile(), started_at=self.session.started_at, finished_at=dt.datetime.now(dt.UTC),
+            complete=complete, at=self.session.settings.at, notes=notes, command_line=self._command_line(),
+            host=socket.gethostname(), baseline=record,
         )
         self.config.hook.pytest_kubecert_report_ready(report=self.report, config=self.config)
-        settings = self.session.settings
-        for path, render in ((settings.json_path, canonical.dumps), (settings.html_path, html.render)):
-            if path is None:
-                continue
-            destination = path if complete else outputs.partial(path)
-            try:
-                canonical.write_atomic(destination, render(self.report))
-            except OSError as exc:
-                self.failed_writes.append(f"{destination}: {exc.strerror or exc}")
-                continue
-            self.written.append(destination)
+        self.written, self.failed_writes = reports.write(self.report.to_json(), complete)
         junit = self._junit()
         if not complete and junit is not None:
             marked = outputs.mark_junit_incomplete(junit)
@@ -117,6 +125,12 @@ class Reporter:
                 self.written.append(marked)
         if self.failed_writes:
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR  # `kubecert check` exits 2: no report to trust
+
+    def _command_line(self) -> list[str]:
+        """The command as the user typed it: ``kubecert check ...`` when the command ran pytest, else pytest's."""
+        typed = next((getattr(p, TYPED_ARGV) for p in self.config.pluginmanager.get_plugins()
+                      if isinstance(getattr(p, TYPED_ARGV, None), list)), None)
+        return redact_command_line(typed if typed is not None else ["pytest", *self.config.invocation_params.args])
 
     def _missing(self) -> list[Result]:
         """An error for every selected catalog check that ended without a result."""
@@ -129,7 +143,7 @@ class Reporter:
             missing.append(Result(
                 rule=rule.id, target=match.group(2), status=Status.ERROR, nodeid=nodeid.split("@", 1)[0],
                 message="the check ended without a result (its process stopped?); it was not judged",
-                evidence=[], citation=f"{rule.citation} [{', '.join(rule.sources)}]",
+                evidence=[], **rule_fields(rule),
             ))
         return missing
 
@@ -143,23 +157,22 @@ class Reporter:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.report is None or not self.report.results:
             return
-        write = terminalreporter.write_line
         terminalreporter.section("kubecert")
-        by_target: defaultdict[str, Counter[str]] = defaultdict(Counter)
-        for result in self.report.results:
-            by_target[result.target][result.status] += 1
-        for target, counts in by_target.items():
-            parts = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
-            write(f"{target}: {parts}")
+        compact = self.config.pluginmanager.get_plugin(COMPACT_PLUGIN)
+        for line, markup in summary_lines(self.report.results, getattr(compact, "folded", None)):
+            terminalreporter.write_line(line, **markup)
         if not self.report.complete:
-            write("the run did not finish: reports are written as partial")
+            terminalreporter.write_line("the run did not finish: reports are written as partial", yellow=True)
         for note in self.report.notes or ():
-            write(f"NOTE: {note}")
+            terminalreporter.write_line(f"NOTE: {note}", yellow=True)
+        if self.report.baseline is not None:
+            record = self.report.baseline
+            terminalreporter.write_line(f"baseline {record.path}: {record.accepted} failures accepted, "
+                                        f"{record.new} new")
         for path in self.written:
-            write(f"report: {path}")
+            terminalreporter.write_line(f"report: {path}")
+        left_out = self.session.settings.reports.left_out
+        if left_out:
+            terminalreporter.write_line(f"not written: {', '.join(left_out)} (pip install 'kubecert[{outputs.EXTRA}]')")
         for failure in self.failed_writes:
-            write(f"kubecert: could not write the report {failure}")
-
-
-def _target(described: dict[str, Any]) -> TargetRecord:
-    return TargetRecord(**{**described, "profile": ProfileRecord(**described["profile"])})
+            terminalreporter.write_line(f"kubecert: could not write the report {failure}", red=True)

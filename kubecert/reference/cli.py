@@ -21,7 +21,7 @@ from kubecert.reference.pki.expiration import OUTPUT_FORMATS, check_expiration, 
 from kubecert.reference.pki.faults import FAULTS, apply_fault, fault_names
 from kubecert.reference.pki.init import init_pki
 from kubecert.reference.pki.keys import DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS, FreshKeys
-from kubecert.reference.pki.options import DEFAULT_PROFILE, PROFILE_CA_DAYS, InitOptions, ca_days_for_profile
+from kubecert.reference.pki.options import INIT_COMMAND_PROFILE, PROFILE_CA_DAYS, InitOptions, ca_days_for_profile
 from kubecert.reference.pki.renewal_faults import renewal_fault_names
 from kubecert.reference.pki.worker import DEFAULT_ADDRESS, DEFAULT_NODE_NAME, join_worker
 
@@ -60,7 +60,9 @@ def _add_init(verbs: Subparsers) -> None:
     parser.add_argument("--encryption-algorithm", default=DEFAULT_KEY_ALGORITHM, metavar="ALGORITHM",
                         help=f"key type: {', '.join(KEY_ALGORITHMS)}")
     profiles = ", ".join(f"{name} {days} days" for name, days in PROFILE_CA_DAYS.items())
-    parser.add_argument("--profile", default=DEFAULT_PROFILE, metavar="PROFILE", help=f"CA validity: {profiles}")
+    parser.add_argument("--profile", default=INIT_COMMAND_PROFILE, metavar="PROFILE",
+                        help=f"CA validity: {profiles} (default %(default)s, as kubeadm init; check a palette tree "
+                             "with kubecert check --profile palette)")
     parser.add_argument("--kubernetes-version", default="v1.31.0")
     parser.add_argument("--external-ca", action="append", default=[], metavar="CA",
                         help="remove this CA's key after init (kubeadm external-CA mode); repeatable")

@@ -16,7 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from kubecert._version import __version__
-from kubecert.reports.results import SCHEMA, ProfileRecord, Report, Result, Status, TargetRecord, Tool
+from kubecert.reports.results import (
+    SCHEMA,
+    BaselineRecord,
+    CoverageEntry,
+    ProfileRecord,
+    Report,
+    Result,
+    Status,
+    TargetRecord,
+    Tool,
+)
 
 
 def isoformat(moment: dt.datetime) -> str:
@@ -33,18 +43,31 @@ def build(
     complete: bool,
     at: dt.datetime | None = None,
     notes: list[str] | None = None,
+    command_line: list[str] | None = None,
+    host: str = "",
+    baseline: BaselineRecord | None = None,
 ) -> Report:
+    """``command_line`` must already be redacted (redact.py)."""
     ordered = sorted(results, key=lambda r: (r.target, _rule_order(r.rule), r.nodeid))
     target_list = sorted(targets, key=lambda t: t.id)
     observed = [t.observed_at for t in target_list if t.observed_at]
     counts = Counter(r.status for r in ordered)
     return Report(
-        schema=SCHEMA, tool=Tool("kubecert", __version__), profile=profile,
-        started_at=isoformat(started_at), finished_at=isoformat(finished_at),
+        schema=SCHEMA, tool=Tool("kubecert", __version__), command_line=command_line or [], host=host,
+        profile=profile, started_at=isoformat(started_at), finished_at=isoformat(finished_at),
         observed_at=min(observed) if observed else None, complete=complete, targets=target_list,
         results=ordered, summary={status: counts.get(status, 0) for status in Status},
-        evaluated_as_of=isoformat(at) if at is not None else None, notes=notes or None,
+        coverage=coverage(ordered), evaluated_as_of=isoformat(at) if at is not None else None,
+        notes=notes or None, baseline=baseline,
     )
+
+
+def coverage(results: Iterable[Result]) -> list[CoverageEntry]:
+    """Every catalog rule, implemented or not, with the number of results that judge it."""
+    from kubecert.rules import all_rules
+
+    judged = Counter(r.rule for r in results)
+    return [CoverageEntry(rule.id, rule.title, rule.implemented, judged.get(rule.id, 0)) for rule in all_rules()]
 
 
 def _rule_order(rule_id: str) -> tuple[str, int]:
@@ -53,9 +76,10 @@ def _rule_order(rule_id: str) -> tuple[str, int]:
 
 
 def exit_code(report: Mapping[str, Any]) -> int:
-    """DESIGN's exit codes: 1 a rule failed, 2 a check could not run or nothing ran, else 0."""
+    """DESIGN's exit codes: 1 a rule failed (a failure the baseline accepts does not count), 2 a check could
+    not run or nothing ran, else 0."""
     summary = report["summary"]
-    if summary["failed"]:
+    if any(r["status"] == Status.FAILED and not r.get("accepted") for r in report["results"]):
         return 1
     if summary["error"] or not report["results"] or not report.get("complete", True):
         return 2
@@ -82,11 +106,37 @@ def dumps(report: Report | Mapping[str, Any]) -> str:
 
 
 def load(path: Path) -> dict[str, Any]:
-    """A report written by kubecert; ValueError names the file when it is not one."""
+    """A report written by kubecert; ValueError names the file, and the field, when it is not one."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: not a readable JSON report: {exc}") from None
     if not isinstance(document, dict) or document.get("schema") != SCHEMA:
         raise ValueError(f"{path}: not a {SCHEMA} report")
+    problem = shape_problem(document)
+    if problem is not None:
+        raise ValueError(f"{path}: not a complete {SCHEMA} report: {problem}")
     return document
+
+
+def shape_problem(document: Mapping[str, Any]) -> str | None:
+    """The first field the report's schema requires and ``document`` lacks or holds as the wrong kind, or
+    None: what reads a report back (baselines, merges) may then index it without a traceback."""
+    from kubecert.reports.schema import shipped
+
+    schema = shipped()
+    for name in schema["required"]:
+        if name not in document:
+            return f"no {name!r}"
+    for name, definition in (("results", "Result"), ("targets", "TargetRecord")):
+        items = document[name]
+        if not isinstance(items, list):
+            return f"{name!r} is not a list"
+        required = schema["$defs"][definition]["required"]
+        for index, item in enumerate(items):
+            missing = [key for key in required if not isinstance(item, dict) or key not in item]
+            if missing:
+                return f"{name}[{index}] has no {missing[0]!r}"
+            if name == "results" and not isinstance(item["evidence"], list):
+                return f"results[{index}].evidence is not a list"
+    return None

@@ -1,23 +1,83 @@
-"""The HTML report: the canonical report rendered for a person (auditors file it as evidence)."""
+"""The HTML evidence report: the canonical report rendered for a person (auditors file it, print it to PDF).
+
+One self-contained page: no script, no external asset. It opens with the verdict and the run's facts
+(command line, host, profile parameters), then summaries by rule and by target, then every result with
+failures and errors first and their evidence shown, then each target with its certificates on an expiry
+timeline (inline SVG, timeline.py). Filters by status and target are radio buttons that CSS alone obeys;
+a browser without CSS shows the full list. Every string of the report goes through kubecert.text first
+(control characters escaped) and Jinja2's autoescape after, so nothing a target sent can become markup.
+"""
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from typing import Any
 
 import jinja2
 
+from kubecert.reports import timeline
 from kubecert.reports.results import Report
+from kubecert.status import STATUSES
+from kubecert.text import shown_values
 
 _ENVIRONMENT = jinja2.Environment(
     loader=jinja2.PackageLoader("kubecert.reports", "templates"),
     autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
     trim_blocks=True,
     lstrip_blocks=True,
+    undefined=jinja2.StrictUndefined,
 )
+# Failures first, then what could not be judged, then what the baseline accepts, then the rest.
+ORDER = ("failed", "error", "accepted", "skipped", "passed", "not_applicable")
+FILTER_STATUSES = ("failed", "error", "accepted", "passed", "skipped", "not_applicable")
+
+
+def status_of(result: Mapping[str, Any]) -> str:
+    return "accepted" if result.get("accepted") else str(result["status"])
 
 
 def render(report: Report | Mapping[str, Any]) -> str:
     """The HTML of a report (the canonical one, or its JSON as read back from a file)."""
-    document = report.to_json() if isinstance(report, Report) else report
-    return _ENVIRONMENT.get_template("report.html.j2").render(report=document)
+    document = shown_values(report.to_json() if isinstance(report, Report) else dict(report))
+    return _ENVIRONMENT.get_template("report.html.j2").render(**view(document))
+
+
+def view(document: Mapping[str, Any]) -> dict[str, Any]:
+    """What the template draws, derived once here so the template only lays it out."""
+    targets = list(document["targets"])
+    target_ids = sorted({t["id"] for t in targets} | {r["target"] for r in document["results"]})
+    index = {target: number for number, target in enumerate(target_ids)}
+    results = sorted(document["results"], key=lambda r: (ORDER.index(status_of(r)), r["rule"], r["target"]))
+    by_target: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    rules: dict[str, dict[str, Any]] = {}
+    failing: defaultdict[str, set[str]] = defaultdict(set)
+    for result in results:
+        status = status_of(result)
+        by_target[result["target"]][status] += 1
+        row = rules.setdefault(result["rule"], {"rule": result["rule"], "title": result.get("title", ""), "cells": {}})
+        row["cells"][result["target"]] = status
+        if result["status"] in ("failed", "error"):
+            failing[result["target"]].update(str(e["subject"]) for e in result["evidence"]
+                                             if e.get("status") in ("failed", "error"))
+    rule_rows = sorted(rules.values(), key=lambda row: (min(ORDER.index(s) for s in row["cells"].values()),
+                                                        row["rule"]))
+    verdict = ("failed" if any(status_of(r) == "failed" for r in results)
+               else "error" if any(r["status"] == "error" for r in results) or not results else "passed")
+    return {
+        "report": document, "results": results, "rule_rows": rule_rows, "target_ids": target_ids,
+        "target_index": index, "by_target": by_target, "statuses": [*STATUSES, "accepted"],
+        "filter_statuses": FILTER_STATUSES, "status_of": status_of, "verdict": verdict,
+        "target_views": [_target_view(document, t, failing[t["id"]], index[t["id"]]) for t in targets],
+        "not_implemented": [c for c in document.get("coverage", ()) if not c["implemented"]],
+        "counts": Counter(status_of(r) for r in results),
+    }
+
+
+def _target_view(document: Mapping[str, Any], target: Mapping[str, Any], failing: set[str],
+                 number: int) -> dict[str, Any]:
+    judged_at = document.get("evaluated_as_of") or target.get("observed_at") or document["finished_at"]
+    parameters = (target.get("profile") or document["profile"]).get("parameters", {})
+    horizon = int(parameters.get("min_remaining_days", 30))
+    return {"target": target, "number": number, "failing": failing,
+            "timeline": timeline.build(target.get("certificates", ()), judged_at, horizon, failing)}

@@ -8,12 +8,101 @@ writes each report as ``PATH.partial``, marked incomplete.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PARTIAL_SUFFIX = ".partial"
+
+
+@dataclass(frozen=True)
+class Format:
+    """One report format: its option, its file name in an output folder, and what renders it."""
+
+    option: str  # the option that names its path (--json, ...), under pytest --kubecert-NAME
+    file_name: str  # its name in --output-dir
+    renderer: str  # "module:function", imported only when the format is written
+    needs: str | None = None  # the module a pip extra brings, for formats outside the core install
+
+    def available(self) -> bool:
+        return self.needs is None or importlib.util.find_spec(self.needs) is not None
+
+    def render(self, document: Mapping[str, Any]) -> str:
+        module, _, function = self.renderer.partition(":")
+        render: Callable[[Mapping[str, Any]], str] = getattr(importlib.import_module(module), function)
+        return render(document)
+
+
+FORMATS: tuple[Format, ...] = (
+    Format("json", "kubecert.json", "kubecert.reports.canonical:dumps"),
+    Format("html", "kubecert.html", "kubecert.reports.html:render"),
+    Format("junitxml", "kubecert-junit.xml", "kubecert.reports.junit:render"),
+    Format("oscal", "kubecert-oscal.json", "kubecert.reports.oscal:render", needs="trestle"),
+    Format("metrics", "kubecert.prom", "kubecert.reports.metrics:render", needs="prometheus_client"),
+)
+EXTRA = "reports"  # pip install 'kubecert[reports]' brings what the formats with ``needs`` import
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """Where each format goes this run; a format without a path is not written."""
+
+    paths: dict[str, Path] = field(default_factory=dict)  # format option → path
+    left_out: tuple[str, ...] = ()  # formats --output-dir would have written but their extra is missing
+    default_json: bool = False  # the JSON path is the plain pytest default: written only when checks ran
+
+    @classmethod
+    def resolve(cls, chosen: Mapping[str, Path | None], output_dir: Path | None,
+                default_json: Path | None = None) -> ReportPaths:
+        """Each format's own option wins; ``output_dir`` gives every other format its file name there (those
+        whose extra is missing are left out and said); with neither, only the JSON goes to ``default_json``."""
+        paths: dict[str, Path] = {}
+        left_out: list[str] = []
+        for fmt in FORMATS:
+            own = chosen.get(fmt.option)
+            if own is not None:
+                paths[fmt.option] = own
+            elif output_dir is not None:
+                if fmt.available():
+                    paths[fmt.option] = output_dir / fmt.file_name
+                else:
+                    left_out.append(fmt.option)
+        if not paths and default_json is not None:
+            return cls({"json": default_json}, (), default_json=True)
+        return cls(paths, tuple(left_out))
+
+    def problems(self) -> list[str]:
+        """Unusable paths and formats asked for without their extra, one line each, naming the option."""
+        found = problems((f"--{option}", path) for option, path in self.paths.items())
+        for fmt in FORMATS:
+            if fmt.option in self.paths and not fmt.available():
+                found.append(f"--{fmt.option} needs pip install 'kubecert[{EXTRA}]' ({fmt.needs} is not installed)")
+        return found
+
+    def write(self, document: Mapping[str, Any], complete: bool) -> tuple[list[Path], list[str]]:
+        """Every report, each atomically; an unfinished run's as ``PATH.partial``. What was written, and a line
+        per report that could not be."""
+        from kubecert.reports.canonical import write_atomic
+
+        written: list[Path] = []
+        failed: list[str] = []
+        for fmt in FORMATS:
+            path = self.paths.get(fmt.option)
+            if path is None:
+                continue
+            destination = path if complete else partial(path)
+            try:
+                write_atomic(destination, fmt.render(document))
+            except OSError as exc:
+                failed.append(f"{destination}: {exc.strerror or exc}")
+                continue
+            written.append(destination)
+        return written, failed
 
 
 def partial(path: Path) -> Path:

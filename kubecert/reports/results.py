@@ -16,11 +16,24 @@ from typing import Any
 from kubecert.status import STATUSES, Status
 
 SCHEMA = "kubecert.report/v1"
-__all__ = ["SCHEMA", "STATUSES", "ProfileRecord", "Report", "Result", "Status", "TargetRecord", "Tool"]
+__all__ = [
+    "SCHEMA", "STATUSES", "BaselineRecord", "CertificateRecord", "CoverageEntry", "ProfileRecord", "Report", "Result",
+    "SourceRecord", "Status", "TargetRecord", "Tool",
+]
 
 
 def _doc(text: str, **extra: Any) -> Any:
     return {"doc": text, **extra}
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """A document a rule rests on."""
+
+    key: str = field(metadata=_doc("the catalog's key for it (PAL, KADM, K8S, CIS)"))
+    title: str = field(metadata=_doc("the document's title"))
+    url: str = field(metadata=_doc("where it is published"))
+    version: str = field(metadata=_doc("the edition of the document the rule was read from"))
 
 
 @dataclass(frozen=True)
@@ -37,13 +50,27 @@ class Result:
     citation: str = field(metadata=_doc("the source's own words the rule rests on, and the source keys"))
     nodeid: str = field(metadata=_doc("the check's pytest node id"))
     duration_s: float = field(default=0.0, metadata=_doc("seconds the check took"))
+    title: str = field(default="", metadata=_doc("the rule's title"))
+    statement: str = field(default="", metadata=_doc("the rule's statement: what must hold"))
+    remediation: str = field(default="", metadata=_doc("what fixes a failure of the rule"))
+    sources: list[SourceRecord] = field(default_factory=list, metadata=_doc(
+        "the documents the citation quotes, with their URL and version"))
+    accepted: bool | None = field(default=None, metadata=_doc(
+        "true when the result failed and every offender is accepted by the baseline (--baseline): it is shown "
+        "apart and does not fail the run", omit_if_none=True))
 
     def to_json(self) -> dict[str, Any]:
         return dict(_to_json(self))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Result:
-        return cls(**{**data, "status": Status(data["status"])})
+        sources = [SourceRecord(**s) for s in data.get("sources", ())]
+        return cls(**{**data, "status": Status(data["status"]), "sources": sources})
+
+    @property
+    def gating(self) -> bool:
+        """A failure that fails the run: not accepted by the baseline."""
+        return self.status is Status.FAILED and not self.accepted
 
 
 @dataclass(frozen=True)
@@ -52,6 +79,28 @@ class ProfileRecord:
     parameters: dict[str, Any] = field(metadata=_doc("every parameter rules read, with its value"))
     per_target: bool | None = field(default=None, metadata=_doc(
         "true when targets were judged with different profiles (see each target)", omit_if_none=True))
+
+
+@dataclass(frozen=True)
+class CertificateRecord:
+    """A certificate a target showed: what the expiry timeline draws and the metrics export."""
+
+    name: str = field(metadata=_doc("its canonical name (apiserver, etcd-ca, admin.conf)"))
+    path: str = field(metadata=_doc("its file, the kubeconfig that embeds it, or where an API reported it"))
+    role: str = field(metadata=_doc("ca, leaf or kubeconfig"))
+    is_ca: bool = field(metadata=_doc("true for a certificate authority"))
+    subject: str | None = field(metadata=_doc("subject DN (RFC 4514); null where the target sends names only"))
+    issuer: str | None = field(metadata=_doc("issuer DN (RFC 4514); null where the target sends names only"))
+    subject_cn: str | None = field(metadata=_doc("the subject's common name"))
+    issuer_cn: str | None = field(metadata=_doc("the issuer's common name (for a reported leaf: its CA's name)"))
+    not_before: str | None = field(metadata=_doc("RFC 3339; null where the target reports the expiry only"))
+    not_after: str | None = field(metadata=_doc("RFC 3339; null where the target sent no readable expiry"))
+    fingerprint_sha256: str | None = field(metadata=_doc("SHA-256 of the DER; null where no certificate was sent"))
+    machine: str | None = field(default=None, metadata=_doc("the machine it was reported for", omit_if_none=True))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CertificateRecord:
+        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -67,9 +116,16 @@ class TargetRecord:
     observed_at: str | None = field(metadata=_doc("when it was first read (RFC 3339)"))
     role: str | None = field(default=None, metadata=_doc(
         "the node's role, declared or recognised from its files: control-plane or worker", omit_if_none=True))
+    certificates: list[CertificateRecord] = field(default_factory=list, metadata=_doc(
+        "every certificate it showed when first read (none when it could not be read)"))
 
     def to_json(self) -> dict[str, Any]:
         return dict(_to_json(self))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TargetRecord:
+        return cls(**{**data, "profile": ProfileRecord(**data["profile"]),
+                      "certificates": [CertificateRecord.from_json(c) for c in data.get("certificates", ())]})
 
 
 @dataclass(frozen=True)
@@ -79,9 +135,32 @@ class Tool:
 
 
 @dataclass(frozen=True)
+class CoverageEntry:
+    """A catalog rule and whether this run could check it."""
+
+    rule: str = field(metadata=_doc("the rule ID"))
+    title: str = field(metadata=_doc("the rule's title"))
+    implemented: bool = field(metadata=_doc("false when this version of kubecert has no check for it"))
+    results: int = field(metadata=_doc("how many results of this report judge it"))
+
+
+@dataclass(frozen=True)
+class BaselineRecord:
+    """The accepted failures a run was judged against."""
+
+    path: str = field(metadata=_doc("the baseline file"))
+    entries: int = field(metadata=_doc("offenders it accepts"))
+    accepted: int = field(metadata=_doc("failed results whose every offender it accepts"))
+    new: int = field(metadata=_doc("failed results with an offender it does not accept: these fail the run"))
+
+
+@dataclass(frozen=True)
 class Report:
     schema: str = field(metadata=_doc(f"always {SCHEMA}", const=SCHEMA))
     tool: Tool = field(metadata=_doc("what wrote the report"))
+    command_line: list[str] = field(metadata=_doc(
+        "the command that ran, with credentials and anything that looks like a token replaced by <redacted>"))
+    host: str = field(metadata=_doc("the machine kubecert ran on"))
     profile: ProfileRecord = field(metadata=_doc("the run's profile"))
     started_at: str = field(metadata=_doc("RFC 3339"))
     finished_at: str = field(metadata=_doc("RFC 3339"))
@@ -90,11 +169,15 @@ class Report:
     targets: list[TargetRecord] = field(metadata=_doc("every target checked"))
     results: list[Result] = field(metadata=_doc("one per (rule, target) checked"))
     summary: dict[Status, int] = field(metadata=_doc("how many results have each status"))
+    coverage: list[CoverageEntry] = field(metadata=_doc(
+        "every rule of the catalog: implemented or not, and how many results judge it"))
     evaluated_as_of: str | None = field(default=None, metadata=_doc(
         "the date every date rule was judged as of (--at), when not the observation time", omit_if_none=True))
     notes: list[str] | None = field(default=None, metadata=_doc(
         "what a reader must know beyond the results, e.g. an action stopped midway that may have left a node "
         "half-renewed", omit_if_none=True))
+    baseline: BaselineRecord | None = field(default=None, metadata=_doc(
+        "the accepted failures the run was judged against (--baseline)", omit_if_none=True))
 
     def to_json(self) -> dict[str, Any]:
         return dict(_to_json(self))

@@ -36,6 +36,10 @@ class Source:
     key: str
     title: str
     url: str
+    version: str  # which edition of the document the rules were read from
+
+    def to_json(self) -> dict[str, str]:
+        return {"key": self.key, "title": self.title, "url": self.url, "version": self.version}
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class Rule:
     probe: Probe | None = None  # what is asked of the target (its answers are judged)
     planned: bool = False  # in the catalog, deliberately not implemented in this version
     roles: tuple[str, ...] = ()  # the node roles it concerns when it reads a node; () when it reads none
+    remediation: str = ""  # what fixes a failure (a command, a platform action, a file mode)
 
     @property
     def implemented(self) -> bool:
@@ -77,6 +82,7 @@ class Rule:
             "capabilities": list(self.capabilities), "roles": list(self.roles), "action": self.action,
             "probe": self.probe,
             "disruptive": self.disruptive, "note": self.note, "implemented": self.implemented,
+            "remediation": self.remediation,
         }
 
 
@@ -118,6 +124,7 @@ def _document() -> dict[str, Any]:
 
 @cache
 def _raw_rules() -> dict[str, dict[str, Any]]:
+    _validate_sources(_document())
     rules: dict[str, dict[str, Any]] = {}
     for entry in _document()["rule"]:
         if entry["id"] in rules:
@@ -130,6 +137,19 @@ def _raw_rules() -> dict[str, dict[str, Any]]:
 _FIELDS = frozenset({"id", "family", "title", "statement", "sources", "citation", "parameters", "capabilities",
                      "roles", "action", "probe", "disruptive", "note", "planned", "remediation"})
 _PARAMETERS = frozenset(Profile("x").parameters()) | frozenset(NodeFacts.FIELDS)
+
+
+_SOURCE_FIELDS = ("title", "url", "version")
+
+
+def _validate_sources(document: dict[str, Any]) -> None:
+    for key, source in document.get("sources", {}).items():
+        for name in _SOURCE_FIELDS:
+            if not isinstance(source.get(name), str) or not source[name].strip():
+                raise CatalogError(f"catalog.toml [sources.{key}]: {name} must be non-empty text")
+        strange = sorted(set(source) - set(_SOURCE_FIELDS))
+        if strange:
+            raise CatalogError(f"catalog.toml [sources.{key}]: unknown field {strange[0]!r}")
 
 
 def _validate(entry: dict[str, Any]) -> None:
@@ -154,11 +174,14 @@ def _validate(entry: dict[str, Any]) -> None:
         raise CatalogError(f"catalog.toml {rule}: a rule has an action or a probe, not both")
     if "action" in entry and not entry.get("disruptive"):
         raise CatalogError(f"catalog.toml {rule}: an action changes the target, so the rule must be disruptive")
+    if "remediation" in entry and (not isinstance(entry["remediation"], str) or not entry["remediation"].strip()):
+        raise CatalogError(f"catalog.toml {rule}: remediation must be non-empty text (what fixes a failure)")
 
 
 @cache
 def sources() -> dict[str, Source]:
-    return {key: Source(key, v["title"], v["url"]) for key, v in _document()["sources"].items()}
+    _validate_sources(_document())
+    return {key: Source(key, v["title"], v["url"], v["version"]) for key, v in _document()["sources"].items()}
 
 
 @cache
@@ -193,4 +216,5 @@ def _build(entry: dict[str, Any]) -> Rule:
         action=Action(entry["action"]) if "action" in entry else None,
         probe=Probe(entry["probe"]) if "probe" in entry else None, planned=bool(entry.get("planned", False)),
         roles=tuple(entry.get("roles", ())),
+        remediation=entry.get("remediation", ""),
     )

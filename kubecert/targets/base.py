@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from kubecert.inventory.facts import NodeFacts
 from kubecert.inventory.model import Inventory, isoformat
+from kubecert.inventory.summary import certificate_summary
 from kubecert.options import Option
 from kubecert.profiles import Profile
 from kubecert.targets.errors import TargetError, TargetUnavailable
@@ -47,6 +48,7 @@ class Target(abc.ABC):
         self.progress: Progress = stderr_progress
         self.notes: list[str] = []  # what a report must say beyond the results (an action stopped midway)
         self._inventory: Inventory | None = None
+        self._certificates: list[dict[str, Any]] | None = None  # the kept observation's, summed up once
         self._unavailable: TargetUnavailable | None = None
 
     @property
@@ -116,7 +118,16 @@ class Target(abc.ABC):
             "declared": self.declared.as_dict(),
             "observed_at": isoformat(self._inventory.observed_at) if self._inventory is not None else None,
             "role": self._inventory.facts.role if self._inventory is not None else self.declared.role,
+            "certificates": self._certificate_summary(),
         }
+
+    def _certificate_summary(self) -> list[dict[str, Any]]:
+        """The certificates of the kept observation, for the report: made once, however many checks ask."""
+        if self._inventory is None:
+            return []
+        if self._certificates is None:
+            self._certificates = certificate_summary(self._inventory)
+        return self._certificates
 
     def close(self) -> None:  # noqa: B027 - most targets hold nothing to release
         """Release what the target holds (temporary folders, servers, sessions)."""

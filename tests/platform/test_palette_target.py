@@ -14,12 +14,10 @@ import pytest
 import yaml
 from vendor_api import vendor_api
 
-from kubecert.reference.api.cli import seed
-from kubecert.reference.api.server import ReferenceApiServer, ServerSettings
-from kubecert.reference.pki import KeyPool
-from kubecert.reference.platform.engine import Timing
+from kubecert.reference.api.server import ReferenceApiServer
 
 from http_servers import Answer, serving
+from support import reference_api as reference_api_serving
 from support import run_suite, statuses
 
 KEY = "kc-target-test-key-0123456789"
@@ -28,16 +26,8 @@ API_RULES = ["KC-API-01", "KC-API-02", "KC-API-03", "KC-API-04", "KC-API-05", "K
 
 @pytest.fixture(scope="module")
 def reference_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ReferenceApiServer, str, str]]:
-    folder = tmp_path_factory.mktemp("reference-api")
-    settings = ServerSettings(state_file=folder / "state.db", api_key=KEY,
-                              timing=Timing(provision_s=0.3, delete_s=0.15, renew_machine_s=0.15, scale=1.0))
-    server = ReferenceApiServer(settings, keys=KeyPool(size=12))
-    seed(server.platform, 1, mode="repave", control_planes=2, workers=1, age_days=100)
-    server.start()
-    with server.platform.store.snapshot() as db:
-        row = db.execute("SELECT uid, project_uid FROM clusters").fetchone()
-    yield server, row["uid"], row["project_uid"]
-    server.stop()
+    with reference_api_serving(tmp_path_factory.mktemp("reference-api"), KEY) as serving_api:
+        yield serving_api
 
 
 def run(pytester: pytest.Pytester, target: str, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:

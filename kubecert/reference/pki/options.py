@@ -15,7 +15,10 @@ from kubecert.reference.pki.manifests import APISERVER_PORT, url
 
 # ca_days of the kubeadm and palette profiles: kubeadm's constant and Palette's documented figure.
 PROFILE_CA_DAYS: dict[str, int] = {"kubeadm": KUBEADM_CA_DAYS, "palette": 3652}
-DEFAULT_PROFILE = "palette"  # the reference implementation follows the palette profile
+DEFAULT_PROFILE = "palette"  # the reference platform's nodes follow the palette profile
+# What `kubecert reference pki init` writes unless told: a kubeadm tree, as kubeadm init writes it, so that
+# `kubecert check --target pki:...` (whose auto profile for a folder is kubeadm) passes it as it is.
+INIT_COMMAND_PROFILE = "kubeadm"
 CA_NAMES: tuple[str, ...] = tuple(spec.name for spec in layout.CAS)
 
 _LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"

@@ -1,0 +1,162 @@
+"""What an operator reads on the terminal: one line per rule and target, then a summary.
+
+With ``--kubecert-compact`` (what ``kubecert check`` runs by default) pytest's own lines give way to
+kubecert's: each (rule, target) on one line with its verdict and its first offender; skips that only
+say which option would run a check are folded into one line per target; an error shared by many checks
+(a target that cannot be read) is said once. Without it (plain pytest, ``kubecert check -v``) pytest
+prints as it always does. Either way the session ends with kubecert's summary: a table per target, every
+failure with what fixes it, and the reports written. Colour follows pytest's terminal (a TTY, NO_COLOR).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pytest
+
+from kubecert.reports.results import Result, Status
+from kubecert.status import STATUSES
+from kubecert.text import shown
+
+CATALOG_ITEM = re.compile(r"::(KC-[A-Z0-9]+-\d{2})\[(.*)\]$")  # a catalog check's node id: its rule and target
+_OPTION_HINT = re.compile(r"\b(?:give|pass) (--[a-z][-a-z]*)")
+_MARKUP = {Status.PASSED: {"green": True}, Status.FAILED: {"red": True, "bold": True},
+           Status.ERROR: {"yellow": True, "bold": True}}
+_LABEL = {Status.PASSED: "pass", Status.FAILED: "FAIL", Status.ERROR: "ERROR", Status.SKIPPED: "skip",
+          Status.NOT_APPLICABLE: "n/a"}
+ACCEPTED = "accepted"
+COMPACT_PLUGIN = "kubecert.compact-terminal"
+COMPACT_FLAG, COMPACT_QUIET_FLAG = "--kubecert-compact", "--kubecert-compact-quiet"
+
+
+def add_terminal_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("kubecert")
+    group.addoption(COMPACT_FLAG, action="store_true", dest="kubecert_compact",
+                    help="kubecert's lines instead of pytest's: one per rule and target, skips folded, an error once")
+    group.addoption(COMPACT_QUIET_FLAG, action="store_true", dest="kubecert_compact_quiet",
+                    help="with --kubecert-compact: leave out the lines of checks that passed")
+
+
+def register_compact(config: pytest.Config) -> None:
+    if config.getoption("kubecert_compact"):
+        config.pluginmanager.register(CompactTerminal(config, bool(config.getoption("kubecert_compact_quiet"))),
+                                      COMPACT_PLUGIN)
+
+
+def first_offender(result: Result) -> str:
+    """What to show on the result's one line: its first failing subject, or its message's first line."""
+    failing = [e for e in result.evidence if e.get("status") in (Status.FAILED, Status.ERROR)]
+    if failing:
+        first = failing[0]
+        text = f"{first['subject']}: {first['detail']}" if first.get("detail") else str(first["subject"])
+        return text + (f" (+{len(failing) - 1} more)" if len(failing) > 1 else "")
+    return result.message.split("\n", 1)[0]
+
+
+def status_label(result: Result) -> str:
+    return ACCEPTED if result.accepted else str(result.status)
+
+
+def _checks(count: int) -> str:
+    return f"{count} check" if count == 1 else f"{count} checks"
+
+
+@dataclass
+class Folded:
+    """Skips and errors gathered to be said once each."""
+
+    skips: dict[str, list[Result]] = field(default_factory=lambda: defaultdict(list))  # by target
+    errors: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))  # (target, msg)
+
+    def skip_lines(self) -> list[str]:
+        lines = []
+        for target, results in self.skips.items():
+            hints = list(dict.fromkeys(h for r in results for h in _OPTION_HINT.findall(r.message)))
+            hinted = [r for r in results if _OPTION_HINT.search(r.message)]
+            if hinted:
+                lines.append(f"{target}: {_checks(len(hinted))} skipped; they need {', '.join(hints)}")
+            by_reason = Counter(r.message for r in results if not _OPTION_HINT.search(r.message))
+            lines += [f"{target}: {_checks(count)} skipped: {reason}" for reason, count in by_reason.items()]
+        return lines
+
+
+class CompactTerminal:
+    """Registered on the controller with --kubecert-compact."""
+
+    def __init__(self, config: pytest.Config, quiet: bool) -> None:
+        self.config = config
+        self.quiet = quiet
+        self.folded = Folded()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+        """No progress letter for a catalog check: its line is kubecert's."""
+        if not CATALOG_ITEM.search(report.nodeid):
+            return None
+        if report.when in ("setup", "teardown") and report.failed:
+            return "error", "", ""
+        if report.when == "call" or not report.passed:
+            return report.outcome, "", ""
+        return "", "", ""
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "kubecert_result", None)
+        if data is None:
+            return
+        result = Result.from_json(data)
+        if result.status in (Status.SKIPPED, Status.NOT_APPLICABLE):
+            self.folded.skips[result.target].append(result)
+            return
+        if result.status is Status.ERROR:
+            # Said once at the end, with every check it stopped: a target that cannot be read stops them all.
+            self.folded.errors[(result.target, result.message)].append(result.rule)
+            return
+        if result.status is Status.PASSED and self.quiet:
+            return
+        self._line(result)
+
+    def _line(self, result: Result) -> None:
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is None:
+            return
+        label = "ACCEPTED" if result.accepted else _LABEL[result.status]
+        detail = result.title if result.status is Status.PASSED else first_offender(result)
+        markup = {"cyan": True} if result.accepted else _MARKUP.get(result.status, {})
+        terminal.write_line(f"{label:<8} {result.rule:<11} {shown(result.target)}  {shown(detail)}", **markup)
+
+
+def summary_lines(results: Iterable[Result], folded: Folded | None) -> list[tuple[str, dict[str, bool]]]:
+    """The end of the run: a table per target, what fixes each failure, then skips and errors said once."""
+    results = list(results)
+    lines: list[tuple[str, dict[str, bool]]] = []
+    columns = [*STATUSES, ACCEPTED]
+    by_target: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for result in results:
+        by_target[result.target][status_label(result)] += 1
+    width = max((len(shown(t)) for t in by_target), default=6)
+    lines.append((f"{'target':<{width}}  " + "  ".join(columns), {"bold": True}))
+    for target, counts in by_target.items():
+        markup = {"red": True} if counts[Status.FAILED] else ({"yellow": True} if counts[Status.ERROR] else {})
+        cells = "  ".join(f"{counts[c]:>{len(c)}}" for c in columns)
+        lines.append((f"{shown(target):<{width}}  {cells}", markup))
+    failing = [r for r in results if r.status is Status.FAILED]
+    if failing:
+        lines.append(("", {}))
+    for result in failing:
+        head = "accepted" if result.accepted else "FAILED"
+        lines.append((f"{head} {result.rule} {result.title} [{shown(result.target)}]",
+                      {"cyan": True} if result.accepted else {"red": True, "bold": True}))
+        lines += [(f"    {shown(line)}", {}) for line in result.message.split("\n")]
+        if result.remediation:
+            lines.append((f"    fix: {result.remediation}", {"green": True}))
+    if folded is not None:
+        for (target, message), rules in folded.errors.items():
+            checks = f"{len(rules)} checks could not run" if len(rules) > 1 else f"{rules[0]} could not run"
+            said = message.removeprefix(f"{target}: ")
+            lines.append((f"ERROR {shown(target)}: {shown(said)} ({checks})", {"yellow": True, "bold": True}))
+        lines += [(shown(line), {}) for line in folded.skip_lines()]
+    return lines

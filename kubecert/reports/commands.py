@@ -1,0 +1,94 @@
+"""``kubecert baseline write`` and ``kubecert report merge``: what is done with reports after a run.
+
+Every error the user can cause (a file that is not a report, conflicting reports, an unwritable path) is
+one line naming the file, and exit code 3; nothing is left half-written. What the commands need is
+imported when they run: ``kubecert --help`` only builds their parsers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from kubecert.reports.outputs import FORMATS
+
+EXIT_OK, EXIT_USAGE = 0, 3
+DEFAULT_REPORT = Path("reports") / "kubecert.json"
+
+
+def register(commands: Any) -> None:
+    base = commands.add_parser("baseline", help="accept today's failures so that CI fails only on new ones")
+    verbs = base.add_subparsers(dest="baseline_command", required=True, metavar="COMMAND")
+    write = verbs.add_parser("write", help="record the failures of a report in a baseline file",
+                             description="Record every offender of every failed result of a canonical report; "
+                                         "give the file to kubecert check --baseline.")
+    write.add_argument("file", type=Path, metavar="FILE", help="the baseline to write")
+    write.add_argument("--report", type=Path, default=DEFAULT_REPORT, metavar="PATH",
+                       help="the canonical JSON report to take the failures from (default: %(default)s)")
+    write.set_defaults(handler=run_baseline_write)
+
+    report = commands.add_parser("report", help="work with reports written by kubecert check")
+    report_verbs = report.add_subparsers(dest="report_command", required=True, metavar="COMMAND")
+    merge_parser = report_verbs.add_parser(
+        "merge", help="merge the reports of runs of different targets into one set of reports",
+        description="Merge canonical JSON reports of runs that checked different targets; every format is "
+                    "rendered again from the merged report. Conflicting results for one rule and target are refused.")
+    merge_parser.add_argument("reports", nargs="+", type=Path, metavar="REPORT.json")
+    merge_parser.add_argument("--output-dir", type=Path, metavar="DIR", help="write every format into DIR")
+    for fmt in FORMATS:
+        merge_parser.add_argument(f"--{fmt.option}", type=Path, metavar="PATH", help=f"write {fmt.file_name} here")
+    merge_parser.set_defaults(handler=run_merge)
+
+
+def _fail(message: str) -> int:
+    print(f"kubecert: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def run_baseline_write(args: argparse.Namespace) -> int:
+    from kubecert.reports import baseline, canonical
+
+    try:
+        report = canonical.load(args.report)
+    except ValueError as exc:
+        return _fail(str(exc))
+    entries = baseline.entries_of(report)
+    try:
+        canonical.write_atomic(args.file, baseline.dumps(entries, str(args.report)))
+    except OSError as exc:
+        return _fail(f"{args.file}: cannot write the baseline: {exc.strerror or exc}")
+    print(f"{args.file}: {len(entries)} accepted offenders from {args.report}")
+    return EXIT_OK
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    from kubecert.reports import canonical
+    from kubecert.reports.merge import MergeError, merge
+    from kubecert.reports.outputs import ReportPaths
+    from kubecert.reports.redact import redact_command_line
+
+    loaded = []
+    for path in args.reports:
+        try:
+            loaded.append((path, canonical.load(path)))
+        except ValueError as exc:
+            return _fail(str(exc))
+    chosen = {fmt.option: getattr(args, fmt.option) for fmt in FORMATS if getattr(args, fmt.option)}
+    paths = ReportPaths.resolve(chosen, args.output_dir)
+    if not paths.paths:
+        return _fail("report merge: give --output-dir DIR or a path for at least one format")
+    problems = paths.problems()
+    if problems:
+        return _fail("cannot write the reports:\n  " + "\n  ".join(problems))
+    try:
+        merged = merge(loaded, redact_command_line(["kubecert", *getattr(args, "argv", ["report", "merge"])]))
+    except MergeError as exc:
+        return _fail(f"report merge: {exc}")
+    written, failed = paths.write(merged, complete=True)
+    for path in written:
+        print(f"report: {path}")
+    for failure in failed:
+        print(f"kubecert: could not write the report {failure}", file=sys.stderr)
+    return canonical.exit_code(merged) if not failed else 2

@@ -1,0 +1,149 @@
+"""The HTML evidence report in a real browser: headless Chromium (Debian's) driven by playwright.
+
+Without a Chromium on the machine the browser tests skip, saying so; under CI=true they must run (.ci/run
+installs chromium). The screenshot each run takes is kept in reports/ for CI to publish.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubecert.reports import html
+
+from support import validated
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOT = ROOT / "reports" / "kubecert-html-report.png"
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+def chromium() -> str:
+    """The system Chromium's path; skips (or fails under CI=true) when there is none."""
+    found = next((path for name in BROWSERS if (path := shutil.which(name))), None)
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        found = None
+    if found is None:
+        reason = "no Chromium and playwright here (apt-get install chromium; pip install playwright)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the browser tests: {reason}")
+        pytest.skip(reason)
+    return found
+
+
+@pytest.fixture(scope="module")
+def two_targets(tmp_path_factory: pytest.TempPathFactory, reference_tree: Any) -> tuple[Path, dict[str, Any]]:
+    """A run of two nodes, one passing (a kubeadm tree) and one failing KC-VAL-02 (the reference's palette
+    tree judged as kubeadm), with the HTML and JSON reports."""
+    folder = tmp_path_factory.mktemp("html")
+    subprocess.run([sys.executable, "-m", "kubecert", "reference", "pki", "init", "--dir", str(folder / "good")],
+                   check=True, capture_output=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "kubecert", "check", "-q", "--profile", "kubeadm", "--output-dir", str(folder / "out"),
+         "--target", f"pki:{folder / 'good' / 'pki'}", "--target", f"pki:{reference_tree.root / 'pki'}"],
+        cwd=folder, capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 1, run.stdout + run.stderr
+    return folder / "out" / "kubecert.html", validated(json.loads((folder / "out" / "kubecert.json").read_text()))
+
+
+@pytest.fixture(scope="module")
+def page(two_targets: tuple[Path, dict[str, Any]]) -> Any:
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium()
+    path, _ = two_targets
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.kubecert_errors = []  # type: ignore[attr-defined]
+        page.kubecert_requests = []  # type: ignore[attr-defined]
+        page.on("console", lambda m: page.kubecert_errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: page.kubecert_errors.append(str(e)))
+        page.on("request", lambda r: page.kubecert_requests.append(r.url))
+        page.goto(path.as_uri())
+        yield page
+        browser.close()
+
+
+def test_the_page_loads_nothing_else_and_logs_no_error(page: Any, two_targets: tuple[Path, dict[str, Any]]) -> None:
+    path, _ = two_targets
+    assert page.kubecert_errors == []
+    assert page.kubecert_requests == [path.as_uri()]
+    assert page.locator("script").count() == 0
+
+
+def test_one_timeline_bar_per_certificate_with_the_failing_ones_marked(
+    page: Any, two_targets: tuple[Path, dict[str, Any]]
+) -> None:
+    _, report = two_targets
+    total = sum(1 for t in report["targets"] for c in t["certificates"] if c["not_after"])
+    assert page.locator("svg.timeline rect.bar").count() == total
+    for number, target in enumerate(sorted(report["targets"], key=lambda t: t["id"])):
+        section = page.locator(f"#target-details-{number}")
+        assert section.locator("h3").first.inner_text() == target["id"]
+        assert section.locator("rect.bar").count() == len(target["certificates"])
+        assert section.locator("rect.bar.ca").count() == sum(c["is_ca"] for c in target["certificates"])
+        failed = {e["subject"] for r in report["results"] if r["target"] == target["id"] and r["status"] == "failed"
+                  for e in r["evidence"] if e["status"] == "failed"}
+        assert section.locator("rect.bar.failing").count() == len(failed)
+        assert section.locator("line.mark.today").count() == section.locator("line.mark.horizon").count() == 1
+    assert page.locator("rect.bar.failing").count() == 3  # the palette tree's three CAs
+
+
+def visible_results(page: Any) -> list[str]:
+    """The classes of the results a reader sees now."""
+    results = page.locator("article.result")
+    return [results.nth(i).get_attribute("class") for i in range(results.count()) if results.nth(i).is_visible()]
+
+
+def test_failures_come_first_and_the_filters_work_without_script(
+    page: Any, two_targets: tuple[Path, dict[str, Any]]
+) -> None:
+    _, report = two_targets
+    assert "st-failed" in page.locator("article.result").first.get_attribute("class")
+    assert len(visible_results(page)) == len(report["results"])
+    page.click('label[for="status-failed"]')
+    shown = visible_results(page)
+    assert len(shown) == report["summary"]["failed"] and all("st-failed" in c for c in shown)
+    page.click('label[for="status-all"]')
+    page.click('label[for="target-0"]')
+    shown = visible_results(page)
+    first_target = sorted(t["id"] for t in report["targets"])[0]
+    assert len(shown) == sum(1 for r in report["results"] if r["target"] == first_target)
+    assert all("tg-0" in c for c in shown)
+    assert page.locator("#target-details-1").is_visible() is False
+    page.click('label[for="target-all"]')
+    page.screenshot(path=str(SCREENSHOT))
+    assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_printing_shows_every_result_and_no_filters(page: Any, two_targets: tuple[Path, dict[str, Any]]) -> None:
+    _, report = two_targets
+    page.click('label[for="status-failed"]')
+    page.emulate_media(media="print")
+    try:
+        assert page.locator("nav.filters").is_visible() is False
+        assert len(visible_results(page)) == len(report["results"])
+    finally:
+        page.emulate_media(media="screen")
+        page.click('label[for="status-all"]')
+
+
+def test_what_a_target_sends_cannot_become_markup(two_targets: tuple[Path, dict[str, Any]]) -> None:
+    _, report = two_targets
+    hostile = "<script>alert(1)</script>\x1b[31mALL PASSED\u202e"
+    result = {**report["results"][0], "message": hostile,
+              "evidence": [{"subject": hostile, "status": "failed", "detail": hostile, "path": hostile}]}
+    target = {**report["targets"][0], "certificates": [{**report["targets"][0]["certificates"][0], "name": hostile}]}
+    page_text = html.render({**report, "results": [result], "targets": [target]})
+    assert "<script>" not in page_text and "\x1b" not in page_text and "\u202e" not in page_text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;\\x1b[31mALL PASSED\\u202e" in page_text
