@@ -15,7 +15,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kubecert.targets.fleetfile import Shard
+
 PYTEST_PREFIX = "--kubecert-"
+AUTO_FLEET_TARGETS = 16  # from this many targets on, a run judges in one check per target
 
 
 class Kind(enum.Enum):
@@ -92,12 +95,26 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def shard_of(text: str) -> Shard:
+    try:
+        return Shard.parse(text)
+    except ValueError as exc:  # argparse shows an ArgumentTypeError's own words
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 CHECK_OPTIONS: tuple[Option, ...] = (
     Option("target", "what to check (repeatable): pki:PATH, palette:URL, kubeconfig:PATH, reference[:PART]. "
            "Default: reference, "
            "a fresh reference platform", "URI", Kind.REPEAT),
     Option("profile", "the parameters rules read: auto (per target), kubeadm, palette, or a YAML profile file",
            "auto|kubeadm|palette|FILE", default="auto"),
+    Option("inventory", "check the targets listed in FILE too (YAML: targets: [URI, {target: URI, profile: "
+           "NAME|FILE}, ...])", "FILE"),
+    Option("shard", "check only shard INDEX of COUNT (0-based): the targets whose position in the list "
+           "(--target's, then the inventory's) modulo COUNT is INDEX", "INDEX/COUNT", type=shard_of),
+    Option("fleet", "judge every rule of a target in one check per target (the default from "
+           f"{AUTO_FLEET_TARGETS} targets on)", kind=Kind.FLAG),
+    Option("per-check", "one check per rule and target, whatever the number of targets", kind=Kind.FLAG),
     # Reports: --output-dir gives every format its file name in one folder; a format's own option writes
     # that format there (and, without --output-dir, only the formats named). With none of them the command
     # writes every format into reports/, and plain pytest the JSON to reports/kubecert.json under the rootdir.

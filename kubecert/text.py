@@ -9,6 +9,8 @@ from typing import Any
 
 # C0 and C1 controls, DEL, and the bidirectional and invisible formatting characters.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+# The same but tab and line feed, which shown_text keeps: text without any of these is shown as it is.
+_UNSAFE_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -29,6 +31,8 @@ def shown_lines(text: str) -> str:
 def shown_text(text: str) -> str:
     """Like ``shown``, keeping line breaks and tabs: for captured output and bodies, which reports show as
     blocks of text and never on a terminal line of their own."""
+    if _UNSAFE_IN_TEXT.search(text) is None:  # the usual case, and reports show a million of them
+        return text
     return "\n".join("\t".join(shown(cell) for cell in line.split("\t")) for line in text.split("\n"))
 
 

@@ -35,13 +35,17 @@ class TargetContexts:
     def __init__(self, target: Target, at: dt.datetime | None = None) -> None:
         self.target = target
         self.at = at
+        self.used = False  # whether this process read or acted on the target (xdist workers report it)
         self._node = NodeContexts(target)
         self._cluster = ClusterContexts(target, at)
 
     def observation(self) -> RuleContext:
         """The plain observation, read once under the target's shared lock (never while another process acts)."""
-        with target_lock(self.target.lock_key, shared=True, timeout=OBSERVATION_LOCK_WAIT):
-            inventory = self.target.observe()
+        self.used = True
+        inventory = self.target.kept
+        if inventory is None:
+            with target_lock(self.target.lock_key, shared=True, timeout=OBSERVATION_LOCK_WAIT):
+                inventory = self.target.observe()
         return RuleContext(inventory=inventory, profile=self.target.profile, now=self.at or inventory.observed_at)
 
     def outside_role(self, rule: Rule) -> str | None:
@@ -57,6 +61,7 @@ class TargetContexts:
 
     def for_rule(self, rule: Rule) -> RuleContext:
         """What ``rule`` judges on this target, doing its action or probe first if this run has not yet."""
+        self.used = True
         step = rule.action or rule.probe
         if step is None:
             return self.observation()

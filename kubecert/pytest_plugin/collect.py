@@ -9,12 +9,12 @@ changes the target, and the rule's function name as a keyword, so ``-k leaf_vali
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 from collections.abc import Iterable, Mapping
 
 import pytest
 
+from kubecert.pytest_plugin.judging import selected
 from kubecert.pytest_plugin.outcomes import RULE_MARKER, TARGET_KEY, CheckOutcome
 from kubecert.rules import catalog
 from kubecert.rules.catalog import Rule
@@ -30,11 +30,6 @@ class CatalogChecks:
 def run_check(kubecert_verdict: CheckOutcome) -> None:
     """Every catalog item runs this: the verdict fixture judged the rule, this turns it into the outcome."""
     kubecert_verdict.assert_passed()
-
-
-def selected(rule_id: str, patterns: Iterable[str]) -> bool:
-    chosen = tuple(patterns)
-    return not chosen or any(fnmatch.fnmatchcase(rule_id, p) for p in chosen)
 
 
 def xdist_group(target_id: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from kubecert.inventory.facts import NodeFacts
 from kubecert.options import CHECK_OPTIONS, FACT_OPTIONS, Option, values_of
 from kubecert.profiles import ProfileError, check_spec, declared_facts
 from kubecert.reports.outputs import FORMATS, ReportPaths
+from kubecert.targets import fleetfile
 
 DEFAULT_TARGET = "reference"
 GROUP = "kubecert"
@@ -34,6 +35,8 @@ class Settings:
     overrides: dict[str, Any]  # profile parameters set on the command line
     facts: NodeFacts  # node facts declared in the profile file and on the command line
     target_options: dict[str, Any]  # what the user told the targets (option name → value)
+    target_profiles: dict[str, str] = field(default_factory=dict)  # target URI → its own profile (inventory)
+    mode: str = "auto"  # auto, fleet (one check per target) or per-check (one per rule and target)
 
 
 def add_options(parser: pytest.Parser, options: Iterable[Option] = CHECK_OPTIONS) -> None:
@@ -62,8 +65,13 @@ def settings_from(config: pytest.Config, target_options: Iterable[Option]) -> Se
     overrides: dict[str, Any] = {}
     if values["min-remaining"] is not None:
         overrides["min_remaining_days"] = values["min-remaining"]
+    if values["fleet"] and values["per-check"]:
+        raise pytest.UsageError("--fleet and --per-check ask for different modes: give one")
+    entries = _entries(values)
     return Settings(
-        targets=tuple(values["target"]) or (DEFAULT_TARGET,),
+        targets=tuple(e.target for e in entries),
+        target_profiles={e.target: e.profile for e in entries if e.profile is not None},
+        mode="fleet" if values["fleet"] else "per-check" if values["per-check"] else "auto",
         profile=profile,
         reports=ReportPaths.resolve(
             {fmt.option: Path(values[fmt.option]) for fmt in FORMATS if values[fmt.option]},
@@ -77,6 +85,29 @@ def settings_from(config: pytest.Config, target_options: Iterable[Option]) -> Se
         facts=facts,
         target_options=values_of(target_options, config.option),
     )
+
+
+def _entries(values: dict[str, Any]) -> list[fleetfile.Entry]:
+    """The targets to check: --target's, then the inventory file's, this shard's share of them."""
+    entries = [fleetfile.Entry(uri) for uri in values["target"]]
+    if values["inventory"]:
+        try:
+            entries += fleetfile.load(Path(values["inventory"]))
+        except fleetfile.InventoryFileError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        for entry in entries:
+            if entry.profile is not None:
+                try:
+                    check_spec(entry.profile)
+                except (ProfileError, ValueError) as exc:
+                    raise pytest.UsageError(f"--inventory {values['inventory']}: {entry.target}: {exc}") from None
+    elif not entries:
+        entries = [fleetfile.Entry(DEFAULT_TARGET)]
+    chosen = fleetfile.select(entries, values["shard"])
+    if not chosen:
+        raise pytest.UsageError(f"--shard {values['shard'].index}/{values['shard'].count}: no target falls in it "
+                                f"({len(entries)} targets)")
+    return chosen
 
 
 def _facts(values: dict[str, Any]) -> NodeFacts:

@@ -88,9 +88,13 @@ def result_of(item: pytest.Item, report: pytest.TestReport, call: pytest.CallInf
     elif verdict.status is Status.PASSED and report.failed:
         # The verdict passed but the check's own code failed afterwards (a bug in a custom check).
         verdict = Verdict.single(rule_id, Status.ERROR, f"the check failed after its verdict: {report.longreprtext}")
+    return result_from_verdict(rule, target_id, verdict, report_nodeid(item))
+
+
+def result_from_verdict(rule: Rule, target_id: str, verdict: Verdict, nodeid: str, duration_s: float = 0.0) -> Result:
     return Result(
-        rule=rule_id, target=target_id, status=verdict.status, message=verdict.message,
-        evidence=verdict.evidence(), nodeid=report_nodeid(item), **rule_fields(rule),
+        rule=rule.id, target=target_id, status=verdict.status, message=verdict.message,
+        evidence=verdict.evidence(), nodeid=nodeid, duration_s=duration_s, **rule_fields(rule),
     )
 
 

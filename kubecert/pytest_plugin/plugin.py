@@ -15,15 +15,19 @@ import pytest
 
 from kubecert.options import unique
 from kubecert.pytest_plugin import hookspecs
-from kubecert.pytest_plugin.collect import DISRUPTIVE_MARKER, CatalogChecks, catalog_items, selected, xdist_group
+from kubecert.pytest_plugin.collect import DISRUPTIVE_MARKER, CatalogChecks, catalog_items, xdist_group
+from kubecert.pytest_plugin.distribution import DISTRIBUTIONS, scheduler
+from kubecert.pytest_plugin.fleet import FleetCheck, fleet_items, fleet_wanted
+from kubecert.pytest_plugin.judging import NOT_APPLICABLE_PREFIX, gate, selected
 from kubecert.pytest_plugin.live import live_writer
 from kubecert.pytest_plugin.options import add_options, settings_from
 from kubecert.pytest_plugin.outcomes import RULE_MARKER, result_of, rule_id_of, target_id_of
 from kubecert.pytest_plugin.reporting import Reporter
-from kubecert.pytest_plugin.session import SESSION_KEY, KubecertSession, kubecert_session
+from kubecert.pytest_plugin.session import READS_KEY, SESSION_KEY, KubecertSession, kubecert_session
 from kubecert.pytest_plugin.signals import restore_sigterm, stop_on_sigterm
 from kubecert.pytest_plugin.terminal import add_terminal_options, register_compact
 from kubecert.rules import catalog
+from kubecert.status import Status
 from kubecert.targets.registry import BUILTIN_KINDS, Registry, TargetKind, entry_point_kinds
 
 KIND_HOOK = "pytest_kubecert_target_kinds"
@@ -74,6 +78,13 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object
     return (yield)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") not in DISTRIBUTIONS or SESSION_KEY not in config.stash:
+        return None
+    return scheduler(config, log, kubecert_session(config).targets)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{RULE_MARKER}(id, family=...): the catalog rule (e.g. KC-VAL-01) a check "
                                        "enforces; select with -m \"kubecert_rule(family='validity')\"")
@@ -104,7 +115,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     # has finished: the controller kills a worker that has not exited 10 s after that, and releasing many
     # targets at unconfigure could take longer and leave their folders behind.
     if hasattr(session.config, "workerinput") and SESSION_KEY in session.config.stash:
-        session.config.stash[SESSION_KEY].close()
+        state = session.config.stash[SESSION_KEY]
+        session.config.workeroutput[READS_KEY] = state.read_targets()  # type: ignore[attr-defined]
+        state.close()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -118,6 +131,8 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     if not isinstance(obj, CatalogChecks):
         return None
     state = kubecert_session(collector.config)
+    if fleet_wanted(state.settings.mode, state.targets):
+        return fleet_items(collector, state)
     return catalog_items(collector, state.targets, state.settings.rule_patterns)
 
 
@@ -172,21 +187,15 @@ def _is_disruptive(item: pytest.Item) -> bool:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """The gates, before any fixture acts on the target: the node's role, capability, then the disruptive
-    opt-in. A rule of another role is not applicable, whatever the target could offer for it."""
+    """The gates, before any fixture acts on the target (judging.gate): a rule of another role is not
+    applicable, whatever the target could offer for it."""
     rule_id, target_id = rule_id_of(item), target_id_of(item)
     if rule_id is None or target_id is None:
         return
-    state = kubecert_session(item.config)
-    rule = catalog.get(rule_id)
-    unconcerned = state.contexts[target_id].outside_role(rule)
-    if unconcerned:
-        pytest.skip(f"not applicable: {unconcerned}")
-    missing = state.targets[target_id].missing_capability(rule.capabilities)
-    if missing:
-        pytest.skip(missing)
-    if rule.disruptive and not state.disruptive_allowed(target_id):
-        pytest.skip(f"{rule.id} changes the target; pass --allow-disruptive to run it")
+    stopped = gate(kubecert_session(item.config), catalog.get(rule_id), target_id)
+    if stopped is not None:
+        prefix = NOT_APPLICABLE_PREFIX if stopped.status is Status.NOT_APPLICABLE else ""
+        pytest.skip(prefix + stopped.message)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -194,15 +203,20 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    result = result_of(item, report, call)
-    if result is not None:
-        target = kubecert_session(item.config).targets[result.target]
+    if isinstance(item, FleetCheck):
+        results = item.results if report.when == "call" else []
+    else:
+        result = result_of(item, report, call)
+        results = [result] if result is not None else []
+        if result is not None:
+            # On the item, so that the teardown report (the one JUnit XML reads) carries them too.
+            item.user_properties.extend([
+                ("kubecert_rule", result.rule), ("kubecert_target", result.target),
+                ("kubecert_status", str(result.status)),
+            ])
+    if results:
+        target = kubecert_session(item.config).targets[results[0].target]
         # Plain data on the report: it travels from xdist workers to the controller with it.
-        report.kubecert_result = result.to_json()  # type: ignore[attr-defined]
+        report.kubecert_results = [r.to_json() for r in results]  # type: ignore[attr-defined]
         report.kubecert_target = target.describe()  # type: ignore[attr-defined]
-        # On the item, so that the teardown report (the one JUnit XML reads) carries them too.
-        item.user_properties.extend([
-            ("kubecert_rule", result.rule), ("kubecert_target", result.target),
-            ("kubecert_status", str(result.status)),
-        ])
     return report

@@ -12,12 +12,14 @@ import datetime as dt
 import json
 import socket
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kubecert.pytest_plugin.session import KubecertSession
+from kubecert.pytest_plugin.fleet import FLEET_ITEM, expected_nodeids, results_by_nodeid
+from kubecert.pytest_plugin.session import READS_KEY, KubecertSession
 from kubecert.pytest_plugin.terminal import CATALOG_ITEM, COMPACT_PLUGIN, summary_lines
 from kubecert.reports import baseline, canonical, outputs
 from kubecert.reports.citations import rule_fields
@@ -40,7 +42,8 @@ class Reporter:
         self.durations: defaultdict[str, float] = defaultdict(float)
         self.written: list[Path] = []
         self.failed_writes: list[str] = []
-        self.expected: set[str] = set()  # node ids of the catalog checks the session selected
+        self.expected: set[str] = set()  # node ids of the results the selected checks owe
+        self.readers: defaultdict[str, list[str]] = defaultdict(list)  # target → the xdist workers that read it
         self.report: Report | None = None
         self.accepted: frozenset[baseline.Accepted] = frozenset()
 
@@ -68,33 +71,53 @@ class Reporter:
 
     @pytest.hookimpl
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        self.expected.update(item.nodeid for item in session.items if CATALOG_ITEM.search(item.nodeid))
+        self._expect(item.nodeid for item in session.items)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        self.expected.update(nodeid for nodeid in ids if CATALOG_ITEM.search(nodeid))
+        self._expect(ids)
+
+    def _expect(self, nodeids: Iterable[str]) -> None:
+        for nodeid in nodeids:
+            if CATALOG_ITEM.search(nodeid):
+                self.expected.add(nodeid)
+            elif FLEET_ITEM.search(nodeid):
+                self.expected.update(expected_nodeids(self.session, nodeid))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """What each xdist worker says it read: a target two workers read was read twice."""
+        for target_id in getattr(node, "workeroutput", {}).get(READS_KEY, ()):
+            self.readers[target_id].append(str(node.gateway.id))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """First of the hooks: a failure the baseline accepts is marked before anything shows it."""
         self.durations[report.nodeid] += report.duration
-        data = getattr(report, "kubecert_result", None)
-        if data is not None:
-            result = Result.from_json(data)
-            target = getattr(report, "kubecert_target", None)
-            if self.session.settings.baseline is not None:
-                result = baseline.mark(result, target["identity"] if target else result.target, self.accepted)
-                report.kubecert_result = result.to_json()  # type: ignore[attr-defined]
-            self.results[report.nodeid] = result
-            if target is not None:
-                known = self.targets.get(target["id"], {})
-                # Keep the first observation seen: it is when the target was read, and what it showed then.
-                if known.get("observed_at") and target.get("observed_at"):
-                    first = known if known["observed_at"] <= target["observed_at"] else target
-                    target = {**target, "observed_at": first["observed_at"], "certificates": first["certificates"]}
-                elif known.get("observed_at"):
-                    target = {**target, "observed_at": known["observed_at"], "certificates": known["certificates"]}
-                self.targets[target["id"]] = target
+        data = getattr(report, "kubecert_results", None)
+        if not data:
+            return
+        target = getattr(report, "kubecert_target", None)
+        results = [Result.from_json(d) for d in data]
+        if self.session.settings.baseline is not None:
+            results = [baseline.mark(r, target["identity"] if target else r.target, self.accepted) for r in results]
+            report.kubecert_results = [r.to_json() for r in results]  # type: ignore[attr-defined]
+        if FLEET_ITEM.search(report.nodeid):
+            self.results.update(results_by_nodeid(report.nodeid, results))
+        else:
+            self.results[report.nodeid] = results[0]
+        if target is not None:
+            self._keep_target(target)
+
+    def _keep_target(self, target: dict[str, Any]) -> None:
+        known = self.targets.get(target["id"], {})
+        # Keep the first observation seen: it is when the target was read, and what it showed then.
+        if known.get("observed_at") and target.get("observed_at"):
+            first = known if known["observed_at"] <= target["observed_at"] else target
+            target = {**target, "observed_at": first["observed_at"], "certificates": first["certificates"]}
+        elif known.get("observed_at"):
+            target = {**target, "observed_at": known["observed_at"], "certificates": known["certificates"]}
+        self.targets[target["id"]] = target
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -102,14 +125,17 @@ class Reporter:
         if not self.results and (not reports.paths or reports.default_json):
             return
         complete = exitstatus not in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
-        results = [dataclasses.replace(result, duration_s=round(self.durations.get(nodeid, 0.0), 6))
-                   for nodeid, result in self.results.items()]
+        # A check per (rule, target) takes pytest's duration; a fleet check timed each rule itself.
+        results = [dataclasses.replace(result, duration_s=round(self.durations[nodeid], 6))
+                   if nodeid in self.durations else result for nodeid, result in self.results.items()]
         if complete:
             results += self._missing()
         path = self.session.settings.baseline
         record = baseline.record(results, self.accepted, path) if path is not None else None
         # Targets of one cluster share its notes: each is said once.
         notes = list(dict.fromkeys(note for target in self.session.targets.values() for note in target.notes))
+        notes += [f"{target_id} was read by more than one worker ({', '.join(workers)})"
+                  for target_id, workers in self.readers.items() if len(workers) > 1]
         self.report = canonical.build(
             results=results, targets=[TargetRecord.from_json(t) for t in self.targets.values()],
             profile=self._profile(), started_at=self.session.started_at, finished_at=dt.datetime.now(dt.UTC),

@@ -10,11 +10,13 @@ import pytest
 from kubecert.contexts import TargetContexts
 from kubecert.profiles import Profile, ProfileError, resolve
 from kubecert.pytest_plugin.options import Settings
+from kubecert.rules.catalog import Rule
 from kubecert.targets.base import Progress, Target
 from kubecert.targets.errors import TargetError
 from kubecert.targets.registry import Registry
 
 SESSION_KEY = pytest.StashKey["KubecertSession"]()
+READS_KEY = "kubecert_reads"  # in an xdist worker's workeroutput: the targets it read
 
 
 @dataclass
@@ -23,6 +25,7 @@ class KubecertSession:
     registry: Registry
     targets: dict[str, Target] = field(default_factory=dict)  # constructed up front, opened on first use
     contexts: dict[str, TargetContexts] = field(default_factory=dict)
+    selected: dict[str, list[Rule]] = field(default_factory=dict)  # target → the rules it is judged by
     closed: bool = False
     started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
@@ -32,8 +35,12 @@ class KubecertSession:
         session = cls(settings, registry)
         identities: dict[str, str] = {}
         try:
-            for uri in registry.expand(settings.targets):
-                target = registry.open(uri, session._profile_for(uri), settings.target_options, settings.facts)
+            # Each listed target with its own profile (an inventory entry's), and the parts it stands for with it.
+            listed = [(uri, entry) for entry in settings.targets for uri in registry.expand([entry])]
+            for uri, entry in listed:
+                if uri in session.targets:
+                    continue
+                target = registry.open(uri, session._profile_for(entry), settings.target_options, settings.facts)
                 if progress is not None:
                     target.progress = progress
                 first = identities.setdefault(target.identity, uri)
@@ -48,12 +55,17 @@ class KubecertSession:
             raise pytest.UsageError(str(exc)) from None
         return session
 
-    def _profile_for(self, uri: str) -> Profile:
-        base = resolve(self.settings.profile, self.registry.kind_of(uri).default_profile)
+    def _profile_for(self, entry: str) -> Profile:
+        spec = self.settings.target_profiles.get(entry, self.settings.profile)
+        base = resolve(spec, self.registry.kind_of(entry).default_profile)
         return base.with_overrides(self.settings.overrides, origin="command line")
 
     def disruptive_allowed(self, uri: str) -> bool:
         return self.settings.allow_disruptive or self.registry.kind_of(uri).disruptive_by_default
+
+    def read_targets(self) -> list[str]:
+        """The targets this process read or acted on."""
+        return [uri for uri, contexts in self.contexts.items() if contexts.used]
 
     def close(self) -> None:
         """Release every target, once: an xdist worker does it when its session finishes, and again at

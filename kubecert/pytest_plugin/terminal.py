@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from kubecert.pytest_plugin.fleet import FLEET_ITEM
 from kubecert.reports.results import Result, Status
 from kubecert.status import STATUSES
 from kubecert.text import shown
@@ -93,8 +94,8 @@ class CompactTerminal:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
-        """No progress letter for a catalog check: its line is kubecert's."""
-        if not CATALOG_ITEM.search(report.nodeid):
+        """No progress letter for a catalog or fleet check: its lines are kubecert's."""
+        if not CATALOG_ITEM.search(report.nodeid) and not FLEET_ITEM.search(report.nodeid):
             return None
         if report.when in ("setup", "teardown") and report.failed:
             return "error", "", ""
@@ -104,10 +105,10 @@ class CompactTerminal:
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        data = getattr(report, "kubecert_result", None)
-        if data is None:
-            return
-        result = Result.from_json(data)
+        for data in getattr(report, "kubecert_results", None) or ():
+            self._result(Result.from_json(data))
+
+    def _result(self, result: Result) -> None:
         if result.status in (Status.SKIPPED, Status.NOT_APPLICABLE):
             self.folded.skips[result.target].append(result)
             return

@@ -6,6 +6,7 @@ on disk; ``load`` reads one back, refusing a file that is not one.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -19,6 +20,7 @@ from kubecert._version import __version__
 from kubecert.reports.results import (
     SCHEMA,
     BaselineRecord,
+    CertificateRecord,
     CoverageEntry,
     ProfileRecord,
     Report,
@@ -48,8 +50,10 @@ def build(
     baseline: BaselineRecord | None = None,
 ) -> Report:
     """``command_line`` must already be redacted (redact.py)."""
-    ordered = sorted(results, key=lambda r: (r.target, _rule_order(r.rule), r.nodeid))
     target_list = sorted(targets, key=lambda t: t.id)
+    shown_by = {t.id: {c.fingerprint_sha256: c for c in t.certificates if c.fingerprint_sha256} for t in target_list}
+    ordered = sorted((_joined(r, shown_by.get(r.target, {})) for r in results),
+                     key=lambda r: (r.target, _rule_order(r.rule), r.nodeid))
     observed = [t.observed_at for t in target_list if t.observed_at]
     counts = Counter(r.status for r in ordered)
     return Report(
@@ -60,6 +64,26 @@ def build(
         coverage=coverage(ordered), evaluated_as_of=isoformat(at) if at is not None else None,
         notes=notes or None, baseline=baseline,
     )
+
+
+# Evidence fields a certificate record of the target holds too (evidence name → record name).
+_IDENTITY = {"path": "path", "subject_dn": "subject", "issuer_dn": "issuer", "not_before": "not_before",
+             "not_after": "not_after"}
+
+
+def _joined(result: Result, shown: Mapping[str, CertificateRecord]) -> Result:
+    """``result`` with its evidence's certificate identities left to the target's certificate records, joined by
+    fingerprint_sha256, where they say the same: a fleet's report would otherwise repeat every certificate under
+    every rule that looked at it (three quarters of its bytes). A certificate seen only after an action, or
+    seen otherwise, keeps its identity in the evidence."""
+    return dataclasses.replace(result, evidence=[_without_identity(entry, shown) for entry in result.evidence])
+
+
+def _without_identity(entry: dict[str, Any], shown: Mapping[str, CertificateRecord]) -> dict[str, Any]:
+    record = shown.get(entry.get("fingerprint_sha256") or "")
+    if record is None or any(e in entry and entry[e] != getattr(record, r) for e, r in _IDENTITY.items()):
+        return entry
+    return {key: value for key, value in entry.items() if key not in _IDENTITY}
 
 
 def coverage(results: Iterable[Result]) -> list[CoverageEntry]:
@@ -100,9 +124,22 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+_ONE_PER_LINE = ("targets", "results")
+
+
 def dumps(report: Report | Mapping[str, Any]) -> str:
+    """The report's JSON: the run's fields indented, each target and each result on one line of its own, so
+    a fleet's report is written by the C encoder (indenting runs in Python, ten times slower) and still
+    diffs line by line."""
     document = report.to_json() if isinstance(report, Report) else report
-    return json.dumps(document, indent=2, sort_keys=False, default=str) + "\n"
+    fields = []
+    for key, value in document.items():
+        if key in _ONE_PER_LINE and isinstance(value, list) and value:
+            text = "[\n" + ",\n".join("    " + json.dumps(item, default=str) for item in value) + "\n  ]"
+        else:
+            text = json.dumps(value, indent=2, default=str).replace("\n", "\n  ")
+        fields.append(f"  {json.dumps(key)}: {text}")
+    return "{\n" + ",\n".join(fields) + "\n}\n"
 
 
 def load(path: Path) -> dict[str, Any]:

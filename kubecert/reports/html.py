@@ -31,6 +31,11 @@ _ENVIRONMENT = jinja2.Environment(
 # Failures first, then what could not be judged, then what the baseline accepts, then the rest.
 ORDER = ("failed", "error", "accepted", "skipped", "passed", "not_applicable")
 FILTER_STATUSES = ("failed", "error", "accepted", "passed", "skipped", "not_applicable")
+# Past this many targets the page is a fleet's summary: every target's counts, every failure and error in
+# full with its target's section, and the results that passed or were skipped counted, not listed (the
+# JSON report has each with its evidence). A thousand targets would otherwise make a page of 200 MB.
+DETAILED_TARGETS = 16
+SHOWN_IN_SUMMARY = ("failed", "error", "accepted")
 
 
 def status_of(result: Mapping[str, Any]) -> str:
@@ -47,6 +52,7 @@ def view(document: Mapping[str, Any]) -> dict[str, Any]:
     """What the template draws, derived once here so the template only lays it out."""
     targets = list(document["targets"])
     target_ids = sorted({t["id"] for t in targets} | {r["target"] for r in document["results"]})
+    summarised = len(target_ids) > DETAILED_TARGETS
     index = {target: number for number, target in enumerate(target_ids)}
     results = sorted(document["results"], key=lambda r: (ORDER.index(status_of(r)), r["rule"], r["target"]))
     by_target: defaultdict[str, Counter[str]] = defaultdict(Counter)
@@ -64,13 +70,19 @@ def view(document: Mapping[str, Any]) -> dict[str, Any]:
                                                         row["rule"]))
     verdict = ("failed" if any(status_of(r) == "failed" for r in results)
                else "error" if any(r["status"] == "error" for r in results) or not results else "passed")
+    counts = Counter(status_of(r) for r in results)
+    if summarised:
+        results = [r for r in results if status_of(r) in SHOWN_IN_SUMMARY]
+        shown = {r["target"] for r in results}
+        targets = [t for t in targets if t["id"] in shown]
     return {
+        "summarised": summarised, "rule_counts": {row["rule"]: Counter(row["cells"].values()) for row in rule_rows},
         "report": document, "results": results, "rule_rows": rule_rows, "target_ids": target_ids,
         "target_index": index, "by_target": by_target, "statuses": [*STATUSES, "accepted"],
         "filter_statuses": FILTER_STATUSES, "status_of": status_of, "verdict": verdict,
         "target_views": [_target_view(document, t, failing[t["id"]], index[t["id"]]) for t in targets],
         "not_implemented": [c for c in document.get("coverage", ()) if not c["implemented"]],
-        "counts": Counter(status_of(r) for r in results),
+        "counts": counts,
     }
 
 

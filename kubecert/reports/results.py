@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +47,9 @@ class Result:
     message: str = field(metadata=_doc("what was found, naming every offender"))
     evidence: list[dict[str, Any]] = field(metadata=_doc(
         "one entry per subject judged (certificate, file, request): subject, status, detail and facts; never "
-        "a private key or a credential"))
+        "a private key or a credential. A certificate the target showed when first read is named by "
+        "certificate and fingerprint_sha256; its path, subject, issuer and dates are in the target's "
+        "certificates", plain=True))
     citation: str = field(metadata=_doc("the source's own words the rule rests on, and the source keys"))
     nodeid: str = field(metadata=_doc("the check's pytest node id"))
     duration_s: float = field(default=0.0, metadata=_doc("seconds the check took"))
@@ -183,14 +186,27 @@ class Report:
         return dict(_to_json(self))
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # exact types: a StrEnum is a str but becomes its value
+
+
+@functools.cache
+def _fields(cls: type) -> tuple[tuple[str, bool, bool], ...]:
+    """Each field's name, whether it is left out when None, and whether it is JSON already (``plain``)."""
+    return tuple((f.name, bool(f.metadata.get("omit_if_none")), bool(f.metadata.get("plain")))
+                 for f in dataclasses.fields(cls))
+
+
 def _to_json(value: Any) -> Any:
+    # Most values are plain strings and numbers (a fleet's report holds millions): they go first.
+    if type(value) in _PLAIN:
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(value):
-            item = getattr(value, f.name)
-            if item is None and f.metadata.get("omit_if_none"):
+        for name, omit_if_none, plain in _fields(type(value)):
+            item = getattr(value, name)
+            if item is None and omit_if_none:
                 continue
-            out[f.name] = _to_json(item)
+            out[name] = item if plain else _to_json(item)
         return out
     if isinstance(value, enum.Enum):
         return value.value

@@ -86,6 +86,11 @@ class Target(abc.ABC):
                 raise
         return self._inventory
 
+    @property
+    def kept(self) -> Inventory | None:
+        """The observation already taken, if any (no read, no lock needed)."""
+        return self._inventory
+
     def reobserve(self) -> Inventory:
         """A fresh observation after an action; the kept one is left as it was."""
         return self._observe(dt.datetime.now(dt.UTC))

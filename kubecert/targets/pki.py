@@ -47,6 +47,7 @@ class PkiTarget(Target):
         self.kubeconfig_dir = Path(query["kubeconfigs"]) if "kubeconfigs" in query else self.pki_dir.parent
         self.manifests_dir = Path(query["manifests"]) if "manifests" in query else self.kubeconfig_dir / "manifests"
         self.kubelet_dir = Path(query["kubelet"]) if query.get("kubelet") else None
+        self._default_kubelet: tuple[Path | None] | None = None
         if "role" in query:
             try:
                 role = NodeFacts.declared({"role": query["role"]}, where=uri, source="declared in the target URI")
@@ -71,7 +72,9 @@ class PkiTarget(Target):
         """The kubelet's folder this node is read with: the one the user named, else the default."""
         if self.kubelet_dir is not None:
             return self.kubelet_dir
-        return default_kubelet_dir(self.pki_dir, self.kubeconfig_dir)
+        if self._default_kubelet is None:  # looked up once: every check asks for it through the capabilities
+            self._default_kubelet = (default_kubelet_dir(self.pki_dir, self.kubeconfig_dir),)
+        return self._default_kubelet[0]
 
     def node_actions(self) -> NodeActions | None:
         """How checks act on this node: the user's commands, or None when none were given."""

@@ -1,0 +1,106 @@
+"""Fleet checks: one pytest item per target that judges every rule on it, instead of one per (rule, target).
+
+With a thousand targets and sixty rules an item per pair costs pytest far more than the rules do; a fleet
+item reads its target once, judges each selected rule with the same gates and contexts as a check per
+pair (judging.py), and hands every result to the reports, so both modes write the same results. Its
+read-only rules and the ones that change the target are two items (``fleet[T]``, ``fleet-disruptive[T]``):
+every target is judged as found before any is changed, as in the per-pair mode.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from kubecert.options import AUTO_FLEET_TARGETS
+from kubecert.pytest_plugin.collect import DISRUPTIVE_MARKER
+from kubecert.pytest_plugin.judging import judge, selected_rules
+from kubecert.pytest_plugin.outcomes import TARGET_KEY, report_nodeid, result_from_verdict
+from kubecert.pytest_plugin.session import KubecertSession, kubecert_session
+from kubecert.reports.results import Result
+from kubecert.rules.catalog import Rule
+from kubecert.status import Status
+from kubecert.targets.base import Target
+
+FLEET, FLEET_DISRUPTIVE = "fleet", "fleet-disruptive"
+FLEET_ITEM = re.compile(rf"::(?:{FLEET}|{FLEET_DISRUPTIVE})\[(.*)\](?:@.*)?$")  # a fleet check's node id
+
+
+def fleet_wanted(mode: str, targets: Mapping[str, Target]) -> bool:
+    return mode == "fleet" or (mode == "auto" and len(targets) >= AUTO_FLEET_TARGETS)
+
+
+def rules_of(state: KubecertSession, target_id: str, disruptive: bool) -> list[Rule]:
+    """The rules a fleet item of this target judges."""
+    return [rule for rule in selected_rules(state, target_id) if rule.disruptive == disruptive]
+
+
+def check_nodeid(prefix: str, rule_id: str, target_id: str) -> str:
+    """The node id a result of ``rule_id`` has in every report, whichever mode judged it."""
+    return f"{prefix}::{rule_id}[{target_id}]"
+
+
+class FleetCheck(pytest.Item):
+    """Every selected rule of one kind (read-only or disruptive) on one target."""
+
+    def __init__(self, *, disruptive: bool, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.disruptive = disruptive
+        self.results: list[Result] = []
+
+    def runtest(self) -> None:
+        state = kubecert_session(self.config)
+        target_id = self.stash[TARGET_KEY]
+        prefix = report_nodeid(self).rsplit("::", 1)[0]
+        for rule in rules_of(state, target_id, self.disruptive):
+            started = time.perf_counter()
+            verdict = judge(state, rule, target_id)
+            self.results.append(result_from_verdict(
+                rule, target_id, verdict, check_nodeid(prefix, rule.id, target_id),
+                duration_s=round(time.perf_counter() - started, 6)))
+        bad = [r for r in self.results if r.status in (Status.FAILED, Status.ERROR)]
+        if bad:
+            pytest.fail(", ".join(f"{r.rule} {r.status}" for r in bad), pytrace=False)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, self.name
+
+
+def fleet_items(collector: pytest.Collector, state: KubecertSession) -> list[pytest.Item]:
+    read_only = [_item(collector, target_id, state, disruptive=False) for target_id in state.targets]
+    changing = [_item(collector, target_id, state, disruptive=True) for target_id in state.targets]
+    return [item for item in (*read_only, *changing) if item is not None]
+
+
+def expected_nodeids(state: KubecertSession, fleet_nodeid: str) -> Iterator[str]:
+    """The results a fleet item owes the reports, keyed as the reporter keys them (``results_by_nodeid``),
+    from its node id alone: under xdist the controller never sees the item."""
+    prefix, _, name = fleet_nodeid.split("@", 1)[0].rpartition("::")
+    kind, _, rest = name.partition("[")
+    target_id = rest[:-1]
+    if kind not in (FLEET, FLEET_DISRUPTIVE) or target_id not in state.targets:
+        return
+    for rule in rules_of(state, target_id, kind == FLEET_DISRUPTIVE):
+        yield check_nodeid(prefix, rule.id, target_id)
+
+
+def results_by_nodeid(nodeid: str, results: list[Result]) -> dict[str, Result]:
+    """A fleet item's results keyed beside its own node id, one key per (rule, target)."""
+    prefix = nodeid.split("@", 1)[0].rpartition("::")[0]
+    return {check_nodeid(prefix, r.rule, r.target): r for r in results}
+
+
+def _item(collector: pytest.Collector, target_id: str, state: KubecertSession, *,
+          disruptive: bool) -> FleetCheck | None:
+    if not rules_of(state, target_id, disruptive):
+        return None
+    name = f"{FLEET_DISRUPTIVE if disruptive else FLEET}[{target_id}]"
+    item = FleetCheck.from_parent(collector, name=name, disruptive=disruptive)
+    item.stash[TARGET_KEY] = target_id
+    if disruptive:
+        item.add_marker(getattr(pytest.mark, DISRUPTIVE_MARKER))
+    return item

@@ -1,0 +1,67 @@
+"""Judging one rule on one target, the same way whichever runner asks: the gates, then the context, then the
+rule. A check per (rule, target) turns a gate into pytest's skip; a fleet check calls ``judge`` in a loop.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable
+
+from kubecert.contexts import CannotJudge, CheckCouldNotRun
+from kubecert.pytest_plugin.session import KubecertSession
+from kubecert.rules import catalog
+from kubecert.rules.catalog import Rule
+from kubecert.rules.evaluate import evaluate
+from kubecert.rules.findings import Verdict
+from kubecert.status import Status
+from kubecert.targets.errors import TargetUnavailable
+from kubecert.text import shown_lines
+
+NOT_APPLICABLE_PREFIX = "not applicable: "
+
+
+def selected(rule_id: str, patterns: Iterable[str]) -> bool:
+    """Whether --rule's patterns choose the rule (no pattern: every rule)."""
+    chosen = tuple(patterns)
+    return not chosen or any(fnmatch.fnmatchcase(rule_id, p) for p in chosen)
+
+
+def selected_rules(state: KubecertSession, target_id: str) -> list[Rule]:
+    """The implemented, selected rules that concern the target's kind, in catalog order (found once per target)."""
+    if target_id not in state.selected:
+        target, patterns = state.targets[target_id], state.settings.rule_patterns
+        state.selected[target_id] = [rule for rule in catalog.all_rules() if rule.implemented and selected(
+            rule.id, patterns) and target.concerns(rule.capabilities)]
+    return state.selected[target_id]
+
+
+def gate(state: KubecertSession, rule: Rule, target_id: str) -> Verdict | None:
+    """Why ``rule`` is not run on the target, before anything acts on it: the node's role, a capability the
+    target lacks, the disruptive opt-in. None when it runs."""
+    unconcerned = state.contexts[target_id].outside_role(rule)
+    if unconcerned:
+        return Verdict.single(rule.id, Status.NOT_APPLICABLE, unconcerned)
+    missing = state.targets[target_id].missing_capability(rule.capabilities)
+    if missing:
+        return Verdict.single(rule.id, Status.SKIPPED, missing)
+    if rule.disruptive and not state.disruptive_allowed(target_id):
+        return Verdict.single(rule.id, Status.SKIPPED,
+                              f"{rule.id} changes the target; pass --allow-disruptive to run it")
+    return None
+
+
+def judge(state: KubecertSession, rule: Rule, target_id: str) -> Verdict:
+    """The verdict of ``rule`` on the target: whatever goes wrong is this rule's error, never the run's."""
+    stopped = gate(state, rule, target_id)
+    if stopped is not None:
+        return stopped
+    try:
+        context = state.contexts[target_id].for_rule(rule)
+    except CannotJudge as exc:
+        return Verdict.single(rule.id, Status.SKIPPED, str(exc))
+    except (TargetUnavailable, CheckCouldNotRun) as exc:
+        return Verdict.single(rule.id, Status.ERROR, shown_lines(str(exc)))
+    except Exception as exc:  # a target's bug must not take the other targets down with it
+        return Verdict.single(rule.id, Status.ERROR, shown_lines(
+            f"could not set up the check: {type(exc).__name__}: {exc}"))
+    return evaluate(rule, context)
