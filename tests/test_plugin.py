@@ -108,9 +108,12 @@ def test_an_xdist_worker_releases_its_targets_when_its_session_finishes(worker: 
             closed.append("closed")
 
     session = KubecertSession(settings=None, registry=None, targets={"t": Target()})  # type: ignore[arg-type, dict-item]
-    config = SimpleNamespace(stash={SESSION_KEY: session}, **({"workerinput": {}} if worker else {}))
+    config = SimpleNamespace(stash={SESSION_KEY: session},
+                             **({"workerinput": {}, "workeroutput": {}} if worker else {}))
     plugin.pytest_sessionfinish(SimpleNamespace(config=config))  # type: ignore[arg-type]
     assert closed == (["closed"] if worker else [])
+    if worker:  # what it read, for the controller: nothing here
+        assert config.workeroutput["kubecert_reads"] == []
     session.close()  # at unconfigure
     assert closed == ["closed"]
 
@@ -275,7 +278,7 @@ def test_a_check_that_ends_without_a_result_is_an_error_never_silence(
         def pytest_runtest_makereport(item, call):
             report = yield
             if item.name.startswith("KC-VAL-02["):
-                report.__dict__.pop("kubecert_result", None)
+                report.__dict__.pop("kubecert_results", None)
             return report
     """)
     pytester.syspathinsert()

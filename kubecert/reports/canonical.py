@@ -74,12 +74,14 @@ _IDENTITY = {"path": "path", "subject_dn": "subject", "issuer_dn": "issuer", "no
 def _joined(result: Result, shown: Mapping[str, CertificateRecord]) -> Result:
     """``result`` with its evidence's certificate identities left to the target's certificate records, joined by
     fingerprint_sha256, where they say the same: a fleet's report would otherwise repeat every certificate under
-    every rule that looked at it (three quarters of its bytes). A certificate seen only after an action, or
-    seen otherwise, keeps its identity in the evidence."""
+    every rule that looked at it (three quarters of its bytes). An offender, a certificate seen only after an
+    action, or one seen otherwise, keeps its identity in the evidence."""
     return dataclasses.replace(result, evidence=[_without_identity(entry, shown) for entry in result.evidence])
 
 
 def _without_identity(entry: dict[str, Any], shown: Mapping[str, CertificateRecord]) -> dict[str, Any]:
+    if entry.get("status") in (Status.FAILED, Status.ERROR):  # an offender is named in full where it is judged
+        return entry
     record = shown.get(entry.get("fingerprint_sha256") or "")
     if record is None or any(e in entry and entry[e] != getattr(record, r) for e, r in _IDENTITY.items()):
         return entry

@@ -47,9 +47,9 @@ class Result:
     message: str = field(metadata=_doc("what was found, naming every offender"))
     evidence: list[dict[str, Any]] = field(metadata=_doc(
         "one entry per subject judged (certificate, file, request): subject, status, detail and facts; never "
-        "a private key or a credential. A certificate the target showed when first read is named by "
-        "certificate and fingerprint_sha256; its path, subject, issuer and dates are in the target's "
-        "certificates", plain=True))
+        "a private key or a credential. A certificate that passed, as the target showed it when first read, "
+        "is named by certificate and fingerprint_sha256 (its path, subject, issuer and dates are in the "
+        "target's certificates); an offender is named in full"))
     citation: str = field(metadata=_doc("the source's own words the rule rests on, and the source keys"))
     nodeid: str = field(metadata=_doc("the check's pytest node id"))
     duration_s: float = field(default=0.0, metadata=_doc("seconds the check took"))
@@ -190,10 +190,9 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})  # exact types: a StrEnu
 
 
 @functools.cache
-def _fields(cls: type) -> tuple[tuple[str, bool, bool], ...]:
-    """Each field's name, whether it is left out when None, and whether it is JSON already (``plain``)."""
-    return tuple((f.name, bool(f.metadata.get("omit_if_none")), bool(f.metadata.get("plain")))
-                 for f in dataclasses.fields(cls))
+def _fields(cls: type) -> tuple[tuple[str, bool], ...]:
+    """Each field's name, and whether it is left out when None."""
+    return tuple((f.name, bool(f.metadata.get("omit_if_none"))) for f in dataclasses.fields(cls))
 
 
 def _to_json(value: Any) -> Any:
@@ -202,11 +201,11 @@ def _to_json(value: Any) -> Any:
         return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out: dict[str, Any] = {}
-        for name, omit_if_none, plain in _fields(type(value)):
+        for name, omit_if_none in _fields(type(value)):
             item = getattr(value, name)
             if item is None and omit_if_none:
                 continue
-            out[name] = item if plain else _to_json(item)
+            out[name] = _to_json(item)
         return out
     if isinstance(value, enum.Enum):
         return value.value

@@ -37,6 +37,7 @@ class PkiTarget(Target):
     reads_one_node = True
     _actions: NodeActions | None = None  # set when the user gave commands that act on the node
     kubelet_dir: Path | None = None  # the kubelet's folder, when the user named one (kubelet=DIR)
+    _default_kubelet: tuple[Path | None] | None = None  # the one found when none was named, once looked for
 
     def __init__(self, uri: str, profile: Profile, options: Mapping[str, Any], facts: NodeFacts | None = None) -> None:
         super().__init__(uri, profile, options, facts)
@@ -47,7 +48,6 @@ class PkiTarget(Target):
         self.kubeconfig_dir = Path(query["kubeconfigs"]) if "kubeconfigs" in query else self.pki_dir.parent
         self.manifests_dir = Path(query["manifests"]) if "manifests" in query else self.kubeconfig_dir / "manifests"
         self.kubelet_dir = Path(query["kubelet"]) if query.get("kubelet") else None
-        self._default_kubelet: tuple[Path | None] | None = None
         if "role" in query:
             try:
                 role = NodeFacts.declared({"role": query["role"]}, where=uri, source="declared in the target URI")
