@@ -4,7 +4,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: check test lint type unit clean
+.PHONY: check test lint type unit bench-fleet clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ type: $(BIN)/.installed
 
 unit: $(BIN)/.installed
 	$(BIN)/pytest -n 2
+
+# A fleet of reference clusters checked by kubecert beside openssl and the parse floor (benchmarks/fleet.py).
+SIZES ?= 100 300 1000
+bench-fleet: $(BIN)/.installed
+	$(BIN)/python benchmarks/fleet.py --sizes $(SIZES)
 
 clean:
 	rm -rf $(VENV) reports/*.json reports/*.html reports/*.xml reports/*.prom reports/*.png .pytest_cache .mypy_cache .ruff_cache
