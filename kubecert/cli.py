@@ -3,24 +3,25 @@
 
 Exit codes of ``check``: 0 every rule passed (skips allowed), 1 a rule failed, 2 a check could not run
 (error, target unreachable, nothing collected, interrupted), 3 usage error.
+
+Start-up is kept short, since every command pays it: this module imports argparse and nothing else of
+weight, not even typing or dataclasses (either would add a tenth or more to `kubecert --help`). A command's
+arguments are added only when the command line names it, and what a command needs (the option table, pytest,
+the reference PKI, cryptography) is imported when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
-import textwrap
 from collections.abc import Sequence
-from importlib import resources
-from typing import TYPE_CHECKING
 
 from kubecert._version import __version__
-from kubecert.options import CHECK_OPTIONS, Option
-from kubecert.reports.outputs import FORMATS
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING as type checkers read it, without importing typing
 if TYPE_CHECKING:
+    from kubecert.options import Option
     from kubecert.rules import Rule
     from kubecert.targets.registry import TargetKind
 
@@ -36,8 +37,43 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def build_parser(kinds: Sequence[TargetKind] = ()) -> argparse.ArgumentParser:
-    """The command; ``kinds`` are target kinds beyond the built-in ones (from --plugin modules)."""
+class Command:
+    """A command whose arguments another module adds. ``kubecert --help`` shows its name and help from here;
+    ``arguments`` ("module:function", given the command's parser) is imported only when the command line
+    names the command: the reference's parsers list its faults, which takes its whole PKI and cryptography.
+    A plain class, not a dataclass, for start-up's sake."""
+
+    def __init__(self, name: str, help: str, arguments: str, description: str | None = None) -> None:
+        self.name, self.help, self.arguments, self.description = name, help, arguments, description
+
+    def add_to(self, commands: argparse._SubParsersAction[_Parser], with_arguments: bool) -> None:
+        parser = commands.add_parser(self.name, help=self.help, description=self.description)
+        if with_arguments:
+            module, _, function = self.arguments.partition(":")
+            getattr(importlib.import_module(module), function)(parser)
+
+
+COMMANDS_ELSEWHERE: tuple[Command, ...] = (
+    Command("baseline", "accept today's failures so that CI fails only on new ones",
+            "kubecert.reports.commands:add_baseline"),
+    Command("report", "work with reports written by kubecert check", "kubecert.reports.commands:add_report"),
+    Command("reference", "the reference implementation (kubeadm-exact PKI)", "kubecert.reference.cli:add_commands",
+            "The reference implementation: a platform that passes every rule, with opt-in faults."),
+)
+
+
+def build_parser(kinds: Sequence[TargetKind] = (), words: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The command; ``kinds`` are target kinds beyond the built-in ones (from --plugin modules).
+
+    Given the command line's ``words``, only the command they name gets its arguments; the others are listed
+    with their help alone, and their modules (and the installed packages' target kinds) are not looked at.
+    Without ``words``, every command gets them.
+    """
+    named = None if words is None else next((word for word in words if not word.startswith("-")), None)
+
+    def wanted(name: str) -> bool:
+        return words is None or name == named  # the top level takes no option with a value, so this is the command
+
     parser = _Parser(prog="kubecert", description="Check how a Kubernetes platform manages its PKI certificates.")
     parser.add_argument("--version", action="version", version=f"kubecert {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -45,6 +81,20 @@ def build_parser(kinds: Sequence[TargetKind] = ()) -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="run the conformance suite against targets",
                                 description="Run every rule against each target and write the reports. "
                                             "Arguments after -- go to pytest.")
+    if wanted("check"):
+        _add_check_arguments(check, kinds)
+
+    rules = commands.add_parser("rules", help="list the rule catalog")
+    rules.add_argument("--json", action="store_true", help="print the catalog as JSON")
+    rules.add_argument("--markdown", action="store_true", help="print the catalog as a Markdown table")
+    rules.set_defaults(handler=run_rules)
+
+    for command in COMMANDS_ELSEWHERE:
+        command.add_to(commands, wanted(command.name))
+    return parser
+
+
+def _add_check_arguments(check: argparse.ArgumentParser, kinds: Sequence[TargetKind]) -> None:
     for option in _options(kinds):
         option.add_to_argparse(check)
     check.add_argument("--plugin", action="append", default=[], metavar="MODULE",
@@ -58,21 +108,9 @@ def build_parser(kinds: Sequence[TargetKind] = ()) -> argparse.ArgumentParser:
     check.add_argument("pytest_args", nargs="*", metavar="-- PYTEST ARGS")
     check.set_defaults(handler=run_check)
 
-    rules = commands.add_parser("rules", help="list the rule catalog")
-    rules.add_argument("--json", action="store_true", help="print the catalog as JSON")
-    rules.add_argument("--markdown", action="store_true", help="print the catalog as a Markdown table")
-    rules.set_defaults(handler=run_rules)
-
-    from kubecert.reference.cli import register as register_reference
-    from kubecert.reports.commands import register as register_report_commands
-
-    register_report_commands(commands)
-    register_reference(commands)
-    return parser
-
 
 def _options(kinds: Sequence[TargetKind]) -> list[Option]:
-    from kubecert.options import unique
+    from kubecert.options import CHECK_OPTIONS, unique
     from kubecert.targets.registry import BUILTIN_KINDS, entry_point_kinds
 
     return unique([*CHECK_OPTIONS, *(o for k in (*BUILTIN_KINDS, *entry_point_kinds(), *kinds) for o in k.options)])
@@ -101,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
-    parser = build_parser(kinds)
+    parser = build_parser(kinds, words)
     args = parser.parse_args(words)
     args.kinds = kinds
     args.argv = words
@@ -117,6 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def pytest_arguments(args: argparse.Namespace) -> list[str]:
     """The pytest command line that ``kubecert check`` stands for."""
+    from importlib import resources
+
+    from kubecert.reports.outputs import FORMATS
+
     suite = resources.files("kubecert.conformance")
     argv = [
         "--pyargs", "kubecert.conformance",
@@ -171,10 +213,14 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_rules(args: argparse.Namespace) -> int:
+    import textwrap
+
     from kubecert.rules import all_rules, sources
 
     rules = all_rules()
     if args.json:
+        import json
+
         document = {"sources": {k: s.to_json() for k, s in sources().items()},
                     "rules": [r.to_json() for r in rules]}
         print(json.dumps(document, indent=2))
