@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from kubecert._version import __version__
 
@@ -153,8 +155,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+# kubecert's own pytest plugin, the module its pytest11 entry point names (pyproject.toml): a run loads no
+# plugin through entry points, so it is named on the command line.
+PLUGIN = "kubecert.pytest_plugin.plugin"
+# Options that only pytest-xdist knows, each a way to ask for workers: given one, the run loads xdist. The
+# others of xdist's come with one of these, or with -p xdist.
+XDIST_OPTIONS = ("-n", "--numprocesses", "--maxprocesses", "--dist", "-d", "--tx")
+AUTOLOAD_OFF = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
+
+
 def pytest_arguments(args: argparse.Namespace) -> list[str]:
-    """The pytest command line that ``kubecert check`` stands for."""
+    """The pytest command line that ``kubecert check`` stands for (run with no plugin autoloaded)."""
     from importlib import resources
 
     from kubecert.reports.outputs import FORMATS
@@ -166,6 +177,7 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
     ]
     for module in args.plugin:
         argv += ["-p", module]
+    argv += ["-p", PLUGIN] + (["-p", "xdist"] if asks_for_xdist(args.pytest_args) else [])
     if getattr(args, "verbose", False):
         argv += ["-v", "-rfEs"]
     else:
@@ -180,6 +192,31 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
             value = DEFAULT_OUTPUT_DIR
         argv += option.pytest_args(value)
     return argv + list(args.pytest_args)
+
+
+def asks_for_xdist(pytest_args: Sequence[str]) -> bool:
+    """Whether the arguments after ``--`` ask for xdist's workers (``-n 2``, ``-nauto``, ``--dist=load``...)."""
+    for word in pytest_args:
+        name = word.partition("=")[0]
+        if name in XDIST_OPTIONS or (word.startswith("-n") and not word.startswith("--")):
+            return True
+    return False
+
+
+@contextmanager
+def no_plugin_autoload() -> Iterator[None]:
+    """pytest loads no installed plugin by itself while a check runs (xdist's workers inherit it too): only
+    kubecert's, the --plugin modules and what the arguments after ``--`` name. Every other plugin in the
+    environment (anyio's, hypothesis's, ...) would cost start-up and could change how checks run."""
+    before = os.environ.get(AUTOLOAD_OFF)
+    os.environ[AUTOLOAD_OFF] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[AUTOLOAD_OFF]
+        else:
+            os.environ[AUTOLOAD_OFF] = before
 
 
 class TypedCommand:
@@ -199,7 +236,8 @@ def run_check(args: argparse.Namespace) -> int:
     import pytest
 
     typed = TypedCommand(getattr(args, "argv", ["check"]))
-    code = pytest.main(pytest_arguments(args), plugins=[typed])
+    with no_plugin_autoload():
+        code = pytest.main(pytest_arguments(args), plugins=[typed])
     if code == pytest.ExitCode.USAGE_ERROR:
         return EXIT_USAGE
     if code in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
