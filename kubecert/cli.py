@@ -3,24 +3,27 @@
 
 Exit codes of ``check``: 0 every rule passed (skips allowed), 1 a rule failed, 2 a check could not run
 (error, target unreachable, nothing collected, interrupted), 3 usage error.
+
+Start-up is kept short, since every command pays it: this module imports argparse and nothing else of
+weight, not even typing or dataclasses (either would add a tenth or more to `kubecert --help`). A command's
+arguments are added only when the command line names it, and what a command needs (the option table, pytest,
+the reference PKI, cryptography) is imported when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
+import os
 import sys
-import textwrap
-from collections.abc import Sequence
-from importlib import resources
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from kubecert._version import __version__
-from kubecert.options import CHECK_OPTIONS, Option
-from kubecert.reports.outputs import FORMATS
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING as type checkers read it, without importing typing
 if TYPE_CHECKING:
+    from kubecert.options import Option
     from kubecert.rules import Rule
     from kubecert.targets.registry import TargetKind
 
@@ -36,8 +39,43 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def build_parser(kinds: Sequence[TargetKind] = ()) -> argparse.ArgumentParser:
-    """The command; ``kinds`` are target kinds beyond the built-in ones (from --plugin modules)."""
+class Command:
+    """A command whose arguments another module adds. ``kubecert --help`` shows its name and help from here;
+    ``arguments`` ("module:function", given the command's parser) is imported only when the command line
+    names the command: the reference's parsers list its faults, which takes its whole PKI and cryptography.
+    A plain class, not a dataclass, for start-up's sake."""
+
+    def __init__(self, name: str, help: str, arguments: str, description: str | None = None) -> None:
+        self.name, self.help, self.arguments, self.description = name, help, arguments, description
+
+    def add_to(self, commands: argparse._SubParsersAction[_Parser], with_arguments: bool) -> None:
+        parser = commands.add_parser(self.name, help=self.help, description=self.description)
+        if with_arguments:
+            module, _, function = self.arguments.partition(":")
+            getattr(importlib.import_module(module), function)(parser)
+
+
+COMMANDS_ELSEWHERE: tuple[Command, ...] = (
+    Command("baseline", "accept today's failures so that CI fails only on new ones",
+            "kubecert.reports.commands:add_baseline"),
+    Command("report", "work with reports written by kubecert check", "kubecert.reports.commands:add_report"),
+    Command("reference", "the reference implementation (kubeadm-exact PKI)", "kubecert.reference.cli:add_commands",
+            "The reference implementation: a platform that passes every rule, with opt-in faults."),
+)
+
+
+def build_parser(kinds: Sequence[TargetKind] = (), words: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The command; ``kinds`` are target kinds beyond the built-in ones (from --plugin modules).
+
+    Given the command line's ``words``, only the command they name gets its arguments; the others are listed
+    with their help alone, and their modules (and the installed packages' target kinds) are not looked at.
+    Without ``words``, every command gets them.
+    """
+    named = None if words is None else next((word for word in words if not word.startswith("-")), None)
+
+    def wanted(name: str) -> bool:
+        return words is None or name == named  # the top level takes no option with a value, so this is the command
+
     parser = _Parser(prog="kubecert", description="Check how a Kubernetes platform manages its PKI certificates.")
     parser.add_argument("--version", action="version", version=f"kubecert {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -45,6 +83,20 @@ def build_parser(kinds: Sequence[TargetKind] = ()) -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="run the conformance suite against targets",
                                 description="Run every rule against each target and write the reports. "
                                             "Arguments after -- go to pytest.")
+    if wanted("check"):
+        _add_check_arguments(check, kinds)
+
+    rules = commands.add_parser("rules", help="list the rule catalog")
+    rules.add_argument("--json", action="store_true", help="print the catalog as JSON")
+    rules.add_argument("--markdown", action="store_true", help="print the catalog as a Markdown table")
+    rules.set_defaults(handler=run_rules)
+
+    for command in COMMANDS_ELSEWHERE:
+        command.add_to(commands, wanted(command.name))
+    return parser
+
+
+def _add_check_arguments(check: argparse.ArgumentParser, kinds: Sequence[TargetKind]) -> None:
     for option in _options(kinds):
         option.add_to_argparse(check)
     check.add_argument("--plugin", action="append", default=[], metavar="MODULE",
@@ -58,21 +110,9 @@ def build_parser(kinds: Sequence[TargetKind] = ()) -> argparse.ArgumentParser:
     check.add_argument("pytest_args", nargs="*", metavar="-- PYTEST ARGS")
     check.set_defaults(handler=run_check)
 
-    rules = commands.add_parser("rules", help="list the rule catalog")
-    rules.add_argument("--json", action="store_true", help="print the catalog as JSON")
-    rules.add_argument("--markdown", action="store_true", help="print the catalog as a Markdown table")
-    rules.set_defaults(handler=run_rules)
-
-    from kubecert.reference.cli import register as register_reference
-    from kubecert.reports.commands import register as register_report_commands
-
-    register_report_commands(commands)
-    register_reference(commands)
-    return parser
-
 
 def _options(kinds: Sequence[TargetKind]) -> list[Option]:
-    from kubecert.options import unique
+    from kubecert.options import CHECK_OPTIONS, unique
     from kubecert.targets.registry import BUILTIN_KINDS, entry_point_kinds
 
     return unique([*CHECK_OPTIONS, *(o for k in (*BUILTIN_KINDS, *entry_point_kinds(), *kinds) for o in k.options)])
@@ -101,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
-    parser = build_parser(kinds)
+    parser = build_parser(kinds, words)
     args = parser.parse_args(words)
     args.kinds = kinds
     args.argv = words
@@ -115,8 +155,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+# kubecert's own pytest plugin, the module its pytest11 entry point names (pyproject.toml): a run loads no
+# plugin through entry points, so it is named on the command line.
+PLUGIN = "kubecert.pytest_plugin.plugin"
+# Options that only pytest-xdist knows, each a way to ask for workers: given one, the run loads xdist. The
+# others of xdist's come with one of these, or with -p xdist.
+XDIST_OPTIONS = ("-n", "--numprocesses", "--maxprocesses", "--dist", "-d", "--tx")
+AUTOLOAD_OFF = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
+
+
 def pytest_arguments(args: argparse.Namespace) -> list[str]:
-    """The pytest command line that ``kubecert check`` stands for."""
+    """The pytest command line that ``kubecert check`` stands for (run with no plugin autoloaded)."""
+    from importlib import resources
+
+    from kubecert.reports.outputs import FORMATS
+
     suite = resources.files("kubecert.conformance")
     argv = [
         "--pyargs", "kubecert.conformance",
@@ -124,6 +177,7 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
     ]
     for module in args.plugin:
         argv += ["-p", module]
+    argv += ["-p", PLUGIN] + (["-p", "xdist"] if asks_for_xdist(args.pytest_args) else [])
     if getattr(args, "verbose", False):
         argv += ["-v", "-rfEs"]
     else:
@@ -138,6 +192,31 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
             value = DEFAULT_OUTPUT_DIR
         argv += option.pytest_args(value)
     return argv + list(args.pytest_args)
+
+
+def asks_for_xdist(pytest_args: Sequence[str]) -> bool:
+    """Whether the arguments after ``--`` ask for xdist's workers (``-n 2``, ``-nauto``, ``--dist=load``...)."""
+    for word in pytest_args:
+        name = word.partition("=")[0]
+        if name in XDIST_OPTIONS or (word.startswith("-n") and not word.startswith("--")):
+            return True
+    return False
+
+
+@contextmanager
+def no_plugin_autoload() -> Iterator[None]:
+    """pytest loads no installed plugin by itself while a check runs (xdist's workers inherit it too): only
+    kubecert's, the --plugin modules and what the arguments after ``--`` name. Every other plugin in the
+    environment (anyio's, hypothesis's, ...) would cost start-up and could change how checks run."""
+    before = os.environ.get(AUTOLOAD_OFF)
+    os.environ[AUTOLOAD_OFF] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[AUTOLOAD_OFF]
+        else:
+            os.environ[AUTOLOAD_OFF] = before
 
 
 class TypedCommand:
@@ -157,7 +236,8 @@ def run_check(args: argparse.Namespace) -> int:
     import pytest
 
     typed = TypedCommand(getattr(args, "argv", ["check"]))
-    code = pytest.main(pytest_arguments(args), plugins=[typed])
+    with no_plugin_autoload():
+        code = pytest.main(pytest_arguments(args), plugins=[typed])
     if code == pytest.ExitCode.USAGE_ERROR:
         return EXIT_USAGE
     if code in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
@@ -171,10 +251,14 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_rules(args: argparse.Namespace) -> int:
+    import textwrap
+
     from kubecert.rules import all_rules, sources
 
     rules = all_rules()
     if args.json:
+        import json
+
         document = {"sources": {k: s.to_json() for k, s in sources().items()},
                     "rules": [r.to_json() for r in rules]}
         print(json.dumps(document, indent=2))

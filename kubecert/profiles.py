@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from kubecert.inventory.facts import NodeFacts
-from kubecert.inventory.safe_yaml import YamlError, load_bounded
 
 AUTO = "auto"
 RENEWAL_MODES = ("in-place", "repave")
@@ -89,6 +88,10 @@ def load_file(path: Path) -> tuple[Profile, NodeFacts]:
     if not path.is_file():
         known = ", ".join([AUTO, *BUILTIN])
         raise ProfileError(f"profile {str(path)!r} is neither a built-in profile ({known}) nor a file")
+    # PyYAML only for a profile file: the catalog reads the parameters' names from here, and `kubecert rules`
+    # reads no YAML.
+    from kubecert.inventory.safe_yaml import YamlError, load_bounded
+
     try:
         document = load_bounded(path.read_bytes(), max_bytes=MAX_PROFILE_BYTES)
     except OSError as exc:

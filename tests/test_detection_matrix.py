@@ -77,7 +77,7 @@ def test_every_fault_is_run_by_the_tests_of_its_layer() -> None:
 
 def _rule(rule_id: str, *, implemented: bool = True, title: str = "a title") -> Rule:
     return Rule(id=rule_id, family="x", title=title, statement="s", sources=("PAL",), citation="c", parameters=(),
-                capabilities=(), disruptive=False, note="", function=(lambda ctx: []) if implemented else None)
+                capabilities=(), disruptive=False, note="", planned=not implemented)
 
 
 def test_cells_say_fails_before_may_fail_before_unjudged_and_rows_are_implemented_rules() -> None:

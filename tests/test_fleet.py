@@ -19,7 +19,8 @@ from kubecert.options import AUTO_FLEET_TARGETS
 from kubecert.pytest_plugin.distribution import unit_of
 from kubecert.reports import html
 from kubecert.rules import all_rules
-from tests.support import SUITE, run_check, validated
+
+from support import SUITE, run_check, validated
 
 pytestmark = pytest.mark.xdist_group("fleet")
 

@@ -32,7 +32,7 @@ RENEWAL_RULES = NODE_RULES
 DISRUPTIVE = sorted(set(RENEWAL_RULES) - {"KC-CHK-01"})
 RENEW_ALL_RULES = sorted(rule for rule in RENEWAL_RULES if get(rule).action is Action.RENEW_ALL)
 # The reference implementation's verbs, as a user would give them for a node (its light entry point).
-REFERENCE = f"{shlex.quote(sys.executable)} -m kubecert.reference.cli reference pki"
+REFERENCE = f"{shlex.quote(sys.executable)} -m kubecert reference pki"
 
 
 def node_commands(fault: str = "") -> list[str]:

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from kubecert import cli
 from kubecert.capabilities import NodeRole
 from kubecert.inventory.role import recognise_role
 from kubecert.profiles import BUILTIN
-from kubecert.reference import cli
 from kubecert.reference.pki import InitResult
 from kubecert.rules import Status, all_rules
 from kubecert.targets.pki import PkiTarget

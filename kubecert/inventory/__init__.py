@@ -1,22 +1,30 @@
-"""The inventory: a target's certificates, keys, kubeconfigs and files, observed once."""
+"""The inventory: a target's certificates, keys, kubeconfigs and files, observed once.
 
-from kubecert.inventory.facts import NodeFacts
-from kubecert.inventory.kubelet import default_kubelet_dir
-from kubecert.inventory.load import load_pki
-from kubecert.inventory.model import (
-    CertRecord,
-    FileFacts,
-    Inventory,
-    KeyFacts,
-    KubeconfigRecord,
-    KubeletFolder,
-    Problem,
-    ProblemKind,
-    PublicKeyFacts,
-    Role,
-    ServiceAccountKeys,
-    isoformat,
-)
+The names below are imported when first used: the node facts (facts.py) that profiles and the catalog read
+need none of the certificate model's libraries (kubecert/lazy.py says why).
+"""
+
+from typing import Any
+
+from kubecert.lazy import public_name
+
+_PUBLIC = {
+    "CertRecord": "kubecert.inventory.model",
+    "FileFacts": "kubecert.inventory.model",
+    "Inventory": "kubecert.inventory.model",
+    "KeyFacts": "kubecert.inventory.model",
+    "KubeconfigRecord": "kubecert.inventory.model",
+    "KubeletFolder": "kubecert.inventory.model",
+    "NodeFacts": "kubecert.inventory.facts",
+    "Problem": "kubecert.inventory.model",
+    "ProblemKind": "kubecert.inventory.model",
+    "PublicKeyFacts": "kubecert.inventory.model",
+    "Role": "kubecert.inventory.model",
+    "ServiceAccountKeys": "kubecert.inventory.model",
+    "default_kubelet_dir": "kubecert.inventory.kubelet",
+    "isoformat": "kubecert.inventory.model",
+    "load_pki": "kubecert.inventory.load",
+}
 
 __all__ = [
     "CertRecord",
@@ -35,3 +43,7 @@ __all__ = [
     "isoformat",
     "load_pki",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    return public_name(__name__, _PUBLIC, name)

@@ -89,6 +89,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{RULE_MARKER}(id, family=...): the catalog rule (e.g. KC-VAL-01) a check "
                                        "enforces; select with -m \"kubecert_rule(family='validity')\"")
     config.addinivalue_line("markers", f"{DISRUPTIVE_MARKER}: the check changes its target (needs --allow-disruptive)")
+    # Every check carries xdist's group marker (collect.py), in a run without xdist too (kubecert check loads
+    # it only for -n): there it is known from here.
+    config.addinivalue_line("markers", "xdist_group(name): the checks of one target run on one xdist worker")
     kind_options = config.pluginmanager.get_plugin("kubecert.kind-options")
     assert isinstance(kind_options, KindOptions)
     registry = Registry([*BUILTIN_KINDS, *entry_point_kinds(), *kind_options.kinds(config)])

@@ -1,6 +1,6 @@
 """``kubecert reference ...``: the reference implementation's commands, in kubeadm's words.
 
-``register(subparsers)`` adds ``reference`` to the ``kubecert`` command. Every leaf command sets
+``add_commands(parser)`` fills the ``kubecert reference`` command. Every leaf command sets
 ``handler`` (Namespace -> exit code), as kubecert.cli dispatches. New commands are added by appending a registrar to
 ``REFERENCE_COMMANDS`` (e.g. ``serve``) or to ``PKI_VERBS`` (e.g. ``renew``, ``generate-csr``).
 An error the user can cause prints one line and exits with EXIT_USAGE; there is no traceback.
@@ -12,7 +12,7 @@ import argparse
 import datetime as dt
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -27,7 +27,7 @@ from kubecert.reference.pki.worker import DEFAULT_ADDRESS, DEFAULT_NODE_NAME, jo
 
 EXIT_OK = 0
 ROLES = ("control-plane", "worker")
-__all__ = ["EXIT_OK", "EXIT_USAGE", "main", "register"]
+__all__ = ["EXIT_OK", "EXIT_USAGE", "add_commands"]
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[Any]"
 
@@ -248,25 +248,8 @@ def _add_cluster(commands: Subparsers) -> None:
 REFERENCE_COMMANDS: list[Callable[[Subparsers], None]] = [_add_pki, _add_serve, _add_cluster]
 
 
-def register(subparsers: Subparsers) -> argparse.ArgumentParser:
-    """Add ``reference`` and its commands to the ``kubecert`` command's subparsers."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "reference", help="the reference implementation (kubeadm-exact PKI)",
-        description="The reference implementation: a platform that passes every rule, with opt-in faults.",
-    )
+def add_commands(parser: argparse.ArgumentParser) -> None:
+    """Add the reference's commands to ``kubecert reference`` (kubecert/cli.py declares it)."""
     commands = parser.add_subparsers(dest="reference_command", metavar="COMMAND", required=True)
     for add_command in REFERENCE_COMMANDS:
         add_command(commands)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``kubecert``'s argument handling for the reference commands alone (tests, ``python -m``)."""
-    parser = argparse.ArgumentParser(prog="kubecert")
-    register(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
-    args: Any = parser.parse_args(argv)
-    return int(args.handler(args))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -2,7 +2,7 @@
 
 Every error the user can cause (a file that is not a report, conflicting reports, an unwritable path) is
 one line naming the file, and exit code 3; nothing is left half-written. What the commands need is
-imported when they run: ``kubecert --help`` only builds their parsers.
+imported when they run; their parsers are built only when the command line names them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from kubecert.reports.outputs import FORMATS
 
@@ -18,8 +17,8 @@ EXIT_OK, EXIT_USAGE = 0, 3
 DEFAULT_REPORT = Path("reports") / "kubecert.json"
 
 
-def register(commands: Any) -> None:
-    base = commands.add_parser("baseline", help="accept today's failures so that CI fails only on new ones")
+def add_baseline(base: argparse.ArgumentParser) -> None:
+    """``baseline``'s verbs (kubecert/cli.py declares the command)."""
     verbs = base.add_subparsers(dest="baseline_command", required=True, metavar="COMMAND")
     write = verbs.add_parser("write", help="record the failures of a report in a baseline file",
                              description="Record every offender of every failed result of a canonical report; "
@@ -29,7 +28,9 @@ def register(commands: Any) -> None:
                        help="the canonical JSON report to take the failures from (default: %(default)s)")
     write.set_defaults(handler=run_baseline_write)
 
-    report = commands.add_parser("report", help="work with reports written by kubecert check")
+
+def add_report(report: argparse.ArgumentParser) -> None:
+    """``report``'s verbs (kubecert/cli.py declares the command)."""
     report_verbs = report.add_subparsers(dest="report_command", required=True, metavar="COMMAND")
     merge_parser = report_verbs.add_parser(
         "merge", help="merge the reports of runs of different targets into one set of reports",

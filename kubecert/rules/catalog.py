@@ -1,8 +1,10 @@
 """The catalog: rule metadata from catalog.toml, joined with the plain functions that implement them.
 
 Family modules (kubecert/rules/<family>.py) register a function under a rule ID with ``@implements``;
-the catalog imports them on first use. A rule without a function is listed as not implemented; one that
-is not marked ``planned`` in the catalog is a mistake a test catches. Every name the catalog uses
+the catalog imports them when a rule's function is first asked for, so that listing the catalog
+(``kubecert rules``) imports no family and none of the inventory's libraries. The catalog says which rules
+this version implements: every one not marked ``planned``. A test holds the functions to it (a rule
+without its function, or a planned one with one, fails tests/test_catalog.py). Every name the catalog uses
 (sources, parameters, capabilities, actions, probes) is checked when it loads: a typo is an error, never
 a rule that silently makes no check.
 """
@@ -54,8 +56,6 @@ class Rule:
     capabilities: tuple[str, ...]
     disruptive: bool
     note: str
-    function: RuleFunction | None
-    context: type = RuleContext  # the kind of context the function judges
     action: Action | None = None  # what is done to the target first (its before and after are judged)
     probe: Probe | None = None  # what is asked of the target (its answers are judged)
     planned: bool = False  # in the catalog, deliberately not implemented in this version
@@ -64,7 +64,19 @@ class Rule:
 
     @property
     def implemented(self) -> bool:
-        return self.function is not None
+        return not self.planned
+
+    @property
+    def function(self) -> RuleFunction | None:
+        """What judges the rule, None while it is planned."""
+        _load_families()
+        return _FUNCTIONS.get(self.id)
+
+    @property
+    def context(self) -> type:
+        """The kind of context the function judges (a plain observation for a rule without one)."""
+        _load_families()
+        return _CONTEXTS.get(self.id, RuleContext)
 
     def concerns_role(self, role: str | None) -> bool:
         """False for a node of a role the rule does not concern (a control-plane rule on a worker)."""
@@ -194,12 +206,10 @@ def _load_families() -> None:
 
 def all_rules() -> list[Rule]:
     """Every rule of the catalog, in catalog order."""
-    _load_families()
     return [_build(entry) for entry in _raw_rules().values()]
 
 
 def get(rule_id: str) -> Rule:
-    _load_families()
     try:
         return _build(_raw_rules()[rule_id])
     except KeyError:
@@ -212,7 +222,6 @@ def _build(entry: dict[str, Any]) -> Rule:
         sources=tuple(entry["sources"]), citation=entry["citation"],
         parameters=tuple(entry.get("parameters", ())), capabilities=tuple(entry.get("capabilities", ())),
         disruptive=bool(entry.get("disruptive", False)), note=entry.get("note", ""),
-        function=_FUNCTIONS.get(entry["id"]), context=_CONTEXTS.get(entry["id"], RuleContext),
         action=Action(entry["action"]) if "action" in entry else None,
         probe=Probe(entry["probe"]) if "probe" in entry else None, planned=bool(entry.get("planned", False)),
         roles=tuple(entry.get("roles", ())),

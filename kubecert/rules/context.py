@@ -5,10 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from kubecert.inventory.model import Inventory, Problem, ProblemKind
 from kubecert.profiles import Profile
 from kubecert.rules.findings import Finding, error, failed
+
+# The model brings cryptography, which the catalog (`kubecert rules`) does without; where a problem is
+# judged, an inventory has long imported it.
+if TYPE_CHECKING:
+    from kubecert.inventory.model import Inventory, Problem
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,8 @@ class RuleContext:
 
         Missing files are the inventory rules' business and are not repeated here.
         """
+        from kubecert.inventory.model import ProblemKind
+
         for problem in self.inventory.problems_for(*subjects):
             if problem.kind is not ProblemKind.MISSING:
                 yield error(problem.subject, f"not evaluated: {problem.describe()} (see {owner})", path=problem.path)
@@ -37,6 +44,8 @@ class RuleContext:
 
 
 def problem_finding(problem: Problem) -> Finding:
+    from kubecert.inventory.model import ProblemKind
+
     if problem.kind is ProblemKind.UNREADABLE:
         return error(problem.subject, f"could not be read: {problem.describe()}", path=problem.path)
     return failed(problem.subject, problem.describe(), path=problem.path)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kubecert.inventory.model import CertRecord
 from kubecert.status import Status
 from kubecert.text import shown, shown_lines, shown_values
+
+if TYPE_CHECKING:  # the model brings cryptography, which the catalog (`kubecert rules`) does without
+    from kubecert.inventory.model import CertRecord
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class Finding:
 
 def _finding(status: Status, subject: str | CertRecord, message: str, notable: bool, facts: Any) -> Finding:
     evidence: dict[str, Any] = {}
-    if isinstance(subject, CertRecord):
+    if not isinstance(subject, str):  # a certificate
         evidence.update(subject.evidence())
         subject = subject.name
     evidence.update(facts)

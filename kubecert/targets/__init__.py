@@ -5,8 +5,9 @@ so that importing the registry does not import every backend.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from kubecert.lazy import public_name
 
 _PUBLIC = {
     "ActsOnNode": "kubecert.targets.protocols",
@@ -46,7 +47,4 @@ __all__ = [  # noqa: RUF022 - the same names as _PUBLIC, in its order
 
 
 def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    return public_name(__name__, _PUBLIC, name)

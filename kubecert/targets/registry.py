@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from kubecert.extras import MissingExtra, require
@@ -137,12 +138,14 @@ class Registry:
         return kind.backend()(uri, profile, options, facts)
 
 
-def entry_point_kinds() -> list[TargetKind]:
+@cache
+def entry_point_kinds() -> tuple[TargetKind, ...]:
     """Kinds that installed packages declare in the ``kubecert.target_kinds`` entry point group: each entry
-    names a callable returning a list of TargetKind."""
+    names a callable returning a list of TargetKind. Looked up once a process: reading every installed
+    package's entry points takes milliseconds, and the command and the plugin both ask."""
     from importlib.metadata import entry_points
 
     found: list[TargetKind] = []
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         found.extend(entry.load()())
-    return found
+    return tuple(found)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from kubecert.reference.cli import EXIT_USAGE, main
+from kubecert.cli import EXIT_USAGE, main
 from kubecert.reference.kube import FAULTS, ReferenceCluster
 
 READY_TIMEOUT_S = 30.0

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from kubecert import cli as kubecert_cli
 from kubecert.reference import cli
 from kubecert.reference.pki import PkiTree
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli.main(["reference", "pki", *argv])
+    code = kubecert_cli.main(["reference", "pki", *argv])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -136,10 +137,10 @@ def test_an_unwritable_place_is_a_user_error(tmp_path: Path, capsys: pytest.Capt
     assert err.count("\n") == 1
 
 
-def test_register_leaves_room_for_more_commands() -> None:
+def test_add_commands_leaves_room_for_more_commands() -> None:
     parser = argparse.ArgumentParser(prog="kubecert")
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    reference = cli.register(subparsers)
+    reference = parser.add_subparsers(dest="command", required=True).add_parser("reference")
+    cli.add_commands(reference)
     assert reference.prog == "kubecert reference"
     args = parser.parse_args(["reference", "pki", "check-expiration", "--dir", "/x"])
     assert callable(args.handler)

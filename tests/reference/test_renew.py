@@ -14,7 +14,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from kubecert import layout
 from kubecert.cli import main as kubecert_main
-from kubecert.reference import cli
 from kubecert.reference.pki import FreshKeys, PkiTree
 from kubecert.reference.pki.renew import DONE, renew
 from kubecert.reference.pki.upgrade import upgrade
@@ -26,7 +25,7 @@ KUBECONFIGS = ["admin.conf", "super-admin.conf", "controller-manager.conf", "sch
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli.main(["reference", "pki", *argv])
+    code = kubecert_main(["reference", "pki", *argv])
     out, err = capsys.readouterr()
     return code, out, err
 
