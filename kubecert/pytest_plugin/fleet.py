@@ -51,6 +51,7 @@ class FleetCheck(pytest.Item):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.disruptive = disruptive
         self.results: list[Result] = []
+        self.last_of_target = True  # no later check judges this target: its observation may go after this one
 
     def runtest(self) -> None:
         state = kubecert_session(self.config)
@@ -71,9 +72,26 @@ class FleetCheck(pytest.Item):
 
 
 def fleet_items(collector: pytest.Collector, state: KubecertSession) -> list[pytest.Item]:
-    read_only = [_item(collector, target_id, state, disruptive=False) for target_id in state.targets]
-    changing = [_item(collector, target_id, state, disruptive=True) for target_id in state.targets]
-    return [item for item in (*read_only, *changing) if item is not None]
+    """Per group of targets that lock together (a cluster and its nodes; most targets alone): their read-only
+    checks, then the ones that change them."""
+    groups: dict[str, list[str]] = {}
+    for target_id, target in state.targets.items():
+        groups.setdefault(target.lock_key, []).append(target_id)
+    items: list[pytest.Item] = []
+    for members in groups.values():
+        read_only = [_item(collector, target_id, state, disruptive=False) for target_id in members]
+        changing = [_item(collector, target_id, state, disruptive=True) for target_id in members]
+        items += [item for item in (*read_only, *changing) if item is not None]
+    return items
+
+
+def mark_last_checks(items: list[pytest.Item]) -> None:
+    """Which fleet check is the last of its target among those that will run (after deselection)."""
+    seen: set[str] = set()
+    for item in reversed(items):
+        if isinstance(item, FleetCheck):
+            item.last_of_target = item.stash[TARGET_KEY] not in seen
+            seen.add(item.stash[TARGET_KEY])
 
 
 def expected_nodeids(state: KubecertSession, fleet_nodeid: str) -> Iterator[str]:

@@ -6,8 +6,10 @@ in their stash; a check written by hand carries the marker and is parametrized o
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,6 +38,24 @@ class CheckOutcome:
     def assert_passed(self) -> None:
         if self.verdict.status is Status.FAILED:
             pytest.fail(f"{self.verdict.rule}: {self.verdict.message}", pytrace=False)
+
+
+def attach(report: pytest.TestReport, results: list[Result], target: dict[str, Any]) -> None:
+    """Put a check's results and its target's description on its report, as JSON text: it travels from an
+    xdist worker to the controller with the report, and execnet moves one string far faster than the
+    nested dicts of a fleet check's results."""
+    report.kubecert_results = json.dumps([r.to_json() for r in results])  # type: ignore[attr-defined]
+    report.kubecert_target = json.dumps(target)  # type: ignore[attr-defined]
+
+
+def attached(report: pytest.TestReport) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The results and target description on ``report`` (nothing for a report that carries none)."""
+    results, target = getattr(report, "kubecert_results", None), getattr(report, "kubecert_target", None)
+    if isinstance(results, str):
+        results = report.kubecert_results = json.loads(results)  # type: ignore[attr-defined]
+    if isinstance(target, str):
+        target = report.kubecert_target = json.loads(target)  # type: ignore[attr-defined]
+    return list(results or ()), target
 
 
 def rule_id_of(item: pytest.Item) -> str | None:

@@ -17,11 +17,11 @@ from kubecert.options import unique
 from kubecert.pytest_plugin import hookspecs
 from kubecert.pytest_plugin.collect import DISRUPTIVE_MARKER, CatalogChecks, catalog_items, xdist_group
 from kubecert.pytest_plugin.distribution import DISTRIBUTIONS, scheduler
-from kubecert.pytest_plugin.fleet import FleetCheck, fleet_items, fleet_wanted
+from kubecert.pytest_plugin.fleet import FleetCheck, fleet_items, fleet_wanted, mark_last_checks
 from kubecert.pytest_plugin.judging import NOT_APPLICABLE_PREFIX, gate, selected
 from kubecert.pytest_plugin.live import live_writer
 from kubecert.pytest_plugin.options import add_options, settings_from
-from kubecert.pytest_plugin.outcomes import RULE_MARKER, result_of, rule_id_of, target_id_of
+from kubecert.pytest_plugin.outcomes import RULE_MARKER, attach, result_of, rule_id_of, target_id_of
 from kubecert.pytest_plugin.reporting import Reporter
 from kubecert.pytest_plugin.session import READS_KEY, SESSION_KEY, KubecertSession, kubecert_session
 from kubecert.pytest_plugin.signals import restore_sigterm, stop_on_sigterm
@@ -157,6 +157,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("kubecert_target", ids, ids=ids, indirect=True)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Once every plugin has taken what it wants of a report (the reporter its results, xdist its copy for
+    the controller), the results and target description leave it: pytest keeps every report until the
+    session ends, and a fleet's would hold every result twice."""
+    report.__dict__.pop("kubecert_results", None)
+    report.__dict__.pop("kubecert_target", None)
+
+
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     state = kubecert_session(config)
     kept, deselected = [], []
@@ -182,6 +191,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     # Read-only checks first: they judge the platform as found, before anything changes it.
     kept.sort(key=_is_disruptive)
     items[:] = kept
+
+
+@pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+def mark_last_fleet_checks(items: list[pytest.Item]) -> None:
+    """After every selection (-m, -k, --rule): the last check of a target lets its observation go."""
+    mark_last_checks(items)
 
 
 def _is_disruptive(item: pytest.Item) -> bool:
@@ -217,9 +232,11 @@ def pytest_runtest_makereport(
                 ("kubecert_rule", result.rule), ("kubecert_target", result.target),
                 ("kubecert_status", str(result.status)),
             ])
+    if isinstance(item, FleetCheck) and report.when == "call":
+        item.results = []  # the report carries them on; the item lives until the session ends
     if results:
         target = kubecert_session(item.config).targets[results[0].target]
-        # Plain data on the report: it travels from xdist workers to the controller with it.
-        report.kubecert_results = [r.to_json() for r in results]  # type: ignore[attr-defined]
-        report.kubecert_target = target.describe()  # type: ignore[attr-defined]
+        attach(report, results, target.describe())
+        if isinstance(item, FleetCheck) and item.last_of_target:
+            target.release_observation()
     return report

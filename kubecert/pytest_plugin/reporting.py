@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from kubecert.pytest_plugin.fleet import FLEET_ITEM, expected_nodeids, results_by_nodeid
+from kubecert.pytest_plugin.outcomes import attached
 from kubecert.pytest_plugin.session import READS_KEY, KubecertSession
 from kubecert.pytest_plugin.terminal import CATALOG_ITEM, COMPACT_PLUGIN, summary_lines
 from kubecert.reports import baseline, canonical, outputs
@@ -94,10 +95,9 @@ class Reporter:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """First of the hooks: a failure the baseline accepts is marked before anything shows it."""
         self.durations[report.nodeid] += report.duration
-        data = getattr(report, "kubecert_results", None)
+        data, target = attached(report)
         if not data:
             return
-        target = getattr(report, "kubecert_target", None)
         results = [Result.from_json(d) for d in data]
         if self.session.settings.baseline is not None:
             results = [baseline.mark(r, target["identity"] if target else r.target, self.accepted) for r in results]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from kubecert.pytest_plugin.fleet import FLEET_ITEM
+from kubecert.pytest_plugin.outcomes import attached
 from kubecert.reports.results import Result, Status
 from kubecert.status import STATUSES
 from kubecert.text import shown
@@ -105,7 +106,7 @@ class CompactTerminal:
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        for data in getattr(report, "kubecert_results", None) or ():
+        for data in attached(report)[0]:
             self._result(Result.from_json(data))
 
     def _result(self, result: Result) -> None:

@@ -196,9 +196,20 @@ def _fields(cls: type) -> tuple[tuple[str, bool], ...]:
 
 
 def _to_json(value: Any) -> Any:
-    # Most values are plain strings and numbers (a fleet's report holds millions): they go first.
+    # Most values are plain strings and numbers (a fleet's report holds millions): they are kept as they are
+    # without a call, and dicts and lists, the next most common, are tested before dataclasses.
     if type(value) in _PLAIN:
         return value
+    if type(value) is dict:
+        return {k if type(k) is str else _key(k): v if type(v) in _PLAIN else _to_json(v) for k, v in value.items()}
+    if type(value) is list or type(value) is tuple:
+        return [v if type(v) in _PLAIN else _to_json(v) for v in value]
+    return _other_to_json(value)
+
+
+def _other_to_json(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out: dict[str, Any] = {}
         for name, omit_if_none in _fields(type(value)):
@@ -207,10 +218,12 @@ def _to_json(value: Any) -> Any:
                 continue
             out[name] = _to_json(item)
         return out
-    if isinstance(value, enum.Enum):
-        return value.value
     if isinstance(value, dict):
-        return {str(k.value if isinstance(k, enum.Enum) else k): _to_json(v) for k, v in value.items()}
+        return {_key(k): _to_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_to_json(v) for v in value]
     return value
+
+
+def _key(key: Any) -> str:
+    return str(key.value if isinstance(key, enum.Enum) else key)

@@ -48,6 +48,7 @@ class Target(abc.ABC):
         self.progress: Progress = stderr_progress
         self.notes: list[str] = []  # what a report must say beyond the results (an action stopped midway)
         self._inventory: Inventory | None = None
+        self._description: dict[str, Any] | None = None  # what describe() said when the observation was released
         self._certificates: list[dict[str, Any]] | None = None  # the kept observation's, summed up once
         self._unavailable: TargetUnavailable | None = None
 
@@ -112,7 +113,15 @@ class Target(abc.ABC):
         """What a lock keeps one actor at a time on: the target itself, or the cluster it is part of."""
         return self.identity
 
+    def release_observation(self) -> None:
+        """Forget the kept observation once no check will judge it again, keeping what the report says of it:
+        a fleet's run would otherwise hold every target's parsed files to the end."""
+        self._description = self.describe()
+        self._inventory = None
+
     def describe(self) -> dict[str, Any]:
+        if self._inventory is None and self._description is not None:
+            return self._description
         return {
             "id": self.id,
             "identity": self.identity,
