@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kubecert.targets.fleetfile import Shard
-
 PYTEST_PREFIX = "--kubecert-"
 AUTO_FLEET_TARGETS = 16  # from this many targets on, a run judges in one check per target
 
@@ -93,6 +91,30 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise ValueError(f"{text} is less than 0")
     return value
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """``INDEX/COUNT``, 0 <= INDEX < COUNT."""
+        index, slash, count = text.partition("/")
+        try:
+            shard = cls(int(index), int(count))
+        except ValueError:
+            raise ValueError(f"{text!r}: expected INDEX/COUNT, e.g. 0/4") from None
+        if not slash or shard.count < 1 or not 0 <= shard.index < shard.count:
+            raise ValueError(f"{text!r}: expected INDEX/COUNT with 0 <= INDEX < COUNT, e.g. 0/4")
+        return shard
+
+    def __str__(self) -> str:  # as it was given: the command hands it on to pytest as text
+        return f"{self.index}/{self.count}"
+
+    def keeps(self, position: int) -> bool:
+        return position % self.count == self.index
 
 
 def shard_of(text: str) -> Shard:

@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from kubecert.options import Shard
+
 MAX_INVENTORY_BYTES = 16 * 1024 * 1024
 _ENTRY_FIELDS = frozenset({"target", "profile"})
 
@@ -28,30 +30,6 @@ class InventoryFileError(ValueError):
 class Entry:
     target: str
     profile: str | None = None  # None: the run's --profile
-
-
-@dataclass(frozen=True)
-class Shard:
-    index: int
-    count: int
-
-    @classmethod
-    def parse(cls, text: str) -> Shard:
-        """``INDEX/COUNT``, 0 <= INDEX < COUNT."""
-        index, slash, count = text.partition("/")
-        try:
-            shard = cls(int(index), int(count))
-        except ValueError:
-            raise ValueError(f"{text!r}: expected INDEX/COUNT, e.g. 0/4") from None
-        if not slash or shard.count < 1 or not 0 <= shard.index < shard.count:
-            raise ValueError(f"{text!r}: expected INDEX/COUNT with 0 <= INDEX < COUNT, e.g. 0/4")
-        return shard
-
-    def __str__(self) -> str:  # as it was given: the command hands it on to pytest as text
-        return f"{self.index}/{self.count}"
-
-    def keeps(self, position: int) -> bool:
-        return position % self.count == self.index
 
 
 def load(path: Path) -> list[Entry]:
