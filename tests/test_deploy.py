@@ -458,3 +458,48 @@ def test_the_containerfile_runs_python_kubecert_supports_as_a_numeric_non_root_u
     assert user.isdigit() and int(user) != 0 and (not group or int(group) != 0)
     volumes = [arguments for keyword, arguments in final_stage() if keyword == "VOLUME"]
     assert any("/reports" in json.loads(volume) for volume in volumes)
+
+
+def test_the_shards_the_job_runs_check_every_target_once_and_merge_into_the_whole(
+    tmp_path: Path, reference_tree: Any, reference_worker: Any
+) -> None:
+    """The Job's own arguments, run as its pods run them (one per completion index, the inventory and the
+    claim where this test keeps them): every target of the inventory is checked by exactly one shard, and
+    the merge step's script joins them into the results of one run over the whole inventory."""
+    spec = job_spec("Job", CHECK)
+    args = container(spec)["args"]
+    count = spec["completions"]
+    trees = [reference_tree.root, reference_worker.root]
+    copies = []
+    for n in range(count + 1):  # one folder per target (a folder named twice is checked once); one shard has two
+        copy = tmp_path / "nodes" / f"node-{n}"
+        shutil.copytree(trees[n % 2], copy, symlinks=True, copy_function=shutil.copy2)
+        copies.append(f"pki:{copy / 'pki'}")
+    local_inventory = tmp_path / "fleet.yaml"
+    local_inventory.write_text("targets:\n" + "".join(f"  - {uri}\n" for uri in copies))
+    mounted, _ = inventory_file()
+    reports = tmp_path / "reports"
+    for index in range(count):
+        shard_args = [a.replace(f"$({INDEX_VARIABLE})", str(index)).replace(str(mounted), str(local_inventory))
+                      .replace("/reports", str(reports)) for a in args]
+        run = subprocess.run([sys.executable, "-m", "kubecert", *shard_args, "--profile", "palette"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=300, check=False)
+        assert run.returncode == 0, run.stdout + run.stderr
+    shards = [json.loads((reports / f"shard-{i}" / "kubecert.json").read_text()) for i in range(count)]
+    checked = [t["id"] for shard in shards for t in shard["targets"]]
+    assert sorted(checked) == sorted(copies)  # each once
+    merged = subprocess.run(["/bin/sh", "-c", merge_script().replace("/reports", str(reports))], cwd=tmp_path,
+                            env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
+                                                        f"{os.environ.get('PATH', '')}"},
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    whole = subprocess.run([sys.executable, "-m", "kubecert", "check", "-q", "--inventory", str(local_inventory),
+                            "--profile", "palette", "--json", str(tmp_path / "whole.json")], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300, check=False)
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+
+    def judged(report: dict[str, Any]) -> list[tuple[str, str, str]]:
+        return sorted((r["rule"], r["target"], r["status"]) for r in report["results"])
+
+    fleet = json.loads((reports / "fleet" / "kubecert.json").read_text())
+    assert judged(fleet) == judged(json.loads((tmp_path / "whole.json").read_text()))
