@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kubecert.pytest_plugin.terminal import Folded
+from kubecert.pytest_plugin.terminal import FOLDED_TARGETS, Folded
 from kubecert.reports.results import Result, Status
 
 from support import validate_every_report
@@ -81,6 +81,17 @@ def test_skips_without_an_option_to_give_are_folded_by_reason() -> None:
                                _skipped("KC-REN-07", "no CA is external"), _skipped("KC-X", "no CA is external")]
     assert folded.skip_lines() == ["pki:/x: 2 checks skipped; they need --renew-command, --allow-disruptive",
                                    "pki:/x: 2 checks skipped: no CA is external"]
+
+
+def test_the_same_skip_on_many_targets_is_one_line() -> None:
+    """A fleet of a thousand nodes without --check-expiration-command: one line, not a thousand."""
+    folded = Folded()
+    for n in range(FOLDED_TARGETS + 2):
+        folded.skips[f"pki:/n{n}"].append(_skipped("KC-CHK-01", "give --check-expiration-command (e.g. x)"))
+    folded.skips["pki:/other"].append(_skipped("KC-EXT-01", "no CA is external"))
+    assert folded.skip_lines() == [
+        f"{FOLDED_TARGETS + 2} targets (pki:/n0, ...): 1 check skipped; they need --check-expiration-command each",
+        "pki:/other: 1 check skipped: no CA is external"]
 
 
 def run_on_a_terminal(args: list[str], cwd: Path, env: dict[str, str]) -> str:

@@ -142,6 +142,9 @@ class Reporter:
             complete=complete, at=self.session.settings.at, notes=notes, command_line=self._command_line(),
             host=socket.gethostname(), baseline=record,
         )
+        # The report holds every result now: a fleet's would otherwise be held twice while it is written.
+        self.results.clear()
+        del results
         self.config.hook.pytest_kubecert_report_ready(report=self.report, config=self.config)
         self.written, self.failed_writes = reports.write(self.report.to_json(), complete)
         junit = self._junit()

@@ -31,6 +31,7 @@ _LABEL = {Status.PASSED: "pass", Status.FAILED: "FAIL", Status.ERROR: "ERROR", S
           Status.NOT_APPLICABLE: "n/a"}
 ACCEPTED = "accepted"
 COMPACT_PLUGIN = "kubecert.compact-terminal"
+FOLDED_TARGETS = 3  # a skip said of more targets than this is one line for all of them
 COMPACT_FLAG, COMPACT_QUIET_FLAG = "--kubecert-compact", "--kubecert-compact-quiet"
 
 
@@ -74,14 +75,22 @@ class Folded:
     errors: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))  # (target, msg)
 
     def skip_lines(self) -> list[str]:
-        lines = []
+        """One line per target and kind of skip; the same line for many targets (a fleet) said once."""
+        said: dict[str, list[str]] = defaultdict(list)  # what is said → the targets it is said of
         for target, results in self.skips.items():
             hints = list(dict.fromkeys(h for r in results for h in _OPTION_HINT.findall(r.message)))
             hinted = [r for r in results if _OPTION_HINT.search(r.message)]
             if hinted:
-                lines.append(f"{target}: {_checks(len(hinted))} skipped; they need {', '.join(hints)}")
+                said[f"{_checks(len(hinted))} skipped; they need {', '.join(hints)}"].append(target)
             by_reason = Counter(r.message for r in results if not _OPTION_HINT.search(r.message))
-            lines += [f"{target}: {_checks(count)} skipped: {reason}" for reason, count in by_reason.items()]
+            for reason, count in by_reason.items():
+                said[f"{_checks(count)} skipped: {reason}"].append(target)
+        lines = []
+        for text, targets in said.items():
+            if len(targets) > FOLDED_TARGETS:
+                lines.append(f"{len(targets)} targets ({targets[0]}, ...): {text} each")
+            else:
+                lines += [f"{target}: {text}" for target in targets]
         return lines
 
 
