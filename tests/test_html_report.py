@@ -56,22 +56,29 @@ def two_targets(tmp_path_factory: pytest.TempPathFactory, reference_tree: Any) -
 
 
 @pytest.fixture(scope="module")
-def page(two_targets: tuple[Path, dict[str, Any]]) -> Any:
+def browser() -> Any:
+    """One headless Chromium for the module (playwright's sync API allows one driver at a time)."""
     from playwright.sync_api import sync_playwright
 
     executable = chromium()
-    path, _ = two_targets
     with sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.kubecert_errors = []  # type: ignore[attr-defined]
-        page.kubecert_requests = []  # type: ignore[attr-defined]
-        page.on("console", lambda m: page.kubecert_errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: page.kubecert_errors.append(str(e)))
-        page.on("request", lambda r: page.kubecert_requests.append(r.url))
-        page.goto(path.as_uri())
-        yield page
-        browser.close()
+        launched = driver.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any, two_targets: tuple[Path, dict[str, Any]]) -> Any:
+    path, _ = two_targets
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.kubecert_errors = []
+    page.kubecert_requests = []
+    page.on("console", lambda m: page.kubecert_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.kubecert_errors.append(str(e)))
+    page.on("request", lambda r: page.kubecert_requests.append(r.url))
+    page.goto(path.as_uri())
+    yield page
+    page.close()
 
 
 def test_the_page_loads_nothing_else_and_logs_no_error(page: Any, two_targets: tuple[Path, dict[str, Any]]) -> None:
@@ -147,3 +154,37 @@ def test_what_a_target_sends_cannot_become_markup(two_targets: tuple[Path, dict[
     page_text = html.render({**report, "results": [result], "targets": [target]})
     assert "<script>" not in page_text and "\x1b" not in page_text and "\u202e" not in page_text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;\\x1b[31mALL PASSED\\u202e" in page_text
+
+
+def test_a_fleets_page_summarises_in_the_browser(tmp_path: Path, reference_tree: Any, browser: Any) -> None:
+    """Past html.DETAILED_TARGETS targets: every target in the summary, only what failed in full (with its
+    target's section and timeline), the status filter still working without script."""
+    targets = []
+    for n in range(html.DETAILED_TARGETS + 1):
+        copy = tmp_path / f"node-{n:02d}"
+        shutil.copytree(reference_tree.root, copy, symlinks=True, copy_function=shutil.copy2)
+        targets.append(f"pki:{copy / 'pki'}")
+    (tmp_path / "node-03" / "pki" / "apiserver.crt").write_bytes(b"")  # fails KC-INV-02, and others say so
+    run = subprocess.run([sys.executable, "-m", "kubecert", "check", "-q", "--profile", "palette", "--output-dir",
+                          str(tmp_path / "out"), *[w for t in targets for w in ("--target", t)]],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 1, run.stdout + run.stderr
+    report = validated(json.loads((tmp_path / "out" / "kubecert.json").read_text()))
+    shown = [r for r in report["results"] if r["status"] in ("failed", "error")]
+    assert shown and all(r["target"] == targets[3] for r in shown)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto((tmp_path / "out" / "kubecert.html").as_uri())
+        assert errors == []
+        assert page.locator("#summary table.summary").first.locator("tr").count() == len(targets) + 1
+        assert page.locator("article.result").count() == len(shown)
+        assert page.locator("article.target-section").count() == 1
+        assert page.locator("article.target-section h3").inner_text() == targets[3]
+        assert page.locator("svg.timeline").count() == 1
+        assert page.locator('label[for="target-0"]').count() == 0  # no per-target filter for a fleet
+        page.click('label[for="status-error"]')
+        assert all("st-error" in c for c in visible_results(page))
+    finally:
+        page.close()
