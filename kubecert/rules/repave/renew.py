@@ -8,7 +8,8 @@ looks cannot show (a change between two of them) is not judged: the poll interva
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,11 +66,20 @@ def _event(at: dt.datetime, machine: Machine, what: str) -> dict[str, Any]:
     return {"at": isoformat(at), "machine": machine.name, "pool": machine.pool, "event": what}
 
 
-def _record(ctx: ApiRenewalContext) -> tuple[RenewalRecord | None, Finding | None]:
-    record = ctx.renewal
-    if record.error is not None:
-        return record, error("renewal", record.error)
-    return record, None
+def _renewal_carried_out(
+    rule: Callable[[ApiRenewalContext, RenewalRecord], Iterator[Finding]],
+) -> Callable[[ApiRenewalContext], Iterator[Finding]]:
+    """The rule judges the renewal it is given; one that could not be carried out (refused, never finished)
+    is an error naming why, whatever the rule."""
+
+    @functools.wraps(rule)
+    def judged(ctx: ApiRenewalContext) -> Iterator[Finding]:
+        if ctx.renewal.error is not None:
+            yield error("renewal", ctx.renewal.error)
+            return
+        yield from rule(ctx, ctx.renewal)
+
+    return judged
 
 
 # ---------------------------------------------------------------- KC-RPV-01
@@ -107,12 +117,9 @@ def renew_answers_204(ctx: ApiRenewalContext) -> Iterator[Finding]:
 
 
 @implements("KC-RPV-02", context=ApiRenewalContext)
-def renewed_for_leaf_days(ctx: ApiRenewalContext) -> Iterator[Finding]:
+@_renewal_carried_out
+def renewed_for_leaf_days(ctx: ApiRenewalContext, record: RenewalRecord) -> Iterator[Finding]:
     """PAL: after renewal every component shows "365d", a date one year away."""
-    record, problem = _record(ctx)
-    if problem or record is None:
-        yield problem or error("renewal", "no renewal")
-        return
     final = finished_sample(record)
     if final is None:
         yield error("renewal", f"the renewal did not finish within {record.deadline_s:g} s, so what it renewed "
@@ -122,12 +129,9 @@ def renewed_for_leaf_days(ctx: ApiRenewalContext) -> Iterator[Finding]:
 
 
 @implements("KC-RPV-03", context=ApiRenewalContext)
-def cas_kept(ctx: ApiRenewalContext) -> Iterator[Finding]:
+@_renewal_carried_out
+def cas_kept(ctx: ApiRenewalContext, record: RenewalRecord) -> Iterator[Finding]:
     """KADM: renewal signs with the CA on the node; PAL: new nodes join under the cluster's CAs."""
-    record, problem = _record(ctx)
-    if problem or record is None:
-        yield problem or error("renewal", "no renewal")
-        return
     good = _good(record.samples)
     if not good:
         yield error("renewal", "the platform could not be looked at after the renew request")
@@ -159,12 +163,9 @@ def _control_plane_scan(record: RenewalRecord, original: set[str], start: int
 
 
 @implements("KC-RPV-04", context=ApiRenewalContext)
-def control_plane_surges_first(ctx: ApiRenewalContext) -> Iterator[Finding]:
+@_renewal_carried_out
+def control_plane_surges_first(ctx: ApiRenewalContext, record: RenewalRecord) -> Iterator[Finding]:
     """PAL: scale the control plane up first; remove the old machines once the new are available."""
-    record, problem = _record(ctx)
-    if problem or record is None:
-        yield problem or error("renewal", "no renewal")
-        return
     original = {m.key for m in record.before.control_plane()}
     start = sum(m.running for m in record.before.control_plane())
     events: dict[str, Any] = {"timeline": timeline(record), "mode": record.mode}
@@ -198,12 +199,9 @@ def control_plane_surges_first(ctx: ApiRenewalContext) -> Iterator[Finding]:
 
 
 @implements("KC-RPV-05", context=ApiRenewalContext)
-def workers_after_control_plane(ctx: ApiRenewalContext) -> Iterator[Finding]:
+@_renewal_carried_out
+def workers_after_control_plane(ctx: ApiRenewalContext, record: RenewalRecord) -> Iterator[Finding]:
     """PAL: "The worker nodes renew once the control plane nodes are updated and available"."""
-    record, problem = _record(ctx)
-    if problem or record is None:
-        yield problem or error("renewal", "no renewal")
-        return
     original_cp = {m.key for m in record.before.control_plane()}
     original_workers = {m.key for m in record.before.workers()}
     events: dict[str, Any] = {"timeline": timeline(record), "mode": record.mode}
@@ -255,12 +253,9 @@ def _worker_change(sample: Sample, original: set[str]) -> str | None:
 
 
 @implements("KC-RPV-06", context=ApiRenewalContext)
-def controlplane_only_leaves_workers(ctx: ApiRenewalContext) -> Iterator[Finding]:
+@_renewal_carried_out
+def controlplane_only_leaves_workers(ctx: ApiRenewalContext, record: RenewalRecord) -> Iterator[Finding]:
     """PAL: with spectrocloud.com/cert-renew-controlplane-only "true", worker nodes are not renewed."""
-    record, problem = _record(ctx)
-    if problem or record is None:
-        yield problem or error("renewal", "no renewal")
-        return
     events: dict[str, Any] = {"timeline": timeline(record), "annotation_restored": record.annotation_restored}
     good = _good(record.samples)
     if not good:
@@ -293,12 +288,9 @@ def controlplane_only_leaves_workers(ctx: ApiRenewalContext) -> Iterator[Finding
 
 
 @implements("KC-RPV-07", context=ApiRenewalContext)
-def one_renewal_at_a_time(ctx: ApiRenewalContext) -> Iterator[Finding]:
+@_renewal_carried_out
+def one_renewal_at_a_time(ctx: ApiRenewalContext, record: RenewalRecord) -> Iterator[Finding]:
     """A second renew request during a renewal must not start another."""
-    record, problem = _record(ctx)
-    if problem or record is None:
-        yield problem or error("renewal", "no renewal")
-        return
     events: dict[str, Any] = {"timeline": timeline(record)}
     if record.second_request is None:
         yield error("second request", "the renewal had finished before a second request could be sent "
@@ -349,12 +341,9 @@ def _expiry_changes(record: RenewalRecord) -> dict[str, int]:
 
 
 @implements("KC-RPV-08", context=ApiRenewalContext)
-def finishes_within_deadline(ctx: ApiRenewalContext) -> Iterator[Finding]:
+@_renewal_carried_out
+def finishes_within_deadline(ctx: ApiRenewalContext, record: RenewalRecord) -> Iterator[Finding]:
     """PAL: "The renewal process may take several minutes"; the user's deadline bounds it."""
-    record, problem = _record(ctx)
-    if problem or record is None:
-        yield problem or error("renewal", "no renewal")
-        return
     facts: dict[str, Any] = {"deadline_s": record.deadline_s, "looks": len(record.samples),
                              "progress_reports": record.progress_reports}
     if record.finished_at is not None:

@@ -16,7 +16,7 @@ from kubecert.inventory.facts import NodeFacts
 from kubecert.inventory.model import Inventory
 from kubecert.profiles import Profile
 from kubecert.targets.base import Target
-from kubecert.targets.cluster.parts import ClusterParts, borrow, give_back
+from kubecert.targets.cluster.parts import ClusterParts, PartOfCluster, borrow, give_back
 from kubecert.targets.commands import ACTION_CAPABILITIES
 from kubecert.targets.errors import TargetError
 from kubecert.targets.pki import PkiTarget
@@ -43,7 +43,7 @@ def with_nodes(uri: str, nodes: Iterable[str]) -> list[str]:
     return [uri, *(node_uri(uri, node) for node in nodes)]
 
 
-class ClusterNodeTarget(PkiTarget):
+class ClusterNodeTarget(PartOfCluster, PkiTarget):
     """A control-plane node's files, read through its cluster's parts."""
 
     def __init__(self, uri: str, profile: Profile, options: Mapping[str, Any], facts: NodeFacts | None,
@@ -67,14 +67,6 @@ class ClusterNodeTarget(PkiTarget):
     def capability_reasons(self) -> dict[str, str]:
         return {"owners": f"the node's files are read by uid {os.geteuid()}; only a run as root sees their owners",
                 **dict.fromkeys(ACTION_CAPABILITIES, f"{self.cluster_id} cannot act on its nodes one by one")}
-
-    @property
-    def identity(self) -> str:
-        return self.id
-
-    @property
-    def lock_key(self) -> str:
-        return self.parts.key
 
     def node_actions(self) -> NodeActions | None:
         return self.parts.node_actions(self.node)

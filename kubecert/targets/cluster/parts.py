@@ -21,6 +21,22 @@ from kubecert.targets.protocols import NodeActions
 __all__ = ["ClusterParts", "ClusterRenewalRun", "borrow", "give_back"]
 
 
+class PartOfCluster:
+    """A target that is one view of a cluster's shared parts (the whole cluster, or one of its nodes): it is what
+    its URI names, and it locks with the cluster, so that nothing acts on a node while the cluster is read."""
+
+    id: str
+    parts: ClusterParts
+
+    @property
+    def identity(self) -> str:
+        return self.id
+
+    @property
+    def lock_key(self) -> str:
+        return self.parts.key
+
+
 class ClusterParts(abc.ABC):
     """One cluster's nodes and renewal, as a kind of cluster reaches them."""
 

@@ -18,14 +18,14 @@ from kubecert.profiles import Profile
 from kubecert.targets.base import Target
 from kubecert.targets.cluster.client import ReadProblem
 from kubecert.targets.cluster.nodes import node_uri
-from kubecert.targets.cluster.parts import ClusterParts, ClusterRenewalRun, borrow, give_back
+from kubecert.targets.cluster.parts import ClusterParts, ClusterRenewalRun, PartOfCluster, borrow, give_back
 from kubecert.targets.cluster.target import KubeconfigTarget
 from kubecert.targets.errors import TargetUnavailable
 
 CONTROLPLANE_ONLY = "spectrocloud.com/cert-renew-controlplane-only"
 
 
-class WholeClusterTarget(KubeconfigTarget):
+class WholeClusterTarget(PartOfCluster, KubeconfigTarget):
     """The cluster part of a cluster checked whole; its nodes are targets of their own (nodes.py)."""
 
     def __init__(self, uri: str, profile: Profile, options: Mapping[str, Any], facts: NodeFacts | None,
@@ -45,14 +45,6 @@ class WholeClusterTarget(KubeconfigTarget):
 
     def capability_reasons(self) -> dict[str, str]:
         return {}
-
-    @property
-    def identity(self) -> str:
-        return self.id
-
-    @property
-    def lock_key(self) -> str:
-        return self.parts.key
 
     def location(self) -> dict[str, str]:
         return {"cluster": self.id, "kubeconfig": str(self.kubeconfig)} if self.kubeconfig != Path() else {}
