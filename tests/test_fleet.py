@@ -182,6 +182,7 @@ def test_an_inventory_file_gives_targets_their_own_profile_and_shards_split_it(t
     ("hosts: [pki:/x]\n", "expected a mapping with a list under 'targets'"),
     ("a: &a [1, *a]\n", "alias *a is inside the collection it names"),
     ("targets: [pki:/x]\nextra: 1\n", "unknown field 'extra'"),
+    ("targets: []\n", "it lists no target"),
 ])
 def test_an_inventory_file_that_cannot_be_used_is_a_usage_error_naming_it(tmp_path: Path, text: str,
                                                                           said: str) -> None:

@@ -101,6 +101,8 @@ def _entries(values: dict[str, Any]) -> list[fleetfile.Entry]:
                     check_spec(entry.profile)
                 except (ProfileError, ValueError) as exc:
                     raise pytest.UsageError(f"--inventory {values['inventory']}: {entry.target}: {exc}") from None
+        if not entries:
+            raise pytest.UsageError(f"--inventory {values['inventory']}: it lists no target")
     elif not entries:
         entries = [fleetfile.Entry(DEFAULT_TARGET)]
     chosen = fleetfile.select(entries, values["shard"])
