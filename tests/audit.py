@@ -1,0 +1,169 @@
+"""What a run did to the host, seen through Python's audit hooks (PEP 578): every process it started and
+every file or folder it created, wrote, renamed, linked, changed or removed.
+
+The hostile corpora run under it, in this process (``Guard`` around a call) or in a child
+(``run_audited``: ``kubecert`` started through ``tests/audited_main.py``), and their tests assert that
+nothing was started but the commands the test configured, and nothing written outside the folders the run
+was given and kubecert's own temporary folders. A hook cannot be removed once added, so one hook is
+installed per process and records only while a guard is open.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+# What writes a path (a file opened for writing, a folder made, a link, a mode or owner changed, ...).
+_WRITES = {
+    "os.mkdir": (0,), "os.rename": (0, 1), "os.symlink": (1,), "os.link": (1,), "os.remove": (0,),
+    "os.rmdir": (0,), "os.chmod": (0,), "os.chown": (0,), "os.truncate": (0,), "os.utime": (0,),
+    "os.mkfifo": (0,), "os.mknod": (0,), "shutil.copyfile": (1,), "shutil.copytree": (1,),
+    "shutil.rmtree": (0,), "shutil.move": (1,),
+}
+_PROCESSES = {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.startfile", "pty.spawn"}
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+# Devices a run may write without writing anything (subprocess's DEVNULL, the terminal).
+_HARMLESS = {"/dev/null", "/dev/tty", "/dev/stdout", "/dev/stderr"}
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # "write" or "process"
+    event: str  # the audit event's name
+    subject: str  # the path (resolved) or the command line
+
+
+@dataclass
+class Seen:
+    """What a guarded stretch did."""
+
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def processes(self) -> list[str]:
+        return [e.subject for e in self.events if e.kind == "process"]
+
+    @property
+    def writes(self) -> list[str]:
+        return [e.subject for e in self.events if e.kind == "write"]
+
+    def processes_besides(self, allowed: Iterable[str]) -> list[str]:
+        """Command lines whose program is none of ``allowed`` (names or paths of executables)."""
+        names = {Path(a).name for a in allowed}
+        return [p for p in self.processes if Path(p.split(" ", 1)[0]).name not in names]
+
+    def writes_outside(self, roots: Iterable[Path | str]) -> list[str]:
+        """Written paths that are under none of ``roots`` (compared after resolving links) nor kubecert's
+        own temporary folders."""
+        allowed = [os.path.realpath(r) for r in roots]
+        temp = os.path.realpath(tempfile.gettempdir())
+        outside = []
+        for path in self.writes:
+            if path in _HARMLESS or any(_under(path, root) for root in allowed):
+                continue
+            relative = os.path.relpath(path, temp) if _under(path, temp) else None
+            if relative is not None and relative.split(os.sep, 1)[0].startswith("kubecert-"):
+                continue
+            outside.append(path)
+        return outside
+
+    def to_json(self) -> str:
+        return json.dumps([e.__dict__ for e in self.events])
+
+    @classmethod
+    def from_json(cls, text: str) -> Seen:
+        return cls([Event(**e) for e in json.loads(text)])
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+_active: list[Seen] = []
+_lock = threading.Lock()
+_installed: list[bool] = []  # one hook per process, however many guards
+
+
+def _path(value: Any) -> str | None:
+    if isinstance(value, int) or value is None:
+        return None  # a file descriptor: what it names was opened (and judged) before
+    if isinstance(value, bytes):
+        value = os.fsdecode(value)
+    return os.path.realpath(os.path.join(os.getcwd(), os.fspath(value)))
+
+
+def _hook(event: str, args: tuple[Any, ...]) -> None:
+    if not _active:
+        return
+    found: list[Event] = []
+    if event == "open" and len(args) >= 3:
+        path, mode, flags = args[0], args[1], args[2]
+        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
+            isinstance(flags, int) and bool(flags & _WRITE_FLAGS))
+        where = _path(path) if writing else None
+        if where is not None:
+            found.append(Event("write", event, where))
+    elif event in _WRITES:
+        for index in _WRITES[event]:
+            where = _path(args[index]) if index < len(args) else None
+            if where is not None:
+                found.append(Event("write", event, where))
+    elif event in _PROCESSES:
+        found.append(Event("process", event, _command(event, args)))
+    if found:
+        with _lock:
+            for seen in _active:
+                seen.events.extend(found)
+
+
+def _command(event: str, args: tuple[Any, ...]) -> str:
+    if event == "subprocess.Popen":
+        executable, argv = args[0], args[1]
+        words = [argv] if isinstance(argv, str | bytes) else list(argv or ())
+        program = os.fsdecode(executable) if executable else (os.fsdecode(words[0]) if words else "?")
+        return " ".join([program, *(os.fsdecode(w) for w in words[1:])])
+    return " ".join(os.fsdecode(a) if isinstance(a, str | bytes) else repr(a) for a in args[:2])
+
+
+def install() -> None:
+    if not _installed:
+        sys.addaudithook(_hook)
+        _installed.append(True)
+
+
+@contextmanager
+def guard() -> Iterator[Seen]:
+    """Record what the enclosed code does to the host."""
+    install()
+    seen = Seen()
+    with _lock:
+        _active.append(seen)
+    try:
+        yield seen
+    finally:
+        with _lock:
+            _active.remove(seen)
+
+
+def run_audited(argv: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None,
+                timeout: float = 300) -> tuple[subprocess.CompletedProcess[str], Seen]:
+    """``kubecert ARGV`` in a child that records, from its first line, every process it starts and every
+    path it writes; its outcome and what it did."""
+    log = Path(tempfile.mkdtemp(prefix="audit-")) / "seen.json"
+    run = subprocess.run([sys.executable, str(HERE / "audited_main.py"), str(log), *argv], cwd=cwd,
+                         env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout,
+                         check=False)
+    text = log.read_text() if log.exists() else "[]"
+    log.unlink(missing_ok=True)
+    log.parent.rmdir()
+    return run, Seen.from_json(text)

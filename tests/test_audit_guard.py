@@ -1,0 +1,52 @@
+"""The audit guard that the hostile corpora run under sees what it must: a guard that saw nothing would make
+every "nothing was written outside" assertion pass."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import audit
+
+
+def test_the_guard_sees_writes_links_folders_and_processes(tmp_path: Path) -> None:
+    inside, outside = tmp_path / "out", tmp_path / "elsewhere"
+    inside.mkdir()
+    outside.mkdir()
+    with audit.guard() as seen:
+        (inside / "report.json").write_text("{}")
+        (outside / "written").write_text("x")
+        os.symlink("/etc", outside / "link")
+        os.mkdir(outside / "folder")
+        fd = os.open(outside / "raw", os.O_WRONLY | os.O_CREAT, 0o600)
+        os.close(fd)
+        (inside / "through").symlink_to(outside)  # a write through a link lands where the link leads
+        (inside / "through" / "via-link").write_text("x")
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+    escaped = seen.writes_outside([inside])
+    for name in ("written", "link", "folder", "raw", "via-link"):
+        assert str(outside / name) in escaped, (name, escaped)
+    assert str(inside / "report.json") not in escaped
+    assert seen.processes_besides([]) and not seen.processes_besides([sys.executable])
+
+
+def test_reads_and_kubecerts_own_temporary_folders_are_not_writes_outside(tmp_path: Path) -> None:
+    import tempfile
+
+    with audit.guard() as seen:
+        Path(__file__).read_text()
+        own = Path(tempfile.mkdtemp(prefix="kubecert-guard-"))
+        (own / "x").write_text("x")
+    assert seen.writes_outside([tmp_path]) == []
+    (own / "x").unlink()
+    own.rmdir()
+
+
+def test_a_child_kubecert_run_is_recorded(tmp_path: Path) -> None:
+    run, seen = audit.run_audited(["reference", "pki", "init", "--dir", str(tmp_path / "node")], cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert any(path.endswith("/node/pki/ca.key") for path in seen.writes)
+    assert seen.writes_outside([tmp_path]) == []
+    assert seen.writes_outside([tmp_path / "elsewhere"])
