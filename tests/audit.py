@@ -23,12 +23,14 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-# What writes a path (a file opened for writing, a folder made, a link, a mode or owner changed, ...).
-_WRITES = {
-    "os.mkdir": (0,), "os.rename": (0, 1), "os.symlink": (1,), "os.link": (1,), "os.remove": (0,),
-    "os.rmdir": (0,), "os.chmod": (0,), "os.chown": (0,), "os.truncate": (0,), "os.utime": (0,),
-    "os.mkfifo": (0,), "os.mknod": (0,), "shutil.copyfile": (1,), "shutil.copytree": (1,),
-    "shutil.rmtree": (0,), "shutil.move": (1,),
+# What writes a path (a file opened for writing, a folder made, a link, a mode or owner changed, ...): the
+# index of each path argument, and of the folder descriptor (dir_fd) it is relative to, if the call has one.
+_WRITES: dict[str, tuple[tuple[int, int | None], ...]] = {
+    "os.mkdir": ((0, 2),), "os.rename": ((0, 2), (1, 3)), "os.symlink": ((1, 2),), "os.link": ((1, 3),),
+    "os.remove": ((0, 1),), "os.rmdir": ((0, 1),), "os.chmod": ((0, 2),), "os.chown": ((0, 3),),
+    "os.truncate": ((0, None),), "os.utime": ((0, 3),), "os.mkfifo": ((0, 2),), "os.mknod": ((0, 3),),
+    "shutil.copyfile": ((1, None),), "shutil.copytree": ((1, None),), "shutil.rmtree": ((0, 1),),
+    "shutil.move": ((1, None),),
 }
 _PROCESSES = {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.startfile", "pty.spawn"}
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -62,9 +64,9 @@ class Seen:
         names = {Path(a).name for a in allowed}
         return [p for p in self.processes if Path(p.split(" ", 1)[0]).name not in names]
 
-    def writes_outside(self, roots: Iterable[Path | str]) -> list[str]:
-        """Written paths that are under none of ``roots`` (compared after resolving links) nor kubecert's
-        own temporary folders."""
+    def writes_outside(self, roots: Iterable[Path | str], *, own_temp: bool = True) -> list[str]:
+        """Written paths that are under none of ``roots`` (compared after resolving links) nor, unless
+        ``own_temp`` is false, kubecert's own temporary folders."""
         allowed = [os.path.realpath(r) for r in roots]
         temp = os.path.realpath(tempfile.gettempdir())
         outside = []
@@ -72,7 +74,7 @@ class Seen:
             if path in _HARMLESS or any(_under(path, root) for root in allowed):
                 continue
             relative = os.path.relpath(path, temp) if _under(path, temp) else None
-            if relative is not None and relative.split(os.sep, 1)[0].startswith("kubecert-"):
+            if own_temp and relative is not None and relative.split(os.sep, 1)[0].startswith("kubecert-"):
                 continue
             outside.append(path)
         return outside
@@ -94,12 +96,40 @@ _lock = threading.Lock()
 _installed: list[bool] = []  # one hook per process, however many guards
 
 
-def _path(value: Any) -> str | None:
-    if isinstance(value, int) or value is None:
-        return None  # a file descriptor: what it names was opened (and judged) before
+def _path(value: Any, dir_fd: Any = None) -> str | None:
+    """The real path ``value`` names: relative to the folder descriptor ``dir_fd`` when there is one, else to
+    the working folder; a descriptor itself names what it was opened on."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return _opened_on(value)
     if isinstance(value, bytes):
         value = os.fsdecode(value)
-    return os.path.realpath(os.path.join(os.getcwd(), os.fspath(value)))
+    base = _opened_on(dir_fd) if isinstance(dir_fd, int) and dir_fd >= 0 else os.getcwd()
+    return os.path.realpath(os.path.join(base, os.fspath(value)))
+
+
+def _opened_on(fd: int) -> str:
+    """The path a descriptor was opened on (Linux's /proc); where that cannot be read, a name no root holds,
+    so that what cannot be placed counts as outside rather than passing."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return f"<descriptor {fd}>"
+
+
+# os.open's audit event does not carry its dir_fd (CPython passes path, None, flags), so os.open is wrapped
+# to tell the hook, in this thread, which folder a relative name is opened in.
+_real_os_open = os.open
+_open_dir_fd = threading.local()
+
+
+def _os_open(path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
+    _open_dir_fd.value = dir_fd
+    try:
+        return _real_os_open(path, flags, mode, dir_fd=dir_fd)
+    finally:
+        _open_dir_fd.value = None
 
 
 def _hook(event: str, args: tuple[Any, ...]) -> None:
@@ -110,12 +140,15 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
         path, mode, flags = args[0], args[1], args[2]
         writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
             isinstance(flags, int) and bool(flags & _WRITE_FLAGS))
-        where = _path(path) if writing else None
-        if where is not None:
+        where = _path(path, getattr(_open_dir_fd, "value", None)) if writing else None
+        # A folder opened "for writing" names no file: the open fails, or makes an anonymous one (O_TMPFILE,
+        # as tempfile.TemporaryFile does) that only a link, recorded as such, could name.
+        if where is not None and not os.path.isdir(where):
             found.append(Event("write", event, where))
     elif event in _WRITES:
-        for index in _WRITES[event]:
-            where = _path(args[index]) if index < len(args) else None
+        for index, fd_index in _WRITES[event]:
+            dir_fd = args[fd_index] if fd_index is not None and fd_index < len(args) else None
+            where = _path(args[index], dir_fd) if index < len(args) else None
             if where is not None:
                 found.append(Event("write", event, where))
     elif event in _PROCESSES:
@@ -138,6 +171,7 @@ def _command(event: str, args: tuple[Any, ...]) -> str:
 def install() -> None:
     if not _installed:
         sys.addaudithook(_hook)
+        os.open = _os_open
         _installed.append(True)
 
 

@@ -4,6 +4,7 @@ write what it saw to LOG when it ends, however it ends (tests/audit.py)."""
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -13,6 +14,7 @@ import audit  # the folder of this file first, so the guard is the tests' own
 
 def main() -> int:
     log, argv = Path(sys.argv[1]), sys.argv[2:]
+    tempfile.gettempdir()  # the first call writes (and removes) a probe file there: Python's doing, not kubecert's
     context = audit.guard()
     seen = context.__enter__()
     code: int | str | None = 0

@@ -50,3 +50,34 @@ def test_a_child_kubecert_run_is_recorded(tmp_path: Path) -> None:
     assert any(path.endswith("/node/pki/ca.key") for path in seen.writes)
     assert seen.writes_outside([tmp_path]) == []
     assert seen.writes_outside([tmp_path / "elsewhere"])
+
+
+def test_writes_relative_to_a_folder_descriptor_are_placed_where_they_land(tmp_path: Path) -> None:
+    inside, outside = tmp_path / "out", tmp_path / "elsewhere"
+    inside.mkdir()
+    outside.mkdir()
+    folder = os.open(outside, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with audit.guard() as seen:  # names relative to a folder descriptor that is outside
+            fd = os.open("file", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=folder)
+            os.fchmod(fd, 0o644)
+            os.close(fd)
+            os.mkdir("folder", dir_fd=folder)
+            os.symlink("/etc", "link", dir_fd=folder)
+    finally:
+        os.close(folder)
+    escaped = seen.writes_outside([inside])
+    for name in ("file", "folder", "link"):
+        assert str(outside / name) in escaped, (name, escaped)
+    assert [e.event for e in seen.events if e.subject == str(outside / "file")] == ["open", "os.chmod"]
+
+
+def test_anonymous_temporary_files_are_no_writes_but_a_named_one_is(tmp_path: Path) -> None:
+    import tempfile
+
+    with audit.guard() as seen:
+        with tempfile.TemporaryFile(dir=tmp_path / "..") as anonymous:  # O_TMPFILE where Linux has it
+            anonymous.write(b"x")
+        (tmp_path / ".." / "named").mkdir()
+    assert seen.writes_outside([tmp_path]) == [str((tmp_path / ".." / "named").resolve())]
+    (tmp_path / ".." / "named").rmdir()
