@@ -31,7 +31,7 @@ from kubecert.targets.base import split_uri
 from kubecert.targets.cluster.nodes import ClusterNodeTarget, split_node, with_nodes
 from kubecert.targets.cluster.parts import ClusterParts, ClusterRenewalRun
 from kubecert.targets.cluster.runtime import ContainerRuntime, chosen_runtime
-from kubecert.targets.cluster.tarcopy import MAX_BYTES, unpack
+from kubecert.targets.cluster.tarcopy import MAX_STREAM_BYTES, unpack
 from kubecert.targets.cluster.whole import WholeClusterTarget
 from kubecert.targets.commands import action_timeout, run_command
 from kubecert.targets.errors import TargetError, TargetUnavailable
@@ -165,21 +165,25 @@ class KindParts(ClusterParts):
         """A fresh copy of the node's /etc/kubernetes, in the same place each time."""
         container = self._container(node)
         data = self.runtime.run(["exec", container, "tar", "-C", NODE_FOLDER, "-cf", "-", "."],
-                                max_bytes=MAX_BYTES + (1 << 20))
+                                max_bytes=MAX_STREAM_BYTES)
         dest = self.folder / "nodes" / node
         shutil.rmtree(dest, ignore_errors=True)
-        dest.mkdir(parents=True)
+        dest.parent.mkdir(exist_ok=True)
         notes = unpack(data, dest, NODE_FOLDER)
         try:  # the kubelet's files are the kubelet rules' own: without them, only those rules cannot judge
             kubelet = self.runtime.run(["exec", container, "tar", "-C", KUBELET_FOLDER, "-cf", "-", *KUBELET_FILES],
-                                       max_bytes=MAX_BYTES)
+                                       max_bytes=MAX_STREAM_BYTES)
             notes += unpack(kubelet, dest / "kubelet", KUBELET_FOLDER)
         except TargetUnavailable as exc:
             notes.append(f"{KUBELET_FOLDER} could not be copied: {exc}")
+        self.note(node, notes)
+        return dest
+
+    def note(self, node: str, notes: list[str]) -> None:
+        """What a copy out of ``node`` left out, in the report's notes (once)."""
         for note in notes:
             if f"{node}: {note}" not in self.notes:
                 self.notes.append(f"{node}: {note}")
-        return dest
 
     def node_actions(self, node: str) -> KindNodeActions:
         return KindNodeActions(self, node)
@@ -293,9 +297,8 @@ class KindNodeActions:
                                    "--kubeconfig-dir", scratch)
             if record.exit_code == 0:
                 data = self.parts.runtime.run(["exec", container, "tar", "-C", scratch, "-cf", "-", "."],
-                                              max_bytes=MAX_BYTES)
-                csr_dir.mkdir(mode=0o700)
-                unpack(data, csr_dir, scratch)
+                                              max_bytes=MAX_STREAM_BYTES)
+                self.parts.note(self.node, unpack(data, csr_dir, scratch))  # made 0700, then the scratch's mode
             return record
         finally:
             self.parts.runtime.run(["exec", container, "rm", "-rf", scratch])

@@ -160,7 +160,7 @@ class PodsParts(ClusterParts):
     def _unpacked(self, node: str, name: str, log: bytes) -> Path:
         dest = self.folder / "nodes" / node
         shutil.rmtree(dest, ignore_errors=True)
-        dest.mkdir(parents=True)
+        dest.parent.mkdir(exist_ok=True)
         tree_log, _, kubelet_log = log.partition(rp.KUBELET_MARK.encode() + b"\n")
         try:
             data, said = decode_log(tree_log)

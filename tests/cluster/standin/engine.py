@@ -39,6 +39,7 @@ from kubecert.targets.reference.actions import ReferenceActions
 ROLE_TEMPLATE = '{{index .Config.Labels "io.x-k8s.kind.role"}}|{{.Config.Hostname}}|{{.State.Status}}'
 STATIC_PODS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 CLIENT = Path(__file__).with_name("docker_client.py")
+CSR_SCRATCH = "/tmp/kubecert-csr.*"  # the container's /tmp, as mktemp -d names it
 
 
 @dataclass
@@ -74,6 +75,9 @@ class StandinEngine:
         balancer = f"{name}-external-load-balancer"
         self.containers[balancer] = Container(balancer, "external-load-balancer", balancer)
         self.scratch: dict[str, Path] = {}
+        # What ``exec C tar -C FOLDER -cf - ...`` prints instead of the folder's copy (a hostile stream), by
+        # FOLDER; CSR_SCRATCH stands for every scratch folder of generate-csr, whose kubeadm then writes nothing.
+        self.copies: dict[str, bytes] = {}
         self._ids = itertools.count(1)
         self.socket_path = folder / "engine.sock"
         self._server = _Server(str(self.socket_path), _Handler)
@@ -123,6 +127,10 @@ class StandinEngine:
         if root is None:
             return Answer(125, err=f"stand-in engine: {container.name} is not a control-plane node\n")
         actions = ReferenceActions(root)
+        if argv[:2] == ["tar", "-C"] and len(argv) > 2:
+            copy = self.copies.get(CSR_SCRATCH if argv[2] in self.scratch else argv[2])
+            if copy is not None:
+                return Answer(out=copy)
         match argv:
             case ["cat", "/etc/kubernetes/admin.conf"]:
                 return Answer(out=(root / "admin.conf").read_bytes())
@@ -144,6 +152,8 @@ class StandinEngine:
                 return _recorded(actions.upgrade(flag.endswith("=true")))
             case ["kubeadm", "certs", "generate-csr", "--cert-dir", cert_dir, "--kubeconfig-dir", scratch] \
                     if cert_dir == f"{scratch}/pki" and scratch in self.scratch:
+                if CSR_SCRATCH in self.copies:
+                    return Answer()  # its copy is the hostile stream: what kubeadm would write is not read
                 target = self.scratch[scratch]
                 target.rmdir()  # the reference's generate-csr makes the folder, as kubeadm does
                 answer = _recorded(actions.generate_csr(target))
