@@ -1,5 +1,7 @@
 """What a run did to the host, seen through Python's audit hooks (PEP 578): every process it started and
-every file or folder it created, wrote, renamed, linked, changed or removed.
+every file or folder it created, wrote, renamed, linked, changed or removed; and, with ``opens_of``, which of
+some files anything opened (the hooks do not see a file that C code opens, such as OpenSSL loading a
+certificate, so that is asked of Linux's inotify).
 
 The hostile corpora run under it, in this process (``Guard`` around a call) or in a child
 (``run_audited``: ``kubecert`` started through ``tests/audited_main.py``), and their tests assert that
@@ -10,8 +12,10 @@ installed per process and records only while a guard is open.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -23,12 +27,15 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-# What writes a path (a file opened for writing, a folder made, a link, a mode or owner changed, ...).
-_WRITES = {
-    "os.mkdir": (0,), "os.rename": (0, 1), "os.symlink": (1,), "os.link": (1,), "os.remove": (0,),
-    "os.rmdir": (0,), "os.chmod": (0,), "os.chown": (0,), "os.truncate": (0,), "os.utime": (0,),
-    "os.mkfifo": (0,), "os.mknod": (0,), "shutil.copyfile": (1,), "shutil.copytree": (1,),
-    "shutil.rmtree": (0,), "shutil.move": (1,),
+# What writes a path (a file opened for writing, a folder made, a link, a mode or owner changed, ...): the
+# event's arguments that hold the path, each with the one that holds the folder descriptor it is relative to
+# (shutil.rmtree removes by name within a folder it opened).
+_WRITES: dict[str, tuple[tuple[int, int | None], ...]] = {
+    "os.mkdir": ((0, 2),), "os.rename": ((0, 2), (1, 3)), "os.symlink": ((1, 2),), "os.link": ((1, 3),),
+    "os.remove": ((0, 1),), "os.rmdir": ((0, 1),), "os.chmod": ((0, 2),), "os.chown": ((0, 3),),
+    "os.truncate": ((0, None),), "os.utime": ((0, 3),), "os.mkfifo": ((0, 2),), "os.mknod": ((0, 3),),
+    "shutil.copyfile": ((1, None),), "shutil.copytree": ((1, None),), "shutil.rmtree": ((0, None),),
+    "shutil.move": ((1, None),),
 }
 _PROCESSES = {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.startfile", "pty.spawn"}
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -94,12 +101,18 @@ _lock = threading.Lock()
 _installed: list[bool] = []  # one hook per process, however many guards
 
 
-def _path(value: Any) -> str | None:
+def _path(value: Any, dir_fd: Any = None) -> str | None:
     if isinstance(value, int) or value is None:
         return None  # a file descriptor: what it names was opened (and judged) before
     if isinstance(value, bytes):
         value = os.fsdecode(value)
-    return os.path.realpath(os.path.join(os.getcwd(), os.fspath(value)))
+    start = os.getcwd()
+    if isinstance(dir_fd, int) and dir_fd >= 0:
+        try:
+            start = os.readlink(f"/proc/self/fd/{dir_fd}")  # the folder a relative name is taken in
+        except OSError:
+            return f"<relative to folder descriptor {dir_fd}>/{os.fspath(value)}"
+    return os.path.realpath(os.path.join(start, os.fspath(value)))
 
 
 def _hook(event: str, args: tuple[Any, ...]) -> None:
@@ -111,11 +124,14 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
         writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
             isinstance(flags, int) and bool(flags & _WRITE_FLAGS))
         where = _path(path) if writing else None
+        if where is not None and os.path.isdir(where):
+            where = None  # a folder is not written by opening it: that opens a file without a name (TemporaryFile)
         if where is not None:
             found.append(Event("write", event, where))
     elif event in _WRITES:
-        for index in _WRITES[event]:
-            where = _path(args[index]) if index < len(args) else None
+        for index, dir_fd in _WRITES[event]:
+            folder = args[dir_fd] if dir_fd is not None and dir_fd < len(args) else None
+            where = _path(args[index], folder) if index < len(args) else None
             if where is not None:
                 found.append(Event("write", event, where))
     elif event in _PROCESSES:
@@ -137,6 +153,8 @@ def _command(event: str, args: tuple[Any, ...]) -> str:
 
 def install() -> None:
     if not _installed:
+        # The first call probes the temporary folder by writing a file in it: done now, before anything is recorded.
+        tempfile.gettempdir()
         sys.addaudithook(_hook)
         _installed.append(True)
 
@@ -167,3 +185,39 @@ def run_audited(argv: Sequence[str], *, cwd: Path, env: dict[str, str] | None = 
     log.unlink(missing_ok=True)
     log.parent.rmdir()
     return run, Seen.from_json(text)
+
+
+_IN_OPEN = 0x20
+_EVENT = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len; then len bytes of name
+
+
+@contextmanager
+def opens_of(paths: Iterable[Path]) -> Iterator[list[str]]:
+    """Which of ``paths`` (files that exist now) anything opened while the block ran: this process, its
+    children or C code in either; filled in when the block ends."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    descriptor = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+    if descriptor < 0:
+        raise OSError(ctypes.get_errno(), "inotify_init1")
+    opened: list[str] = []
+    try:
+        watches = {}
+        for path in paths:
+            watch = libc.inotify_add_watch(descriptor, os.fsencode(path), _IN_OPEN)
+            if watch < 0:
+                raise OSError(ctypes.get_errno(), f"inotify_add_watch {path}")
+            watches[watch] = str(path)
+        yield opened
+        while True:
+            try:
+                data = os.read(descriptor, 1 << 16)
+            except BlockingIOError:
+                break
+            offset = 0
+            while offset < len(data):
+                watch, mask, _, size = _EVENT.unpack_from(data, offset)
+                offset += _EVENT.size + size
+                if mask & _IN_OPEN and watches.get(watch) not in opened:
+                    opened.append(watches[watch])
+    finally:
+        os.close(descriptor)
