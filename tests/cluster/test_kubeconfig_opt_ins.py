@@ -237,3 +237,16 @@ def test_tls_server_name_is_the_name_the_served_certificate_must_carry(
         assert f"does not name {name}" in found["KC-CL-01"]["message"]
         assert found["KC-CL-02"]["status"] == "error"
         assert "TLS verification" in json.dumps(found["KC-CL-02"]["evidence"])
+
+
+def test_what_is_refused_is_refused_before_an_allowed_file_is_read(tmp_path: Path, served: ClusterServer) -> None:
+    """exec beside a tokenFile, both allowed: two identities, refused before the token's file is opened."""
+    token_file = tmp_path / "token"
+    token_file.write_text("kubecert-test-token\n")
+    document = _document(served)
+    document["users"][0]["user"] = {"tokenFile": str(token_file), "exec": {"apiVersion": EXEC_V1, "command": "true"}}
+    kubeconfig = _write(tmp_path / "two.conf", document)
+    with audit.guard() as seen, audit.opens_of([token_file]) as opened, \
+            pytest.raises(TargetUnavailable, match=r"users\[0\]\.user: exec and a token or client certificate"):
+        access_from_file(kubeconfig, None, KubeconfigTrust(run_exec=True, read_files=True))
+    assert opened == [] and seen.processes == []

@@ -69,6 +69,8 @@ _NEVER_USER = {
     **dict.fromkeys(("as", "as-uid", "as-groups", "as-user-extra"),
                     "asks for impersonation: kubecert acts as the kubeconfig's own identity only"),
 }
+_STATIC_CREDENTIALS = frozenset({"client-certificate-data", "client-key-data", "token", "client-certificate",
+                                 "client-key", "tokenFile"})
 _EXEC_FIELDS = frozenset({"apiVersion", "command", "args", "env", "installHint", "provideClusterInfo",
                           "interactiveMode"})
 
@@ -141,6 +143,9 @@ def access_from_document(document: dict[str, Any], source: str, context: str | N
     server = _server(cluster.get("server"), f"{chosen.cluster_at}.server", refuse)
     server_name = _server_name(cluster.get("tls-server-name"), f"{chosen.cluster_at}.tls-server-name", refuse)
     _cluster_switches(cluster, chosen.cluster_at, refuse)
+    plugin = reader.exec_plugin(user.get("exec"), f"{chosen.user_at}.exec")  # refused before any file is read
+    if plugin is not None and _STATIC_CREDENTIALS & set(user):
+        refuse(f"{chosen.user_at}: exec and a token or client certificate both say who kubecert is: give one")
     ca = reader.data_or_file(cluster, chosen.cluster_at, "certificate-authority")
     if ca is not None and not _parses(lambda: x509.load_pem_x509_certificates(ca)):
         refuse(f"{chosen.cluster_at}.certificate-authority: not a PEM certificate")
@@ -153,9 +158,6 @@ def access_from_document(document: dict[str, Any], source: str, context: str | N
         refuse(f"{chosen.user_at}: the client certificate and key are not a PEM certificate and an unencrypted PEM "
                "private key")
     token = reader.token(user, chosen.user_at)
-    plugin = reader.exec_plugin(user.get("exec"), f"{chosen.user_at}.exec")
-    if plugin is not None and (token is not None or cert is not None):
-        refuse(f"{chosen.user_at}: exec and a token or client certificate both say who kubecert is: give one")
     return KubeconfigAccess(source, server, server_name, ca, cert, key, token, plugin)
 
 
