@@ -1,5 +1,7 @@
 """What a run did to the host, seen through Python's audit hooks (PEP 578): every process it started and
-every file or folder it created, wrote, renamed, linked, changed or removed.
+every file or folder it created, wrote, renamed, linked, changed or removed; and, with ``opens_of``, which of
+some files anything opened (the hooks do not see a file that C code opens, such as OpenSSL loading a
+certificate, so that is asked of Linux's inotify).
 
 The hostile corpora run under it, in this process (``Guard`` around a call) or in a child
 (``run_audited``: ``kubecert`` started through ``tests/audited_main.py``), and their tests assert that
@@ -10,8 +12,10 @@ installed per process and records only while a guard is open.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -170,6 +174,8 @@ def _command(event: str, args: tuple[Any, ...]) -> str:
 
 def install() -> None:
     if not _installed:
+        # The first call probes the temporary folder by writing a file in it: done now, before anything is recorded.
+        tempfile.gettempdir()
         sys.addaudithook(_hook)
         os.open = _os_open
         _installed.append(True)
@@ -201,3 +207,39 @@ def run_audited(argv: Sequence[str], *, cwd: Path, env: dict[str, str] | None = 
     log.unlink(missing_ok=True)
     log.parent.rmdir()
     return run, Seen.from_json(text)
+
+
+_IN_OPEN = 0x20
+_EVENT = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len; then len bytes of name
+
+
+@contextmanager
+def opens_of(paths: Iterable[Path]) -> Iterator[list[str]]:
+    """Which of ``paths`` (files that exist now) anything opened while the block ran: this process, its
+    children or C code in either; filled in when the block ends."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    descriptor = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+    if descriptor < 0:
+        raise OSError(ctypes.get_errno(), "inotify_init1")
+    opened: list[str] = []
+    try:
+        watches = {}
+        for path in paths:
+            watch = libc.inotify_add_watch(descriptor, os.fsencode(path), _IN_OPEN)
+            if watch < 0:
+                raise OSError(ctypes.get_errno(), f"inotify_add_watch {path}")
+            watches[watch] = str(path)
+        yield opened
+        while True:
+            try:
+                data = os.read(descriptor, 1 << 16)
+            except BlockingIOError:
+                break
+            offset = 0
+            while offset < len(data):
+                watch, mask, _, size = _EVENT.unpack_from(data, offset)
+                offset += _EVENT.size + size
+                if mask & _IN_OPEN and watches.get(watch) not in opened:
+                    opened.append(watches[watch])
+    finally:
+        os.close(descriptor)

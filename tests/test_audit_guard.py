@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import audit
+import pytest
 
 
 def test_the_guard_sees_writes_links_folders_and_processes(tmp_path: Path) -> None:
@@ -81,3 +82,38 @@ def test_anonymous_temporary_files_are_no_writes_but_a_named_one_is(tmp_path: Pa
         (tmp_path / ".." / "named").mkdir()
     assert seen.writes_outside([tmp_path]) == [str((tmp_path / ".." / "named").resolve())]
     (tmp_path / ".." / "named").rmdir()
+
+
+def test_a_name_removed_within_a_folder_is_judged_where_that_folder_is(tmp_path: Path) -> None:
+    """shutil.rmtree removes by name within a folder it holds open: the name is that folder's, not the
+    working directory's (which would make every removal of kubecert's own folders look like one outside)."""
+    import shutil
+    import tempfile
+
+    inside, outside = tmp_path / "inside", tmp_path / "outside"
+    (inside / "sub").mkdir(parents=True)
+    (inside / "sub" / "file").write_text("x")
+    (outside / "sub").mkdir(parents=True)
+    (outside / "sub" / "file").write_text("x")
+    with audit.guard() as seen:
+        shutil.rmtree(inside / "sub")
+        with tempfile.TemporaryFile():  # a file without a name writes no path
+            pass
+    assert seen.writes_outside([inside]) == []
+    with audit.guard() as seen:
+        shutil.rmtree(outside / "sub")
+    assert str(outside / "sub" / "file") in seen.writes_outside([inside])
+
+
+def test_opens_of_sees_a_file_that_c_code_opens(tmp_path: Path) -> None:
+    """The audit hooks do not see OpenSSL open a file; inotify does, and what is not opened is not listed."""
+    import ssl
+
+    opened_file, untouched = tmp_path / "opened.pem", tmp_path / "untouched.pem"
+    opened_file.write_text("not a certificate")
+    untouched.write_text("not a certificate")
+    context = ssl.create_default_context()
+    with audit.guard() as seen, audit.opens_of([opened_file, untouched]) as opened, pytest.raises(ssl.SSLError):
+        context.load_verify_locations(str(opened_file))
+    assert opened == [str(opened_file)]
+    assert seen.events == []  # what the hooks alone would have said

@@ -35,6 +35,8 @@ from kubecert.inventory.safe_yaml import MAX_DEPTH, YamlError, load_bounded
 from kubecert.reference.pki.issue import cert_pem, issue_ca, issue_leaf
 from kubecert.reference.pki.keys import private_key_pem, public_key_pem
 from kubecert.reference.pki.kubeconfig import kubeconfig_document, render_kubeconfig
+from kubecert.targets.cluster.access import KubeconfigRefused, access_from_file
+from kubecert.targets.cluster.trust import FROM_NODE, KubeconfigTrust
 
 NOW = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
 CA_KEY = ec.generate_private_key(ec.SECP256R1())
@@ -459,3 +461,47 @@ def test_the_kubeconfig_the_properties_start_from_is_read_whole(folder: Path) ->
     record = load_kubeconfig(path)
     assert record.client_cert is not None and record.client_cert.cert == CLIENT
     assert record.ca_cert == CA and record.user == "kubernetes-admin" and record.embedded_key is not None
+
+
+# --- what kubecert takes from a kubeconfig to reach a cluster (targets/cluster/access.py)
+
+ACCESS_FIELDS = ("exec", "auth-provider", "token", "tokenFile", "client-certificate", "client-key", "username",
+                 "password", "as", "proxy-url", "insecure-skip-tls-verify", "tls-server-name", "certificate-authority",
+                 "disable-compression", "server", "extensions", "colour", 0)
+EXEC_BODIES = st.fixed_dictionaries({"apiVersion": st.sampled_from(["client.authentication.k8s.io/v1", "v1"]),
+                                     "command": texts}, optional={"args": structures, "env": structures,
+                                                                  "interactiveMode": structures})
+TRUSTS = (KubeconfigTrust(), KubeconfigTrust(run_exec=True, read_files=True), FROM_NODE)
+
+
+@st.composite
+def kubeconfig_additions(draw: st.DrawFn) -> bytes:
+    """kubeadm's admin.conf with a field set in its user or its cluster, holding anything YAML can."""
+    where = draw(st.sampled_from([("users", 0, "user"), ("clusters", 0, "cluster")]))
+    body = dict(KUBECONFIG[where[0]][0][where[2]])
+    body[draw(st.sampled_from(ACCESS_FIELDS))] = draw(structures | EXEC_BODIES)
+    return yaml.safe_dump(_replaced(KUBECONFIG, where, body), allow_unicode=True).encode()
+
+
+@given(data=kubeconfig_additions() | kubeconfig_mutations() | yaml_texts.map(str.encode),
+       trust=st.sampled_from(TRUSTS))
+def test_a_kubeconfig_gives_data_to_reach_its_cluster_or_a_refusal_naming_it(
+        folder: Path, data: bytes, trust: KubeconfigTrust) -> None:
+    """Never another error; never a plugin a kubeconfig taken from a node names, nor one not allowed."""
+    path = folder / "admin.conf"
+    path.write_bytes(data)
+    access = _outcome(lambda: access_from_file(path, None, trust), (KubeconfigRefused,))
+    if isinstance(access, KubeconfigRefused):
+        assert str(access).startswith(f"the kubeconfig {path}"), access
+        return
+    assert access.server.startswith("https://") and "@" not in access.server.split("/")[2]
+    assert access.exec_plugin is None or trust.run_exec
+    assert access.token is None or re.fullmatch(r"[\x21-\x7e]+", access.token)
+
+
+def test_the_kubeconfig_the_properties_start_from_gives_its_credentials(folder: Path) -> None:
+    path = folder / "admin.conf"
+    path.write_bytes(render_kubeconfig(KUBECONFIG))
+    access = access_from_file(path, None, FROM_NODE)
+    assert access.server == "https://10.0.0.10:6443" and access.ca_certificate == CA
+    assert access.client_cert_pem == cert_pem(CLIENT) and access.client_key_pem == private_key_pem(CLIENT_KEY)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,32 +26,10 @@ def load_kubeconfig(path: Path, machine: str | None = None, tree: tuple[Path, ..
     """The kubeconfig at ``path`` as its current context (or ``context``) uses it; ReadFailure names the
     file and field when it cannot be used."""
     name = path.name
-    data = read_bytes(path, name)
-
-    def invalid(message: str) -> ReadFailure:
-        return ReadFailure(Problem(name, str(path), ProblemKind.INVALID, message))
-
-    try:
-        document = load_bounded(data, max_bytes=MAX_FILE_BYTES)
-    except YamlError as exc:
-        raise invalid(f"unusable kubeconfig: {exc}") from None
-    if not isinstance(document, dict):
-        raise invalid("not a kubeconfig: the YAML is not a mapping")
-
-    context_name = context or document.get("current-context")
-    chosen = _named(document, "contexts", context_name, "context", invalid) if context_name else None
-    if context is not None and chosen is None:
-        raise invalid(f"has no context named {context!r}")
-    if chosen is None:
-        chosen = _only_entry(document, "contexts", "context", invalid)
-    user_name = chosen.get("user") if chosen else None
-    cluster_name = chosen.get("cluster") if chosen else None
-    user = _named(document, "users", user_name, "user", invalid) if user_name else None
-    if user is None:
-        user = _only_entry(document, "users", "user", invalid) or {}
-    cluster = _named(document, "clusters", cluster_name, "cluster", invalid) if cluster_name else None
-    if cluster is None:
-        cluster = _only_entry(document, "clusters", "cluster", invalid) or {}
+    document = read_document(path)
+    invalid = _invalid(path)
+    chosen = chosen_entries(document, context, invalid)
+    user_name, user, cluster = chosen.user_name, chosen.user, chosen.cluster
 
     ca_pem = _decoded(cluster, "certificate-authority-data", invalid)
     ca_cert = parse_certificate(ca_pem, path, name) if ca_pem is not None else None
@@ -77,8 +57,55 @@ def load_kubeconfig(path: Path, machine: str | None = None, tree: tuple[Path, ..
     )
 
 
+def read_document(path: Path) -> dict[str, Any]:
+    """The kubeconfig at ``path`` as YAML, read with bounds; ReadFailure when it is not a kubeconfig's mapping."""
+    data = read_bytes(path, path.name)
+    try:
+        document = load_bounded(data, max_bytes=MAX_FILE_BYTES)
+    except YamlError as exc:
+        raise _invalid(path)(f"unusable kubeconfig: {exc}") from None
+    if not isinstance(document, dict):
+        raise _invalid(path)("not a kubeconfig: the YAML is not a mapping")
+    return document
+
+
+def _invalid(path: Path) -> Callable[[str], ReadFailure]:
+    return lambda message: ReadFailure(Problem(path.name, str(path), ProblemKind.INVALID, message))
+
+
 def _string(value: Any) -> str | None:
     return str(value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The entries a context picks, with their places in the file (``users[2]``) for messages that name a field."""
+
+    context_name: Any
+    user_name: Any
+    user: dict[str, Any]
+    user_at: str  # "users[0].user", or "users" when no entry was chosen
+    cluster: dict[str, Any]
+    cluster_at: str
+
+
+def chosen_entries(document: dict[str, Any], context: str | None, invalid: Any) -> Chosen:
+    """The cluster and user of ``context`` (default: the current context; with one context, one user or one
+    cluster in the file, that one); ``invalid(message)`` makes the error raised for a file that cannot say."""
+    context_name = context or document.get("current-context")
+    chosen = _named(document, "contexts", context_name, "context", invalid) if context_name else None
+    if context is not None and chosen is None:
+        raise invalid(f"has no context named {context!r}")
+    if chosen is None:
+        chosen = _only_entry(document, "contexts", "context", invalid)
+    body = chosen[1] if chosen else {}
+    user_name, cluster_name = body.get("user"), body.get("cluster")
+    user = (_named(document, "users", user_name, "user", invalid) if user_name else None) or \
+        _only_entry(document, "users", "user", invalid)
+    cluster = (_named(document, "clusters", cluster_name, "cluster", invalid) if cluster_name else None) or \
+        _only_entry(document, "clusters", "cluster", invalid)
+    return Chosen(context_name, user_name, user[1] if user else {}, user[0] if user else "users",
+                  cluster[1] if cluster else {}, cluster[0] if cluster else "clusters")
 
 
 def _entries(document: dict[str, Any], section: str, invalid: Any) -> list[dict[str, Any]]:
@@ -88,22 +115,24 @@ def _entries(document: dict[str, Any], section: str, invalid: Any) -> list[dict[
     return entries
 
 
-def _named(document: dict[str, Any], section: str, wanted: Any, field: str, invalid: Any) -> dict[str, Any] | None:
-    for entry in _entries(document, section, invalid):
+def _named(document: dict[str, Any], section: str, wanted: Any, field: str,
+           invalid: Any) -> tuple[str, dict[str, Any]] | None:
+    for index, entry in enumerate(_entries(document, section, invalid)):
         if entry.get("name") == wanted:
             body = entry.get(field)
             if not isinstance(body, dict):
                 raise invalid(f"{section}[name={wanted}].{field} is not a mapping")
-            return body
+            return f"{section}[{index}].{field}", body
     return None
 
 
-def _only_entry(document: dict[str, Any], section: str, field: str, invalid: Any) -> dict[str, Any] | None:
+def _only_entry(document: dict[str, Any], section: str, field: str,
+                invalid: Any) -> tuple[str, dict[str, Any]] | None:
     entries = _entries(document, section, invalid)
     if len(entries) != 1:
         return None
     body = entries[0].get(field)
-    return body if isinstance(body, dict) else None
+    return (f"{section}[0].{field}", body) if isinstance(body, dict) else None
 
 
 def _decoded(body: dict[str, Any], key: str, invalid: Any) -> bytes | None:

@@ -36,7 +36,8 @@ class KubecertSession:
         identities: dict[str, str] = {}
         try:
             # Each listed target with its own profile (an inventory entry's), and the parts it stands for with it.
-            listed = [(uri, entry) for entry in settings.targets for uri in registry.expand([entry])]
+            listed = [(uri, entry) for entry in settings.targets
+                      for uri in registry.expand([entry], settings.target_options)]
             for uri, entry in listed:
                 if uri in session.targets:
                     continue

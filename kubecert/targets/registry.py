@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubecert.extras import MissingExtra, require
 from kubecert.options import Option
+from kubecert.targets.cluster.trust import OPTIONS as KUBECONFIG_OPTIONS
 from kubecert.targets.commands import ACTION_OPTIONS
 from kubecert.targets.errors import TargetError
 from kubecert.targets.palette import OPTIONS as PALETTE_OPTIONS
@@ -41,8 +42,12 @@ class TargetKind:
     expand: Callable[[str], list[str]] | None = None  # a URI that stands for several targets
     options: tuple[Option, ...] = ()  # what the user may tell targets of this kind
     pip_extra: Callable[[str], str | None] | str | None = None  # the pip extra a URI of this kind needs
+    # Instead of expand, for a kind whose expansion depends on the options too (the API asked as they allow).
+    expand_with_options: Callable[[str, Mapping[str, Any]], list[str]] | None = None
 
-    def concrete(self, uri: str) -> list[str]:
+    def concrete(self, uri: str, options: Mapping[str, Any] | None = None) -> list[str]:
+        if self.expand_with_options is not None:
+            return self.expand_with_options(uri, options or {})
         return self.expand(uri) if self.expand is not None else [uri]
 
     def backend(self) -> TargetFactory:
@@ -61,12 +66,12 @@ def _expand_kind(uri: str) -> list[str]:
     return expand_kind(uri)
 
 
-def _expand_kubeconfig(uri: str) -> list[str]:
+def _expand_kubeconfig(uri: str, options: Mapping[str, Any]) -> list[str]:
     if "nodes=" not in uri.partition("?")[2]:
         return [uri]  # the plain target: nothing to ask, nothing to import
     from kubecert.targets.cluster.podtargets import expand_kubeconfig  # asks the cluster for its nodes
 
-    return expand_kubeconfig(uri)
+    return expand_kubeconfig(uri, options)
 
 
 BUILTIN_KINDS: tuple[TargetKind, ...] = (
@@ -77,11 +82,11 @@ BUILTIN_KINDS: tuple[TargetKind, ...] = (
                pip_extra=reference_extra),
     TargetKind("palette", "kubecert.targets.palette.target:PaletteTarget", "palette",
                "a cluster through a Palette-like management API: palette:https://HOST?cluster=UID&project=UID",
-               options=PALETTE_OPTIONS),
+               options=(*PALETTE_OPTIONS, *KUBECONFIG_OPTIONS)),
     TargetKind("kubeconfig", "kubecert.targets.cluster.podtargets:kubeconfig_target", "kubeadm",
                "a live cluster as a kubeconfig reaches it: kubeconfig:PATH[?context=NAME]; with &nodes=pods (and "
                "&namespace=NS&image=IMAGE&timeout=SECONDS) also each control-plane node's files, read through a pod",
-               expand=_expand_kubeconfig, pip_extra="cluster"),
+               expand_with_options=_expand_kubeconfig, options=KUBECONFIG_OPTIONS, pip_extra="cluster"),
     TargetKind("kind", "kubecert.targets.cluster.kind:kind_target", "kubeadm",
                "a kind cluster and each of its control-plane nodes, through docker or podman: "
                "kind:NAME[?runtime=podman]", expand=_expand_kind, options=ACTION_OPTIONS[-1:], pip_extra="cluster"),
@@ -117,13 +122,14 @@ class Registry:
             raise TargetError(f"{uri!r}: unknown target kind {scheme!r} (known: {known})")
         return self._kinds[scheme]
 
-    def expand(self, uris: Iterable[str]) -> list[str]:
-        """The concrete target ids, in order, each once (``reference`` stands for all its parts)."""
+    def expand(self, uris: Iterable[str], options: Mapping[str, Any] | None = None) -> list[str]:
+        """The concrete target ids, in order, each once (``reference`` stands for all its parts); ``options`` are
+        the targets' (a kind may need them to ask what a URI stands for)."""
         seen: dict[str, None] = {}
         for uri in uris:
             if shown(uri) != uri:
                 raise TargetError(f"{shown(uri)!r}: a target URI cannot hold control characters")
-            for concrete in self.kind_of(uri).concrete(uri):
+            for concrete in self.kind_of(uri).concrete(uri, options):
                 seen.setdefault(concrete, None)
         return list(seen)
 

@@ -6,25 +6,26 @@ from __future__ import annotations
 
 import base64
 import io
-import ssl
 import tarfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tls_server import serving_as_api_server
 
 from kubecert.profiles import resolve
 from kubecert.reference.kube import ClusterServer, ReferenceCluster
 from kubecert.reference.pki.kubeconfig import parse_kubeconfig, render_kubeconfig
 from kubecert.targets.cluster import readerpod as rp
+from kubecert.targets.cluster.access import access_from_file
 from kubecert.targets.cluster.client import ClusterClient
 from kubecert.targets.cluster.podapi import PodApi, TooLarge
 from kubecert.targets.cluster.pods import decode_log
 from kubecert.targets.cluster.podtargets import expand_kubeconfig
+from kubecert.targets.cluster.trust import KubeconfigTrust
 from kubecert.targets.errors import TargetError, TargetUnavailable
 from kubecert.targets.registry import Registry
 
@@ -120,7 +121,7 @@ def test_reader_options_are_usage_errors_naming_the_option(tmp_path: Path, optio
 
 def test_a_uri_stands_for_its_nodes_only_when_they_can_be_listed(tmp_path: Path) -> None:
     missing = f"kubeconfig:{tmp_path}/nowhere.conf?nodes=pods"
-    assert expand_kubeconfig(missing) == [missing]  # the cluster target alone, which says why
+    assert expand_kubeconfig(missing, {}) == [missing]  # the cluster target alone, which says why
     assert Registry().expand([f"kubeconfig:{tmp_path}/a.conf"]) == [f"kubeconfig:{tmp_path}/a.conf"]
 
 
@@ -147,15 +148,8 @@ def _log_server(cluster: ReferenceCluster, size: int) -> Iterator[tuple[str, lis
         def log_message(self, *args: Any) -> None:
             pass
 
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(*cluster.serving_files("cp-1")[:2])
-    with ThreadingHTTPServer(("127.0.0.1", 0), Handler) as server:
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        try:
-            yield f"https://127.0.0.1:{server.server_address[1]}", asked
-        finally:
-            server.shutdown()
+    with serving_as_api_server(cluster, Handler) as url:
+        yield url, asked
 
 
 def test_a_log_is_read_to_its_bound_even_from_a_server_that_ignores_limit_bytes(
@@ -166,7 +160,7 @@ def test_a_log_is_read_to_its_bound_even_from_a_server_that_ignores_limit_bytes(
         document["clusters"][0]["cluster"]["server"] = url
         kubeconfig = tmp_path / "hostile.conf"
         kubeconfig.write_bytes(render_kubeconfig(document))
-        client = ClusterClient(kubeconfig, None)
+        client = ClusterClient(access_from_file(kubeconfig, None, KubeconfigTrust()))
         try:
             with pytest.raises(TooLarge, match=f"longer than {limit} bytes; not read further"):
                 PodApi(client, "kubecert").log("kubecert-reader-x-1", limit)

@@ -30,6 +30,7 @@ from kubecert.targets.cluster import tarcopy
 from kubecert.targets.cluster.kind import KindParts
 from kubecert.targets.cluster.pods import PodsParts
 from kubecert.targets.cluster.runtime import ContainerRuntime
+from kubecert.targets.cluster.trust import KubeconfigTrust
 from kubecert.targets.errors import TargetUnavailable
 
 from reader_support import create_all, rbac_documents
@@ -211,7 +212,8 @@ def test_reader_pod_copy(case: tar_corpus.Case, folder: str, aim: Path, reader: 
                          shared_cluster: ReferenceCluster, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reference_kubelet, "tree_log", _log_with(case.build(aim), folder))
     parts = PodsParts(f"kubeconfig:{reader.admin_kubeconfig}?nodes=pods", reader.admin_kubeconfig, None,
-                      namespace=rp.DEFAULT_NAMESPACE, image=rp.DEFAULT_IMAGE, timeout_s=60.0)
+                      namespace=rp.DEFAULT_NAMESPACE, image=rp.DEFAULT_IMAGE, timeout_s=60.0,
+                      trust=KubeconfigTrust())
     try:
         # The Kubernetes client writes the kubeconfig's certificates to temporary files when it is made: made
         # first. The reference cluster serves from this process: its own state is written beside its files.

@@ -11,6 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import os
+import shutil
+import tempfile
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +24,8 @@ from cryptography import x509
 from kubecert.inventory.cluster import KubeadmConfig, NodeObject, PublishedCa
 from kubecert.inventory.safe_yaml import YamlError, load_bounded
 from kubecert.targets.cluster import permissions as rbac
+from kubecert.targets.cluster.access import KubeconfigAccess
+from kubecert.targets.cluster.execcred import ExecCredential, run_plugin
 from kubecert.targets.cluster.permissions import Permission
 from kubecert.targets.deadline import Deadline, SocketWatch
 from kubecert.targets.errors import TargetUnavailable
@@ -42,24 +48,74 @@ class ReadProblem(TargetUnavailable):
 
 
 class ClusterClient:
-    """One cluster's API as the kubeconfig at ``path`` (its ``context``) reaches it."""
+    """One cluster's API as a kubeconfig reaches it, built from what access.py took from the kubeconfig: the
+    kubernetes client never sees the file, so it runs nothing and reads nothing the kubeconfig names."""
 
-    def __init__(self, path: Path, context: str | None) -> None:
-        from kubernetes import client, config
-        from kubernetes.config.config_exception import ConfigException
+    def __init__(self, access: KubeconfigAccess) -> None:
+        from kubernetes import client
 
+        self.access = access
+        self.server = access.server
+        self._credential: ExecCredential | None = None
+        # TLS loads a client certificate and key from files only: they go in a folder of kubecert's own
+        # (0700, the files 0600), removed when the client closes.
+        self._folder = Path(tempfile.mkdtemp(prefix="kubecert-kubeconfig-"))
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._folder, ignore_errors=True)
+        configuration = client.Configuration()
+        configuration.host = access.server
+        configuration.verify_ssl = True  # always: access.py refuses insecure-skip-tls-verify
+        if access.ca_pem:
+            configuration.ca_cert_data = access.ca_pem.decode()
+        if access.server_name:
+            configuration.tls_server_name = access.server_name
         try:
-            self.api = config.new_client_from_config(config_file=str(path), context=context)  # type: ignore[no-untyped-call]
-        except (ConfigException, OSError, ValueError, TypeError) as exc:
-            raise TargetUnavailable(f"the kubeconfig {path} cannot be used: {exc}") from None
+            self._credentials(configuration)
+        except BaseException:
+            self._cleanup()
+            raise
+        self.api: Any = client.ApiClient(configuration)
         self.core = client.CoreV1Api(self.api)
         self.custom = client.CustomObjectsApi(self.api)
-        self.server = str(self.api.configuration.host)
         self.watch = SocketWatch()
         self.watch.install(self.api.rest_client.pool_manager)
 
+    def _credentials(self, configuration: Any) -> None:
+        access, plugin = self.access, self.access.exec_plugin
+        cert, key, token = access.client_cert_pem, access.client_key_pem, access.token
+        if plugin is not None:  # access.py let it through: the operator allowed it, for a kubeconfig they gave
+            self._credential = run_plugin(access, plugin)
+            cert, key, token = (self._credential.client_cert_pem, self._credential.client_key_pem,
+                                self._credential.token)
+            if self._credential.expires is not None:
+                configuration.refresh_api_key_hook = self._refresh
+        if cert is not None and key is not None:
+            configuration.cert_file = self._private("client.crt", cert)
+            configuration.key_file = self._private("client.key", key)
+        if token is not None:
+            configuration.api_key = {"BearerToken": token}
+            configuration.api_key_prefix = {"BearerToken": "Bearer"}
+
+    def _refresh(self, configuration: Any) -> None:
+        """Before each request: an exec plugin's token that has expired is asked for again."""
+        plugin = self.access.exec_plugin
+        if plugin is None or self._credential is None or not self._credential.expired():
+            return
+        self._credential = run_plugin(self.access, plugin)
+        if self._credential.token is not None:
+            configuration.api_key = {"BearerToken": self._credential.token}
+
+    def _private(self, name: str, data: bytes) -> str:
+        path = self._folder / name
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        return str(path)
+
     def close(self) -> None:
-        self.api.close()
+        try:
+            self.api.close()
+        finally:
+            self._cleanup()
 
     def call(self, what: str, permission: Permission, call: Callable[[], T], *, missing_ok: bool = False,
              deadline_s: float = DEADLINE_S) -> T | None:

@@ -20,13 +20,15 @@ def host_and_port(server: str) -> tuple[str, int]:
     return parts.hostname, parts.port or 443
 
 
-def served_certificate(server: str, *, timeout: float = HANDSHAKE_TIMEOUT_S) -> bytes:
-    """DER of the certificate ``server`` (an https:// URL) presents; TargetUnavailable when none comes."""
+def served_certificate(server: str, *, server_name: str | None = None, timeout: float = HANDSHAKE_TIMEOUT_S) -> bytes:
+    """DER of the certificate ``server`` (an https:// URL) presents, asked for ``server_name`` (default: the
+    server's host) as clients ask; TargetUnavailable when none comes."""
     host, port = host_and_port(server)
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # what is served is judged by the rules, not refused here
-    sni = None if _is_address(host) else host
+    name = server_name or host
+    sni = None if _is_address(name) else name
     try:
         with socket.create_connection((host, port), timeout=timeout) as raw, \
                 context.wrap_socket(raw, server_hostname=sni) as tls:

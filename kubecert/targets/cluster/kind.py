@@ -28,10 +28,12 @@ from kubecert.inventory.facts import NodeFacts
 from kubecert.inventory.safe_yaml import YamlError, load_bounded
 from kubecert.profiles import Profile
 from kubecert.targets.base import split_uri
+from kubecert.targets.cluster.access import access_from_document
 from kubecert.targets.cluster.nodes import ClusterNodeTarget, split_node, with_nodes
 from kubecert.targets.cluster.parts import ClusterParts, ClusterRenewalRun
 from kubecert.targets.cluster.runtime import ContainerRuntime, chosen_runtime
 from kubecert.targets.cluster.tarcopy import MAX_STREAM_BYTES, unpack
+from kubecert.targets.cluster.trust import FROM_NODE
 from kubecert.targets.cluster.whole import WholeClusterTarget
 from kubecert.targets.commands import action_timeout, run_command
 from kubecert.targets.errors import TargetError, TargetUnavailable
@@ -110,6 +112,7 @@ class KindParts(ClusterParts):
 
     acts_on_nodes = True
     reads_kubelet = True
+    trust = FROM_NODE  # the admin kubeconfig is the node's: it runs nothing and names no file kubecert reads
 
     def __init__(self, key: str, name: str, runtime: ContainerRuntime, action_timeout_s: float) -> None:
         super().__init__(key)
@@ -140,18 +143,21 @@ class KindParts(ClusterParts):
     def kubeconfig(self) -> Path:
         if self._kubeconfig is None:
             first = self._control_plane()[0].container
-            data = self.runtime.run(["exec", first, "cat", f"{NODE_FOLDER}/admin.conf"])
+            where = f"{first}:{NODE_FOLDER}/admin.conf"
             try:
+                data = self.runtime.run(["exec", first, "cat", f"{NODE_FOLDER}/admin.conf"])
                 document = load_bounded(data, max_bytes=len(data) + 1)
-            except YamlError as exc:
-                raise TargetUnavailable(f"{first}:{NODE_FOLDER}/admin.conf: {exc}") from None
+            except (TargetUnavailable, YamlError) as exc:
+                raise TargetUnavailable(f"the kubeconfig {where}: {exc}") from None
             if not isinstance(document, dict) or not isinstance(document.get("clusters"), list):
-                raise TargetUnavailable(f"{first}:{NODE_FOLDER}/admin.conf is not a kubeconfig")
+                raise TargetUnavailable(f"the kubeconfig {where} is not a kubeconfig")
             balancer = [n.container for n in self.nodes() if n.role == "external-load-balancer"]
             port = published_port(self.runtime.text(["port", (balancer or [first])[0], API_PORT]))
             for entry in document["clusters"]:
                 if isinstance(entry, dict) and isinstance(entry.get("cluster"), dict):
                     entry["cluster"]["server"] = f"https://127.0.0.1:{port}"  # kind's own kubeconfig says the same
+            # Refused here, naming the node's file, before anything of it is kept.
+            access_from_document(document, where, None, self.trust, None)
             path = self.folder / "admin.conf"
             path.touch(0o600)
             path.write_text(yaml.safe_dump(document, sort_keys=False))
@@ -215,10 +221,11 @@ class KindParts(ClusterParts):
     def wait_for_api(self, node: str) -> str:
         """Until the cluster's API answers again (through the load balancer, with the renewed certificates),
         so that the next node is restarted only then and the checks after the renewal can read it."""
+        from kubecert.targets.cluster.access import access_from_file
         from kubecert.targets.cluster.client import ClusterClient, ReadProblem
 
         deadline = time.monotonic() + RESTART_WAIT_S
-        client = ClusterClient(self.kubeconfig(), None)
+        client = ClusterClient(access_from_file(self.kubeconfig(), None, self.trust))
         try:
             while True:
                 try:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kubecert.inventory.cluster import ClusterRenewalRun
+from kubecert.targets.cluster.trust import KubeconfigTrust
 from kubecert.targets.protocols import NodeActions
 
 __all__ = ["ClusterParts", "ClusterRenewalRun", "borrow", "give_back"]
@@ -42,6 +43,7 @@ class ClusterParts(abc.ABC):
 
     acts_on_nodes = False  # its node targets' renewal rules can act on one node at a time
     reads_kubelet = False  # node_tree(node) holds the node's kubelet folder too, as ``kubelet/``
+    trust = KubeconfigTrust()  # what kubeconfig() may make kubecert do: nothing beyond sending its data
 
     def __init__(self, key: str) -> None:
         self.key = key  # the cluster's identity: what every one of its targets locks

@@ -28,11 +28,13 @@ from typing import Any
 
 from kubecert.inventory.cluster import NodeObject
 from kubecert.targets.cluster import readerpod as rp
+from kubecert.targets.cluster.access import access_from_file
 from kubecert.targets.cluster.client import ClusterClient, ReadProblem
 from kubecert.targets.cluster.parts import ClusterParts, ClusterRenewalRun
 from kubecert.targets.cluster.permissions import RBAC_MANIFEST
 from kubecert.targets.cluster.podapi import PodApi, TooLarge
 from kubecert.targets.cluster.tarcopy import unpack
+from kubecert.targets.cluster.trust import KubeconfigTrust
 from kubecert.targets.errors import TargetUnavailable
 from kubecert.text import shown
 
@@ -57,10 +59,11 @@ class PodsParts(ClusterParts):
     reads_kubelet = True
 
     def __init__(self, key: str, kubeconfig: Path, context: str | None, *, namespace: str, image: str,
-                 timeout_s: float) -> None:
+                 timeout_s: float, trust: KubeconfigTrust) -> None:
         super().__init__(key)
         self.path = kubeconfig
         self.context = context
+        self.trust = trust  # the operator's kubeconfig, with the operator's opt-ins
         self.namespace = namespace
         self.image = image
         self.timeout_s = timeout_s
@@ -73,7 +76,7 @@ class PodsParts(ClusterParts):
 
     def client(self) -> ClusterClient:
         if self._client is None:
-            self._client = ClusterClient(self.path, self.context)
+            self._client = ClusterClient(access_from_file(self.path, self.context, self.trust))
         return self._client
 
     def kubeconfig(self) -> Path:

@@ -20,10 +20,10 @@ from kubecert.inventory.facts import NodeFacts
 from kubecert.profiles import Profile
 from kubecert.targets.base import Target, split_uri
 from kubecert.targets.cluster.nodes import ClusterNodeTarget, split_node, with_nodes
-from kubecert.targets.cluster.parts import ClusterParts
 from kubecert.targets.cluster.pods import DEFAULT_TIMEOUT_S, READ_ONLY, PodsParts
 from kubecert.targets.cluster.readerpod import DEFAULT_IMAGE, DEFAULT_NAMESPACE
 from kubecert.targets.cluster.target import KubeconfigTarget
+from kubecert.targets.cluster.trust import KubeconfigTrust
 from kubecert.targets.cluster.whole import WholeClusterTarget
 from kubecert.targets.commands import ACTION_CAPABILITIES
 from kubecert.targets.errors import TargetError, TargetUnavailable
@@ -80,15 +80,13 @@ def _is_node(uri: str) -> bool:
     return not path.is_file() and path.parent.is_file()
 
 
-def expand_kubeconfig(uri: str) -> list[str]:
+def expand_kubeconfig(uri: str, options: Mapping[str, Any]) -> list[str]:
     """With ``nodes=pods``, the cluster and one target per control-plane Node object the API lists now (when it
     cannot be asked, the cluster target alone, which then says why)."""
     if not _reads_pods(uri) or _is_node(uri):
         return [uri]
     try:
-        settings = reader_settings(uri)
-        parts = PodsParts(uri, settings.kubeconfig, settings.context, namespace=settings.namespace,
-                          image=settings.image, timeout_s=settings.timeout_s)
+        parts = _parts_opener(uri, options)()
     except (TargetError, TargetUnavailable):
         return [uri]
     try:
@@ -99,10 +97,11 @@ def expand_kubeconfig(uri: str) -> list[str]:
         parts.close()
 
 
-def _parts_opener(cluster_uri: str) -> Callable[[], ClusterParts]:
+def _parts_opener(cluster_uri: str, options: Mapping[str, Any]) -> Callable[[], PodsParts]:
     settings = reader_settings(cluster_uri)
+    trust = KubeconfigTrust.given(options)  # the operator's kubeconfig: their opt-ins apply
     return lambda: PodsParts(cluster_uri, settings.kubeconfig, settings.context, namespace=settings.namespace,
-                             image=settings.image, timeout_s=settings.timeout_s)
+                             image=settings.image, timeout_s=settings.timeout_s, trust=trust)
 
 
 class PodsClusterTarget(WholeClusterTarget):
@@ -111,7 +110,7 @@ class PodsClusterTarget(WholeClusterTarget):
 
     def __init__(self, uri: str, profile: Profile, options: Mapping[str, Any], facts: NodeFacts | None = None) -> None:
         self.settings = reader_settings(uri)
-        super().__init__(uri, profile, options, facts, _parts_opener(uri))
+        super().__init__(uri, profile, options, facts, _parts_opener(uri, options))
         self.context = self.settings.context
 
     @property
@@ -133,7 +132,7 @@ class PodsNodeTarget(ClusterNodeTarget):
 
     def __init__(self, uri: str, profile: Profile, options: Mapping[str, Any], facts: NodeFacts | None = None) -> None:
         cluster, _ = split_node(uri)
-        super().__init__(uri, profile, options, facts, _parts_opener(cluster))
+        super().__init__(uri, profile, options, facts, _parts_opener(cluster, options))
 
     def capability_reasons(self) -> dict[str, str]:
         return {**super().capability_reasons(), **dict.fromkeys(ACTION_CAPABILITIES, READ_ONLY)}

@@ -57,9 +57,9 @@ class ContainerRuntime:
         except OSError as exc:
             raise TargetUnavailable(f"{shown_command}: could not start: {exc.strerror or exc}") from None
         try:
-            out, err = _bounded_output(process, timeout or self.timeout, max_bytes, shown_command)
+            out, err = bounded_output(process, timeout or self.timeout, max_bytes, shown_command)
         except BaseException:
-            _kill(process)
+            kill_group(process)
             raise
         if process.returncode != 0:
             said = shown(err.decode(errors="replace").strip().splitlines()[-1] if err.strip() else "")
@@ -70,7 +70,7 @@ class ContainerRuntime:
         return self.run(args, timeout=timeout).decode(errors="replace")
 
 
-def _bounded_output(process: subprocess.Popen[bytes], timeout: float, max_bytes: int,
+def bounded_output(process: subprocess.Popen[bytes], timeout: float, max_bytes: int,
                     shown_command: str) -> tuple[bytes, bytes]:
     """Read the process's stdout (at most ``max_bytes``) and stderr until it exits or ``timeout`` passes."""
     assert process.stdout is not None
@@ -84,7 +84,7 @@ def _bounded_output(process: subprocess.Popen[bytes], timeout: float, max_bytes:
         while selector.get_map():
             left = deadline - time.monotonic()
             if left <= 0:
-                _kill(process)
+                kill_group(process)
                 raise TargetUnavailable(f"{shown_command}: no end after {timeout:g} s; stopped")
             for key, _ in selector.select(min(left, 1.0)):
                 data = os.read(key.fd, _CHUNK)
@@ -93,18 +93,18 @@ def _bounded_output(process: subprocess.Popen[bytes], timeout: float, max_bytes:
                     continue
                 sizes[key.fd] += len(data)
                 if sizes[key.fd] > max_bytes:
-                    _kill(process)
+                    kill_group(process)
                     raise TargetUnavailable(f"{shown_command}: printed more than {max_bytes} bytes; stopped")
                 chunks[key.fd].append(data)
     try:
         process.wait(timeout=max(deadline - time.monotonic(), 0.1))
     except subprocess.TimeoutExpired:
-        _kill(process)
+        kill_group(process)
         raise TargetUnavailable(f"{shown_command}: no end after {timeout:g} s; stopped") from None
     return b"".join(chunks[process.stdout.fileno()]), b"".join(chunks[process.stderr.fileno()])
 
 
-def _kill(process: subprocess.Popen[bytes]) -> None:
+def kill_group(process: subprocess.Popen[bytes]) -> None:
     """The call's whole process group, at once: a read is not worth a grace period."""
     try:
         os.killpg(process.pid, 9)

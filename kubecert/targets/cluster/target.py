@@ -24,8 +24,10 @@ from kubecert.inventory.kubeconfig import load_kubeconfig
 from kubecert.inventory.model import CertRecord, KubeconfigRecord, Role
 from kubecert.profiles import Profile
 from kubecert.targets.base import Target, split_uri
+from kubecert.targets.cluster.access import KubeconfigAccess, access_from_file
 from kubecert.targets.cluster.client import ClusterClient, ReadProblem
 from kubecert.targets.cluster.handshake import host_and_port, served_certificate
+from kubecert.targets.cluster.trust import KubeconfigTrust
 from kubecert.targets.errors import TargetError, TargetUnavailable
 
 SERVED = "served-apiserver"  # the served certificate's name in the inventory and the reports
@@ -43,6 +45,7 @@ class KubeconfigTarget(Target):
             raise TargetError(f"{uri}: give the kubeconfig's path, e.g. kubeconfig:$HOME/.kube/config")
         self.kubeconfig = Path(path).expanduser()
         self.context = query.get("context") or None
+        self.trust = KubeconfigTrust.given(options)  # the operator's own kubeconfig: their opt-ins apply
         self._client: ClusterClient | None = None
 
     @property
@@ -61,9 +64,13 @@ class KubeconfigTarget(Target):
             found["context"] = self.context
         return found
 
+    def access(self) -> KubeconfigAccess:
+        """What the kubeconfig lets kubecert use; KubeconfigRefused names the field it will not."""
+        return access_from_file(self.kubeconfig, self.context, self.trust)
+
     def client(self) -> ClusterClient:
         if self._client is None:
-            self._client = ClusterClient(self.kubeconfig, self.context)
+            self._client = ClusterClient(self.access())
         return self._client
 
     def close(self) -> None:
@@ -72,32 +79,28 @@ class KubeconfigTarget(Target):
             self._client = None
 
     def _read_kubeconfig(self) -> KubeconfigRecord:
-        if not self.kubeconfig.is_file():
-            raise TargetUnavailable(f"{self.id}: the kubeconfig {self.kubeconfig} does not exist")
         try:
-            record = load_kubeconfig(self.kubeconfig, context=self.context)
+            return load_kubeconfig(self.kubeconfig, context=self.context)
         except ReadFailure as failure:
             raise TargetUnavailable(f"{self.id}: {failure.problem.describe()}") from None
-        if not record.server:
-            raise TargetUnavailable(f"{self.id}: the kubeconfig {self.kubeconfig} names no server")
-        try:
-            host_and_port(record.server)
-        except ValueError:
-            raise TargetUnavailable(f"{self.id}: the kubeconfig's server {record.server!r} is not https://") from None
-        return record
 
     def _observe(self, now: dt.datetime) -> ClusterInventory:
+        try:
+            access = self.access()  # first: nothing is read or dialled for a kubeconfig kubecert refuses
+        except TargetUnavailable as exc:
+            raise TargetUnavailable(f"{self.id}: {exc}") from None
         record = self._read_kubeconfig()
-        server = record.server or ""
-        host, _ = host_and_port(server)
+        host, _ = host_and_port(access.server)
         inventory = ClusterInventory(target=self.id, observed_at=now, location=self.location(), facts=self.declared)
         inventory.kubeconfigs[record.name] = record
-        observation = ClusterObservation(server=server, host=host, kubeconfig_ca=record.ca_cert)
+        # With tls-server-name, that is the name the served certificate must carry, not the address dialled.
+        observation = ClusterObservation(server=access.server, host=access.server_name or host,
+                                         kubeconfig_ca=access.ca_certificate)
         try:
-            served = x509.load_der_x509_certificate(served_certificate(server))
+            served = x509.load_der_x509_certificate(served_certificate(access.server, server_name=access.server_name))
         except TargetUnavailable as exc:
-            raise TargetUnavailable(f"{self.id}: the API server {server}: {exc}") from None
-        observation.served = CertRecord(SERVED, Role.LEAF, server, served, b"")
+            raise TargetUnavailable(f"{self.id}: the API server {access.server}: {exc}") from None
+        observation.served = CertRecord(SERVED, Role.LEAF, access.server, served, b"")
         inventory.certificates[SERVED] = observation.served
         self._read_api(observation)
         inventory.cluster = observation

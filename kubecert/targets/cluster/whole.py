@@ -35,6 +35,7 @@ class WholeClusterTarget(PartOfCluster, KubeconfigTarget):
         self.kubeconfig = Path()
         self._client = None
         self.parts = borrow(uri, open_parts)
+        self.trust = self.parts.trust
         self.notes = self.parts.notes  # what reading the nodes left out, shared by the cluster's targets
         self.parts.progress = self._progress
         self._renewals: dict[bool, ClusterRenewalRun] = {}

@@ -4,7 +4,6 @@ contract, so that watch.py and spc.py depend on it and not on the target that us
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from kubecert.profiles import Profile
@@ -12,6 +11,7 @@ from kubecert.targets.base import Progress
 
 if TYPE_CHECKING:
     from kubecert.inventory.platform import Exchange, PlatformObservation, Sample, Sent
+    from kubecert.targets.cluster.access import KubeconfigAccess
     from kubecert.targets.palette.http import ApiClient
     from kubecert.targets.palette.upgrade import UpgradeRequest
 
@@ -30,7 +30,7 @@ class PaletteApi(Protocol):
     def cluster_uid(self) -> str: ...
 
     @property
-    def kubeconfig(self) -> Path | None: ...
+    def kubeconfig(self) -> KubeconfigAccess | None: ...
 
     def client(self) -> ApiClient: ...
 

@@ -71,21 +71,21 @@ def _route(target: PaletteApi, method: str, body: dict[str, Any] | None) -> dict
 
 
 def _kube(target: PaletteApi, call: Any) -> dict[str, Any]:
-    from kubernetes import client, config
     from kubernetes.client.exceptions import ApiException
-    from kubernetes.config.config_exception import ConfigException
+
+    from kubecert.targets.cluster.client import ClusterClient
 
     namespace, name = _where(target)
+    assert target.kubeconfig is not None
     try:
-        api_client = config.new_client_from_config(config_file=str(target.kubeconfig))  # type: ignore[no-untyped-call]
-    except (ConfigException, OSError, ValueError) as exc:
+        cluster = ClusterClient(target.kubeconfig)  # built from what the kubeconfig holds, never from the file
+    except TargetUnavailable as exc:
         raise TargetUnavailable(f"{target.id}: --palette-kubeconfig: {exc}") from None
-    with api_client:
-        api = client.CustomObjectsApi(api_client)
+    try:
         last: Exception | None = None
         for version in VERSIONS:
             try:
-                document = call(api, version, namespace, name)
+                document = call(cluster.custom, version, namespace, name)
             except ApiException as exc:
                 last = exc
                 if exc.status == 404:
@@ -95,6 +95,8 @@ def _kube(target: PaletteApi, call: Any) -> dict[str, Any]:
                 raise TargetUnavailable(f"{target.id}: the cluster's API server (from --palette-kubeconfig) "
                                         f"could not be reached: {type(exc).__name__}") from None
             return dict(document)
+    finally:
+        cluster.close()
     status = getattr(last, "status", None)
     raise TargetUnavailable(f"{target.id}: the SpectroCluster object {namespace}/{name} through the kubeconfig: "
                             f"{status} {getattr(last, 'reason', '')}".rstrip())

@@ -37,6 +37,8 @@ from kubecert.inventory.platform import (
 )
 from kubecert.profiles import Profile
 from kubecert.targets.base import Target, split_uri, stderr_progress
+from kubecert.targets.cluster.access import KubeconfigAccess, KubeconfigRefused, access_from_file
+from kubecert.targets.cluster.trust import KubeconfigTrust
 from kubecert.targets.errors import TargetError, TargetUnavailable
 from kubecert.targets.palette import DEFAULT_KEY_ENV, DEFAULT_POLL_S, parse, spc, upgrade, watch
 from kubecert.targets.palette.http import ApiClient, Credential, HttpLimits
@@ -56,7 +58,7 @@ class Connection:
     project_uid: str | None
     api_key: Credential
     verify: bool | str  # True: system CAs; a path: that bundle; False: not verified
-    kubeconfig: Path | None = None
+    kubeconfig: KubeconfigAccess | None = None  # --palette-kubeconfig, checked when the target is made
 
 
 class PaletteTarget(Target):
@@ -91,7 +93,7 @@ class PaletteTarget(Target):
         return self.connection().cluster_uid
 
     @property
-    def kubeconfig(self) -> Path | None:
+    def kubeconfig(self) -> KubeconfigAccess | None:
         return self.connection().kubeconfig
 
     @property
@@ -299,16 +301,25 @@ def connection_from(uri: str, options: Mapping[str, Any]) -> Connection:
         if not Path(bundle).is_file():
             raise TargetError(f"{uri}: --ca-bundle {bundle}: no such file")
         verify = str(Path(bundle).resolve())
-    kubeconfig = options.get("palette-kubeconfig")
-    if kubeconfig and not Path(kubeconfig).is_file():
-        raise TargetError(f"{uri}: --palette-kubeconfig {kubeconfig}: no such file")
-    if kubeconfig:
-        try:
-            require("cluster", f"{uri}: --palette-kubeconfig")
-        except MissingExtra as exc:
-            raise TargetError(str(exc)) from None
-    return Connection(f"https://{parts.netloc}", cluster, project, key, verify,
-                      Path(kubeconfig) if kubeconfig else None)
+    return Connection(f"https://{parts.netloc}", cluster, project, key, verify, _kubeconfig(uri, options))
+
+
+def _kubeconfig(uri: str, options: Mapping[str, Any]) -> KubeconfigAccess | None:
+    """--palette-kubeconfig, checked now: one that kubecert refuses is a usage error naming its field."""
+    given = options.get("palette-kubeconfig")
+    if not given:
+        return None
+    path = Path(given)
+    if not path.is_file():
+        raise TargetError(f"{uri}: --palette-kubeconfig {given}: no such file")
+    try:
+        require("cluster", f"{uri}: --palette-kubeconfig")
+    except MissingExtra as exc:
+        raise TargetError(str(exc)) from None
+    try:
+        return access_from_file(path, None, KubeconfigTrust.given(options))
+    except KubeconfigRefused as exc:
+        raise TargetError(f"{uri}: --palette-kubeconfig: {exc}") from None
 
 
 MAX_KEY_CHARS = 4096
