@@ -40,15 +40,21 @@ class ActionRecord:
     started_at: dt.datetime
     finished_at: dt.datetime
     exit_code: int | None  # None when it did not finish (timeout) or could not start
-    stdout: str = ""  # scrubbed, whole (rules parse it); evidence keeps the tail
+    stdout: str = ""  # scrubbed; as much as was kept (rules parse it); evidence keeps the tail
     stderr: str = ""
     problem: str | None = None  # why it did not run to an end: not found, timed out, ...
+    stdout_bytes: int = 0  # how much the command printed on stdout
+    stdout_cut: bool = False  # more than kubecert keeps: what a rule would parse is not all of it
 
     @classmethod
     def of(cls, action: str, command: str, *, started_at: dt.datetime, finished_at: dt.datetime,
-           exit_code: int | None, stdout: str = "", stderr: str = "", problem: str | None = None) -> ActionRecord:
-        """A record whose output is scrubbed of private keys."""
-        return cls(action, command, started_at, finished_at, exit_code, scrub(stdout), scrub(stderr), problem)
+           exit_code: int | None, stdout: str = "", stderr: str = "", problem: str | None = None,
+           stdout_bytes: int | None = None, stdout_cut: bool = False) -> ActionRecord:
+        """A record whose output is scrubbed of private keys; ``stdout_bytes``: what was printed, when the
+        runner kept only part of it (``stdout_cut``)."""
+        printed = len(stdout.encode()) if stdout_bytes is None else stdout_bytes
+        return cls(action, command, started_at, finished_at, exit_code, scrub(stdout), scrub(stderr), problem,
+                   printed, stdout_cut)
 
     @property
     def succeeded(self) -> bool:

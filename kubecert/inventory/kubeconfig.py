@@ -16,7 +16,7 @@ from kubecert.inventory.files import (
     read_bytes,
 )
 from kubecert.inventory.model import CertRecord, KeyFacts, KubeconfigRecord, Problem, ProblemKind, Role
-from kubecert.inventory.safe_yaml import YamlError, load_bounded
+from kubecert.inventory.safe_yaml import YamlBeyondBound, YamlError, load_bounded
 
 
 def load_kubeconfig(path: Path, machine: str | None = None, tree: tuple[Path, ...] = (),
@@ -31,6 +31,8 @@ def load_kubeconfig(path: Path, machine: str | None = None, tree: tuple[Path, ..
 
     try:
         document = load_bounded(data, max_bytes=MAX_FILE_BYTES)
+    except YamlBeyondBound as exc:
+        raise ReadFailure(Problem(name, str(path), ProblemKind.UNREADABLE, f"not read: {exc}")) from None
     except YamlError as exc:
         raise invalid(f"unusable kubeconfig: {exc}") from None
     if not isinstance(document, dict):

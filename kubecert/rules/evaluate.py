@@ -8,7 +8,7 @@ from typing import Any
 from kubecert.inventory.facts import NodeFacts
 from kubecert.rules.catalog import Rule, all_rules
 from kubecert.rules.context import RuleContext
-from kubecert.rules.findings import Verdict
+from kubecert.rules.findings import Finding, Verdict, error
 from kubecert.status import Status
 
 
@@ -37,7 +37,16 @@ def evaluate(rule: Rule, context: Any) -> Verdict:
         return Verdict.single(
             rule.id, Status.ERROR, f"internal error in {rule.id}: {type(exc).__name__}: {exc} (please report it)"
         )
+    if isinstance(context, RuleContext) and any(f.status is not Status.NOT_APPLICABLE for f in findings):
+        findings = [*_unread_facts(rule, context.inventory.facts), *findings]
     return Verdict.of(rule.id, findings)
+
+
+def _unread_facts(rule: Rule, facts: NodeFacts) -> list[Finding]:
+    """An error for each node fact the rule reads that a node file would have given but kubecert could not
+    read: what it judged by stood in for a value it does not know."""
+    return [error(f"node fact {name}", f"not evaluated: {facts.unread[name]}")
+            for name in rule.parameters if name in facts.unread]
 
 
 def evaluate_all(context: Any, capabilities: Iterable[str], rules: Iterable[Rule] | None = None) -> dict[str, Verdict]:

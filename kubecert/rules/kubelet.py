@@ -120,6 +120,7 @@ def kubelet_client_rotation(ctx: RuleContext) -> Iterator[Finding]:
     if folder is None:
         return
     yield from _rotation_switch(ctx, folder)
+    yield from ctx.reported(PKI_FOLDER)  # the dated files the link is judged against are listed by the walk
     unjudged = list(ctx.unevaluated(layout.KUBELET_CLIENT, owner="KC-KLT-01"))
     yield from unjudged
     link = folder.client_link

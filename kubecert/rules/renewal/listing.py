@@ -7,7 +7,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from kubecert import layout
-from kubecert.inventory.listing import AUTHORITIES, CERTIFICATES, Listing, ListingError, ListingRow, parse_listing
+from kubecert.inventory.listing import (
+    AUTHORITIES,
+    CERTIFICATES,
+    Listing,
+    ListingBeyondBound,
+    ListingError,
+    ListingRow,
+    parse_listing,
+)
 from kubecert.inventory.model import CertRecord, Inventory, isoformat
 from kubecert.rules._common import fmt_duration, fmt_time, is_external
 from kubecert.rules.catalog import implements
@@ -98,8 +106,15 @@ def listing_agrees(ctx: ListingContext) -> Iterator[Finding]:
     if why is not None:
         yield error(f"action: {action.action}", why, **action.evidence())
         return
+    if action.stdout_cut:
+        yield error(f"action: {action.action}", f"it printed {action.stdout_bytes} bytes, more than kubecert keeps of "
+                    "a command's output (its bound): the listing is not judged", **action.evidence())
+        return
     try:
         listing = parse_listing(action.stdout)
+    except ListingBeyondBound as exc:
+        yield error(f"action: {action.action}", f"the output was not read: {exc}", **action.evidence())
+        return
     except ListingError as exc:
         yield error(f"action: {action.action}", f"the output is not an expiration listing: {exc}",
                     **action.evidence())
