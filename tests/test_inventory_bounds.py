@@ -13,13 +13,13 @@ import json
 import os
 import shlex
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from unittest import mock
 
 import audit
 import pytest
+from host_writes import lasting_writes_outside
 
 from kubecert.inventory import files
 from kubecert.inventory import listing as listings
@@ -36,15 +36,6 @@ BAD = (Status.ERROR, Status.FAILED)
 def _flood(folder: Path, count: int) -> None:
     for index in range(count):
         os.close(os.open(folder / f"flood-{index:06d}", os.O_WRONLY | os.O_CREAT, 0o600))
-
-
-def lasting_writes_outside(seen: audit.Seen, roots: list[Path]) -> list[str]:
-    """Writes outside ``roots`` but those that leave nothing behind: Python's tempfile probing the temporary
-    folder (a file made and removed there) and its anonymous files (O_TMPFILE, opened on the folder)."""
-    temp = os.path.realpath(tempfile.gettempdir())
-    removed = {event.subject for event in seen.events if event.event == "os.remove"}
-    return [path for path in seen.writes_outside(roots)
-            if path != temp and not (os.path.dirname(path) == temp and path in removed)]
 
 
 def _erred(verdict: Verdict, *words: str) -> None:

@@ -9,6 +9,7 @@ folder (``pki/etcd/server.csr``), and for a kubeconfig ``admin.conf.csr`` beside
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,7 +135,7 @@ def _key_for(csr_path: Path, name: str, folder: CsrFolder) -> tuple[KeyFacts | N
             if embedded is None:
                 raise ReadFailure(Problem(f"{name}.key", str(partial), ProblemKind.MISSING,
                                           "the partial kubeconfig holds no client-key-data"))
-            return KeyFacts(path=str(partial), pem_type=embedded.pem_type, public=embedded.public, file=facts), facts
+            return dataclasses.replace(embedded, path=str(partial), file=facts), facts
         return parse_private_key(read_bytes(path, f"{name}.key"), path, f"{name}.key", facts), facts
     except ReadFailure as failure:
         folder.problems.append(failure.problem)

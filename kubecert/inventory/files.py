@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.utils import CryptographyDeprecationWarning
 
+from kubecert.inventory.keymaterial import KeyTraces
 from kubecert.inventory.model import FileFacts, KeyFacts, Problem, ProblemKind, PublicKeyFacts
 
 # kubeadm's largest file is a kubeconfig of a few KiB; anything this big is not one of them.
@@ -304,7 +305,8 @@ def parse_private_key(data: bytes, path: Path, subject: str, facts: FileFacts | 
         raise ReadFailure(Problem(subject, str(path), ProblemKind.INVALID, message))
     # A file may hold certificates beside its key (the kubelet's dated files): the key's own label counts.
     pem_type = next((label for label in labels if "PRIVATE KEY" in label), labels[0] if labels else "")
-    return KeyFacts(path=str(path), pem_type=pem_type, public=PublicKeyFacts.of(key.public_key()), file=facts)
+    return KeyFacts(path=str(path), pem_type=pem_type, public=PublicKeyFacts.of(key.public_key()), file=facts,
+                    traces=KeyTraces.of(key))
 
 
 def _rsa_consistent(numbers: rsa.RSAPrivateNumbers) -> bool:

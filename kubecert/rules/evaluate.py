@@ -21,7 +21,15 @@ def outside_role(rule: Rule, facts: NodeFacts, target: str) -> str | None:
 
 
 def evaluate(rule: Rule, context: Any) -> Verdict:
-    """The verdict of ``rule`` on ``context``; a bug in a rule becomes an error verdict, not a crash."""
+    """The verdict of ``rule`` on ``context``; a bug in a rule becomes an error verdict, not a crash. Whatever
+    text it carries is cleaned of private keys: the context's own, in any encoding, and any key's PEM or DER."""
+    from kubecert.inventory.keymaterial import NO_TRACES, scrub_value  # cryptography: not for `kubecert rules`
+
+    traces = context.known_keys() if isinstance(context, RuleContext) else NO_TRACES
+    return _judged(rule, context).cleaned(lambda value: scrub_value(value, traces))
+
+
+def _judged(rule: Rule, context: Any) -> Verdict:
     if rule.function is None:
         return Verdict.single(rule.id, Status.SKIPPED, f"{rule.id} is not implemented in this version")
     if not isinstance(context, rule.context):

@@ -12,6 +12,7 @@ from kubecert import layout
 from kubecert.inventory.action import ActionRecord
 from kubecert.inventory.csrs import CsrFolder
 from kubecert.inventory.files import MAX_FILE_BYTES
+from kubecert.inventory.keymaterial import KeyTraces
 from kubecert.inventory.model import CertRecord, Inventory
 from kubecert.inventory.snapshot import Changes, Snapshot, compare
 from kubecert.rules._common import is_external
@@ -34,6 +35,12 @@ class ActionObservation:
 
     def changes(self) -> Changes:
         return compare(self.files_before, self.files_after)
+
+    @cached_property
+    def key_traces(self) -> KeyTraces:
+        """The keys read before and after the action, and those it wrote as CSRs."""
+        written = [record.key.traces for record in (self.csrs.csrs.values() if self.csrs else ()) if record.key]
+        return KeyTraces.union([self.before.key_traces, self.after.key_traces, *written])
 
     def certificate(self, name: str, *, after: bool) -> CertRecord | None:
         """A CA, leaf or kubeconfig client certificate by kubeadm name, as it was before or after."""
@@ -92,6 +99,9 @@ class RenewalContext(RuleContext):
 
     observation: ActionObservation
 
+    def known_keys(self) -> KeyTraces:
+        return self.observation.key_traces
+
 
 @dataclass(frozen=True)
 class UpgradeContext(RuleContext):
@@ -99,6 +109,9 @@ class UpgradeContext(RuleContext):
 
     without_renewal: ActionObservation
     with_renewal: ActionObservation
+
+    def known_keys(self) -> KeyTraces:
+        return KeyTraces.union([self.without_renewal.key_traces, self.with_renewal.key_traces])
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from kubecert import layout
+from kubecert.inventory.action import tail
 from kubecert.inventory.listing import (
     AUTHORITIES,
     CERTIFICATES,
@@ -21,6 +22,8 @@ from kubecert.rules._common import fmt_duration, fmt_time, is_external
 from kubecert.rules.catalog import implements
 from kubecert.rules.findings import Finding, error, failed, passed
 from kubecert.rules.renewal.context import ListingContext
+
+UNREAD_TAIL_CHARS = 1000  # of output that is no listing: enough to see what it is
 
 
 def _certificate(inventory: Inventory, name: str) -> CertRecord | None:
@@ -115,9 +118,9 @@ def listing_agrees(ctx: ListingContext) -> Iterator[Finding]:
     except ListingBeyondBound as exc:
         yield error(f"action: {action.action}", f"the output was not read: {exc}", **action.evidence())
         return
-    except ListingError as exc:
+    except ListingError as exc:  # what it printed instead, briefly: the reader needs to see it
         yield error(f"action: {action.action}", f"the output is not an expiration listing: {exc}",
-                    **action.evidence())
+                    **action.evidence(), stdout_tail=tail(action.stdout, UNREAD_TAIL_CHARS))
         return
     yield passed(f"action: {action.action}", f"read a listing ({listing.form})", **action.evidence())
     inventory = ctx.inventory
