@@ -208,3 +208,41 @@ def test_a_listing_command_that_prints_past_the_output_bound_is_an_error(tmp_pat
     assert "more than kubecert keeps of a command's output" in result["message"]
     assert lasting_writes_outside(seen, [tmp_path]) == []
     assert seen.processes_besides([sys.executable]) == []
+
+
+# --- a management API's certificate listing
+
+
+def _listing_verdicts(extra: int) -> dict[str, Verdict]:
+    """KC-API-02 and -03 on a listing of one machine with kubeadm's certificates, then ``extra`` more under ca,
+    the last of them expired."""
+    from kubecert.inventory.platform import Exchange, PlatformInventory, PlatformObservation, Sent
+    from kubecert.rules import BUILTIN_PROFILES, RuleContext, evaluate, get
+    from kubecert.targets.palette import parse
+
+    now = dt.datetime.now(dt.UTC)
+    good, expired = ((now + dt.timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ") for days in (300, -1))
+    leaves = {"etcd-ca": ["kube-etcd-server", "kube-etcd-peer", "kube-etcd-healthcheck-client",
+                          "kube-apiserver-etcd-client"],
+              "front-proxy-ca": ["front-proxy-client"],
+              "ca": ["kube-apiserver", "kube-apiserver-kubelet-client", *(f"extra-{n}" for n in range(extra))]}
+    document = {"machineCertificates": [{"name": "cp-1", "certificateAuthorities": [
+        {"name": ca, "expiry": good, "certificates": [
+            {"name": name, "expiry": expired if name == f"extra-{extra - 1}" else good} for name in names]}
+        for ca, names in leaves.items()]}]}
+    exchange = Exchange("GET", "/v1/spectroclusters/x/k8certificates", Sent.API_KEY, 200, "application/json",
+                        document=document)
+    certificates, _ = parse.certificates(document)
+    observation = PlatformObservation(now, exchange, certificates, cluster=None, machines=None)
+    inventory = PlatformInventory(target="palette:https://api", observed_at=now, platform=observation)
+    context = RuleContext(inventory=inventory, profile=BUILTIN_PROFILES["palette"], now=now)
+    return {rule: evaluate(get(rule), context) for rule in ("KC-API-02", "KC-API-03")}
+
+
+def test_a_machine_listing_more_certificates_than_the_bound_is_an_error_on_the_rules_that_judge_them() -> None:
+    """Past 64 certificates of one machine the rest were dropped: an expired one there went unseen, and KC-API-02
+    and -03 judged the certificates they kept."""
+    within = _listing_verdicts(extra=3)  # read whole: its expired certificate fails KC-API-03
+    assert within["KC-API-03"].status is Status.FAILED and "extra-2" in within["KC-API-03"].message
+    for verdict in _listing_verdicts(extra=60).values():
+        _erred(verdict, "machineCertificates[0] lists 70 certificates", "bound of 64")

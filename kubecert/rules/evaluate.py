@@ -46,8 +46,20 @@ def _judged(rule: Rule, context: Any) -> Verdict:
             rule.id, Status.ERROR, f"internal error in {rule.id}: {type(exc).__name__}: {exc} (please report it)"
         )
     if isinstance(context, RuleContext) and any(f.status is not Status.NOT_APPLICABLE for f in findings):
-        findings = [*_unread_facts(rule, context.inventory.facts), *findings]
+        findings = [*_unread_facts(rule, context.inventory.facts), *_unread_listing(rule, context), *findings]
     return Verdict.of(rule.id, findings)
+
+
+def _unread_listing(rule: Rule, context: RuleContext) -> list[Finding]:
+    """An error for each part of a management API's certificate listing past kubecert's bounds, for the rules
+    that judge the listed expiries: they judged only what was read."""
+    from kubecert.inventory.platform import listing_past_bounds, platform_of  # the model brings cryptography
+
+    platform = platform_of(context.inventory)
+    if "expiry" not in rule.capabilities or platform is None:
+        return []
+    return [error("k8certificates", f"not evaluated in full: {why}")
+            for why in listing_past_bounds(platform.certificates_exchange.document)]
 
 
 def _unread_facts(rule: Rule, facts: NodeFacts) -> list[Finding]:
