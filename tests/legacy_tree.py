@@ -4,12 +4,17 @@ What differs from v1.31 (kubeadm's history of pkiutil): CAs have serial 0, NotBe
 backdate) and no SKI (Go added SKIs to CAs from 1.15), so leaves carry no AKI; leaves have no basicConstraints, their
 NotBefore is their CA's and NotAfter is the signing time + 365 d; admin and etcd/kubelet clients are
 in system:masters. cryptography will not write serial 0, so the CAs come from ``openssl ca``.
+
+The kubelet's client certificate is issued again by the new cluster CA, as the cluster's signer issued it: a
+chain is built by names compared byte for byte (Go's crypto/x509 and cryptography's validator alike), and
+openssl writes the CA's CN as a UTF8String where Go wrote a PrintableString.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import shutil
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
@@ -19,8 +24,10 @@ from cryptography import x509
 
 from kubecert import layout
 from kubecert.reference.pki import PkiTree
+from kubecert.reference.pki.files import write_atomic
 from kubecert.reference.pki.issue import CertTemplate, sign, template_of
 from kubecert.reference.pki.kubeconfig import current_cluster, current_user, encode_data
+from kubecert.reference.pki.kubelet import KubeletTree, combined_pem
 
 _CA_CONFIG = """\
 [ca]
@@ -104,6 +111,12 @@ def make_legacy(root: Path, *, ca_created: dt.datetime, leaves_signed: dt.dateti
             client = legacy_leaf(template_of(cert), "ca", cert.public_key(), orgs)
             current_user(document)["client-certificate-data"] = encode_data(client.public_bytes(serialization_pem()))
         tree.write_kubeconfig(kubeconfig.name, document)
+    kubelet = KubeletTree(root)
+    if kubelet.current_path("client").exists():
+        cert, key = kubelet.current("client")
+        client = sign(template_of(cert), public_key=key.public_key(), signer_key=tree.key("ca"), issuer=cas["ca"])
+        dated = kubelet.current_path("client").resolve()
+        write_atomic(dated, combined_pem(client, key), stat.S_IMODE(dated.stat().st_mode))
 
 
 def serialization_pem():  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ and before one only if its files changed since the last parse.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -68,8 +69,10 @@ class ActionRunner:
         files_after = self._snapshot()
         self._last = (files_after, after)
         csrs = load_csr_dir(csr_dir) if csr_dir is not None else None
-        return ActionObservation(record, before, after, files_before, files_after, subject=subject, csr_dir=csr_dir,
-                                 csrs=csrs)
+        observation = ActionObservation(record, before, after, files_before, files_after, subject=subject,
+                                        csr_dir=csr_dir, csrs=csrs)
+        # Before any of the output is cut for evidence: the keys the node holds, before and after, in any encoding.
+        return dataclasses.replace(observation, action=record.cleaned(observation.key_traces))
 
     def renew_all(self) -> ActionObservation:
         return self._observed(lambda _: self.actions.renew_all())
@@ -106,7 +109,8 @@ class ActionRunner:
 
     def listing(self) -> tuple[ActionRecord, Inventory]:
         record = self.actions.check_expiration()
-        return record, self._current(self._snapshot())
+        inventory = self._current(self._snapshot())
+        return record.cleaned(inventory.key_traces), inventory
 
     def run(self, step: Action | Probe) -> Any:
         if step not in self.done:

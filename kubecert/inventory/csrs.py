@@ -9,6 +9,7 @@ folder (``pki/etcd/server.csr``), and for a kubeconfig ``admin.conf.csr`` beside
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,13 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from kubecert import layout
-from kubecert.inventory.files import ReadFailure, file_facts, parse_private_key, read_bytes
+from kubecert.inventory.files import (
+    ReadFailure,
+    entries_below,
+    file_facts,
+    parse_private_key,
+    read_bytes,
+)
 from kubecert.inventory.kubeconfig import load_kubeconfig
 from kubecert.inventory.model import FileFacts, KeyFacts, Problem, ProblemKind, PublicKeyFacts
 
@@ -63,14 +70,17 @@ def load_csr_dir(csr_dir: Path) -> CsrFolder:
     folder = CsrFolder(root=str(csr_dir), exists=csr_dir.is_dir())
     if not folder.exists:
         return folder
-    for dirpath, dirnames, filenames in os.walk(csr_dir, followlinks=False, onerror=lambda _err: None):
-        facts = file_facts(Path(dirpath))
+    subfolders, others, beyond = entries_below([(csr_dir, True)])
+    for path in [csr_dir, *sorted(subfolders)]:
+        facts = file_facts(path)
         if facts is not None:
             folder.folders.append(facts)
-        dirnames.sort()
-        for filename in sorted(filenames):
-            if filename.endswith(".csr"):
-                _load_one(csr_dir, Path(dirpath) / filename, folder)
+    for path in sorted(others, key=lambda path: (len(path.parts), str(path))):  # a folder's files before deeper ones
+        if path.name.endswith(".csr"):
+            _load_one(csr_dir, path, folder)
+    if beyond is not None:
+        folder.problems.append(Problem("csr folder", str(csr_dir), ProblemKind.UNREADABLE,
+                                       f"holds {beyond}: the CSRs past it are not judged"))
     return folder
 
 
@@ -125,7 +135,7 @@ def _key_for(csr_path: Path, name: str, folder: CsrFolder) -> tuple[KeyFacts | N
             if embedded is None:
                 raise ReadFailure(Problem(f"{name}.key", str(partial), ProblemKind.MISSING,
                                           "the partial kubeconfig holds no client-key-data"))
-            return KeyFacts(path=str(partial), pem_type=embedded.pem_type, public=embedded.public, file=facts), facts
+            return dataclasses.replace(embedded, path=str(partial), file=facts), facts
         return parse_private_key(read_bytes(path, f"{name}.key"), path, f"{name}.key", facts), facts
     except ReadFailure as failure:
         folder.problems.append(failure.problem)

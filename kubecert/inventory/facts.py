@@ -32,6 +32,9 @@ class NodeFacts:
     cluster_signing_duration: str | None = None  # kube-controller-manager's, as Go writes a duration: 8760h0m0s
     kubernetes_version: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
+    # Facts a node file would have given but kubecert could not read (over a bound, or unreadable): why, by
+    # fact. A rule that reads one is an error, never judged by a value from further down the list.
+    unread: Mapping[str, str] = field(default_factory=dict)
 
     FIELDS: ClassVar[tuple[str, ...]] = (
         "node_name", "advertise_address", "service_cidr", "dns_domain", "extra_sans", "external_etcd", "role",
@@ -128,11 +131,16 @@ _GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _MAX_DURATION_CHARS = 64
 
 
+class DurationTooLong(ValueError):
+    """Longer than kubecert reads: Go might read it, so it is unknown rather than wrong."""
+
+
 def go_duration(text: str) -> dt.timedelta:
     """A duration as Go's time.ParseDuration reads it (``8760h``, ``8760h0m0s``, ``1.5h``); ValueError names
     what is wrong. Only positive durations: a signing duration of zero or less signs nothing."""
     if len(text) > _MAX_DURATION_CHARS:
-        raise ValueError(f"{text[:_MAX_DURATION_CHARS]!r}...: too long for a duration")
+        raise DurationTooLong(f"{text[:_MAX_DURATION_CHARS]!r}... is {len(text)} characters, over kubecert's bound of "
+                              f"{_MAX_DURATION_CHARS} for a duration; not read")
     position, seconds = 0, 0.0
     while position < len(text):
         match = _GO_PART.match(text, position)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import errno
 import grp
+import itertools
 import os
 import pwd
 import re
 import stat
 import warnings
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from cryptography import x509
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.utils import CryptographyDeprecationWarning
 
+from kubecert.inventory.keymaterial import KeyTraces
 from kubecert.inventory.model import FileFacts, KeyFacts, Problem, ProblemKind, PublicKeyFacts
 
 # kubeadm's largest file is a kubeconfig of a few KiB; anything this big is not one of them.
@@ -94,7 +96,10 @@ class TooManyEntries(Exception):
 def walk(root: Path, tree: tuple[Path, ...] = (), skip_links: frozenset[str] = frozenset()) -> Iterator[FileFacts]:
     """Every entry below ``root`` (root included), through symlinks: a symlinked folder is walked too
     (each real folder once, so a loop ends), and every entry is described by what it resolves to.
-    Symlinks named in ``skip_links`` are neither followed nor described: their reader judges them."""
+    Symlinks named in ``skip_links`` are neither followed nor described: their reader judges them.
+
+    Past MAX_WALK_ENTRIES entries it raises TooManyEntries, having read no more of any folder than that: a
+    folder of millions of names costs no more than the bound."""
     facts = file_facts(root, tree)
     if facts is None:
         return
@@ -104,14 +109,12 @@ def walk(root: Path, tree: tuple[Path, ...] = (), skip_links: frozenset[str] = f
     count = 0
     while folders:
         folder, via_link = folders.popleft()
-        try:
-            names = sorted(os.listdir(folder))
-        except OSError:
-            continue  # unreadable: the files in it are reported by whoever needed them
+        names = _names(folder, MAX_WALK_ENTRIES - count)
         for name in names:
             count += 1
             if count > MAX_WALK_ENTRIES:
-                raise TooManyEntries(f"{root} holds more than {MAX_WALK_ENTRIES} entries")
+                raise TooManyEntries(f"{root} holds more than {MAX_WALK_ENTRIES} entries, kubecert's bound for a "
+                                     "folder it walks")
             if name in skip_links and os.path.islink(folder / name):
                 continue
             entry = file_facts(folder / name, tree, via_link=via_link)
@@ -123,6 +126,69 @@ def walk(root: Path, tree: tuple[Path, ...] = (), skip_links: frozenset[str] = f
                 if real not in seen:
                     seen.add(real)
                     folders.append((folder / name, entry.link is not None))
+
+
+def _names(folder: Path, budget: int) -> list[str]:
+    """Up to ``budget + 1`` names of ``folder``'s entries, sorted; none when it cannot be listed (the files in
+    it are then reported by whoever needed them)."""
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(itertools.islice((entry.name for entry in entries), budget + 1))
+    except OSError:
+        return []
+
+
+def walk_bounded(root: Path, subject: str, tree: tuple[Path, ...] = (),
+                 skip_links: frozenset[str] = frozenset()) -> tuple[list[FileFacts], Problem | None]:
+    """What ``walk`` reaches below ``root``, and the Problem (named ``subject``) when the folder is over the
+    bound: what was seen before it is kept, for the rules to judge beside their error."""
+    entries: list[FileFacts] = []
+    try:
+        for entry in walk(root, tree, skip_links):
+            entries.append(entry)
+    except TooManyEntries as exc:
+        message = (f"{exc}: the {len(entries)} entries seen and the files known by name are judged, the others "
+                   "are not")
+        return entries, Problem(subject, str(root), ProblemKind.UNREADABLE, message)
+    return entries, None
+
+
+def add_named(entries: list[FileFacts], paths: Iterable[Path], tree: tuple[Path, ...] = ()) -> None:
+    """Add the facts of ``paths`` (files known by name) that ``entries`` lacks: what an incomplete walk must
+    still judge."""
+    have = {entry.path for entry in entries}
+    for path in paths:
+        if str(path) not in have:
+            facts = file_facts(path, tree)
+            if facts is not None:
+                entries.append(facts)
+                have.add(facts.path)
+
+
+def entries_below(roots: Sequence[tuple[Path, bool]]) -> tuple[list[Path], list[Path], str | None]:
+    """The folders and the other entries (files, links, ...) in each root folder, and below it when its flag
+    says so, symlinks not followed; and why that is not all of them (None when it is): no more than
+    MAX_WALK_ENTRIES entries are read in all, however large a folder is."""
+    folders: list[Path] = []
+    others: list[Path] = []
+    seen = 0
+    pending = list(reversed(roots))
+    while pending:
+        folder, descend = pending.pop()
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    seen += 1
+                    if seen > MAX_WALK_ENTRIES:
+                        return folders, others, f"more than {MAX_WALK_ENTRIES} entries, kubecert's bound for a walk"
+                    if not entry.is_dir(follow_symlinks=False):
+                        others.append(Path(entry.path))
+                    elif descend:
+                        folders.append(Path(entry.path))
+                        pending.append((Path(entry.path), True))
+        except OSError:
+            continue  # not there, or not listable: whoever needed its files says so
+    return folders, others, None
 
 
 def read_bytes(path: Path, subject: str) -> bytes:
@@ -197,8 +263,8 @@ MAX_CERTIFICATES_PER_FILE = 64  # a bundle of a few CAs is plausible; thousands 
 def parse_certificates(data: bytes, path: Path, subject: str) -> list[x509.Certificate]:
     """Every certificate in ``data``, in order; ReadFailure when there is none or one is broken."""
     if data.count(b"-----BEGIN CERTIFICATE-----") > MAX_CERTIFICATES_PER_FILE:
-        message = f"holds more than {MAX_CERTIFICATES_PER_FILE} certificates; not read"
-        raise ReadFailure(Problem(subject, str(path), ProblemKind.INVALID, message))
+        message = f"holds more than {MAX_CERTIFICATES_PER_FILE} certificates, kubecert's bound for one file; not read"
+        raise ReadFailure(Problem(subject, str(path), ProblemKind.UNREADABLE, message))
     try:
         with warnings.catch_warnings():
             # Serial 0 (old kubeadm and kind CAs) is tolerated by kubecert; cryptography warns about it.
@@ -239,7 +305,8 @@ def parse_private_key(data: bytes, path: Path, subject: str, facts: FileFacts | 
         raise ReadFailure(Problem(subject, str(path), ProblemKind.INVALID, message))
     # A file may hold certificates beside its key (the kubelet's dated files): the key's own label counts.
     pem_type = next((label for label in labels if "PRIVATE KEY" in label), labels[0] if labels else "")
-    return KeyFacts(path=str(path), pem_type=pem_type, public=PublicKeyFacts.of(key.public_key()), file=facts)
+    return KeyFacts(path=str(path), pem_type=pem_type, public=PublicKeyFacts.of(key.public_key()), file=facts,
+                    traces=KeyTraces.of(key))
 
 
 def _rsa_consistent(numbers: rsa.RSAPrivateNumbers) -> bool:

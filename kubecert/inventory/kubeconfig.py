@@ -18,7 +18,7 @@ from kubecert.inventory.files import (
     read_bytes,
 )
 from kubecert.inventory.model import CertRecord, KeyFacts, KubeconfigRecord, Problem, ProblemKind, Role
-from kubecert.inventory.safe_yaml import YamlError, load_bounded
+from kubecert.inventory.safe_yaml import YamlBeyondBound, YamlError, load_bounded
 
 
 def load_kubeconfig(path: Path, machine: str | None = None, tree: tuple[Path, ...] = (),
@@ -62,6 +62,8 @@ def read_document(path: Path) -> dict[str, Any]:
     data = read_bytes(path, path.name)
     try:
         document = load_bounded(data, max_bytes=MAX_FILE_BYTES)
+    except YamlBeyondBound as exc:  # a bound is not a verdict on the file: the rules that needed it are errors
+        raise ReadFailure(Problem(path.name, str(path), ProblemKind.UNREADABLE, f"not read: {exc}")) from None
     except YamlError as exc:
         raise _invalid(path)(f"unusable kubeconfig: {exc}") from None
     if not isinstance(document, dict):

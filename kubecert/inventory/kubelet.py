@@ -23,21 +23,21 @@ from kubecert import layout
 from kubecert.inventory.files import (
     MAX_FILE_BYTES,
     ReadFailure,
-    TooManyEntries,
+    add_named,
     file_facts,
     os_reason,
     parse_certificates,
     parse_private_key,
     read_bytes,
     real_folders,
-    walk,
+    walk_bounded,
 )
 from kubecert.inventory.model import CertRecord, CurrentLink, KubeletConfig, KubeletFolder, Problem, ProblemKind, Role
-from kubecert.inventory.safe_yaml import YamlError, load_bounded
+from kubecert.inventory.safe_yaml import YamlBeyondBound, YamlError, load_bounded
 
 CLIENT_KEY = f"{layout.KUBELET_CLIENT} key"  # problem subjects of the keys, apart from their certificates'
 SERVING_KEY = f"{layout.KUBELET_SERVING} key"
-PKI_FOLDER = "kubelet pki"  # the subject of a certificate folder too large to judge
+PKI_FOLDER = "kubelet pki"  # the subject of a certificate folder that cannot be listed, or too large to walk
 _CURRENT_LINKS = frozenset({layout.KUBELET_CLIENT_CURRENT, layout.KUBELET_SERVER_CURRENT})
 _SHOWN_VALUE_CHARS = 40
 
@@ -64,10 +64,10 @@ def load_kubelet(folder: Path, problems: list[Problem], machine: str | None = No
     unlisted = _unlisted(folder, pki)
     if unlisted is not None:
         problems.append(unlisted)
-    try:
-        found.files += walk(pki, tree, skip_links=_CURRENT_LINKS)
-    except TooManyEntries as exc:
-        problems.append(Problem(PKI_FOLDER, str(pki), ProblemKind.INVALID, f"{exc}; its files are not judged"))
+    walked, flooded = walk_bounded(pki, PKI_FOLDER, tree, skip_links=_CURRENT_LINKS)
+    found.files += walked
+    if flooded is not None:
+        problems.append(flooded)
     found.dated = tuple(sorted(
         PurePosixPath(entry.path).name for entry in found.files
         if PurePosixPath(entry.path).parent == PurePosixPath(pki)
@@ -87,6 +87,10 @@ def load_kubelet(folder: Path, problems: list[Problem], machine: str | None = No
     else:
         found.serving = reader.pair(pki / layout.KUBELET_SERVING_CERT, pki / layout.KUBELET_SERVING_KEY)
     found.serving_self_signed = reader.self_signed
+    if flooded is not None:  # the files the kubelet uses are known by name, or through its links
+        reached = [Path(link.reaches) for link in (found.client_link, found.serving_link)
+                   if link is not None and link.reaches is not None]
+        add_named(found.files, [pki / layout.KUBELET_SERVING_CERT, pki / layout.KUBELET_SERVING_KEY, *reached], tree)
     return found
 
 
@@ -120,8 +124,10 @@ def _config(path: Path, problems: list[Problem]) -> KubeletConfig | None:
     except ReadFailure as failure:
         problems.append(failure.problem)
         return None
-    except YamlError as exc:
-        invalid(f"unusable kubelet configuration: {exc}")
+    except YamlError as exc:  # one past kubecert's bounds is not read, rather than wrong
+        bound = isinstance(exc, YamlBeyondBound)
+        problems.append(Problem(subject, str(path), ProblemKind.UNREADABLE if bound else ProblemKind.INVALID,
+                                f"{'not read' if bound else 'unusable kubelet configuration'}: {exc}"))
         return None
     if not isinstance(document, dict):
         invalid("not a KubeletConfiguration: the YAML is not a mapping")

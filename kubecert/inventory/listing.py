@@ -18,8 +18,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from kubecert.inventory.safe_json import JsonError, loads_bounded
-from kubecert.inventory.safe_yaml import YamlError, load_bounded
+from kubecert.inventory.safe_json import JsonError, JsonTooDeep, loads_bounded
+from kubecert.inventory.safe_yaml import YamlBeyondBound, YamlError, load_bounded
 
 CERTIFICATES = "certificates"
 AUTHORITIES = "authorities"
@@ -31,10 +31,20 @@ _CELLS = re.compile(r"\s{2,}")
 _DURATION_PART = re.compile(r"(\d+)([ydhms])")
 _UNIT_SECONDS = {"y": 365 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _YES = {"yes": True, "true": True, "no": False, "false": False}
+_SHOWN_CHARS = 80  # of a value quoted in an error: the output may be hostile and long
+
+
+def _brief(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "..."
 
 
 class ListingError(ValueError):
     """Output that is not a check-expiration listing; the message says what was expected."""
+
+
+class ListingBeyondBound(ListingError):
+    """Output larger or deeper than kubecert reads: not judged, rather than wrong."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +62,7 @@ class Residual:
             return cls(text, None, 1)
         parts = _DURATION_PART.findall(text)
         if not parts or "".join(a + b for a, b in parts) != text:
-            raise ListingError(f"residual time {text!r} is not a duration like 364d, 9y or 2y327d")
+            raise ListingError(f"residual time {_brief(text)} is not a duration like 364d, 9y or 2y327d")
         seconds = sum(int(amount) * _UNIT_SECONDS[unit] for amount, unit in parts)
         return cls(text, seconds, _UNIT_SECONDS[parts[-1][1]])
 
@@ -85,16 +95,22 @@ MAX_LISTING_CHARS = 1 << 20  # kubeadm's listing is a few KiB
 
 
 def parse_listing(text: str) -> Listing:
+    if len(text) > MAX_LISTING_CHARS:
+        raise ListingBeyondBound(f"{len(text)} characters, over kubecert's bound of {MAX_LISTING_CHARS} for a listing")
     stripped = text.lstrip()
     if stripped.startswith("{"):
         try:
-            document = loads_bounded(stripped[:MAX_LISTING_CHARS])
+            document = loads_bounded(stripped)
+        except JsonTooDeep as exc:
+            raise ListingBeyondBound(f"JSON {exc}, kubecert's bound") from None
         except JsonError as exc:
             raise ListingError(f"output looks like JSON but is not: {exc}") from None
         return _structured(document, "kubeadm -o json")
     if re.search(r"^kind: *CertificateExpirationInfo", text, re.M):
         try:
             document = load_bounded(text, max_bytes=MAX_LISTING_CHARS)
+        except YamlBeyondBound as exc:
+            raise ListingBeyondBound(f"YAML {exc}") from None
         except YamlError as exc:
             raise ListingError(f"output looks like YAML but is not: {exc}") from None
         return _structured(document, "kubeadm -o yaml")
@@ -131,11 +147,12 @@ def _table(lines: list[str], header_at: int, columns: list[str], table: str) -> 
             continue
         cells = _CELLS.split(line)
         if len(cells) != len(columns):
-            raise ListingError(f"row {line!r} has {len(cells)} cells, the header {len(columns)}")
+            raise ListingError(f"row {_brief(line)} has {len(cells)} cells, the header {len(columns)}")
         cell = dict(zip(columns, cells, strict=True))
         managed = cell["EXTERNALLY MANAGED"].lower()
         if managed not in _YES:
-            raise ListingError(f"row {cells[0]!r}: EXTERNALLY MANAGED is {cell['EXTERNALLY MANAGED']!r}, "
+            raise ListingError(f"row {_brief(cells[0])}: EXTERNALLY MANAGED is "
+                               f"{_brief(cell['EXTERNALLY MANAGED'])}, "
                                "expected yes/no or true/false")
         rows.append(ListingRow(
             name=cells[0], table=table, missing=False, expires=_go_date(cell["EXPIRES"], cells[0]),
@@ -148,12 +165,13 @@ def _table(lines: list[str], header_at: int, columns: list[str], table: str) -> 
 def _go_date(text: str, name: str) -> dt.datetime:
     match = _DATE.fullmatch(text.strip())
     if match is None or match.group(1) not in _MONTHS:
-        raise ListingError(f"row {name!r}: EXPIRES {text!r} is not a date like 'May 15, 2027 13:03 UTC'")
+        raise ListingError(f"row {_brief(name)}: EXPIRES {_brief(text)} is not a date like "
+                           "'May 15, 2027 13:03 UTC'")
     month, day, year, hour, minute = _MONTHS[match.group(1)], *map(int, match.group(2, 3, 4, 5))
     try:
         return dt.datetime(year, month, day, hour, minute, tzinfo=dt.UTC)
     except ValueError as exc:
-        raise ListingError(f"row {name!r}: EXPIRES {text!r}: {exc}") from None
+        raise ListingError(f"row {_brief(name)}: EXPIRES {_brief(text)}: {exc}") from None
 
 
 def _structured(document: Any, form: str) -> Listing:
@@ -166,7 +184,7 @@ def _structured(document: Any, form: str) -> Listing:
 
 def _entry(entry: Any, table: str) -> ListingRow:
     if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-        raise ListingError(f"a {table} entry has no name: {entry!r}")
+        raise ListingError(f"a {table} entry has no name: {_brief(entry)}")
     name = entry["name"]
     if entry.get("missing"):
         return ListingRow(name, table, missing=True)
@@ -174,10 +192,11 @@ def _entry(entry: Any, table: str) -> ListingRow:
     try:
         expires = raw if isinstance(raw, dt.datetime) else dt.datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
     except ValueError:
-        raise ListingError(f"entry {name!r}: expirationDate {raw!r} is not an RFC 3339 date-time") from None
+        raise ListingError(f"entry {_brief(name)}: expirationDate {_brief(raw)} is not an RFC 3339 "
+                           "date-time") from None
     residual = entry.get("residualTime")
     if not isinstance(residual, int):
-        raise ListingError(f"entry {name!r}: residualTime {residual!r} is not a number of seconds")
+        raise ListingError(f"entry {_brief(name)}: residualTime {_brief(residual)} is not a number of seconds")
     return ListingRow(
         name=name, table=table, missing=False, expires=expires.astimezone(dt.UTC),
         expires_precision=dt.timedelta(seconds=1), residual=Residual(f"{residual}s", residual, 1),

@@ -10,22 +10,23 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kubecert import layout
-from kubecert.inventory.facts import NodeFacts, go_duration
+from kubecert.inventory.facts import DurationTooLong, NodeFacts, go_duration
 from kubecert.inventory.files import (
     MAX_FILE_BYTES,
     ReadFailure,
-    TooManyEntries,
+    add_named,
     file_facts,
     parse_certificates,
     parse_private_key,
     parse_public_key,
     read_bytes,
     real_folders,
-    walk,
+    walk_bounded,
 )
 from kubecert.inventory.kubeconfig import load_kubeconfig
 from kubecert.inventory.kubelet import load_kubelet
@@ -33,13 +34,22 @@ from kubecert.inventory.model import (
     CertRecord,
     Inventory,
     KubeconfigRecord,
-    Problem,
     ProblemKind,
     Role,
     ServiceAccountKeys,
 )
 from kubecert.inventory.role import recognise_role
-from kubecert.inventory.safe_yaml import YamlError, load_bounded
+from kubecert.inventory.safe_yaml import YamlBeyondBound, YamlError, load_bounded
+
+PKI_FOLDER = "pki folder"  # the subject of a pki folder too large to walk
+
+
+def known_files(pki_dir: Path) -> list[Path]:
+    """What kubeadm keeps in ``pki_dir``, by name: judged even when the folder is too large to walk."""
+    paths = [pki_dir / "etcd"]
+    for spec in layout.CERTS:
+        paths += [pki_dir / f"{spec.path}.crt", pki_dir / f"{spec.path}.key"]
+    return [*paths, pki_dir / layout.SA_KEY, pki_dir / layout.SA_PUB]
 
 
 def load_pki(
@@ -65,10 +75,10 @@ def load_pki(
         target=target or f"pki:{pki_dir}", observed_at=observed_at or dt.datetime.now(dt.UTC), location=location,
     )
     tree = real_folders(pki_dir, kubeconfig_dir)
-    try:
-        inventory.files = list(walk(pki_dir, tree))
-    except TooManyEntries as exc:
-        inventory.problems.append(Problem("pki", str(pki_dir), ProblemKind.INVALID, f"{exc}; its files are not judged"))
+    inventory.files, flooded = walk_bounded(pki_dir, PKI_FOLDER, tree)
+    if flooded is not None:
+        inventory.problems.append(flooded)
+        add_named(inventory.files, known_files(pki_dir), tree)
 
     for spec in layout.expected_certs(external_etcd=declared.external_etcd):
         record = _load_cert(pki_dir, spec, inventory, machine, tree)
@@ -139,18 +149,40 @@ def _load_kubeconfig(path: Path, inventory: Inventory, machine: str | None,
         return None
 
 
+@dataclass(frozen=True)
+class _Manifest:
+    """What a static pod manifest says: its flags and image tag, or why kubecert could not read it."""
+
+    path: str
+    flags: dict[str, str]
+    version: str | None = None
+    unread: str | None = None  # over a bound or unreadable: what it would have said is unknown
+
+    def flag(self, name: str) -> tuple[str | None, str, str | None]:
+        """(value, source, why unknown) of ``--name``, as ``pick`` takes its candidates."""
+        return self.flags.get(name), f"{self.path} --{name}", self.unread
+
+
 def _node_facts(manifests_dir: Path, kubeconfigs: Mapping[str, KubeconfigRecord], declared: NodeFacts,
                 recognised: tuple[str, str]) -> NodeFacts:
     """The node's facts: what its own files say first, then what the user declared, then kubeadm's defaults.
-    The role is the other way round: what the user declares overrides what the files suggest."""
-    apiserver_flags, version = _manifest_flags(manifests_dir / "kube-apiserver.yaml")
-    etcd_flags, _ = _manifest_flags(manifests_dir / "etcd.yaml")
-    controller_flags, _ = _manifest_flags(manifests_dir / "kube-controller-manager.yaml")
+    The role is the other way round: what the user declares overrides what the files suggest.
+
+    A file that would have said something but could not be read (over a bound, or unreadable) makes the
+    fact unknown (``unread``): the rules that read it are errors, not judged by a value from further down."""
+    apiserver = _manifest(manifests_dir, "kube-apiserver.yaml")
+    etcd = _manifest(manifests_dir, "etcd.yaml")
+    controller = _manifest(manifests_dir, "kube-controller-manager.yaml")
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
+    unread: dict[str, str] = {}
 
-    def pick(name: str, observed: list[tuple[Any, str]], default: Any = None, by: str = "kubeadm default") -> None:
-        for value, source in [*observed, (getattr(declared, name), declared.source(name)), (default, by)]:
+    def pick(name: str, observed: list[tuple[Any, str, str | None]], default: Any = None,
+             by: str = "kubeadm default") -> None:
+        for value, source, why_unknown in [*observed, (getattr(declared, name), declared.source(name), None),
+                                           (default, by, None)]:
+            if why_unknown is not None and name not in unread:
+                unread[name] = f"{source} is unknown: {why_unknown}"
             if value:
                 values[name], sources[name] = value, source
                 return
@@ -159,57 +191,65 @@ def _node_facts(manifests_dir: Path, kubeconfigs: Mapping[str, KubeconfigRecord]
     kubelet_node = None
     if kubelet is not None and kubelet.user and kubelet.user.startswith("system:node:"):
         kubelet_node = kubelet.user.removeprefix("system:node:")
-    service_cidr = apiserver_flags.get("service-cluster-ip-range", "").split(",")[0] or None
+    service_cidr, cidr_source, cidr_unread = apiserver.flag("service-cluster-ip-range")
+    service_cidr = (service_cidr or "").split(",")[0] or None
     if service_cidr is not None:
         try:
             ipaddress.ip_network(service_cidr, strict=False)
         except ValueError:
             service_cidr = None
-    pick("node_name", [(kubelet_node, "kubelet.conf user"), (etcd_flags.get("name"), "manifests/etcd.yaml --name")])
-    pick("advertise_address",
-         [(apiserver_flags.get("advertise-address"), "manifests/kube-apiserver.yaml --advertise-address")])
-    pick("service_cidr", [(service_cidr, "manifests/kube-apiserver.yaml --service-cluster-ip-range")],
-         layout.DEFAULT_SERVICE_CIDR)
+    pick("node_name", [(kubelet_node, "kubelet.conf user", None), etcd.flag("name")])
+    pick("advertise_address", [apiserver.flag("advertise-address")])
+    pick("service_cidr", [(service_cidr, cidr_source, cidr_unread)], layout.DEFAULT_SERVICE_CIDR)
     pick("dns_domain", [], layout.DEFAULT_DNS_DOMAIN)
     pick("extra_sans", [])
     pick("external_etcd", [])
-    manifest = "manifests/kube-controller-manager.yaml"
     pick("cluster_signing_duration",
-         [(_duration(controller_flags.get("cluster-signing-duration")), f"{manifest} --cluster-signing-duration"),
-          (_duration(controller_flags.get("experimental-cluster-signing-duration")),
-           f"{manifest} --experimental-cluster-signing-duration")],
+         [_duration(*controller.flag("cluster-signing-duration")),
+          _duration(*controller.flag("experimental-cluster-signing-duration"))],
          layout.CLUSTER_SIGNING_DURATION, "kube-controller-manager default")
     pick("role", [], *recognised)
-    return NodeFacts(**values, kubernetes_version=version, sources=sources)
+    return NodeFacts(**values, kubernetes_version=apiserver.version, sources=sources, unread=unread)
 
 
-def _duration(flag: str | None) -> str | None:
-    """A manifest's duration flag when kube-controller-manager could start with it (else it says nothing)."""
+def _duration(flag: str | None, source: str, unread: str | None) -> tuple[str | None, str, str | None]:
+    """A manifest's duration flag when kube-controller-manager could start with it (else it says nothing);
+    one longer than kubecert reads is unknown."""
     if flag is None:
-        return None
+        return None, source, unread
     try:
         go_duration(flag)
+    except DurationTooLong as exc:
+        return None, source, str(exc)
     except ValueError:
-        return None
-    return flag
+        return None, source, unread
+    return flag, source, unread
 
 
-def _manifest_flags(path: Path) -> tuple[dict[str, str], str | None]:
+def _manifest(manifests_dir: Path, name: str) -> _Manifest:
     """The ``--flag=value`` pairs and the image tag of a static pod manifest; empty when unusable.
 
-    Manifests only refine expectations (service range, address), so an unreadable one is not an error.
+    Manifests only refine expectations (service range, address), so a missing or broken one is not an error;
+    one kubecert could not read (over a bound, or not readable) leaves what it would have said unknown.
     """
+    path = manifests_dir / name
+    shown = f"manifests/{name}"  # as sources name it
     try:
-        document = load_bounded(read_bytes(path, path.name), max_bytes=MAX_FILE_BYTES)
+        document = load_bounded(read_bytes(path, name), max_bytes=MAX_FILE_BYTES)
         container = document["spec"]["containers"][0]
         command = [str(part) for part in container.get("command", [])]
         image = str(container.get("image", ""))
-    except (ReadFailure, YamlError, KeyError, IndexError, TypeError, AttributeError):
-        return {}, None
+    except ReadFailure as failure:
+        unreadable = failure.problem.kind is ProblemKind.UNREADABLE
+        return _Manifest(shown, {}, unread=failure.problem.describe() if unreadable else None)
+    except YamlBeyondBound as exc:
+        return _Manifest(shown, {}, unread=f"{path}: not read: {exc}")
+    except (YamlError, KeyError, IndexError, TypeError, AttributeError):
+        return _Manifest(shown, {})
     flags = {}
     for part in command:
         if part.startswith("--") and "=" in part:
             key, value = part[2:].split("=", 1)
             flags[key] = value
     version = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else None
-    return flags, version
+    return _Manifest(shown, flags, version)

@@ -25,6 +25,7 @@ from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from kubecert.inventory.facts import NodeFacts
+from kubecert.inventory.keymaterial import KeyTraces
 
 _EKU_NAMES = {
     ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
@@ -121,12 +122,14 @@ class PublicKeyFacts:
 
 @dataclass(frozen=True)
 class KeyFacts:
-    """A private key reduced to facts; the key itself is dropped as soon as it is read."""
+    """A private key reduced to facts; the key itself is dropped as soon as it is read. Its traces let
+    evidence be cleaned of it (keymaterial.py), and can give nothing of it back."""
 
     path: str
     pem_type: str  # "RSA PRIVATE KEY", "EC PRIVATE KEY", "PRIVATE KEY"
     public: PublicKeyFacts
     file: FileFacts | None = None
+    traces: KeyTraces = field(default_factory=KeyTraces, compare=False, repr=False)
 
 
 @dataclass(eq=False)
@@ -402,6 +405,22 @@ class Inventory:
         yield from self.certificates.values()
         yield from self.kubeconfig_certs()
         yield from self.kubelet_certs()
+
+    def keys(self) -> Iterator[KeyFacts]:
+        """Every private key read: the certificates', sa.key, the kubeconfigs' and the kubelet's."""
+        for record in self.all_certs():
+            if record.key is not None:
+                yield record.key
+        for kubeconfig in self.kubeconfigs.values():
+            if kubeconfig.embedded_key is not None:
+                yield kubeconfig.embedded_key
+        if self.service_account is not None and self.service_account.private is not None:
+            yield self.service_account.private
+
+    @cached_property
+    def key_traces(self) -> KeyTraces:
+        """The traces of every private key read, taken once the observation is complete."""
+        return KeyTraces.union(key.traces for key in self.keys())
 
     def problems_for(self, *subjects: str) -> list[Problem]:
         wanted = set(subjects)

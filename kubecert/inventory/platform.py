@@ -27,6 +27,29 @@ TRANSITIONAL_STATES = frozenset({"pending", "provisioning", "deleting"})
 IN_PROGRESS_STATES = frozenset({"pending", "repaving", "inprogress", "in-progress", "renewing", "progressing"})
 
 
+def listing_past_bounds(document: Any) -> list[str]:
+    """What of a machineCertificates listing lies past the bounds above: not read, so no rule judges it."""
+    entries = document.get("machineCertificates") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        return []
+    found = []
+    if len(entries) > MAX_LISTED_MACHINES:
+        found.append(f"machineCertificates lists {len(entries)} machines, more than kubecert's bound of "
+                     f"{MAX_LISTED_MACHINES}: the others are not judged")
+    for index, entry in enumerate(entries[:MAX_LISTED_MACHINES]):
+        authorities = entry.get("certificateAuthorities") if isinstance(entry, dict) else None
+        listed = sum(1 + len(leaves) if isinstance(leaves := _field(authority, "certificates"), list) else 1
+                     for authority in (authorities if isinstance(authorities, list) else ()))
+        if listed > MAX_LISTED_PER_MACHINE:
+            found.append(f"machineCertificates[{index}] lists {listed} certificates, more than kubecert's bound of "
+                         f"{MAX_LISTED_PER_MACHINE} for one machine: the others are not judged")
+    return found
+
+
+def _field(value: Any, name: str) -> Any:
+    return value.get(name) if isinstance(value, dict) else None
+
+
 def parse_time(text: Any) -> dt.datetime | None:
     """An RFC 3339 date-time, with or without fractional seconds (any number of digits), else None."""
     if not isinstance(text, str) or not RFC3339.fullmatch(text.strip()):

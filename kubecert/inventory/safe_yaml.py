@@ -49,6 +49,10 @@ class YamlError(ValueError):
     """The text is not YAML kubecert will use; the message says why and, where known, at which line."""
 
 
+class YamlBeyondBound(YamlError):
+    """The document is larger, deeper or expands further than kubecert reads: not judged, rather than wrong."""
+
+
 @dataclass
 class _Collection:
     anchor: str | None
@@ -64,7 +68,7 @@ def load_bounded(data: bytes | str, *, max_bytes: int, max_depth: int = MAX_DEPT
     """The document in ``data``, or YamlError: too large, too deep, aliases expanding too far, duplicate
     keys, more than one document, or not YAML at all."""
     if len(data) > max_bytes:
-        raise YamlError(f"{len(data)} bytes, over the {max_bytes}-byte limit")
+        raise YamlBeyondBound(f"{len(data)} bytes, over the {max_bytes}-byte limit")
     scan = _Scan(max_depth, max_nodes)
     try:
         for event in yaml.parse(data, Loader=_LOADER):
@@ -85,6 +89,7 @@ class _Scan:
         self.heights: dict[str, int] = {}  # anchor → how deep what it names nests, aliases expanded
         self.stack: list[_Collection] = []
         self.total = self.documents = 0
+        self.written = 0  # nodes as written, each alias once: what the document is without expansion
 
     def see(self, event: Any) -> None:
         if isinstance(event, yaml.DocumentStartEvent):
@@ -117,6 +122,7 @@ class _Scan:
             self.stack[-1].height = max(self.stack[-1].height, height)
 
     def _node(self, event: Any) -> None:
+        self.written += 1
         if isinstance(event, yaml.AliasEvent):
             anchor = event.anchor or ""
             if any(open_.anchor == anchor for open_ in self.stack):
@@ -124,20 +130,24 @@ class _Scan:
                                 f"contains itself){_at(event)}")
             height = self.heights.get(anchor, 0)
             if len(self.stack) + height > self.max_depth:
-                raise YamlError(f"nested deeper than {self.max_depth} levels through alias *{anchor[:80]}{_at(event)}")
+                raise YamlBeyondBound(f"nested deeper than {self.max_depth} levels through alias "
+                                      f"*{anchor[:80]}{_at(event)}")
             self._nested(height)
             self.total += self.sizes.get(anchor, 1)
         else:
             self.total += 1
             if isinstance(event, yaml.CollectionStartEvent):
                 if len(self.stack) >= self.max_depth:
-                    raise YamlError(f"nested deeper than {self.max_depth} levels{_at(event)}")
+                    raise YamlBeyondBound(f"nested deeper than {self.max_depth} levels{_at(event)}")
                 mapping = isinstance(event, yaml.MappingStartEvent)
                 self.stack.append(_Collection(event.anchor, self.total, mapping, set()))
             elif event.anchor:
                 self.sizes[event.anchor] = 1
-        if self.total > self.max_nodes:
-            raise YamlError(f"aliases expand it to more than {self.max_nodes} nodes (a YAML bomb?); not read")
+        if self.total > self.max_nodes and self.written > self.max_nodes:
+            raise YamlBeyondBound(f"more than {self.max_nodes} nodes (entries and values), kubecert's "
+                                  f"bound{_at(event)}; not read")
+        if self.total > self.max_nodes:  # what Go's decoder refuses too ("excessive aliasing"): wrong, not large
+            raise YamlError(f"aliases expand it to more than {self.max_nodes} nodes (a YAML bomb); not read")
 
 
 def _at(event: Any) -> str:

@@ -1,7 +1,8 @@
 """Checksums and modes of a node's PKI files, to tell exactly which files an action changed.
 
 A snapshot holds the SHA-256 of each file, never its content: comparing two says what was written
-without keeping a private key anywhere.
+without keeping a private key anywhere. A file kubecert could not read (over its size bound, unreadable)
+and a folder too large to list whole leave what changed unknown: the rules say so, as errors.
 """
 
 from __future__ import annotations
@@ -9,23 +10,25 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubecert.inventory.files import MAX_FILE_BYTES, ReadFailure, read_bytes
+from kubecert.inventory.files import MAX_FILE_BYTES, ReadFailure, entries_below, read_bytes
 
 
 @dataclass(frozen=True)
 class FileState:
-    sha256: str | None  # None when the file could not be read
+    sha256: str | None  # None when the file was not read (over the size bound, or unreadable)
     mode: int
 
     def describe(self) -> str:
         return f"sha256 {self.sha256[:16] if self.sha256 else 'unreadable'}..., mode {self.mode:04o}"
 
 
-Snapshot = Mapping[str, FileState]
+class Snapshot(dict[str, FileState]):
+    """The files found, by path; ``unread`` says why it is not all of them (None when it is)."""
+
+    unread: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class Changes:
     changed: tuple[str, ...]
     removed: tuple[str, ...]
     added: tuple[str, ...]
+    unknown: tuple[str, ...] = ()  # files whose content was not read before or after: changed or not
+    unread: tuple[str, ...] = ()  # why a snapshot is not every file (a folder over the bound)
 
     @property
     def touched(self) -> tuple[str, ...]:
@@ -47,7 +52,10 @@ def _state(path: Path) -> FileState | None:
         return None
     if stat.S_ISLNK(st.st_mode):
         return FileState(hashlib.sha256(os.readlink(path).encode()).hexdigest(), stat.S_IMODE(st.st_mode))
-    if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE_BYTES:
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or device has no content to compare, only what it is
+        return FileState(hashlib.sha256(f"file type {stat.S_IFMT(st.st_mode):o}".encode()).hexdigest(),
+                         stat.S_IMODE(st.st_mode))
+    if st.st_size > MAX_FILE_BYTES:  # not read, so whether it changed is unknown
         return FileState(None, stat.S_IMODE(st.st_mode))
     try:
         digest = hashlib.sha256(read_bytes(path, path.name)).hexdigest()
@@ -56,28 +64,31 @@ def _state(path: Path) -> FileState | None:
     return FileState(digest, stat.S_IMODE(st.st_mode))
 
 
-def snapshot_files(pki_dir: Path, kubeconfig_dir: Path | None = None) -> dict[str, FileState]:
-    """Every file below ``pki_dir`` and every file directly in ``kubeconfig_dir`` (the kubeconfigs)."""
-    found: dict[str, FileState] = {}
-    if pki_dir.is_dir():
-        for dirpath, _dirnames, filenames in os.walk(pki_dir, followlinks=False, onerror=lambda _err: None):
-            for name in filenames:
-                path = Path(dirpath) / name
-                state = _state(path)
-                if state is not None:
-                    found[str(path)] = state
-    if kubeconfig_dir is not None and kubeconfig_dir.is_dir():
-        for entry in sorted(kubeconfig_dir.iterdir()):
-            if entry.is_file() or entry.is_symlink():
-                state = _state(entry)
-                if state is not None:
-                    found[str(entry)] = state
+def snapshot_files(pki_dir: Path, kubeconfig_dir: Path | None = None) -> Snapshot:
+    """Every file below ``pki_dir`` and every file directly in ``kubeconfig_dir`` (the kubeconfigs), as far as
+    the walk bound; past it the snapshot says it is incomplete."""
+    found = Snapshot()
+    folders = [(pki_dir, True)] + ([(kubeconfig_dir, False)] if kubeconfig_dir is not None else [])
+    _, paths, beyond = entries_below(folders)
+    for path in paths:
+        state = _state(path)
+        if state is not None:
+            found[str(path)] = state
+    if beyond is not None:
+        found.unread = (f"{pki_dir} and {kubeconfig_dir} hold {beyond}: whether an action changed the files past it "
+                        "is unknown")
     return found
 
 
 def compare(before: Snapshot, after: Snapshot) -> Changes:
+    def unknown(path: str) -> bool:
+        states = [snapshot[path] for snapshot in (before, after) if path in snapshot]
+        return any(state.sha256 is None for state in states)
+
     return Changes(
-        changed=tuple(sorted(p for p in before if p in after and after[p] != before[p])),
+        changed=tuple(sorted(p for p in before if p in after and after[p] != before[p] and not unknown(p))),
         removed=tuple(sorted(p for p in before if p not in after)),
         added=tuple(sorted(p for p in after if p not in before)),
+        unknown=tuple(sorted(p for p in {*before, *after} if unknown(p))),
+        unread=tuple(dict.fromkeys(why for why in (before.unread, after.unread) if why)),
     )

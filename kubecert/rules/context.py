@@ -13,6 +13,7 @@ from kubecert.rules.findings import Finding, error, failed
 # The model brings cryptography, which the catalog (`kubecert rules`) does without; where a problem is
 # judged, an inventory has long imported it.
 if TYPE_CHECKING:
+    from kubecert.inventory.keymaterial import KeyTraces
     from kubecert.inventory.model import Inventory, Problem
 
 
@@ -25,6 +26,10 @@ class RuleContext:
     @property
     def observed_at(self) -> dt.datetime:
         return self.inventory.observed_at
+
+    def known_keys(self) -> KeyTraces:
+        """The traces of every private key this context read: its verdict's evidence is cleaned of them."""
+        return self.inventory.key_traces
 
     def unevaluated(self, *subjects: str, owner: str) -> Iterator[Finding]:
         """Errors for subjects this rule needs but the target could not give (``owner`` reports why).

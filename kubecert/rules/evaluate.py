@@ -8,7 +8,7 @@ from typing import Any
 from kubecert.inventory.facts import NodeFacts
 from kubecert.rules.catalog import Rule, all_rules
 from kubecert.rules.context import RuleContext
-from kubecert.rules.findings import Verdict
+from kubecert.rules.findings import Finding, Verdict, error
 from kubecert.status import Status
 
 
@@ -21,7 +21,15 @@ def outside_role(rule: Rule, facts: NodeFacts, target: str) -> str | None:
 
 
 def evaluate(rule: Rule, context: Any) -> Verdict:
-    """The verdict of ``rule`` on ``context``; a bug in a rule becomes an error verdict, not a crash."""
+    """The verdict of ``rule`` on ``context``; a bug in a rule becomes an error verdict, not a crash. Whatever
+    text it carries is cleaned of private keys: the context's own, in any encoding, and any key's PEM or DER."""
+    from kubecert.inventory.keymaterial import NO_TRACES, scrub_value  # cryptography: not for `kubecert rules`
+
+    traces = context.known_keys() if isinstance(context, RuleContext) else NO_TRACES
+    return _judged(rule, context).cleaned(lambda value: scrub_value(value, traces))
+
+
+def _judged(rule: Rule, context: Any) -> Verdict:
     if rule.function is None:
         return Verdict.single(rule.id, Status.SKIPPED, f"{rule.id} is not implemented in this version")
     if not isinstance(context, rule.context):
@@ -37,7 +45,28 @@ def evaluate(rule: Rule, context: Any) -> Verdict:
         return Verdict.single(
             rule.id, Status.ERROR, f"internal error in {rule.id}: {type(exc).__name__}: {exc} (please report it)"
         )
+    if isinstance(context, RuleContext) and any(f.status is not Status.NOT_APPLICABLE for f in findings):
+        findings = [*_unread_facts(rule, context.inventory.facts), *_unread_listing(rule, context), *findings]
     return Verdict.of(rule.id, findings)
+
+
+def _unread_listing(rule: Rule, context: RuleContext) -> list[Finding]:
+    """An error for each part of a management API's certificate listing past kubecert's bounds, for the rules
+    that judge the listed expiries: they judged only what was read."""
+    from kubecert.inventory.platform import listing_past_bounds, platform_of  # the model brings cryptography
+
+    platform = platform_of(context.inventory)
+    if "expiry" not in rule.capabilities or platform is None:
+        return []
+    return [error("k8certificates", f"not evaluated in full: {why}")
+            for why in listing_past_bounds(platform.certificates_exchange.document)]
+
+
+def _unread_facts(rule: Rule, facts: NodeFacts) -> list[Finding]:
+    """An error for each node fact the rule reads that a node file would have given but kubecert could not
+    read: what it judged by stood in for a value it does not know."""
+    return [error(f"node fact {name}", f"not evaluated: {facts.unread[name]}")
+            for name in rule.parameters if name in facts.unread]
 
 
 def evaluate_all(context: Any, capabilities: Iterable[str], rules: Iterable[Rule] | None = None) -> dict[str, Verdict]:

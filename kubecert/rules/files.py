@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import PurePath
 
 from kubecert import layout
+from kubecert.inventory.load import PKI_FOLDER
 from kubecert.inventory.model import FileFacts
 from kubecert.rules.catalog import implements
 from kubecert.rules.context import RuleContext
@@ -39,6 +40,7 @@ def regular_files(entries: list[FileFacts]) -> Iterator[FileFacts]:
 @implements("KC-FILE-01")
 def private_files_mode(ctx: RuleContext) -> Iterator[Finding]:
     """CIS 1.1.21 and 1.1.13-1.1.18: keys and kubeconfigs are readable by their owner only."""
+    yield from ctx.reported(PKI_FOLDER)
     for entry in regular_files(ctx.inventory.files):
         name = PurePath(entry.path).name
         if name.endswith(".key") or name in (layout.SA_PUB, *_KUBECONFIG_NAMES):
@@ -48,6 +50,7 @@ def private_files_mode(ctx: RuleContext) -> Iterator[Finding]:
 @implements("KC-FILE-02")
 def certificate_files_mode(ctx: RuleContext) -> Iterator[Finding]:
     """kubeadm writes certificates 0644; the cis strictness asks 0600 (CIS 1.1.20)."""
+    yield from ctx.reported(PKI_FOLDER)
     limit = PRIVATE if ctx.profile.file_modes == "cis" else KUBEADM_CERT
     for entry in regular_files(ctx.inventory.files):
         if entry.path.endswith(".crt"):
@@ -57,6 +60,7 @@ def certificate_files_mode(ctx: RuleContext) -> Iterator[Finding]:
 @implements("KC-FILE-03")
 def owned_by_root(ctx: RuleContext) -> Iterator[Finding]:
     """CIS 1.1.19: the PKI directory and its files are owned by root:root."""
+    yield from ctx.reported(PKI_FOLDER)
     pki = ctx.inventory.location.get("pki", "")
     for entry in ctx.inventory.files:
         if not entry.path.startswith(pki):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +85,13 @@ class Verdict:
 
     def evidence(self) -> list[dict[str, Any]]:
         return [f.to_evidence() for f in self.findings]
+
+    def cleaned(self, clean: Callable[[Any], Any]) -> Verdict:
+        """This verdict with ``clean`` applied to every text it carries: its message, each finding's subject,
+        message and evidence."""
+        findings = tuple(dataclasses.replace(f, subject=clean(f.subject), message=clean(f.message),
+                                             evidence=clean(dict(f.evidence))) for f in self.findings)
+        return dataclasses.replace(self, message=clean(self.message), findings=findings)
 
 
 def _summary(status: Status, findings: tuple[Finding, ...]) -> str:

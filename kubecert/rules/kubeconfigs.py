@@ -7,6 +7,7 @@ from typing import Any
 
 from kubecert import layout
 from kubecert.rules.catalog import implements
+from kubecert.rules.chains import refused
 from kubecert.rules.context import RuleContext
 from kubecert.rules.findings import Finding, failed, passed
 
@@ -30,8 +31,11 @@ def kubeconfigs_chain_to_cluster_ca(ctx: RuleContext) -> Iterator[Finding]:
         client = kubeconfig.client_cert
         if client is not None:
             why = client.signed_by(ca)
+            refusal = None if why else refused(client, [ca.cert], [layout.CLIENT_AUTH], ctx.now)
             if why:
                 problems.append(f"client certificate not signed by ca: {why}")
+            elif refusal:
+                problems.append(f"client certificate signed by ca, but the API server refuses its chain {refusal}")
         facts: dict[str, Any] = {
             "ca_data_sha256": kubeconfig.ca_fingerprint_sha256, "ca_fingerprint_sha256": ca.fingerprint_sha256,
         }

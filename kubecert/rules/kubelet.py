@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any
 
 from kubecert import layout
 from kubecert.capabilities import NodeRole
 from kubecert.inventory.facts import go_duration
+from kubecert.inventory.files import parse_certificates
 from kubecert.inventory.kubelet import CLIENT_KEY, PKI_FOLDER, SERVING_KEY
 from kubecert.inventory.model import CertRecord, KubeletFolder, ProblemKind
 from kubecert.rules._common import fmt_duration, fmt_time
 from kubecert.rules.catalog import implements
+from kubecert.rules.chains import refused
 from kubecert.rules.context import RuleContext
 from kubecert.rules.files import KUBEADM_CERT, PRIVATE, mode_finding, owner_finding, regular_files
 from kubecert.rules.findings import Finding, error, failed, passed
@@ -54,6 +56,14 @@ def _chain(record: CertRecord, ca: CertRecord) -> list[str]:
     if aki and ski and aki != ski:
         problems.append(f"AKI {aki} is not ca's SKI {ski}")
     return problems
+
+
+def _self_signed_refused(serving: CertRecord, now: dt.datetime) -> str | None:
+    """Why a client trusting the throw-away CA the kubelet wrote beside its serving certificate refuses it; a
+    certificate that signed itself is its own trust anchor, which Go accepts as it is."""
+    in_file = parse_certificates(serving.pem, Path(serving.path), serving.name)[1:]  # read whole before
+    issuers = [cert for cert in in_file if cert.subject == serving.cert.issuer]
+    return refused(serving, issuers, [layout.SERVER_AUTH], now) if issuers else None
 
 
 def _identity(record: CertRecord, user: str | None) -> list[str]:
@@ -98,6 +108,9 @@ def kubelet_client_identity(ctx: RuleContext) -> Iterator[Finding]:
     if client.extended_key_usage is None or layout.CLIENT_AUTH not in client.extended_key_usage:
         problems.append(f"extendedKeyUsage {list(client.extended_key_usage or []) or 'none'} lacks clientAuth")
     problems += [why for why in [_key_matches(client)] if why]
+    refusal = refused(client, [ca.cert], [layout.CLIENT_AUTH], ctx.now) if ca is not None and not problems else None
+    if refusal:
+        problems.append(f"signed by ca, but the API server refuses its chain {refusal}")
     facts: dict[str, Any] = {"cn": client.common_name, "o": list(client.organizations),
                              "node_name_from": ctx.inventory.facts.source("node_name"), **_reached_by(folder)}
     if ca is not None:
@@ -120,6 +133,7 @@ def kubelet_client_rotation(ctx: RuleContext) -> Iterator[Finding]:
     if folder is None:
         return
     yield from _rotation_switch(ctx, folder)
+    yield from ctx.reported(PKI_FOLDER)  # the dated files the link is judged against are listed by the walk
     unjudged = list(ctx.unevaluated(layout.KUBELET_CLIENT, owner="KC-KLT-01"))
     yield from unjudged
     link = folder.client_link
@@ -219,7 +233,11 @@ def kubelet_serving_certificate(ctx: RuleContext) -> Iterator[Finding]:
         problems.append(f"extendedKeyUsage {list(serving.extended_key_usage or []) or 'none'} lacks serverAuth")
     if bootstrap:
         yield from _bootstrapped(ctx, serving, folder, problems, facts)
-    elif problems:
+        return
+    refusal = _self_signed_refused(serving, ctx.now) if folder.serving_self_signed and not problems else None
+    if refusal:
+        problems.append(f"a TLS client trusting the CA in its file refuses it {refusal}")
+    if problems:
         yield failed(serving, "; ".join(problems), **facts)
     elif folder.serving_self_signed:
         yield passed(serving, f"self-signed by the kubelet (kubeadm's default) and never rotated: it expires "
@@ -259,6 +277,9 @@ def _bootstrapped(ctx: RuleContext, serving: CertRecord, folder: KubeletFolder, 
     if address and not serving.has_ip_san(address):
         problems.append(f"IP SANs {list(serving.ip_sans) or 'none'} lack the node's address {address}")
     facts.update(dns_sans=list(serving.dns_sans), ip_sans=list(serving.ip_sans))
+    refusal = refused(serving, [ca.cert], [layout.SERVER_AUTH], ctx.now) if ca is not None and not problems else None
+    if refusal:
+        problems.append(f"signed by ca, but a TLS client refuses its chain {refusal}")
     if problems:
         yield failed(serving, "; ".join(problems), **facts)
     else:

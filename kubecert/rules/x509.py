@@ -9,6 +9,7 @@ from kubecert import layout
 from kubecert.inventory.model import CertRecord, KeyFacts, PublicKeyFacts, Role
 from kubecert.rules._common import is_external, issuing_ca
 from kubecert.rules.catalog import implements
+from kubecert.rules.chains import validate
 from kubecert.rules.context import RuleContext
 from kubecert.rules.findings import Finding, failed, not_applicable, passed
 
@@ -25,7 +26,8 @@ RSA_MIN_BITS, RSA_MAX_BITS = 2048, 8192
 
 @implements("KC-X509-01")
 def leaf_signed_by_ca(ctx: RuleContext) -> Iterator[Finding]:
-    """K8S: each certificate is signed by the CA the required-certificates table names."""
+    """K8S: each certificate is signed by the CA the required-certificates table names, and its chain to that CA
+    validates as a Go TLS client validates it (RFC 5280)."""
     yield from ctx.unevaluated(*_LEAF_NAMES, *_CA_NAMES, owner="KC-INV-01/KC-INV-02")
     for leaf in ctx.inventory.leaves():
         ca = issuing_ca(ctx.inventory, leaf)
@@ -35,13 +37,18 @@ def leaf_signed_by_ca(ctx: RuleContext) -> Iterator[Finding]:
         aki, ski = leaf.authority_key_identifier, ca.subject_key_identifier
         if aki and ski and aki != ski:
             problems.append(f"AKI {aki} is not {ca.name}'s SKI {ski}")
-        facts: dict[str, Any] = {"ca": ca.name, "ca_fingerprint_sha256": ca.fingerprint_sha256}
+        facts: dict[str, Any] = {"ca": ca.name, "ca_path": ca.path, "ca_fingerprint_sha256": ca.fingerprint_sha256}
         if problems:
             yield failed(leaf, f"not signed by {ca.name}: " + "; ".join(problems), **facts)
-        elif not aki:
-            yield passed(leaf, f"signed by {ca.name} (no AKI: issued by old kubeadm)", notable=True, **facts)
+            continue
+        chain = validate(leaf, [ca.cert], layout.CERTS_BY_NAME[leaf.name].eku, ctx.now)
+        notes = [note for note in ("no AKI: issued by old kubeadm" if not aki else "", chain.note) if note]
+        if chain.refusal:
+            yield failed(leaf, f"signed by {ca.name}, but a TLS client refuses its chain {chain.refusal}"
+                         + "".join(f" ({note})" for note in notes), **facts)
         else:
-            yield passed(leaf, f"signed by {ca.name}", **facts)
+            yield passed(leaf, f"signed by {ca.name}" + "".join(f" ({note})" for note in notes), notable=bool(notes),
+                         **facts)
 
 
 @implements("KC-X509-02")

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import selectors
 import shlex
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
     from kubecert.inventory.action import ActionRecord
 
 DEFAULT_ACTION_TIMEOUT = 600.0  # seconds: kubeadm upgrade waits for static pods, renewal takes seconds
-MAX_OUTPUT_CHARS = 1 << 20
+MAX_OUTPUT_BYTES = 1 << 20  # of each stream: kubeadm prints a few KiB
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,48 @@ def fill(template: list[str], values: Mapping[str, str]) -> list[str]:
 
 
 STOP_GRACE_S = 5.0  # seconds a stopped command gets between SIGTERM and SIGKILL
+_CHUNK = 1 << 16
+
+
+@dataclass
+class _Output:
+    """What a command printed on one stream: the first MAX_OUTPUT_BYTES kept, the rest only counted."""
+
+    kept: bytearray = field(default_factory=bytearray)
+    total: int = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        room = MAX_OUTPUT_BYTES - len(self.kept)
+        if room > 0:
+            self.kept += chunk[:room]
+
+    def text(self) -> str:
+        return self.kept.decode(errors="replace")
+
+
+def _drain(process: subprocess.Popen[bytes], streams: dict[int, _Output], deadline: float) -> bool:
+    """Read the command's pipes into ``streams`` until both are closed and it has ended; False when the
+    deadline came first. Output past the bound is read and dropped, so the command never blocks on a full
+    pipe and kubecert never holds more than the bound."""
+    with selectors.DefaultSelector() as selector:
+        for descriptor in streams:
+            selector.register(descriptor, selectors.EVENT_READ)
+        while selector.get_map():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            for key, _ in selector.select(remaining):
+                chunk = os.read(key.fd, _CHUNK)
+                if chunk:
+                    streams[key.fd].add(chunk)
+                else:
+                    selector.unregister(key.fd)
+    try:
+        process.wait(timeout=max(deadline - time.monotonic(), 0))
+    except subprocess.TimeoutExpired:
+        return False
+    return True
 
 
 def run_command(action: str, argv: list[str], timeout: float,
@@ -101,7 +145,8 @@ def run_command(action: str, argv: list[str], timeout: float,
 
     When kubecert itself is stopped meanwhile (Ctrl-C, SIGTERM), the command's process group is stopped
     before the interruption goes on, so nothing keeps changing the node once kubecert has let go of it;
-    ``interrupted`` is told, for the report.
+    ``interrupted`` is told, for the report. Of each stream, the first MAX_OUTPUT_BYTES are kept and the
+    rest counted (ActionRecord says when output was cut).
     """
     from kubecert.inventory.action import ActionRecord
 
@@ -113,27 +158,30 @@ def run_command(action: str, argv: list[str], timeout: float,
     except OSError as exc:
         return ActionRecord.of(action, shown, started_at=started, finished_at=dt.datetime.now(dt.UTC),
                                exit_code=None, problem=f"could not start {argv[0]!r}: {exc.strerror or exc}")
+    stdout, stderr = process.stdout, process.stderr  # both PIPE, so never None
+    assert stdout is not None
+    assert stderr is not None
+    out, err = _Output(), _Output()
+    streams = {stdout.fileno(): out, stderr.fileno(): err}
+    problem = None
     try:
-        out, err = process.communicate(timeout=timeout)
-        problem = None
-    except subprocess.TimeoutExpired:
-        _stop(process)
-        try:
-            out, err = process.communicate(timeout=5)
-        except subprocess.TimeoutExpired:  # something still holds the pipes open; give up on the output
-            out, err = b"", b""
-        problem = f"timed out after {timeout:g}s and was stopped"
+        if not _drain(process, streams, time.monotonic() + timeout):
+            _stop(process)
+            _drain(process, streams, time.monotonic() + STOP_GRACE_S)  # what it said while stopping
+            problem = f"timed out after {timeout:g}s and was stopped"
     except BaseException:
         _stop(process)
         if interrupted is not None:
             interrupted(f"{action} ({shown}) was stopped midway: the node may be half-renewed; look at it before "
                         "trusting it")
         raise
+    finally:
+        stdout.close()
+        stderr.close()
     return ActionRecord.of(
         action, shown, started_at=started, finished_at=dt.datetime.now(dt.UTC),
         exit_code=None if problem else process.returncode, problem=problem,
-        stdout=out.decode(errors="replace")[-MAX_OUTPUT_CHARS:],
-        stderr=err.decode(errors="replace")[-MAX_OUTPUT_CHARS:],
+        stdout=out.text(), stderr=err.text(), stdout_bytes=out.total, stdout_cut=out.total > len(out.kept),
     )
 
 

@@ -30,6 +30,9 @@ from kubecert.reference.pki import (
     load_private_key,
     public_key_pem,
 )
+from kubecert.reference.pki.faults import FOREIGN_NAMES_ONLY, UNKNOWN_CRITICAL_OID
+from kubecert.reference.pki.issue import cert_pem
+from kubecert.reference.pki.kubeconfig import current_cluster, encode_data
 from kubecert.reference.pki.kubelet import KubeletTree
 
 from support import judge, not_passing
@@ -154,6 +157,28 @@ def _leaf_is_ca(after: PkiTree, before: PkiTree, now: dt.datetime) -> None:
 def _wrong_eku(after: PkiTree, before: PkiTree, now: dt.datetime) -> None:
     assert list(_ext(after.cert("apiserver"), x509.ExtendedKeyUsage)) == [  # type: ignore[call-overload]
         ExtendedKeyUsageOID.CLIENT_AUTH]
+
+
+def _leaf_unknown_critical_extension(after: PkiTree, before: PkiTree, now: dt.datetime) -> None:
+    cert, was = after.cert("apiserver"), before.cert("apiserver")
+    unknown = cert.extensions.get_extension_for_oid(UNKNOWN_CRITICAL_OID)
+    assert unknown.critical and isinstance(unknown.value, x509.UnrecognizedExtension)
+    cert.verify_directly_issued_by(after.cert("ca"))
+    assert _dns(cert) == _dns(was) and _ext(cert, x509.ExtendedKeyUsage) == _ext(was, x509.ExtendedKeyUsage)
+    assert len(cert.extensions) == len(was.extensions) + 1
+
+
+def _ca_name_constraints(after: PkiTree, before: PkiTree, now: dt.datetime) -> None:
+    ca, was = after.cert("ca"), before.cert("ca")
+    constraints = ca.extensions.get_extension_for_class(x509.NameConstraints)
+    assert constraints.critical and constraints.value == FOREIGN_NAMES_ONLY
+    assert ca.subject.public_bytes() == was.subject.public_bytes()  # the leaves' issuer, byte for byte
+    assert public_key_pem(ca.public_key()) == public_key_pem(was.public_key())  # type: ignore[arg-type]
+    assert (ca.not_valid_before_utc, ca.not_valid_after_utc) == (was.not_valid_before_utc, was.not_valid_after_utc)
+    after.cert("apiserver").verify_directly_issued_by(ca)  # its leaves still verify by signature
+    for name in ("admin.conf", "controller-manager.conf", "kubelet.conf", "scheduler.conf", "super-admin.conf"):
+        data = current_cluster(after.kubeconfig(name))["certificate-authority-data"]
+        assert data == encode_data(cert_pem(ca)), name
 
 
 def _mismatched_key(after: PkiTree, before: PkiTree, now: dt.datetime) -> None:
@@ -315,6 +340,8 @@ CHECKS: dict[str, Check] = {
     "ca-without-certsign": _ca_without_certsign,
     "leaf-is-ca": _leaf_is_ca,
     "wrong-eku": _wrong_eku,
+    "leaf-unknown-critical-extension": _leaf_unknown_critical_extension,
+    "ca-name-constraints": _ca_name_constraints,
     "mismatched-key": _mismatched_key,
     "weak-key": _weak_key,
     "sha1-signature": _sha1_signature,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kubecert import layout
-from kubecert.reference.pki import InitOptions, InitResult, KeyPool, PkiTree, cert_pem, init_pki
+from kubecert.reference.pki import InitOptions, InitResult, KeyPool, PkiTree, apply_fault, cert_pem, init_pki
 
 OPENSSL = shutil.which("openssl")
 pytestmark = pytest.mark.skipif(OPENSSL is None, reason="the openssl command is not installed")
@@ -61,3 +61,19 @@ def test_openssl_verifies_a_p384_tree(tmp_path: Path, key_pool: KeyPool) -> None
     assert "ecdsa-with-SHA384" in text
     assert "NIST CURVE: P-384" in text
     assert _openssl("ec", "-in", result.pki_dir / "ca.key", "-check", "-noout").returncode == 0
+
+
+@pytest.mark.parametrize(("fault", "refusal"), [
+    ("leaf-unknown-critical-extension", "unhandled critical extension"),
+    ("ca-name-constraints", "permitted subtree violation"),
+])
+def test_openssl_refuses_the_chains_that_kc_x509_01_fails(reference_copy: Path, key_pool: KeyPool, fault: str,
+                                                           refusal: str) -> None:
+    """The two chain faults are what a TLS client really refuses, not a quirk of kubecert's validator."""
+    apply_fault(reference_copy, fault, keys=key_pool, now=dt.datetime.now(dt.UTC))
+    pki = reference_copy / "pki"
+    result = _openssl("verify", "-CAfile", pki / "ca.crt", pki / "apiserver.crt")
+    assert result.returncode != 0
+    assert refusal in result.stdout + result.stderr, result.stdout + result.stderr
+    client = _openssl("verify", "-CAfile", pki / "ca.crt", pki / "apiserver-kubelet-client.crt")
+    assert client.returncode == 0, client.stdout + client.stderr  # the same CA's other leaves stay good

@@ -207,7 +207,10 @@ def _leaf_is_ca(ctx: _Context) -> None:
 
 
 @_fault("wrong-eku", rule="KC-X509-04", offender="pki/apiserver.crt",
-        description="apiserver re-issued for clientAuth only (no serverAuth)")
+        description="apiserver re-issued for clientAuth only (no serverAuth)",
+        also_fails=("KC-X509-01",),
+        note="a TLS client validating the API server's chain (Go's crypto/x509, KC-X509-01's path validation) "
+             "refuses a server certificate without serverAuth")
 def _wrong_eku(ctx: _Context) -> None:
     _reissue(ctx, "apiserver", eku=(layout.CLIENT_AUTH,))
 
@@ -232,6 +235,37 @@ def _weak_key(ctx: _Context) -> None:
              "refuses SHA-1 with 'Unsupported signature algorithm'; verifying with the CA's public key works")
 def _sha1_signature(ctx: _Context) -> None:
     _reissue(ctx, "apiserver-etcd-client", sha1=True)
+
+
+# An extension no TLS client knows, marked critical: RFC 5280 says a client must refuse the certificate (Go:
+# "unhandled critical extension"). The OID is a UUID arc (2.25), which no one has given a meaning.
+UNKNOWN_CRITICAL_OID = x509.ObjectIdentifier("2.25.178337458291475431239105628410957328128")
+# A name constraint that the cluster's names fall outside: the CA may only vouch for example.invalid.
+FOREIGN_NAMES_ONLY = x509.NameConstraints(permitted_subtrees=[x509.DNSName("example.invalid")],
+                                          excluded_subtrees=None)
+
+
+@_fault("leaf-unknown-critical-extension", rule="KC-X509-01", offender="pki/apiserver.crt",
+        description="apiserver re-issued with a critical extension no TLS client knows (openssl: 'unhandled "
+                    "critical extension'); signed by ca, names and usages unchanged")
+def _leaf_unknown_critical_extension(ctx: _Context) -> None:
+    unknown = x509.UnrecognizedExtension(UNKNOWN_CRITICAL_OID, b"\x05\x00")
+    _reissue(ctx, "apiserver", extra=(x509.Extension(UNKNOWN_CRITICAL_OID, True, unknown),))
+
+
+@_fault("ca-name-constraints", rule="KC-X509-01", offender="pki/ca.crt",
+        description="ca re-issued (same key, name and dates) with name constraints permitting only example.invalid: "
+                    "the apiserver's names fall outside them (openssl: 'permitted subtree violation'); the "
+                    "kubeconfigs carry the new ca.crt",
+        files=("pki/ca.crt", *(f"{spec.name}" for spec in layout.KUBECONFIGS)))
+def _ca_name_constraints(ctx: _Context) -> None:
+    constraint = x509.Extension(x509.NameConstraints.oid, True, FOREIGN_NAMES_ONLY)
+    _reissue(ctx, "ca", extra=(constraint,))
+    for spec in layout.KUBECONFIGS:
+        if ctx.tree.kubeconfig_path(spec.name).exists():
+            document = ctx.tree.kubeconfig(spec.name)
+            current_cluster(document)["certificate-authority-data"] = encode_data(cert_pem(ctx.tree.cert("ca")))
+            ctx.tree.write_kubeconfig(spec.name, document)
 
 
 # --- identity

@@ -57,6 +57,7 @@ class CertTemplate:
     basic_constraints: bool = True  # False: no basicConstraints at all (pre-2020 leaves)
     subject_key_id: bool | None = None  # None: the same as is_ca (Go adds an SKI to CAs only)
     serial: int | None = None  # None: random, as kubeadm
+    extra: tuple[x509.Extension[x509.ExtensionType], ...] = ()  # what kubeadm never writes (a fault's), last
 
 
 def utc(now: dt.datetime) -> dt.datetime:
@@ -154,6 +155,8 @@ def sign(
     sans += [x509.IPAddress(address) for address in normalized_ips(template.ips)]
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    for extension in template.extra:
+        builder = builder.add_extension(extension.value, critical=extension.critical)
     return builder.sign(signer_key, hash_algorithm or signature_hash(signer_key))
 
 

@@ -13,7 +13,7 @@ from kubecert import layout
 from kubecert.inventory.model import CertRecord, isoformat
 from kubecert.rules._common import fmt_time
 from kubecert.rules.catalog import implements
-from kubecert.rules.findings import Finding, failed, not_applicable, passed
+from kubecert.rules.findings import Finding, error, failed, not_applicable, passed
 from kubecert.rules.renewal.context import ActionObservation, RenewalContext, renewal_window
 
 
@@ -86,6 +86,8 @@ def cas_kept(ctx: RenewalContext, obs: ActionObservation) -> Iterator[Finding]:
         elif key_before != key_after:
             change = "appeared" if key_before is None else "is gone" if key_after is None else "changed"
             yield failed(ca.name, f"the CA key {change}: {key_path}", **evidence)
+        elif (unknown := obs.change_unknown(key_path)) is not None:
+            yield error(ca.name, f"whether the renewal kept the CA key is unknown: {unknown}", **evidence)
         else:
             yield passed(ca.name, "certificate and key byte-identical", **evidence)
 
@@ -203,6 +205,7 @@ def renew_one_changes_only_it(ctx: RenewalContext, obs: ActionObservation) -> It
             yield passed(name, f"unchanged by renewing {asked}", **before_after(obs, name))
     allowed = _files_of(obs, asked)
     changes = obs.changes()
+    yield from obs.uncompared(allowed)
     for path in changes.touched:
         if path not in allowed:
             what = "removed" if path in changes.removed else "changed"
@@ -232,7 +235,10 @@ def kubeconfigs_renewed_kubelet_left(ctx: RenewalContext, obs: ActionObservation
     evidence: dict[str, Any] = {"path": kubelet.path, "before": was.describe() if was else None,
                 "after": now.describe() if now else None}
     after_record = obs.after.kubeconfigs.get("kubelet.conf")
-    if now is None:
+    unknown = obs.change_unknown(kubelet.path)
+    if unknown is not None:
+        yield error("kubelet.conf", f"whether the renewal left it alone is unknown: {unknown}", **evidence)
+    elif now is None:
         yield failed("kubelet.conf", f"{kubelet.path} is gone after the renewal", **evidence)
     elif was != now:
         embeds = after_record is not None and after_record.embeds_client_cert

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -11,6 +11,8 @@ from pathlib import Path
 from kubecert import layout
 from kubecert.inventory.action import ActionRecord
 from kubecert.inventory.csrs import CsrFolder
+from kubecert.inventory.files import MAX_FILE_BYTES
+from kubecert.inventory.keymaterial import KeyTraces
 from kubecert.inventory.model import CertRecord, Inventory
 from kubecert.inventory.snapshot import Changes, Snapshot, compare
 from kubecert.rules._common import is_external
@@ -33,6 +35,12 @@ class ActionObservation:
 
     def changes(self) -> Changes:
         return compare(self.files_before, self.files_after)
+
+    @cached_property
+    def key_traces(self) -> KeyTraces:
+        """The keys read before and after the action, and those it wrote as CSRs."""
+        written = [record.key.traces for record in (self.csrs.csrs.values() if self.csrs else ()) if record.key]
+        return KeyTraces.union([self.before.key_traces, self.after.key_traces, *written])
 
     def certificate(self, name: str, *, after: bool) -> CertRecord | None:
         """A CA, leaf or kubeconfig client certificate by kubeadm name, as it was before or after."""
@@ -61,6 +69,25 @@ class ActionObservation:
         if why is not None:
             yield error(f"action: {self.action.action}", why, **self.action.evidence())
 
+    def change_unknown(self, path: str) -> str | None:
+        """Why whether the action changed ``path`` is unknown, or None when the snapshots tell."""
+        if path in self.changes().unknown:
+            return (f"{path} was not read before or after the action (over kubecert's {MAX_FILE_BYTES}-byte "
+                    "bound, or unreadable)")
+        return next((snapshot.unread for snapshot in (self.files_before, self.files_after)
+                     if path not in snapshot and snapshot.unread), None)
+
+    def uncompared(self, allowed: Collection[str] = ()) -> Iterator[Finding]:
+        """Errors for the files, but ``allowed``, whose change by the action is unknown: one not read before or
+        after (over the size bound, unreadable), and any beyond a folder too large to compare whole."""
+        changes = self.changes()
+        for path in changes.unknown:
+            if path not in allowed:
+                yield error(path.rsplit("/", 1)[-1], f"whether the action changed it is unknown: {path} was not read "
+                            f"(over kubecert's {MAX_FILE_BYTES}-byte bound, or unreadable)", path=path)
+        for why in changes.unread:
+            yield error("files", why)
+
     def action_finding(self) -> Finding:
         """The action itself, as evidence: when it ran, what ran, what it printed."""
         return passed(f"action: {self.action.action}", f"ran {self.action.command!r}", **self.action.evidence())
@@ -72,6 +99,9 @@ class RenewalContext(RuleContext):
 
     observation: ActionObservation
 
+    def known_keys(self) -> KeyTraces:
+        return self.observation.key_traces
+
 
 @dataclass(frozen=True)
 class UpgradeContext(RuleContext):
@@ -79,6 +109,9 @@ class UpgradeContext(RuleContext):
 
     without_renewal: ActionObservation
     with_renewal: ActionObservation
+
+    def known_keys(self) -> KeyTraces:
+        return KeyTraces.union([self.without_renewal.key_traces, self.with_renewal.key_traces])
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,7 @@ def csrs_written_nothing_changed(ctx: RenewalContext, obs: ActionObservation) ->
             yield failed(name, f"a CSR for a CA: {record.path} (a CA cannot be produced as a CSR)",
                          **_csr_facts(record))
     changes = obs.changes()
+    yield from obs.uncompared()
     for path in changes.touched:
         after = obs.files_after.get(path)
         yield failed(path.rsplit("/", 1)[-1], f"existing file {'removed' if after is None else 'changed'}: {path}",

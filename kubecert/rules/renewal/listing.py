@@ -7,12 +7,23 @@ from collections.abc import Iterator
 from typing import Any
 
 from kubecert import layout
-from kubecert.inventory.listing import AUTHORITIES, CERTIFICATES, Listing, ListingError, ListingRow, parse_listing
+from kubecert.inventory.action import tail
+from kubecert.inventory.listing import (
+    AUTHORITIES,
+    CERTIFICATES,
+    Listing,
+    ListingBeyondBound,
+    ListingError,
+    ListingRow,
+    parse_listing,
+)
 from kubecert.inventory.model import CertRecord, Inventory, isoformat
 from kubecert.rules._common import fmt_duration, fmt_time, is_external
 from kubecert.rules.catalog import implements
 from kubecert.rules.findings import Finding, error, failed, passed
 from kubecert.rules.renewal.context import ListingContext
+
+UNREAD_TAIL_CHARS = 1000  # of output that is no listing: enough to see what it is
 
 
 def _certificate(inventory: Inventory, name: str) -> CertRecord | None:
@@ -98,11 +109,18 @@ def listing_agrees(ctx: ListingContext) -> Iterator[Finding]:
     if why is not None:
         yield error(f"action: {action.action}", why, **action.evidence())
         return
+    if action.stdout_cut:
+        yield error(f"action: {action.action}", f"it printed {action.stdout_bytes} bytes, more than kubecert keeps of "
+                    "a command's output (its bound): the listing is not judged", **action.evidence())
+        return
     try:
         listing = parse_listing(action.stdout)
-    except ListingError as exc:
+    except ListingBeyondBound as exc:
+        yield error(f"action: {action.action}", f"the output was not read: {exc}", **action.evidence())
+        return
+    except ListingError as exc:  # what it printed instead, briefly: the reader needs to see it
         yield error(f"action: {action.action}", f"the output is not an expiration listing: {exc}",
-                    **action.evidence())
+                    **action.evidence(), stdout_tail=tail(action.stdout, UNREAD_TAIL_CHARS))
         return
     yield passed(f"action: {action.action}", f"read a listing ({listing.form})", **action.evidence())
     inventory = ctx.inventory
