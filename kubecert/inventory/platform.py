@@ -16,7 +16,7 @@ from kubecert import layout
 from kubecert.inventory.model import Inventory, isoformat
 
 # RFC 3339 date-time: what the Palette specification's "date-time" format means.
-RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
 # Bounds on what one listing may make kubecert judge: a cluster has a few control-plane machines, each with
 # three CAs and seven leaves. Past these the listing is not plausible, and judging it all would let an API
 # spend kubecert's time and memory.
@@ -29,8 +29,15 @@ IN_PROGRESS_STATES = frozenset({"pending", "repaving", "inprogress", "in-progres
 
 def parse_time(text: Any) -> dt.datetime | None:
     """An RFC 3339 date-time, with or without fractional seconds (any number of digits), else None."""
+    moment = read_time(text)
+    return moment if isinstance(moment, dt.datetime) else None
+
+
+def read_time(text: Any) -> dt.datetime | str:
+    """An RFC 3339 date-time in UTC, or why ``text`` is none kubecert can use: not one at all, or one whose
+    offset takes it past the dates Python can hold (9999-12-31T23:59:59-01:00 is in the year 10000 in UTC)."""
     if not isinstance(text, str) or not RFC3339.fullmatch(text.strip()):
-        return None
+        return "is not an RFC 3339 date-time"
     value = text.strip().replace("z", "Z").replace("t", "T")
     head, _, rest = value.partition(".")
     if rest:  # keep at most microseconds: Go writes nanoseconds
@@ -40,8 +47,11 @@ def parse_time(text: Any) -> dt.datetime | None:
     try:
         moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        return None
-    return moment.astimezone(dt.UTC)
+        return "is not an RFC 3339 date-time"
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        return "is outside the dates kubecert can represent (years 1 to 9999 in UTC)"
 
 
 class Sent(enum.StrEnum):

@@ -22,6 +22,7 @@ from kubecert.inventory.platform import (
     ReportedCertificate,
     Sent,
     platform_of,
+    read_time,
 )
 from kubecert.rules._common import fmt_duration, fmt_time
 from kubecert.rules.catalog import implements
@@ -119,11 +120,17 @@ def _entry_issues(entry: Any, where: str) -> Iterator[str]:
 
 
 def _named_expiry(item: dict[str, Any], where: str) -> Iterator[str]:
-    if not isinstance(item.get("name"), str) or not item["name"]:
+    name = item.get("name")
+    if not isinstance(name, str) or not name:
         yield f"{where}.name is missing or not text"
     expiry = item.get("expiry")
-    if not isinstance(expiry, str) or not RFC3339.fullmatch(expiry):
-        yield f"{where}.expiry {expiry!r} is not an RFC 3339 date-time"
+    problem = "is not an RFC 3339 date-time"
+    if isinstance(expiry, str) and RFC3339.fullmatch(expiry):
+        read = read_time(expiry)
+        problem = read if isinstance(read, str) else ""
+    if problem:
+        named = f" ({name})" if isinstance(name, str) and name else ""
+        yield f"{where}{named}.expiry {expiry!r} {problem}"
 
 
 # ---------------------------------------------------------------- KC-API-02
@@ -212,9 +219,10 @@ def _expiry_problems(ctx: RuleContext, cert: ReportedCertificate, ca: ReportedCe
     skew = dt.timedelta(seconds=profile.clock_skew_seconds)
     if cert.is_ca:
         if created is not None:
-            expected = created + dt.timedelta(days=profile.ca_days)
-            earliest = expected - dt.timedelta(seconds=profile.backdate_seconds) - skew
-            if not earliest <= cert.expiry <= expected + CA_CREATION_ALLOWANCE:
+            # Compared as durations: created + ca_days overflows for a creation time near the year 9999.
+            period = dt.timedelta(days=profile.ca_days)
+            shortest = period - dt.timedelta(seconds=profile.backdate_seconds) - skew
+            if not shortest <= cert.expiry - created <= period + CA_CREATION_ALLOWANCE:
                 problems.append(f"expires {fmt_time(cert.expiry)}, {fmt_duration(cert.expiry - created)} after the "
                                 f"cluster was created ({fmt_time(created)}); expected {profile.ca_days}d (+ up to "
                                 f"{fmt_duration(CA_CREATION_ALLOWANCE)} for provisioning)")

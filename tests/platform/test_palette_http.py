@@ -3,6 +3,7 @@ reads (and only reads) are retried on 429/503, answers are size-bounded, credent
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from kubecert.targets.base import TargetUnavailable
 from kubecert.targets.palette.http import ApiClient, Credential, HttpLimits
+from kubecert.targets.palette.retry_after import retry_after_s
 
 from http_servers import Answer, Seen, serving
 
@@ -92,3 +94,27 @@ def test_a_closed_port_is_a_clear_error() -> None:
         url = gone.url.replace("http://", "https://")
     with pytest.raises(TargetUnavailable, match=r"cannot connect to https://127\.0\.0\.1:\d+ \(Connection refused\)"):
         client(url, None).request("GET", "/v1/x")
+
+
+NOW = dt.datetime(2025, 6, 1, 12, 0, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    ("3", 3.0), (" 120 ", 120.0), ("0", 0.0),
+    ("Sun, 01 Jun 2025 12:00:10 GMT", 10.0),  # IMF-fixdate
+    ("Sunday, 01-Jun-25 12:01:00 GMT", 60.0),  # RFC 850
+    ("Sun Jun  1 12:00:05 2025", 5.0),  # asctime
+    ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # past: no wait
+    ("²", None), ("١", None), ("-1", None), ("1.5", None), ("1e3", None), ("9" * 11, None), ("", None), (None, None),
+    ("Mon, 31 Feb 2025 12:00:00 GMT", None), ("Sun, 01 Jun 2025 12:00:10 UTC", None), ("soon", None),
+    ("Sun, 01 Jun 2025 12:00:10 GMT" + " " * 60, None),
+])
+def test_retry_after_is_seconds_in_ascii_digits_or_an_http_date(value: str | None, seconds: float | None) -> None:
+    assert retry_after_s(value, NOW) == seconds
+
+
+def test_a_retry_after_that_is_no_number_is_ignored_not_a_crash(tmp_path: Path) -> None:
+    answers = [Answer(429, headers={"Retry-After": "²"}), Answer(200, b"{}")]  # "²".isdigit() is True
+    with serving(lambda seen: answers.pop(0) if answers else Answer(500), tls_dir=tmp_path) as api:
+        read = client(api.url, api.ca_bundle).request("GET", "/v1/x")
+    assert read.status == 200 and len(api.seen) == 2

@@ -3,7 +3,7 @@
 - Every call has a connect and a read timeout, and an overall time limit.
 - Redirects are never followed automatically: one to the same origin is followed by hand (GET only);
   one to another host is refused, so the ``ApiKey`` header never reaches it.
-- Reads (GET) are retried with backoff on 429 and 503, honouring ``Retry-After``; writes never are.
+- Reads (GET) are retried with backoff on 429 and 503, honouring a valid ``Retry-After``; writes never are.
 - Bodies are read up to a size limit; a larger answer is an error, not memory exhaustion.
 - Every body kept as evidence has every credential this client sent replaced by ``<redacted>``.
 """
@@ -27,6 +27,7 @@ from kubecert.inventory.platform import Exchange, Sent
 from kubecert.inventory.safe_json import JsonError, JsonTooDeep, loads_bounded
 from kubecert.targets.deadline import Deadline, WatchedAdapter
 from kubecert.targets.errors import TargetUnavailable
+from kubecert.targets.palette.retry_after import retry_after_s
 
 REDACTED = "<redacted>"
 _TEXT_LIMIT = 2000
@@ -184,9 +185,9 @@ class ApiClient:
 
     def _backoff(self, response: requests.Response | None, attempt: int) -> float:
         wait: float = self.limits.backoff_s * (2 ** attempt)
-        after = response.headers.get("Retry-After", "") if response is not None else ""
-        if after.strip().isdigit():
-            wait = max(wait, float(after))
+        advised = retry_after_s(response.headers.get("Retry-After"), _utc_now()) if response is not None else None
+        if advised is not None:
+            wait = max(wait, advised)
         return min(wait, self.limits.max_backoff_s)
 
     def _send(self, method: str, url: str, *, headers: dict[str, str], params: dict[str, Any] | None,
