@@ -80,7 +80,11 @@ class Exchange:
     text: str = ""  # the body as text, redacted and cut short
     error: str | None = None  # why there is no answer (refused redirect, too large, timeout)
     at: dt.datetime | None = None
-    echoed_credential: bool = False  # the body repeated a credential the request sent (now redacted)
+    echoed: tuple[str, ...] = ()  # where the answer repeated a credential the client sent (now redacted)
+
+    @property
+    def echoed_credential(self) -> bool:
+        return bool(self.echoed)
 
     @property
     def is_json(self) -> bool:
@@ -92,8 +96,8 @@ class Exchange:
                                  "body_bytes": self.body_size}
         if self.error:
             facts["error"] = self.error
-        if self.echoed_credential:
-            facts["echoed_credential"] = True
+        if self.echoed:
+            facts["echoed_credential"] = list(self.echoed)
         if self.text and (self.status is None or self.status >= 300):
             facts["body"] = self.text[:300]
         return facts
@@ -221,7 +225,10 @@ class AccessProbes:
     cluster_uid: str
     exchanges: tuple[Exchange, ...]
     secrets_sent: int  # how many distinct credentials were sent (their values are not kept)
-    echoed: tuple[str, ...] = ()  # "<request>: echoes the <credential> sent" for each error body that did
+    # Answers outside the probe that repeated a credential: (request, where in the answer), e.g. ("GET /v1/...
+    # (api key)", ("the Location header",)). An echo is KC-API-06's finding wherever it happens.
+    echoed_elsewhere: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    unavailable: str | None = None  # why no probe was sent: the target could not be observed
 
 
 @dataclass(frozen=True)

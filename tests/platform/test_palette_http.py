@@ -3,14 +3,17 @@ reads (and only reads) are retried on 429/503, answers are size-bounded, credent
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
+import urllib.parse
 from pathlib import Path
 
 import pytest
 
 from kubecert.targets.base import TargetUnavailable
-from kubecert.targets.palette.http import ApiClient, Credential, HttpLimits
+from kubecert.targets.deadline import TimeBudget
+from kubecert.targets.palette.http import REDACTED, ApiClient, Credential, HttpLimits
 from kubecert.targets.palette.retry_after import retry_after_s
 
 from http_servers import Answer, Seen, serving
@@ -118,3 +121,56 @@ def test_a_retry_after_that_is_no_number_is_ignored_not_a_crash(tmp_path: Path) 
     with serving(lambda seen: answers.pop(0) if answers else Answer(500), tls_dir=tmp_path) as api:
         read = client(api.url, api.ca_bundle).request("GET", "/v1/x")
     assert read.status == 200 and len(api.seen) == 2
+
+
+@pytest.mark.parametrize(("location", "why"), [
+    ("https://127.0.0.1:99999/x", "redirected to an address that is not a URL"),
+    ("https://[::1/x", "redirected to an address that is not a URL"),
+    ("", "redirected to no address (a redirect without Location)"),  # the header, empty
+    ("https://user:secret@{host}/x", "redirected to an address with user credentials in it"),
+    ("http://{host}/x", "redirected to another host (http://127.0.0.1:"),
+])
+def test_a_redirect_kubecert_cannot_follow_is_one_clear_error(tmp_path: Path, location: str, why: str) -> None:
+    with serving(lambda seen: Answer(302, headers={"Location": location.format(host=host[0])}),
+                 tls_dir=tmp_path) as api:
+        host = [api.url.removeprefix("https://")]
+        exchange = client(api.url, api.ca_bundle).request("GET", "/v1/x")
+    assert exchange.status is None and why in (exchange.error or ""), exchange.error
+    assert len(api.seen) == 1
+
+
+def test_where_an_answer_repeats_the_key_is_recorded_and_every_spelling_hidden(tmp_path: Path) -> None:
+    encoded = urllib.parse.quote(KEY, safe="")
+
+    def respond(seen: Seen) -> Answer:
+        if seen.path.startswith("/v1/moved?"):
+            return Answer(404, base64.b64encode(f"key={KEY}".encode()), {"X-Echo": KEY.upper()},
+                          reason=f"Not {KEY}")
+        return Answer(307, headers={"Location": f"/v1/moved?apikey={encoded}"})
+
+    with serving(respond, tls_dir=tmp_path) as api:
+        api_client = client(api.url, api.ca_bundle)
+        followed = api_client.request("GET", "/v1/x")
+        patched = api_client.request("PATCH", "/v1/x")
+    assert followed.echoed == ("the Location header", "the status line", "the X-Echo header", "the body")
+    assert patched.echoed == ("the Location header",)
+    assert patched.error == f"redirected (/v1/moved?apikey={REDACTED}); kubecert does not repeat a PATCH at another " \
+                            "address"
+    assert api_client.echoes == [("GET /v1/x (api key)", followed.echoed), ("PATCH /v1/x (api key)", patched.echoed)]
+    assert KEY not in repr(followed) + repr(patched) and encoded not in repr(followed) + repr(patched)
+
+
+def test_time_set_aside_is_not_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [100.0]
+    monkeypatch.setattr("kubecert.targets.deadline.time.monotonic", lambda: clock[0])
+    budget = TimeBudget(10, "--api-time-budget")
+    assert budget.remaining() == 10  # not started: the whole budget
+    budget.start()
+    clock[0] += 4
+    with budget.set_aside():
+        clock[0] += 1000  # a renewal watched until its own deadline
+        assert budget.remaining() == float("inf")
+    clock[0] += 5
+    assert budget.remaining() == 1 and not budget.spent
+    clock[0] += 1
+    assert budget.spent
