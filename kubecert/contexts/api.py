@@ -7,10 +7,13 @@ import datetime as dt
 from typing import cast
 
 from kubecert.capabilities import Action, Probe
+from kubecert.inventory.model import Inventory
+from kubecert.inventory.platform import PlatformInventory
 from kubecert.rules.api import AccessContext
 from kubecert.rules.context import RuleContext
 from kubecert.rules.repave import ApiRenewalContext, ApiUpgradeContext, RefusedRenewalContext
 from kubecert.targets.base import Target
+from kubecert.targets.errors import TargetUnavailable, TargetUnresponsive
 from kubecert.targets.protocols import ManagementApi
 
 # Each step and the ManagementApi method that carries it out.
@@ -38,13 +41,27 @@ def api_context(target: Target, step: Action | Probe, at: dt.datetime | None) ->
         raise NotAnApi(f"{target.id} declares the api capability but does not offer {method}() "
                        "(kubecert.targets.ManagementApi)")
     api = cast(ManagementApi, target)
+    if step is Probe.ACCESS:
+        inventory = _observed_if_possible(target)
+        return AccessContext(inventory, target.profile, at or inventory.observed_at, probes=api.access_probes())
     inventory = target.observe()
     profile, now = target.profile, at or inventory.observed_at
-    if step is Probe.ACCESS:
-        return AccessContext(inventory, profile, now, probes=api.access_probes())
     if step is Action.UNAUTHENTICATED_RENEWAL:
         return RefusedRenewalContext(inventory, profile, now, refused=api.unauthenticated_renewal())
     if step is Action.API_UPGRADE:
         return ApiUpgradeContext(inventory, profile, now, upgrade=api.upgrade())
     controlplane_only = step is Action.API_RENEWAL_CONTROLPLANE_ONLY
     return ApiRenewalContext(inventory, profile, now, renewal=api.renewal(controlplane_only=controlplane_only))
+
+
+def _observed_if_possible(target: Target) -> Inventory:
+    """The observation, or an empty one when it could not be taken: the access probe is asked anyway, sends
+    nothing then and says why, but keeps what the failed reads' answers repeated, so that a listing redirected
+    elsewhere with the key in the address still fails KC-API-06. A target that stopped answering is asked
+    nothing more."""
+    try:
+        return target.observe()
+    except TargetUnresponsive:
+        raise
+    except TargetUnavailable:
+        return PlatformInventory(target=target.id, observed_at=dt.datetime.now(dt.UTC))

@@ -16,7 +16,7 @@ from kubecert import layout
 from kubecert.inventory.model import Inventory, isoformat
 
 # RFC 3339 date-time: what the Palette specification's "date-time" format means.
-RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
 # Bounds on what one listing may make kubecert judge: a cluster has a few control-plane machines, each with
 # three CAs and seven leaves. Past these the listing is not plausible, and judging it all would let an API
 # spend kubecert's time and memory.
@@ -52,8 +52,15 @@ def _field(value: Any, name: str) -> Any:
 
 def parse_time(text: Any) -> dt.datetime | None:
     """An RFC 3339 date-time, with or without fractional seconds (any number of digits), else None."""
+    moment = read_time(text)
+    return moment if isinstance(moment, dt.datetime) else None
+
+
+def read_time(text: Any) -> dt.datetime | str:
+    """An RFC 3339 date-time in UTC, or why ``text`` is none kubecert can use: not one at all, or one whose
+    offset takes it past the dates Python can hold (9999-12-31T23:59:59-01:00 is in the year 10000 in UTC)."""
     if not isinstance(text, str) or not RFC3339.fullmatch(text.strip()):
-        return None
+        return "is not an RFC 3339 date-time"
     value = text.strip().replace("z", "Z").replace("t", "T")
     head, _, rest = value.partition(".")
     if rest:  # keep at most microseconds: Go writes nanoseconds
@@ -63,8 +70,11 @@ def parse_time(text: Any) -> dt.datetime | None:
     try:
         moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        return None
-    return moment.astimezone(dt.UTC)
+        return "is not an RFC 3339 date-time"
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        return "is outside the dates kubecert can represent (years 1 to 9999 in UTC)"
 
 
 class Sent(enum.StrEnum):
@@ -93,7 +103,11 @@ class Exchange:
     text: str = ""  # the body as text, redacted and cut short
     error: str | None = None  # why there is no answer (refused redirect, too large, timeout)
     at: dt.datetime | None = None
-    echoed_credential: bool = False  # the body repeated a credential the request sent (now redacted)
+    echoed: tuple[str, ...] = ()  # where the answer repeated a credential the client sent (now redacted)
+
+    @property
+    def echoed_credential(self) -> bool:
+        return bool(self.echoed)
 
     @property
     def is_json(self) -> bool:
@@ -105,8 +119,8 @@ class Exchange:
                                  "body_bytes": self.body_size}
         if self.error:
             facts["error"] = self.error
-        if self.echoed_credential:
-            facts["echoed_credential"] = True
+        if self.echoed:
+            facts["echoed_credential"] = list(self.echoed)
         if self.text and (self.status is None or self.status >= 300):
             facts["body"] = self.text[:300]
         return facts
@@ -234,7 +248,10 @@ class AccessProbes:
     cluster_uid: str
     exchanges: tuple[Exchange, ...]
     secrets_sent: int  # how many distinct credentials were sent (their values are not kept)
-    echoed: tuple[str, ...] = ()  # "<request>: echoes the <credential> sent" for each error body that did
+    # Answers outside the probe that repeated a credential: (request, where in the answer), e.g. ("GET /v1/...
+    # (api key)", ("the Location header",)). An echo is KC-API-06's finding wherever it happens.
+    echoed_elsewhere: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    unavailable: str | None = None  # why no probe was sent: the target could not be observed
 
 
 @dataclass(frozen=True)

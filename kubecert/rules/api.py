@@ -22,6 +22,7 @@ from kubecert.inventory.platform import (
     ReportedCertificate,
     Sent,
     platform_of,
+    read_time,
 )
 from kubecert.rules._common import fmt_duration, fmt_time
 from kubecert.rules.catalog import implements
@@ -119,11 +120,17 @@ def _entry_issues(entry: Any, where: str) -> Iterator[str]:
 
 
 def _named_expiry(item: dict[str, Any], where: str) -> Iterator[str]:
-    if not isinstance(item.get("name"), str) or not item["name"]:
+    name = item.get("name")
+    if not isinstance(name, str) or not name:
         yield f"{where}.name is missing or not text"
     expiry = item.get("expiry")
-    if not isinstance(expiry, str) or not RFC3339.fullmatch(expiry):
-        yield f"{where}.expiry {expiry!r} is not an RFC 3339 date-time"
+    problem = "is not an RFC 3339 date-time"
+    if isinstance(expiry, str) and RFC3339.fullmatch(expiry):
+        read = read_time(expiry)
+        problem = read if isinstance(read, str) else ""
+    if problem:
+        named = f" ({name})" if isinstance(name, str) and name else ""
+        yield f"{where}{named}.expiry {expiry!r} {problem}"
 
 
 # ---------------------------------------------------------------- KC-API-02
@@ -212,9 +219,10 @@ def _expiry_problems(ctx: RuleContext, cert: ReportedCertificate, ca: ReportedCe
     skew = dt.timedelta(seconds=profile.clock_skew_seconds)
     if cert.is_ca:
         if created is not None:
-            expected = created + dt.timedelta(days=profile.ca_days)
-            earliest = expected - dt.timedelta(seconds=profile.backdate_seconds) - skew
-            if not earliest <= cert.expiry <= expected + CA_CREATION_ALLOWANCE:
+            # Compared as durations: created + ca_days overflows for a creation time near the year 9999.
+            period = dt.timedelta(days=profile.ca_days)
+            shortest = period - dt.timedelta(seconds=profile.backdate_seconds) - skew
+            if not shortest <= cert.expiry - created <= period + CA_CREATION_ALLOWANCE:
                 problems.append(f"expires {fmt_time(cert.expiry)}, {fmt_duration(cert.expiry - created)} after the "
                                 f"cluster was created ({fmt_time(created)}); expected {profile.ca_days}d (+ up to "
                                 f"{fmt_duration(CA_CREATION_ALLOWANCE)} for provisioning)")
@@ -247,9 +255,15 @@ def _refusal(exchange: Exchange, allowed: tuple[int, ...]) -> Finding:
     return passed(subject, f"refused with {exchange.status}, no data", **facts)
 
 
+def _not_probed(probes: AccessProbes) -> Iterator[Finding]:
+    if probes.unavailable is not None:
+        yield error("access probe", f"not sent: {probes.unavailable}")
+
+
 @implements("KC-API-04", context=AccessContext)
 def key_required(ctx: AccessContext) -> Iterator[Finding]:
     """PAL: every request carries ``ApiKey``; without it, or with a wrong one, nothing is given."""
+    yield from _not_probed(ctx.probes)
     for exchange in ctx.probes.exchanges:
         if exchange.sent in (Sent.NO_KEY, Sent.WRONG_KEY):
             yield _refusal(exchange, (401,))
@@ -258,6 +272,7 @@ def key_required(ctx: AccessContext) -> Iterator[Finding]:
 @implements("KC-API-05", context=AccessContext)
 def project_scopes(ctx: AccessContext) -> Iterator[Finding]:
     """PAL: ``ProjectUid`` scopes the request; a project that does not own the cluster sees nothing."""
+    yield from _not_probed(ctx.probes)
     for exchange in ctx.probes.exchanges:
         if exchange.sent is Sent.FOREIGN_PROJECT:
             yield _refusal(exchange, (403, 404))
@@ -265,29 +280,41 @@ def project_scopes(ctx: AccessContext) -> Iterator[Finding]:
 
 @implements("KC-API-06", context=AccessContext)
 def errors_are_json_without_credentials(ctx: AccessContext) -> Iterator[Finding]:
-    """Palette specification: errors are {code, message, ref, details}; none repeats a credential."""
+    """Palette specification: errors are {code, message, ref, details}; no answer repeats a credential, in its
+    status line, headers (a redirect's Location), or body, in any spelling."""
+    yield from _not_probed(ctx.probes)
     for exchange in ctx.probes.exchanges:
-        subject = f"{exchange.method} {exchange.path} ({exchange.sent})"
-        facts = exchange.evidence()
-        if exchange.status is None:
-            yield error(subject, f"no answer: {exchange.error}", **facts)
-            continue
-        problems = []
-        if exchange.sent is Sent.UNKNOWN_CLUSTER and exchange.status != 404:
-            problems.append(f"an unknown cluster answered {exchange.status}, expected 404")
-        if exchange.status >= 400:
-            document = exchange.document
-            if not exchange.is_json or not isinstance(document, dict):
-                problems.append(f"the error body is not a JSON object (Content-Type {exchange.content_type})")
-            else:
-                absent = [k for k in ("code", "message") if not isinstance(document.get(k), str)]
-                if absent:
-                    problems.append(f"the error body has no {' or '.join(absent)}")
-        if exchange.echoed_credential:
-            problems.append("the body repeats the credential the request sent (redacted here)")
-        if problems:
-            yield failed(subject, "; ".join(problems), **facts)
-        elif exchange.status >= 400:
-            yield passed(subject, f"{exchange.status} with JSON code and message, no credential", **facts)
+        yield _error_answer(exchange)
+    for request, places in ctx.probes.echoed_elsewhere:
+        yield failed(request, _echo(places), echoed_credential=list(places))
+
+
+def _error_answer(exchange: Exchange) -> Finding:
+    subject = f"{exchange.method} {exchange.path} ({exchange.sent})"
+    facts = exchange.evidence()
+    echo = [_echo(exchange.echoed)] if exchange.echoed else []
+    if exchange.status is None:
+        if echo:
+            return failed(subject, f"{echo[0]}; no answer: {exchange.error}", **facts)
+        return error(subject, f"no answer: {exchange.error}", **facts)
+    problems = []
+    if exchange.sent is Sent.UNKNOWN_CLUSTER and exchange.status != 404:
+        problems.append(f"an unknown cluster answered {exchange.status}, expected 404")
+    if exchange.status >= 400:
+        document = exchange.document
+        if not exchange.is_json or not isinstance(document, dict):
+            problems.append(f"the error body is not a JSON object (Content-Type {exchange.content_type})")
         else:
-            yield not_applicable(subject, f"answered {exchange.status}: not an error", **facts)
+            absent = [k for k in ("code", "message") if not isinstance(document.get(k), str)]
+            if absent:
+                problems.append(f"the error body has no {' or '.join(absent)}")
+    problems += echo
+    if problems:
+        return failed(subject, "; ".join(problems), **facts)
+    if exchange.status >= 400:
+        return passed(subject, f"{exchange.status} with JSON code and message, no credential", **facts)
+    return not_applicable(subject, f"answered {exchange.status}: not an error", **facts)
+
+
+def _echo(places: tuple[str, ...]) -> str:
+    return f"the answer repeats a credential kubecert sent, in {', '.join(places)} (redacted here)"

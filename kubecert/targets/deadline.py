@@ -4,6 +4,9 @@ requests' timeouts bound each socket operation, so a server that sends one byte 
 alive for as long as it likes (427 s were seen). The client's sockets are therefore tracked as urllib3
 connects them, and a timer shuts them down when an exchange's deadline passes: the blocked read fails at
 once, and the exchange reports the deadline instead of hanging.
+
+A target's time budget bounds all its exchanges together: each one's deadline is the sooner of its own and
+what is left of the budget.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -101,3 +105,53 @@ class Deadline:
     def message(self, what: str) -> str:
         return (f"{what} got no complete answer within {self.seconds:g} s, so the connection was cut (a server "
                 "that answers a little at a time?)")
+
+
+class TimeBudget:
+    """How long kubecert may spend on one target, counted from its first use. Waits that have their own bound
+    (watching a renewal until its deadline) are set aside and not counted."""
+
+    def __init__(self, seconds: float, option: str) -> None:
+        self.seconds = seconds
+        self.option = option  # the option that sets it, for the message
+        self._started: float | None = None
+        self._set_aside = 0.0
+        self._aside_since: float | None = None
+        self._depth = 0
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._started is None:
+                self._started = time.monotonic()
+
+    def remaining(self) -> float:
+        """Seconds left (infinite while set aside, the whole budget before the first use)."""
+        with self._lock:
+            if self._aside_since is not None:
+                return float("inf")
+            if self._started is None:
+                return self.seconds
+            return self.seconds - (time.monotonic() - self._started - self._set_aside)
+
+    @property
+    def spent(self) -> bool:
+        return self.remaining() <= 0
+
+    @contextlib.contextmanager
+    def set_aside(self) -> Iterator[None]:
+        with self._lock:
+            self._depth += 1
+            if self._depth == 1:
+                self._aside_since = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0 and self._aside_since is not None:
+                    self._set_aside += time.monotonic() - self._aside_since
+                    self._aside_since = None
+
+    def message(self) -> str:
+        return f"the target's time budget of {self.seconds:g} s ({self.option}) is spent"

@@ -50,7 +50,9 @@ class ManagementApi(Protocol):
     """
 
     def access_probes(self) -> AccessProbes:
-        """Requests with no key, a wrong key, a foreign project, and for an unknown cluster."""
+        """Requests with no key, a wrong key, a foreign project, and for an unknown cluster. Asked even when
+        the target could not be observed: it then sends nothing and says why (``unavailable``), keeping the
+        credentials the failed reads' answers repeated (KC-API-06 fails on those)."""
         ...
 
     def renewal(self, controlplane_only: bool = False) -> RenewalRecord:

@@ -1,5 +1,6 @@
 """Tiny HTTP(S) servers on loopback for the client's tests: each answers with a function of the request
-and records what it received (method, path, headers)."""
+and records what it received (method, path, headers). An answer may carry its own reason phrase, wait
+before it starts, or trickle its body a byte at a time."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ class Answer:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    reason: str | None = None  # the status line's words (None: the usual ones)
+    delay_s: float = 0.0  # wait this long before answering
+    trickle_s: float | None = None  # send the body one byte every trickle_s seconds
 
 
 @dataclass
@@ -45,6 +49,7 @@ def serving(respond: Responder, *, tls_dir: Path | None = None, host: str = "127
     """Serve ``respond`` on ``host``; over TLS with a certificate for ``tls_names`` (default: the loopback
     names) when ``tls_dir`` is given."""
     seen: list[Seen] = []
+    stopping = threading.Event()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -56,12 +61,25 @@ def serving(respond: Responder, *, tls_dir: Path | None = None, host: str = "127
             request = Seen(self.command, self.path, dict(self.headers.items()))
             seen.append(request)
             answer = respond(request)
-            self.send_response(answer.status)
+            if answer.delay_s and stopping.wait(answer.delay_s):
+                return
+            self.send_response(answer.status, answer.reason)
             for key, value in answer.headers.items():
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(answer.body)))
             self.end_headers()
-            self.wfile.write(answer.body)
+            if answer.trickle_s is None:
+                self.wfile.write(answer.body)
+                return
+            try:
+                self.wfile.flush()
+                for byte in answer.body:  # until the client gives up (a broken pipe) or the server stops
+                    if stopping.wait(answer.trickle_s):
+                        return
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+            except OSError:
+                self.close_connection = True
 
         do_GET = do_PATCH = do_POST = _answer
 
@@ -82,5 +100,19 @@ def serving(respond: Responder, *, tls_dir: Path | None = None, host: str = "127
     try:
         yield Server(f"{scheme}://{host}:{server.server_address[1]}", seen, bundle)
     finally:
+        stopping.set()
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def switchable(first: Responder, *, tls_dir: Path) -> Iterator[tuple[Server, dict[str, Responder]]]:
+    """One HTTPS server for a whole corpus: it answers with ``current["respond"]``, looked up per request, so
+    each case sets what it answers."""
+    current: dict[str, Responder] = {"respond": first}
+
+    def respond(seen: Seen) -> Answer:
+        return current["respond"](seen)
+
+    with serving(respond, tls_dir=tls_dir) as server:
+        yield server, current

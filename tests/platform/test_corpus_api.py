@@ -20,7 +20,7 @@ from kubecert.rules import Status, evaluate, get
 from kubecert.targets.errors import TargetUnavailable
 from kubecert.targets.palette.target import PaletteTarget
 
-from http_servers import Answer, Seen, serving
+from http_servers import Answer, Seen, serving, switchable
 from support import Cost, measured
 
 CLUSTER, PROJECT = "c-123", "p-1"
@@ -140,11 +140,7 @@ CASES: dict[str, Respond] = {
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[str, Respond]]]:
     """One HTTPS server for the whole corpus; each case sets what it answers."""
-    current: dict[str, Respond] = {"respond": GOOD}
-    def respond(seen: Seen) -> Answer:  # looked up per request: the case changes between requests
-        return current["respond"](seen)
-
-    with serving(respond, tls_dir=tmp_path_factory.mktemp("tls")) as server:
+    with switchable(GOOD, tls_dir=tmp_path_factory.mktemp("tls")) as (server, current):
         yield server, current
 
 

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from vendor_api import KEY, vendor_api
 
-from kubecert.targets.errors import TargetUnavailable
+from kubecert.targets.deadline import TimeBudget
+from kubecert.targets.errors import TargetUnavailable, TargetUnresponsive
 from kubecert.targets.palette.http import REDACTED, ApiClient, Credential, HttpLimits
 
 from http_servers import Answer, Seen, serving
@@ -94,8 +95,10 @@ def test_a_malformed_key_is_a_usage_error_that_never_shows_it(pytester: pytest.P
 
 
 @contextmanager
-def trickling(head: bytes, body: bytes, *, every_s: float = 0.5) -> Iterator[str]:
-    """A plain-HTTP server that sends ``head`` then ``body`` one byte every ``every_s`` seconds."""
+def trickling(head: bytes, body: bytes, *, every_s: float = 0.5, received: list[str] | None = None
+              ) -> Iterator[str]:
+    """A plain-HTTP server that sends ``head`` then ``body`` one byte every ``every_s`` seconds; the request
+    line of each request it gets goes to ``received``."""
     listener = socket.create_server(("127.0.0.1", 0))
     stop = threading.Event()
 
@@ -107,7 +110,9 @@ def trickling(head: bytes, body: bytes, *, every_s: float = 0.5) -> Iterator[str
             except OSError:
                 continue
             with conn:
-                conn.recv(65536)
+                request = conn.recv(65536)
+                if received is not None:
+                    received.append(request.split(b"\r\n", 1)[0].decode(errors="replace"))
                 try:
                     conn.sendall(head)
                     for byte in body:
@@ -133,16 +138,18 @@ SLOW = HttpLimits(connect_timeout_s=2, read_timeout_s=5, total_timeout_s=2, read
 HANG_S = 30
 
 
+TRICKLED_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n"
+
+
 def test_a_body_that_trickles_is_cut_at_the_deadline() -> None:
-    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n"
-    with trickling(head, b"{" + b" " * 398 + b"}") as url:
+    with trickling(TRICKLED_HEAD, b"{" + b" " * 398 + b"}") as url:
         client = ApiClient("palette:test", url, Credential(KEY), None, limits=SLOW)
         started = time.monotonic()
-        exchange = client.request("GET", "/v1/spectroclusters/c1/k8certificates")
+        with pytest.raises(TargetUnresponsive, match="GET /v1/spectroclusters/c1/k8certificates got no complete "
+                                                     "answer within 2 s"):
+            client.request("GET", "/v1/spectroclusters/c1/k8certificates")
         took = time.monotonic() - started
     assert took < HANG_S, took  # cut by the 2 s deadline, as the message says, not after the whole body
-    assert exchange.document is None
-    assert "GET /v1/spectroclusters/c1/k8certificates got no complete answer within 2 s" in str(exchange.error)
 
 
 def test_headers_that_trickle_are_cut_at_the_deadline() -> None:
@@ -152,6 +159,31 @@ def test_headers_that_trickle_are_cut_at_the_deadline() -> None:
         with pytest.raises(TargetUnavailable, match="got no complete answer within 2 s"):
             client.request("GET", "/v1/spectroclusters/c1")
         assert time.monotonic() - started < HANG_S
+
+
+def test_after_a_deadline_the_api_is_asked_nothing_more() -> None:
+    received: list[str] = []
+    with trickling(TRICKLED_HEAD, b"{" + b" " * 398 + b"}", received=received) as url:
+        client = ApiClient("palette:test", url, Credential(KEY), None, limits=SLOW)
+        with pytest.raises(TargetUnresponsive, match=r"GET /v1/a got no complete answer within 2 s"):
+            client.request("GET", "/v1/a")
+        with pytest.raises(TargetUnresponsive, match=r"GET /v1/b not sent: the API stopped answering earlier \(GET "
+                                                     r"/v1/a got no complete answer within 2 s"):
+            client.request("GET", "/v1/b")
+    assert received == ["GET /v1/a HTTP/1.1"]
+
+
+def test_the_time_budget_cuts_the_exchange_in_flight_and_nothing_is_sent_after() -> None:
+    received: list[str] = []
+    with trickling(TRICKLED_HEAD, b"{" + b" " * 398 + b"}", received=received) as url:
+        client = ApiClient("palette:test", url, Credential(KEY), None, limits=HttpLimits(total_timeout_s=30),
+                           budget=TimeBudget(1, "--api-time-budget"))
+        with pytest.raises(TargetUnresponsive, match=r"GET /v1/a was cut: the target's time budget of 1 s "
+                                                     r"\(--api-time-budget\) is spent"):
+            client.request("GET", "/v1/a")
+        with pytest.raises(TargetUnresponsive, match="GET /v1/b not sent"):
+            client.request("GET", "/v1/b")
+    assert received == ["GET /v1/a HTTP/1.1"]
 
 
 def deep(levels: int) -> bytes:

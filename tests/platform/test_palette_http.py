@@ -3,13 +3,18 @@ reads (and only reads) are retried on 429/503, answers are size-bounded, credent
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import json
+import urllib.parse
 from pathlib import Path
 
 import pytest
 
 from kubecert.targets.base import TargetUnavailable
-from kubecert.targets.palette.http import ApiClient, Credential, HttpLimits
+from kubecert.targets.deadline import TimeBudget
+from kubecert.targets.palette.http import REDACTED, ApiClient, Credential, HttpLimits
+from kubecert.targets.palette.retry_after import retry_after_s
 
 from http_servers import Answer, Seen, serving
 
@@ -92,3 +97,80 @@ def test_a_closed_port_is_a_clear_error() -> None:
         url = gone.url.replace("http://", "https://")
     with pytest.raises(TargetUnavailable, match=r"cannot connect to https://127\.0\.0\.1:\d+ \(Connection refused\)"):
         client(url, None).request("GET", "/v1/x")
+
+
+NOW = dt.datetime(2025, 6, 1, 12, 0, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    ("3", 3.0), (" 120 ", 120.0), ("0", 0.0),
+    ("Sun, 01 Jun 2025 12:00:10 GMT", 10.0),  # IMF-fixdate
+    ("Sunday, 01-Jun-25 12:01:00 GMT", 60.0),  # RFC 850
+    ("Sun Jun  1 12:00:05 2025", 5.0),  # asctime
+    ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # past: no wait
+    ("²", None), ("١", None), ("-1", None), ("1.5", None), ("1e3", None), ("9" * 11, None), ("", None), (None, None),
+    ("Mon, 31 Feb 2025 12:00:00 GMT", None), ("Sun, 01 Jun 2025 12:00:10 UTC", None), ("soon", None),
+    ("Sun, 01 Jun 2025 12:00:10 GMT" + " " * 60, None),
+])
+def test_retry_after_is_seconds_in_ascii_digits_or_an_http_date(value: str | None, seconds: float | None) -> None:
+    assert retry_after_s(value, NOW) == seconds
+
+
+def test_a_retry_after_that_is_no_number_is_ignored_not_a_crash(tmp_path: Path) -> None:
+    answers = [Answer(429, headers={"Retry-After": "²"}), Answer(200, b"{}")]  # "²".isdigit() is True
+    with serving(lambda seen: answers.pop(0) if answers else Answer(500), tls_dir=tmp_path) as api:
+        read = client(api.url, api.ca_bundle).request("GET", "/v1/x")
+    assert read.status == 200 and len(api.seen) == 2
+
+
+@pytest.mark.parametrize(("location", "why"), [
+    ("https://127.0.0.1:99999/x", "redirected to an address that is not a URL"),
+    ("https://[::1/x", "redirected to an address that is not a URL"),
+    ("", "redirected to no address (a redirect without Location)"),  # the header, empty
+    ("https://user:secret@{host}/x", "redirected to an address with user credentials in it"),
+    ("http://{host}/x", "redirected to another host (http://127.0.0.1:"),
+])
+def test_a_redirect_kubecert_cannot_follow_is_one_clear_error(tmp_path: Path, location: str, why: str) -> None:
+    with serving(lambda seen: Answer(302, headers={"Location": location.format(host=host[0])}),
+                 tls_dir=tmp_path) as api:
+        host = [api.url.removeprefix("https://")]
+        exchange = client(api.url, api.ca_bundle).request("GET", "/v1/x")
+    assert exchange.status is None and why in (exchange.error or ""), exchange.error
+    assert len(api.seen) == 1
+
+
+def test_where_an_answer_repeats_the_key_is_recorded_and_every_spelling_hidden(tmp_path: Path) -> None:
+    encoded = urllib.parse.quote(KEY, safe="")
+
+    def respond(seen: Seen) -> Answer:
+        if seen.path.startswith("/v1/moved?"):
+            return Answer(404, base64.b64encode(f"key={KEY}".encode()), {"X-Echo": KEY.upper()},
+                          reason=f"Not {KEY}")
+        return Answer(307, headers={"Location": f"/v1/moved?apikey={encoded}"})
+
+    with serving(respond, tls_dir=tmp_path) as api:
+        api_client = client(api.url, api.ca_bundle)
+        followed = api_client.request("GET", "/v1/x")
+        patched = api_client.request("PATCH", "/v1/x")
+    assert followed.echoed == ("the Location header", "the status line", "the X-Echo header", "the body")
+    assert patched.echoed == ("the Location header",)
+    assert patched.error == f"redirected (/v1/moved?apikey={REDACTED}); kubecert does not repeat a PATCH at another " \
+                            "address"
+    assert api_client.echoes == [("GET /v1/x (api key)", followed.echoed), ("PATCH /v1/x (api key)", patched.echoed)]
+    assert KEY not in repr(followed) + repr(patched) and encoded not in repr(followed) + repr(patched)
+
+
+def test_time_set_aside_is_not_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [100.0]
+    monkeypatch.setattr("kubecert.targets.deadline.time.monotonic", lambda: clock[0])
+    budget = TimeBudget(10, "--api-time-budget")
+    assert budget.remaining() == 10  # not started: the whole budget
+    budget.start()
+    clock[0] += 4
+    with budget.set_aside():
+        clock[0] += 1000  # a renewal watched until its own deadline
+        assert budget.remaining() == float("inf")
+    clock[0] += 5
+    assert budget.remaining() == 1 and not budget.spent
+    clock[0] += 1
+    assert budget.spent

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from kubecert.inventory.platform import parse_time
+from kubecert.inventory.platform import parse_time, read_time
 from kubecert.inventory.renewal_progress import assess, assess_upgrade
 from kubecert.targets.palette import parse
 
@@ -30,6 +30,25 @@ def test_rfc3339_dates_with_or_without_fractions(text: str, expected: dt.datetim
                                   "2024-13-23T16:51:05Z"])
 def test_what_is_not_rfc3339_is_not_a_date(text: object) -> None:
     assert parse_time(text) is None
+
+
+@pytest.mark.parametrize(("text", "why"), [
+    ("9999-12-31T23:59:59-01:00", "is outside the dates kubecert can represent"),  # the year 10000 in UTC
+    ("0001-01-01T00:00:00+01:00", "is outside the dates kubecert can represent"),  # the year 0 in UTC
+    ("\u0662\u0660\u0662\u0664-05-23T16:51:05Z", "is not an RFC 3339 date-time"),  # Arabic-Indic digits
+    ("2024-02-30T00:00:00Z", "is not an RFC 3339 date-time"),
+])
+def test_a_date_no_datetime_holds_is_no_date_and_says_why(text: str, why: str) -> None:
+    assert parse_time(text) is None and str(read_time(text)).startswith(why)
+
+
+def test_extreme_dates_in_a_listing_and_a_cluster_object_are_read_as_unknown() -> None:
+    document = {"machineCertificates": [{"name": "cp-1", "certificateAuthorities": [
+        {"name": "ca", "expiry": "9999-12-31T23:59:59-01:00", "certificates": [
+            {"name": "kube-apiserver", "expiry": "0001-01-01T00:00:00+01:00"}]}]}]}
+    machines, problems = parse.certificates(document)
+    assert [c.expiry for c in machines[0].certificates] == [None, None] and not problems
+    assert parse.cluster({"metadata": {"creationTimestamp": "0001-01-01T00:00:00+01:00"}}, "c-1").created is None
 
 
 def test_listing_ignores_unknown_fields_and_names_what_is_missing() -> None:

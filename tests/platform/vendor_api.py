@@ -10,7 +10,7 @@ from http_servers import Answer, Seen
 KEY = "kc-target-test-key-0123456789"
 
 
-def vendor_api(cluster: str, project: str) -> Any:
+def vendor_api(cluster: str, project: str, key: str = KEY) -> Any:
     """Another implementation of the documented routes: extra fields everywhere, optional fields left out,
     dates without fractions or with nanoseconds and offsets, machines one per page, node names that are
     not the machine names."""
@@ -38,7 +38,7 @@ def vendor_api(cluster: str, project: str) -> Any:
             return Answer(status, json.dumps({"code": code, "message": code.lower()}).encode(),
                           {"Content-Type": "application/json"})
 
-        if seen.headers.get("ApiKey") != KEY:
+        if seen.headers.get("ApiKey") != key:
             return error(401, "Unauthorized")
         if seen.headers.get("ProjectUid") not in (None, project):
             return error(403, "ResourceAccessDenied")

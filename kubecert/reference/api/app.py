@@ -25,14 +25,15 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from kubecert.reference.api import documents, errors, models, openapi
-from kubecert.reference.api.auth import Caller, Gate, RequestBudget
+from kubecert.reference.api.auth import Caller, Gate, RequestBudget, anonymous_rate
+from kubecert.reference.api.bodies import BoundedBodies
 from kubecert.reference.api.errors import ApiError
 from kubecert.reference.api.openapi import JSON, MERGE_PATCH, READ_ERRORS
 from kubecert.reference.platform.engine import KUBERNETES_PACK, Platform
 from kubecert.reference.platform.worker import PlatformWorker
 
 _WAIT_LIMIT_S = 900.0  # the renew-waits-for-repave fault gives up waiting after this long
-_MAX_PATCH_BYTES = 64 * 1024  # merge patches and profile updates alike
+_MAX_BODY_BYTES = 64 * 1024  # merge patches and profile updates alike; the reads take none
 
 
 def create_app(platform: Platform, worker: PlatformWorker, api_key: str, *, rate: float = 200.0) -> FastAPI:
@@ -40,10 +41,12 @@ def create_app(platform: Platform, worker: PlatformWorker, api_key: str, *, rate
                   redoc_url=None, openapi_url=openapi.OPENAPI_PATH)
     errors.install(app, echo_key=platform.fault("echo-key"))
     openapi.install(app)
+    app.add_middleware(BoundedBodies, limit=_MAX_BODY_BYTES)
     with platform.store.snapshot() as db:
         projects = {row["uid"] for row in db.execute("SELECT uid FROM projects")}
     gate = Gate(api_key, projects, check_key=not platform.fault("no-auth"),
-                check_project=not platform.fault("project-not-checked"), budget=RequestBudget(rate))
+                check_project=not platform.fault("project-not-checked"), budget=RequestBudget(rate),
+                anonymous=RequestBudget(anonymous_rate(rate)))
     authorized = Annotated[Caller, Depends(gate)]
     _cluster_routes(app, platform, worker, authorized)
     _cloud_config_routes(app, platform, authorized)
@@ -195,14 +198,11 @@ def _visible(platform: Platform, caller: Caller, cluster: sqlite3.Row) -> bool:
 
 
 async def _json_body(request: Request, media: str) -> bytes:
-    """The request's body, of ``media`` type and at most _MAX_PATCH_BYTES long."""
+    """The request's body, of ``media`` type (BoundedBodies has kept it to _MAX_BODY_BYTES)."""
     sent = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if sent != media:
         raise ApiError(415, "UnsupportedMediaType", f"send {media}, not {sent!r}")
-    body = await request.body()
-    if len(body) > _MAX_PATCH_BYTES:
-        raise ApiError(413, "RequestTooLarge", "the body is too large")
-    return body
+    return await request.body()
 
 
 def _profile_updates(body: bytes) -> models.ProfileUpdates:

@@ -1,5 +1,9 @@
 """Who may call: the ``ApiKey`` header (or ``Authorization: Bearer``, as a kubeconfig sends it), the
-``ProjectUid`` scope, and a request budget.
+``ProjectUid`` scope, and request budgets.
+
+The key is checked before any budget is charged: requests with the key spend the API's budget, requests
+without it (or with a wrong one) a small one of their own, so an anonymous flood earns 429s for itself and
+never for the callers who hold the key.
 
 No ``ProjectUid`` means a tenant-scoped request, as in Palette: the tenant's key then sees every
 project's clusters. A ``ProjectUid`` that is not one of the tenant's projects is refused (403); one
@@ -54,13 +58,18 @@ class RequestBudget:
             return (1 - self._tokens) / self.rate
 
 
+def anonymous_rate(rate: float) -> float:
+    """The budget of requests without a valid key: a tenth of the API's (at least one a second), off with it."""
+    return max(rate / 10, 1.0) if rate > 0 else 0.0
+
+
 class Gate:
     def __init__(self, api_key: str, projects: set[str], *, check_key: bool, check_project: bool,
-                 budget: RequestBudget) -> None:
+                 budget: RequestBudget, anonymous: RequestBudget) -> None:
         self._key = api_key.encode()
         self.projects = projects
         self.check_key, self.check_project = check_key, check_project
-        self.budget = budget
+        self.budget, self.anonymous = budget, anonymous
 
     def __call__(
         self,
@@ -69,16 +78,16 @@ class Gate:
         project_uid: Annotated[str | None, Header(
             alias="ProjectUid", description="Scope the request to this project; without it, to the tenant.")] = None,
     ) -> Caller:
-        wait = self.budget.take()
+        sent = api_key or (bearer.credentials.strip() if bearer is not None else "")
+        valid = not self.check_key or hmac.compare_digest(sent.encode(), self._key)
+        wait = (self.budget if valid else self.anonymous).take()
         if wait:
             raise ApiError(429, "TooManyRequests", "request rate exceeded; retry later",
                            {"Retry-After": str(max(1, round(wait)))})
-        if self.check_key:
-            sent = api_key or (bearer.credentials.strip() if bearer is not None else "")
-            if not sent:
-                raise ApiError(401, "Unauthorized", "authentication required: send the ApiKey header")
-            if not hmac.compare_digest(sent.encode(), self._key):
-                raise ApiError(401, "Unauthorized", "the API key is not valid")
+        if not sent and not valid:
+            raise ApiError(401, "Unauthorized", "authentication required: send the ApiKey header")
+        if not valid:
+            raise ApiError(401, "Unauthorized", "the API key is not valid")
         project = project_uid or None
         if project is not None and project not in self.projects and self.check_project:
             raise ApiError(403, "ProjectNotFoundInTenant", "the project is not one of this tenant's projects")

@@ -45,7 +45,8 @@ def add_serve(commands: Any) -> None:
     parser.add_argument("--cluster-age-days", type=float, default=200.0, metavar="DAYS",
                         help="how long ago the seeded clusters were made (default: %(default)s)")
     parser.add_argument("--rate-limit", type=float, default=200.0, metavar="PER_SECOND",
-                        help="requests a second before 429 (0: no limit; default: %(default)s)")
+                        help="requests a second with the key before 429; requests without it get a tenth "
+                             "(0: no limit; default: %(default)s)")
     parser.add_argument("--keep-alive", type=int, default=None, metavar="SECONDS",
                         help="how long an idle connection stays open; keep it above the clients' poll interval "
                              "(default: 75)")

@@ -34,10 +34,11 @@ _MEANINGS = {
     403: "The ProjectUid is not one of the tenant's projects.",
     404: "No such object in the caller's scope.",
     409: "A certificate renewal or an upgrade is already in progress; nothing was started.",
-    413: "The request body is too large.",
+    413: "The request body is larger than 64 KiB (refused by its Content-Length before it is read).",
     415: "The body is not of the documented media type.",
     422: "The merge patch changes something other than annotations, or an annotation to a non-string.",
-    429: "Too many requests; retry after Retry-After seconds.",
+    429: "Too many requests; retry after Retry-After seconds. Requests without a valid key have a budget of "
+         "their own.",
 }
 READ_ERRORS = (400, 401, 403, 404, 429)
 

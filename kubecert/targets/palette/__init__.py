@@ -9,6 +9,10 @@ from kubecert.options import Kind, Option
 
 DEFAULT_KEY_ENV = "PALETTE_API_KEY"
 DEFAULT_POLL_S = 5.0
+DEFAULT_REQUEST_DEADLINE_S = 60.0
+# Reads of a healthy API take seconds; a quarter of an hour is far past them and still ends a run against an
+# API that answers every request just inside its deadline (a hundred pages of machines, a minute each).
+DEFAULT_TIME_BUDGET_S = 900.0
 CONTROLPLANE_ONLY = "spectrocloud.com/cert-renew-controlplane-only"
 DEFAULT_KUBERNETES_PACK = "kubernetes"  # Palette's Kubernetes pack on most clouds (EKS: kubernetes-eks)
 
@@ -27,6 +31,12 @@ OPTIONS: tuple[Option, ...] = (
            "(default: the profile's renewal_deadline_seconds)", "SECONDS"),
     Option("poll-interval", f"palette: seconds between looks while a renewal runs (default "
            f"{DEFAULT_POLL_S:g})", "SECONDS"),
+    Option("api-deadline", f"palette: seconds one request may take, from connecting to the answer's last byte "
+           f"(default {DEFAULT_REQUEST_DEADLINE_S:g}); a request cut at its deadline marks the API unresponsive and "
+           "every check still to come errors at once", "SECONDS"),
+    Option("api-time-budget", f"palette: seconds kubecert may spend on one palette target, waiting for a renewal "
+           f"or an upgrade aside (default {DEFAULT_TIME_BUDGET_S:g}); once spent, the request in flight is cut and "
+           "every check still to come errors at once", "SECONDS"),
     Option("palette-kubeconfig", "palette: a kubeconfig of the cluster, to annotate its SpectroCluster "
            "object through its own API server", "FILE"),
     Option("upgrade-profile", "palette: the uid of the cluster profile whose Kubernetes pack KC-RPV-10 changes "

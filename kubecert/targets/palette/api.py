@@ -12,6 +12,7 @@ from kubecert.targets.base import Progress
 if TYPE_CHECKING:
     from kubecert.inventory.platform import Exchange, PlatformObservation, Sample, Sent
     from kubecert.targets.cluster.access import KubeconfigAccess
+    from kubecert.targets.deadline import TimeBudget
     from kubecert.targets.palette.http import ApiClient
     from kubecert.targets.palette.upgrade import UpgradeRequest
 
@@ -21,6 +22,7 @@ class PaletteApi(Protocol):
     profile: Profile
     progress: Progress
     poll_s: float
+    budget: TimeBudget
     upgrade_to: UpgradeRequest | None
 
     @property

@@ -1,16 +1,19 @@
 """The palette target's HTTP: one ``requests`` session, careful with the API key.
 
-- Every call has a connect and a read timeout, and an overall time limit.
+- Every call has a connect and a read timeout and a deadline for the whole exchange, and all of a target's
+  calls together a time budget. A call that hits a timeout or the deadline marks the API unresponsive: every
+  later call fails at once with the first deadline's words, without sending anything.
 - Redirects are never followed automatically: one to the same origin is followed by hand (GET only);
   one to another host is refused, so the ``ApiKey`` header never reaches it.
-- Reads (GET) are retried with backoff on 429 and 503, honouring ``Retry-After``; writes never are.
+- Reads (GET) are retried with backoff on 429 and 503, honouring a valid ``Retry-After``; writes never are.
 - Bodies are read up to a size limit; a larger answer is an error, not memory exhaustion.
-- Every body kept as evidence has every credential this client sent replaced by ``<redacted>``.
+- Everything the server said (status line, headers, redirect address, body, the errors they cause) passes
+  through one place, ``_Heard``, that hides every credential this client sent, in every spelling
+  (kubecert.secret_text), and records where the server repeated one: KC-API-06's finding.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import functools
 import json
@@ -25,11 +28,16 @@ import urllib3
 
 from kubecert.inventory.platform import Exchange, Sent
 from kubecert.inventory.safe_json import JsonError, JsonTooDeep, loads_bounded
-from kubecert.targets.deadline import Deadline, WatchedAdapter
-from kubecert.targets.errors import TargetUnavailable
+from kubecert.secret_text import REDACTED, SecretText
+from kubecert.targets.deadline import Deadline, TimeBudget, WatchedAdapter
+from kubecert.targets.errors import TargetUnavailable, TargetUnresponsive
+from kubecert.targets.palette.retry_after import retry_after_s
+from kubecert.text import shown
 
-REDACTED = "<redacted>"
+__all__ = ["REDACTED", "ApiClient", "Credential", "HttpLimits"]
+
 _TEXT_LIMIT = 2000
+_HEADER_NAME_SHOWN = 64
 
 
 @dataclass(frozen=True)
@@ -71,16 +79,61 @@ class _Outgoing:
     data: bytes | None
     sent: Sent
 
+    @property
+    def request(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+class _Heard:
+    """What the server said during one exchange, hidden of every credential as it comes in, with the places
+    where one was repeated."""
+
+    def __init__(self, secret_text: SecretText) -> None:
+        self._secret_text = secret_text
+        self.echoed: list[str] = []
+
+    def text(self, said: str, where: str) -> str:
+        hidden, found = self._secret_text.hide_found(said)
+        if found and where not in self.echoed:
+            self.echoed.append(where)
+        return hidden
+
+    def document(self, document: Any, where: str) -> Any:
+        # One pass in C over the text tells whether the walk in Python is needed at all (a large answer).
+        if not self._secret_text.found(json.dumps(document, ensure_ascii=False)):
+            return document
+        hidden, _ = self._secret_text.hide_document(document)
+        if where not in self.echoed:
+            self.echoed.append(where)
+        return hidden
+
+    def error(self, said: str) -> str:
+        """An error's words: most quote what was already looked at (a Location); where one quotes the server
+        first (a urllib3 error naming a bad chunk length), that is where the echo was."""
+        hidden, found = self._secret_text.hide_found(said)
+        if found and not self.echoed:
+            self.echoed.append("an error it caused")
+        return hidden
+
+    def response(self, response: requests.Response) -> None:
+        """The status line and every header: hidden where shown, here only looked at for echoes."""
+        self.text(f"{response.status_code} {response.reason or ''}", "the status line")
+        for name, value in response.headers.items():
+            shown_name = shown(self.text(name, "a header's name")[:_HEADER_NAME_SHOWN])
+            self.text(value, f"the {shown_name} header")
+
 
 class ApiClient:
     def __init__(self, target: str, base_url: str, api_key: Credential, project: str | None, *,
-                 verify: bool | str = True, limits: HttpLimits | None = None) -> None:
+                 verify: bool | str = True, limits: HttpLimits | None = None, budget: TimeBudget | None = None
+                 ) -> None:
         self.target = target
         self.base_url = base_url.rstrip("/")
         self._key = api_key
         self.project = project
         self.limits = limits or HttpLimits()
-        self._session = requests.Session()
+        self.budget = budget or TimeBudget(float("inf"), "no budget")
+        self._session = _ManualRedirects()
         self._session.trust_env = False  # no .netrc credentials or proxy settings from the environment
         self._adapter = WatchedAdapter()
         self._deadline = Deadline(self._adapter, self.limits.total_timeout_s)  # the current exchange's
@@ -88,7 +141,10 @@ class ApiClient:
         self._session.mount("http://", self._adapter)
         self._session.verify = verify
         self._session.headers.update({"Accept": "application/json", "User-Agent": "kubecert"})
-        self._sent_secrets: list[str] = [api_key.reveal()]
+        self._secret_text = SecretText([api_key.reveal()])
+        self.unresponsive: str | None = None  # the first deadline hit: no request is sent after it
+        # (request, where in the answer) of each answer that repeated a credential: ("GET /p (api key)", ("the body",))
+        self.echoes: list[tuple[str, tuple[str, ...]]] = []
 
     def close(self) -> None:
         self._session.close()
@@ -96,38 +152,8 @@ class ApiClient:
     def wrong_key(self) -> str:
         """A well-formed key that is not the user's: for the checks that expect a refusal."""
         key = secrets.token_urlsafe(32)
-        self._sent_secrets.append(key)
+        self._secret_text.add(key)
         return key
-
-    def redact(self, text: str) -> str:
-        for secret in self._sent_secrets:
-            if secret:
-                text = text.replace(secret, REDACTED)
-        return text
-
-    def echoed(self, text: str) -> bool:
-        return any(secret and secret in text for secret in self._sent_secrets)
-
-    def _decoded_redacted(self, document: Any) -> tuple[Any, bool]:
-        """``_redact_document``, walked only when the decoded document holds a credential at all: one pass in
-        C over its text tells, where walking a large answer in Python would cost seconds."""
-        text = json.dumps(document, ensure_ascii=False)
-        if not any(secret and (secret in text or json.dumps(secret)[1:-1] in text) for secret in self._sent_secrets):
-            return document, False
-        return self._redact_document(document)
-
-    def _redact_document(self, value: Any) -> tuple[Any, bool]:
-        """A decoded JSON answer with every credential removed from every string (keys too), and whether
-        one was there: a body may spell the key with JSON escapes that only decoding reveals."""
-        if isinstance(value, str):
-            return self.redact(value), self.echoed(value)
-        if isinstance(value, list):
-            pairs = [self._redact_document(item) for item in value]
-            return [item for item, _ in pairs], any(found for _, found in pairs)
-        if isinstance(value, dict):
-            items = [(self._redact_document(k), self._redact_document(v)) for k, v in value.items()]
-            return {k: v for (k, _), (v, _) in items}, any(kf or vf for (_, kf), (_, vf) in items)
-        return value, False
 
     # --- requests
 
@@ -137,7 +163,42 @@ class ApiClient:
         sent: Sent = Sent.API_KEY,
     ) -> Exchange:
         """Send one request. ``key``/``project``: True the configured value, False/None none, a string
-        that value. Transport failures raise TargetUnavailable with a one-line reason."""
+        that value. Transport failures raise TargetUnavailable with a one-line reason, a deadline or the
+        spent budget TargetUnresponsive."""
+        if self.unresponsive is not None:
+            raise TargetUnresponsive(f"{self.target}: {method} {path} not sent: {self.unresponsive}")
+        self.budget.start()
+        allowed = self.budget.remaining()
+        if allowed <= 0:
+            self.unresponsive = self.budget.message()
+            raise TargetUnresponsive(f"{self.target}: {method} {path} not sent: {self.unresponsive}")
+        outgoing = self._outgoing(method, path, key=key, project=project, params=params, body=body,
+                                  content_type=content_type, sent=sent)
+        heard = _Heard(self._secret_text)
+        by_budget = allowed < self.limits.total_timeout_s
+        deadline = self._deadline = Deadline(self._adapter, min(allowed, self.limits.total_timeout_s))
+        started = time.monotonic()
+        try:
+            with deadline.running():
+                exchange = self._attempts(outgoing, heard, started, deadline)
+        except TargetUnavailable as exc:
+            cut = deadline.expired or time.monotonic() - started >= deadline.seconds
+            said = str(exc)
+            if cut:
+                said = f"{self.target}: " + (f"{outgoing.request} was cut: {self.budget.message()}" if by_budget
+                                             else deadline.message(outgoing.request))
+            said = heard.error(said)
+            self._remember_echo(outgoing, heard)
+            if cut or isinstance(exc, TargetUnresponsive):
+                if self.unresponsive is None:
+                    self.unresponsive = f"the API stopped answering earlier ({said.removeprefix(f'{self.target}: ')})"
+                raise TargetUnresponsive(said) from None
+            raise TargetUnavailable(said) from None
+        self._remember_echo(outgoing, heard)
+        return exchange
+
+    def _outgoing(self, method: str, path: str, *, key: str | bool | None, project: str | bool | None,
+                  params: dict[str, Any] | None, body: Any, content_type: str | None, sent: Sent) -> _Outgoing:
         headers: dict[str, str] = {}
         chosen_key = self._key.reveal() if key is True else (key or None)
         if chosen_key:
@@ -149,119 +210,120 @@ class ApiClient:
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = content_type or "application/json"
-        url = self.base_url + path
-        started = time.monotonic()
-        outgoing = _Outgoing(method, url, path, headers, params, data, sent)
-        deadline = self._deadline = Deadline(self._adapter, self.limits.total_timeout_s)
-        try:
-            with deadline.running():
-                return self._attempts(outgoing, started, deadline)
-        except TargetUnavailable:
-            if deadline.expired:
-                raise TargetUnavailable(f"{self.target}: {deadline.message(f'{method} {path}')}") from None
-            raise
+        return _Outgoing(method, self.base_url + path, path, headers, params, data, sent)
 
-    def _attempts(self, outgoing: _Outgoing, started: float, deadline: Deadline) -> Exchange:
-        method, path = outgoing.method, outgoing.path
+    def _remember_echo(self, outgoing: _Outgoing, heard: _Heard) -> None:
+        if heard.echoed:
+            self.echoes.append((f"{outgoing.request} ({outgoing.sent})", tuple(heard.echoed)))
+
+    def _attempts(self, outgoing: _Outgoing, heard: _Heard, started: float, deadline: Deadline) -> Exchange:
         attempt = 0
         while True:
-            response, error = self._send(method, outgoing.url, headers=outgoing.headers, params=outgoing.params,
-                                         data=outgoing.data, started=started)
+            response, error = self._send(outgoing, heard, started)
             status = response.status_code if response is not None else None
-            if method == "GET" and status in (429, 503) and attempt < self.limits.read_retries:
+            if outgoing.method == "GET" and status in (429, 503) and attempt < self.limits.read_retries:
                 wait = self._backoff(response, attempt)
-                if time.monotonic() + wait - started < self.limits.total_timeout_s:
+                if time.monotonic() + wait - started < deadline.seconds and wait < self.budget.remaining():
                     if response is not None:
                         response.close()
                     time.sleep(wait)
                     attempt += 1
                     continue
-            exchange = self._exchange(method, path, sent=outgoing.sent, response=response, error=error,
-                                      started=started)
-            if deadline.expired and exchange.error is not None:
-                return dataclasses.replace(exchange, error=deadline.message(f"{method} {path}"))
+            exchange = self._exchange(outgoing, heard, response=response, error=error, started=started)
+            if exchange.error is not None and (deadline.expired or time.monotonic() - started > deadline.seconds):
+                raise TargetUnresponsive(f"{self.target}: {deadline.message(outgoing.request)}")
             return exchange
 
     def _backoff(self, response: requests.Response | None, attempt: int) -> float:
         wait: float = self.limits.backoff_s * (2 ** attempt)
-        after = response.headers.get("Retry-After", "") if response is not None else ""
-        if after.strip().isdigit():
-            wait = max(wait, float(after))
+        advised = retry_after_s(response.headers.get("Retry-After"), _utc_now()) if response is not None else None
+        if advised is not None:
+            wait = max(wait, advised)
         return min(wait, self.limits.max_backoff_s)
 
-    def _send(self, method: str, url: str, *, headers: dict[str, str], params: dict[str, Any] | None,
-              data: bytes | None, started: float) -> tuple[requests.Response | None, str | None]:
+    def _send(self, outgoing: _Outgoing, heard: _Heard, started: float
+              ) -> tuple[requests.Response | None, str | None]:
+        method, url, params = outgoing.method, outgoing.url, outgoing.params
         for _ in range(self.limits.max_redirects + 1):
-            try:
-                response = self._request_once(method, url, headers=headers, params=params, data=data)
-            except requests.exceptions.SSLError as exc:
-                raise TargetUnavailable(
-                    f"{self.target}: TLS verification of {_origin(url)} failed ({_reason(exc)}); give the server's "
-                    "CA with --ca-bundle FILE") from None
-            except requests.exceptions.Timeout:
-                raise TargetUnavailable(f"{self.target}: {_origin(url)} did not answer {method} {_path(url)} within "
-                                        f"{self.limits.read_timeout_s:g} s") from None
-            except requests.exceptions.ConnectionError as exc:
-                if _dropped(exc):
-                    raise TargetUnavailable(f"{self.target}: {_origin(url)} closed the connection before answering "
-                                            f"{method} {_path(url)}") from None
-                raise TargetUnavailable(f"{self.target}: cannot connect to {_origin(url)} ({_reason(exc)})") from None
-            except requests.exceptions.RequestException as exc:
-                raise TargetUnavailable(f"{self.target}: request to {_origin(url)} failed: {_reason(exc)}") from None
+            response = self._request_once(outgoing, url, params)
+            heard.response(response)
             if not response.is_redirect:
                 return response, None
-            location = urllib.parse.urljoin(response.url, response.headers.get("Location", ""))
+            location = heard.text(response.headers.get("Location", ""), "the Location header")
+            next_url, refused = _redirect(response.url, response.headers.get("Location", ""))
             response.close()
-            if _origin(location) != _origin(url):
-                return None, (f"redirected to another host ({_origin(location)}); not followed, so the API key was "
-                              "not sent there")
+            if refused is not None:
+                return None, f"redirected to {refused}; not followed, so the API key was not sent there"
+            assert next_url is not None
             if method != "GET":
                 return None, f"redirected ({location}); kubecert does not repeat a {method} at another address"
-            if time.monotonic() - started > self.limits.total_timeout_s:
+            if time.monotonic() - started > self._deadline.seconds:
                 break
-            url, params = location, None
+            url, params = next_url, None
         return None, f"more than {self.limits.max_redirects} redirects"
 
-    def _request_once(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """One request. A GET that went out on a kept-alive connection the server was just closing (no answer
-        at all) is sent once more, at once, on a new connection: servers close idle connections after a few
-        seconds, and a poll interval of the same length races them. A write is never repeated."""
+    def _request_once(self, outgoing: _Outgoing, url: str, params: dict[str, Any] | None) -> requests.Response:
+        """One request, its transport failures as TargetUnavailable. A GET that went out on a kept-alive
+        connection the server was just closing (no answer at all) is sent once more, at once, on a new
+        connection: servers close idle connections after a few seconds, and a poll interval of the same
+        length races them. A write is never repeated."""
+        method = outgoing.method
+        read_timeout = min(self.limits.read_timeout_s, self._deadline.seconds)
         send = functools.partial(self._session.request, method, url, allow_redirects=False, stream=True,
-                                 timeout=(self.limits.connect_timeout_s, self.limits.read_timeout_s), **kwargs)
+                                 timeout=(self.limits.connect_timeout_s, read_timeout), params=params,
+                                 headers=outgoing.headers, data=outgoing.data)
         try:
-            return send()
+            try:
+                return send()
+            except requests.exceptions.ConnectionError as exc:
+                if method != "GET" or not _dropped(exc) or self._deadline.expired:  # a cut by the deadline is final
+                    raise
+                return send()
+        except requests.exceptions.SSLError as exc:
+            raise TargetUnavailable(
+                f"{self.target}: TLS verification of {_origin(url)} failed ({_reason(exc)}); give the server's "
+                "CA with --ca-bundle FILE") from None
+        except requests.exceptions.ConnectTimeout:
+            raise TargetUnresponsive(f"{self.target}: {_origin(url)} could not be reached within "
+                                     f"{self.limits.connect_timeout_s:g} s") from None
+        except requests.exceptions.Timeout:
+            raise TargetUnresponsive(f"{self.target}: {_origin(url)} did not answer {method} {_path(url)} within "
+                                     f"{read_timeout:g} s") from None
         except requests.exceptions.ConnectionError as exc:
-            if method != "GET" or not _dropped(exc) or self._deadline.expired:  # a cut by the deadline is final
-                raise
-            return send()
+            if _dropped(exc):
+                raise TargetUnavailable(f"{self.target}: {_origin(url)} closed the connection before answering "
+                                        f"{method} {_path(url)}") from None
+            raise TargetUnavailable(f"{self.target}: cannot connect to {_origin(url)} ({_reason(exc)})") from None
+        except requests.exceptions.RequestException as exc:
+            raise TargetUnavailable(f"{self.target}: request to {_origin(url)} failed: {_reason(exc)}") from None
 
-    def _exchange(self, method: str, path: str, *, sent: Sent, response: requests.Response | None,
+    def _exchange(self, outgoing: _Outgoing, heard: _Heard, *, response: requests.Response | None,
                   error: str | None, started: float) -> Exchange:
+        """The exchange as evidence: every string in it is what ``heard`` let through."""
+        method, path, sent = outgoing.method, outgoing.path, outgoing.sent
         moment = _utc_now()
         if response is None:
-            return Exchange(method, path, sent, None, elapsed_s=time.monotonic() - started, error=error, at=moment)
+            return Exchange(method, path, sent, None, elapsed_s=time.monotonic() - started,
+                            error=heard.error(error or "") or None, at=moment, echoed=tuple(heard.echoed))
         try:
             body, error = self._read(response, started)
         finally:
             response.close()
         content_type = response.headers.get("Content-Type")
         raw = body.decode("utf-8", "replace")
-        echoed = self.echoed(raw)
-        text = self.redact(raw)
+        text = heard.text(raw, "the body")
         document = None
         if body and content_type and "json" in content_type.lower():
             try:
-                document, hidden = self._decoded_redacted(loads_bounded(raw))
+                document = heard.document(loads_bounded(raw), "the body")
             except JsonTooDeep as exc:
                 error = error or f"the JSON answer is not used: {exc}"
             except JsonError:
                 pass  # not JSON after all: the rules that need JSON say so
-            else:
-                if hidden and not echoed:  # escaped in the body: show it decoded, and redacted
-                    text = json.dumps(document, ensure_ascii=False)
-                echoed = echoed or hidden
-        return Exchange(method, path, sent, response.status_code, content_type, time.monotonic() - started,
-                        len(body), document, text[:_TEXT_LIMIT], error, moment, echoed)
+        return Exchange(method, path, sent, response.status_code,
+                        heard.text(content_type, "the Content-Type header") if content_type else None,
+                        time.monotonic() - started, len(body), document, text[:_TEXT_LIMIT],
+                        heard.error(error) if error else None, moment, tuple(heard.echoed))
 
     def _read(self, response: requests.Response, started: float) -> tuple[bytes, str | None]:
         chunks: list[bytes] = []
@@ -271,12 +333,38 @@ class ApiClient:
                 size += len(chunk)
                 if size > self.limits.max_body_bytes:
                     return b"".join(chunks), f"answer larger than {self.limits.max_body_bytes} bytes; not read"
-                if time.monotonic() - started > self.limits.total_timeout_s:
-                    return b"".join(chunks), f"answer not read within {self.limits.total_timeout_s:g} s"
+                if time.monotonic() - started > self._deadline.seconds:
+                    return b"".join(chunks), f"answer not read within {self._deadline.seconds:g} s"
                 chunks.append(chunk)
         except requests.exceptions.RequestException as exc:
             return b"".join(chunks), f"answer cut short: {_reason(exc)}"
         return b"".join(chunks), None
+
+
+class _ManualRedirects(requests.Session):
+    """A session that leaves redirects to ``_send``: requests would parse a redirect's Location even when told
+    not to follow it (to offer ``Response.next``), and a hostile one ("https://[x") raises a bare ValueError."""
+
+    def get_redirect_target(self, resp: requests.Response) -> None:
+        return None
+
+
+def _redirect(current: str, location: str) -> tuple[str | None, str | None]:
+    """(the address to follow, None), or (None, where it leads and why that is refused): a redirect is followed
+    only to the same scheme, host and port, and never to an address with user credentials in it."""
+    if not location:
+        return None, "no address (a redirect without Location)"
+    try:
+        joined = urllib.parse.urljoin(current, location)
+        target = _origin(joined)
+        userinfo = urllib.parse.urlsplit(joined).username is not None
+    except ValueError:
+        return None, "an address that is not a URL"
+    if target != _origin(current):
+        return None, f"another host ({target})"
+    if userinfo:
+        return None, "an address with user credentials in it"
+    return joined, None
 
 
 def _dropped(exc: requests.exceptions.ConnectionError) -> bool:
@@ -285,6 +373,7 @@ def _dropped(exc: requests.exceptions.ConnectionError) -> bool:
 
 
 def _origin(url: str) -> str:
+    """scheme://host:port; ValueError when the port is not one."""
     parts = urllib.parse.urlsplit(url)
     port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 0)
     return f"{parts.scheme}://{parts.hostname}:{port}"

@@ -39,8 +39,18 @@ from kubecert.profiles import Profile
 from kubecert.targets.base import Target, split_uri, stderr_progress
 from kubecert.targets.cluster.access import KubeconfigAccess, KubeconfigRefused, access_from_file
 from kubecert.targets.cluster.trust import KubeconfigTrust
-from kubecert.targets.errors import TargetError, TargetUnavailable
-from kubecert.targets.palette import DEFAULT_KEY_ENV, DEFAULT_POLL_S, parse, spc, upgrade, watch
+from kubecert.targets.deadline import TimeBudget
+from kubecert.targets.errors import TargetError, TargetUnavailable, TargetUnresponsive
+from kubecert.targets.palette import (
+    DEFAULT_KEY_ENV,
+    DEFAULT_POLL_S,
+    DEFAULT_REQUEST_DEADLINE_S,
+    DEFAULT_TIME_BUDGET_S,
+    parse,
+    spc,
+    upgrade,
+    watch,
+)
 from kubecert.targets.palette.http import ApiClient, Credential, HttpLimits
 
 T = TypeVar("T")
@@ -68,6 +78,11 @@ class PaletteTarget(Target):
     def __init__(self, uri: str, profile: Profile, options: Mapping[str, Any], facts: NodeFacts | None = None) -> None:
         super().__init__(uri, _with_deadline(uri, profile, options), options, facts)
         self.poll_s = _positive(uri, options.get("poll-interval"), "--poll-interval", DEFAULT_POLL_S)
+        deadline_s = _positive(uri, options.get("api-deadline"), "--api-deadline", DEFAULT_REQUEST_DEADLINE_S)
+        self.limits = HttpLimits(connect_timeout_s=min(HttpLimits.connect_timeout_s, deadline_s),
+                                 read_timeout_s=min(HttpLimits.read_timeout_s, deadline_s), total_timeout_s=deadline_s)
+        self.budget = TimeBudget(_positive(uri, options.get("api-time-budget"), "--api-time-budget",
+                                           DEFAULT_TIME_BUDGET_S), "--api-time-budget")
         self._connection: Connection | None = None
         self._client: ApiClient | None = None
         self._pools: list[tuple[str, bool]] | None = None
@@ -135,7 +150,7 @@ class PaletteTarget(Target):
 
                 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
             self._client = ApiClient(self.id, c.base_url, c.api_key, c.project_uid, verify=c.verify,
-                                     limits=HttpLimits())
+                                     limits=self.limits, budget=self.budget)
         return self._client
 
     def close(self) -> None:
@@ -189,6 +204,8 @@ class PaletteTarget(Target):
             if cluster is None:
                 return Sample(moment, (), certs, None, _failure("the cluster object", cluster_ex))
             machines, error = self._machines(cluster.cloud_type, cluster.config_uid)
+        except TargetUnresponsive:
+            raise  # nothing more will be asked: the look, and what waits on it, ends here
         except TargetUnavailable as exc:
             return Sample(moment, (), (), None, str(exc))
         return Sample(moment, tuple(machines), tuple(certs), cluster, error)
@@ -238,6 +255,14 @@ class PaletteTarget(Target):
 
     def _probe_access(self) -> AccessProbes:
         client = self.client()
+        try:
+            self.observe()
+        except TargetUnresponsive:
+            raise
+        except TargetUnavailable as exc:  # a wrong key, say: the probes' answers would mean nothing
+            return AccessProbes(self.connection().cluster_uid, (), 0, echoed_elsewhere=tuple(client.echoes),
+                                unavailable=str(exc))
+        earlier = tuple(client.echoes)  # the observation's answers that repeated a credential
         certs, cluster = self._cluster_path("/k8certificates"), self._cluster_path()
         exchanges = []
         for path in (certs, cluster):
@@ -247,8 +272,7 @@ class PaletteTarget(Target):
         exchanges.append(client.request("GET", certs, project=foreign, sent=Sent.FOREIGN_PROJECT))
         unknown = f"/v1/spectroclusters/{secrets.token_hex(12)}/k8certificates"
         exchanges.append(client.request("GET", unknown, sent=Sent.UNKNOWN_CLUSTER))
-        return AccessProbes(self.connection().cluster_uid, tuple(exchanges), secrets_sent=3,
-                            echoed=tuple(f"{e.method} {e.path} ({e.sent})" for e in exchanges if e.echoed_credential))
+        return AccessProbes(self.connection().cluster_uid, tuple(exchanges), secrets_sent=3, echoed_elsewhere=earlier)
 
     def renew(self, *, key: str | bool | None = True, sent: Sent = Sent.API_KEY) -> Exchange:
         return self.client().request("PATCH", self._cluster_path("/k8certificates/renew"), key=key, sent=sent)

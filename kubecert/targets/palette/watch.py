@@ -96,6 +96,11 @@ def _request_and_watch(target: PaletteApi, record: R, operation: _Operation) -> 
 
 
 def _watch(target: PaletteApi, record: RenewalRecord, operation: _Operation) -> None:
+    with target.budget.set_aside():  # the renewal deadline bounds this wait, not the target's time budget
+        _watch_until_done(target, record, operation)
+
+
+def _watch_until_done(target: PaletteApi, record: RenewalRecord, operation: _Operation) -> None:
     deadline = record.requested_at + dt.timedelta(seconds=record.deadline_s)
     stable_since: dt.datetime | None = None
     last_line, last_report = "", 0.0
@@ -176,16 +181,21 @@ def refused_renewal(target: PaletteApi) -> UnauthenticatedRenewal:
         # Something started: let it finish, so the checks after this one find the platform at rest.
         target.progress(f"{target.id} an unauthenticated renew request changed the platform ({probe.changes[0]}); "
                         "waiting for it to settle")
-        deadline = time.monotonic() + target.profile.renewal_deadline_seconds
-        probe.settled = False
-        while time.monotonic() < deadline:
-            sample = target.sample()
-            probe.samples.append(sample)
-            if sample.error is None and not _busy(sample.machines, sample.cluster):
-                probe.settled = True
-                break
-            time.sleep(target.poll_s)
+        with target.budget.set_aside():  # bounded by the renewal deadline instead
+            probe.settled = _settled(target, probe)
     return probe
+
+
+def _settled(target: PaletteApi, probe: UnauthenticatedRenewal) -> bool:
+    """Whether the platform came to rest within the renewal deadline (each look kept in ``probe``)."""
+    deadline = time.monotonic() + target.profile.renewal_deadline_seconds
+    while time.monotonic() < deadline:
+        sample = target.sample()
+        probe.samples.append(sample)
+        if sample.error is None and not _busy(sample.machines, sample.cluster):
+            return True
+        time.sleep(target.poll_s)
+    return False
 
 
 def _busy(machines: Iterable[Machine], cluster: ClusterObject | None) -> bool:
