@@ -16,11 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from kubecert.inventory.facts import NodeFacts
+from kubecert.text import shown
 
 AUTO = "auto"
 RENEWAL_MODES = ("in-place", "repave")
 FILE_MODE_STRICTNESS = ("kubeadm", "cis")
 MAX_PROFILE_BYTES = 64 * 1024
+# A century bounds every period and horizon (in days, or in seconds for the *_seconds ones): no certificate is
+# meant to live longer, and dates a run computes from today stay within the years datetime can hold (to 9999).
+MAX_DAYS = 36_500
 
 
 class ProfileError(ValueError):
@@ -122,13 +126,36 @@ def _checked(overrides: Mapping[str, Any], origin: str) -> dict[str, Any]:
         if key not in _FIELD_TYPES:
             known = ", ".join(sorted([*_FIELD_TYPES, *NodeFacts.FIELDS]))
             raise ProfileError(f"{origin}: unknown profile parameter {key!r} (known: {known})")
-        if key in _INT_FIELDS:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ProfileError(f"{origin}: {key} must be a whole number ≥ 0, got {value!r}")
-        elif not isinstance(value, str):
-            raise ProfileError(f"{origin}: {key} must be text, got {value!r}")
+        problem = parameter_problem(key, value)
+        if problem is not None:
+            raise ProfileError(f"{origin}: {key} {problem}")
         checked[key] = value
     return checked
+
+
+def parameter_problem(name: str, value: Any) -> str | None:
+    """Why ``value`` cannot be the profile parameter ``name`` (a known one), or None."""
+    if name in _INT_FIELDS:
+        bound = MAX_DAYS if name.endswith("_days") else MAX_DAYS * 86_400
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= bound:
+            return f"must be a whole number from 0 to {bound}, got {_brief(value)}"
+    elif not isinstance(value, str):
+        return f"must be text, got {_brief(value)}"
+    return None
+
+
+def _brief(value: Any) -> str:
+    text = repr(value)
+    return shown(text if len(text) <= 60 else text[:60] + "…")
+
+
+def parameters_problem(parameters: Mapping[str, Any]) -> str | None:
+    """The first known parameter of ``parameters`` whose value cannot be one (parameters of a report read back)."""
+    for name, value in parameters.items():
+        problem = parameter_problem(name, value) if name in _FIELD_TYPES else None
+        if problem is not None:
+            return f"{name}: {problem}"
+    return None
 
 
 def _validated(profile: Profile, origin: str) -> Profile:

@@ -12,7 +12,7 @@ import pytest
 
 from kubecert.inventory.facts import NodeFacts
 from kubecert.options import CHECK_OPTIONS, FACT_OPTIONS, Option, values_of
-from kubecert.profiles import ProfileError, check_spec, declared_facts
+from kubecert.profiles import MAX_DAYS, ProfileError, check_spec, declared_facts
 from kubecert.reports.outputs import FORMATS, ReportPaths
 from kubecert.targets import fleetfile
 
@@ -46,12 +46,15 @@ def add_options(parser: pytest.Parser, options: Iterable[Option] = CHECK_OPTIONS
 
 
 def parse_at(text: str) -> dt.datetime:
-    """A date or date-time; without a zone it is UTC."""
+    """A date or date-time, in UTC (without a zone it is UTC): every report writes it so."""
     try:
         moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise pytest.UsageError(f"--at {text!r}: expected a date like 2027-01-31 or 2027-01-31T12:00:00Z") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    except OverflowError:
+        raise pytest.UsageError(f"--at {text!r}: in UTC that is outside the years 0001 to 9999") from None
 
 
 def settings_from(config: pytest.Config, target_options: Iterable[Option]) -> Settings:
@@ -64,6 +67,9 @@ def settings_from(config: pytest.Config, target_options: Iterable[Option]) -> Se
         raise pytest.UsageError(str(exc)) from None
     overrides: dict[str, Any] = {}
     if values["min-remaining"] is not None:
+        if values["min-remaining"] > MAX_DAYS:
+            raise pytest.UsageError(f"--min-remaining {values['min-remaining']}: at most {MAX_DAYS} days (a century, "
+                                    "longer than any certificate is meant to live)")
         overrides["min_remaining_days"] = values["min-remaining"]
     if values["fleet"] and values["per-check"]:
         raise pytest.UsageError("--fleet and --per-check ask for different modes: give one")
