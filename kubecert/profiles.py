@@ -9,6 +9,7 @@ returned beside the profile, never inside it.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import cache
@@ -89,17 +90,18 @@ def check_spec(spec: str) -> None:
 def load_file(path: Path) -> tuple[Profile, NodeFacts]:
     """A user's profile: ``extends`` a built-in (default kubeadm) and overrides any parameter; node facts
     it declares come back beside it."""
-    if not path.is_file():
+    if not os.path.lexists(path):
         known = ", ".join([AUTO, *BUILTIN])
         raise ProfileError(f"profile {str(path)!r} is neither a built-in profile ({known}) nor a file")
     # PyYAML only for a profile file: the catalog reads the parameters' names from here, and `kubecert rules`
     # reads no YAML.
     from kubecert.inventory.safe_yaml import YamlError, load_bounded
+    from kubecert.userfiles import UserFileError, read_user_file
 
     try:
-        document = load_bounded(path.read_bytes(), max_bytes=MAX_PROFILE_BYTES)
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot read the profile: {exc.strerror or exc}") from None
+        document = load_bounded(read_user_file(path, "profile", MAX_PROFILE_BYTES).data, max_bytes=MAX_PROFILE_BYTES)
+    except UserFileError as exc:
+        raise ProfileError(str(exc)) from None
     except YamlError as exc:
         raise ProfileError(f"{path}: {exc}") from None
     if not isinstance(document, dict):

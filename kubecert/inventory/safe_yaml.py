@@ -84,7 +84,7 @@ class _Scan:
         self.sizes: dict[str, int] = {}  # anchor → expanded nodes of what it names
         self.heights: dict[str, int] = {}  # anchor → how deep what it names nests, aliases expanded
         self.stack: list[_Collection] = []
-        self.total = self.documents = 0
+        self.total = self.documents = self.aliases = 0
 
     def see(self, event: Any) -> None:
         if isinstance(event, yaml.DocumentStartEvent):
@@ -127,6 +127,7 @@ class _Scan:
                 raise YamlError(f"nested deeper than {self.max_depth} levels through alias *{anchor[:80]}{_at(event)}")
             self._nested(height)
             self.total += self.sizes.get(anchor, 1)
+            self.aliases += 1
         else:
             self.total += 1
             if isinstance(event, yaml.CollectionStartEvent):
@@ -136,8 +137,11 @@ class _Scan:
                 self.stack.append(_Collection(event.anchor, self.total, mapping, set()))
             elif event.anchor:
                 self.sizes[event.anchor] = 1
-        if self.total > self.max_nodes:
+        if self.total > self.max_nodes and self.aliases:
             raise YamlError(f"aliases expand it to more than {self.max_nodes} nodes (a YAML bomb?); not read")
+        if self.total > self.max_nodes:
+            raise YamlError(f"more than {self.max_nodes} entries (YAML nodes: keys, values and list items), the "
+                            f"bound on what is read from one file{_at(event)}; not read")
 
 
 def _at(event: Any) -> str:

@@ -58,10 +58,19 @@ def _object(cls: type, definitions: dict[str, Any]) -> dict[str, Any]:
             schema = {**schema, "description": f.metadata["doc"]}
         if "const" in f.metadata:
             schema = {**schema, "const": f.metadata["const"]}
+        if "format" in f.metadata:
+            schema = _formatted(schema, f.metadata["format"])
         properties[f.name] = schema
         if not f.metadata.get("omit_if_none"):
             required.append(f.name)
     return {"type": "object", "required": required, "properties": properties, "additionalProperties": False}
+
+
+def _formatted(schema: dict[str, Any], form: str) -> dict[str, Any]:
+    """``schema`` with its string (of a field that may be null: its string choice) in ``form``."""
+    if "anyOf" in schema:
+        return {**schema, "anyOf": [_formatted(choice, form) for choice in schema["anyOf"]]}
+    return {**schema, "format": form} if schema.get("type") == "string" else schema
 
 
 _SIMPLE = {str: "string", int: "integer", float: "number", bool: "boolean"}

@@ -27,6 +27,8 @@ from kubecert.targets.base import Target, split_uri
 from kubecert.targets.cluster.client import ClusterClient, ReadProblem
 from kubecert.targets.cluster.handshake import host_and_port, served_certificate
 from kubecert.targets.errors import TargetError, TargetUnavailable
+from kubecert.text import shown
+from kubecert.userfiles import what_is
 
 SERVED = "served-apiserver"  # the served certificate's name in the inventory and the reports
 _QUERY_KEYS = ("context",)
@@ -72,8 +74,9 @@ class KubeconfigTarget(Target):
             self._client = None
 
     def _read_kubeconfig(self) -> KubeconfigRecord:
-        if not self.kubeconfig.is_file():
-            raise TargetUnavailable(f"{self.id}: the kubeconfig {self.kubeconfig} does not exist")
+        unusable = what_is(self.kubeconfig)
+        if unusable is not None:
+            raise TargetUnavailable(f"{self.id}: the kubeconfig {shown(str(self.kubeconfig))} {unusable}")
         try:
             record = load_kubeconfig(self.kubeconfig, context=self.context)
         except ReadFailure as failure:
