@@ -279,6 +279,8 @@ def report_cases(report: dict[str, Any]) -> list[Case]:
     first_failed = next(n for n, r in enumerate(report["results"]) if r["evidence"])
     brief = [  # the findings of issue 20, each by name
         _json_case("rule-is-a-list", "results[0].rule: expected text", _set(report, ["results", 0, "rule"], ["x"])),
+        _json_case("rule-not-an-id", 'results[0].rule: "]]>" is not of the form ^KC-',
+                   _set(report, ["results", 0, "rule"], "]]>")),
         _json_case("status-bogus", 'results[0].status: "bogus" is not one of',
                    _set(report, ["results", 0, "status"], "bogus")),
         _json_case("message-null", "results[0].message: expected text, got null",

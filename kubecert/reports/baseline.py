@@ -128,11 +128,12 @@ def dumps(entries: Iterable[Entry], source: str) -> str:
 
 def load(path: Path) -> Baseline:
     """The baseline at ``path`` (named by --baseline), read as hostile input (reading.py)."""
-    from kubecert.reports import reading
+    from kubecert.reports import reading, validate
 
     kind = f"a {BASELINE_SCHEMA} file (write one with kubecert baseline write)"
     try:
-        document = reading.read(path, "--baseline", MAX_BASELINE_BYTES, DOCUMENT_SCHEMA, kind)
+        document = reading.read(path, "--baseline", MAX_BASELINE_BYTES, kind,
+                                lambda found: validate.problem(found, DOCUMENT_SCHEMA))
     except ValueError as exc:
         raise BaselineError(str(exc)) from None
     entries = [

@@ -150,16 +150,24 @@ def dumps(report: Report | Mapping[str, Any]) -> str:
 
 
 def load(path: Path, option: str = "") -> dict[str, Any]:
-    """A report written by kubecert, read as hostile input and valid against the shipped schema, types
-    included (reading.py); ValueError names the file (as ``option`` names it) and the field when it is not one."""
-    from kubecert.profiles import parameters_problem
+    """A report written by kubecert, read as hostile input (reading.py) and valid by ``problem``; ValueError
+    names the file (as ``option`` names it) and the field when it is not one."""
     from kubecert.reports import reading
+
+    return reading.read(path, option, reading.MAX_REPORT_BYTES, f"a {SCHEMA} report", problem)
+
+
+def problem(document: dict[str, Any]) -> str | None:
+    """Where ``document`` is not a report kubecert wrote (its schema, types included, and the profile
+    parameters' types and ranges), or None: what reads it afterwards may index and render it."""
+    from kubecert.profiles import parameters_problem
+    from kubecert.reports import validate
     from kubecert.reports.schema import shipped
 
-    def parameters(document: dict[str, Any]) -> str | None:
-        profiles = [("profile", document["profile"])]
-        profiles += [(f"targets[{n}].profile", t["profile"]) for n, t in enumerate(document["targets"])]
-        return next((f"{where}.parameters.{found}" for where, profile in profiles
-                     if (found := parameters_problem(profile["parameters"])) is not None), None)
-
-    return reading.read(path, option, reading.MAX_REPORT_BYTES, shipped(), f"a {SCHEMA} report", checks=parameters)
+    found = validate.problem(document, shipped())
+    if found is not None:
+        return found
+    profiles = [("profile", document["profile"])]
+    profiles += [(f"targets[{n}].profile", t["profile"]) for n, t in enumerate(document["targets"])]
+    return next((f"{where}.parameters.{found}" for where, profile in profiles
+                 if (found := parameters_problem(profile["parameters"])) is not None), None)

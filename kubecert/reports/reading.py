@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from kubecert.inventory.safe_json import depth
-from kubecert.reports import validate
+from kubecert.reports.validate import show_value
 from kubecert.userfiles import named, read_user_file
 
 # A fleet's report takes about 110 KB a cluster: 256 MiB holds some 2,000 clusters (merge shards of fewer).
@@ -34,11 +34,11 @@ class _Refused(ValueError):
     pass
 
 
-def read(path: Path, option: str, max_bytes: int, schema: Mapping[str, Any], kind: str, *,
-         checks: Callable[[dict[str, Any]], str | None] | None = None) -> dict[str, Any]:
-    """The document at ``path`` (named by ``option``, "" when the command's own argument), valid against
-    ``schema``, or DocumentError; ``kind`` is what it must be ("a kubecert.report/v1 report"); ``checks``
-    judges what the schema cannot say."""
+def read(path: Path, option: str, max_bytes: int, kind: str,
+         problem: Callable[[dict[str, Any]], str | None]) -> dict[str, Any]:
+    """The document at ``path`` (named by ``option``, "" when the command's own argument) that ``problem``
+    finds nothing wrong with (its schema, and what a schema cannot say), or DocumentError; ``kind`` is what it
+    must be ("a kubecert.report/v1 report")."""
     data = read_user_file(path, option, max_bytes).data  # UserFileError is a ValueError: callers take both
     try:
         document = strict_json(data)
@@ -46,7 +46,7 @@ def read(path: Path, option: str, max_bytes: int, schema: Mapping[str, Any], kin
         raise DocumentError(f"{named(option, path)}: not JSON kubecert reads: {exc}") from None
     if not isinstance(document, dict):
         raise DocumentError(f"{named(option, path)}: not {kind}: the document is not a JSON object")
-    found = validate.problem(document, schema) or (checks(document) if checks is not None else None)
+    found = problem(document)
     if found is not None:
         raise DocumentError(f"{named(option, path)}: not {kind}: {found}")
     return document
@@ -79,7 +79,7 @@ def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(document) != len(pairs):
         seen: set[str] = set()
         duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
-        raise _Refused(f"the key {validate.show_value(duplicate)} appears twice in one object")
+        raise _Refused(f"the key {show_value(duplicate)} appears twice in one object")
     return document
 
 

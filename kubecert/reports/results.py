@@ -27,6 +27,13 @@ def _doc(text: str, **extra: Any) -> Any:
     return {"doc": text, **extra}
 
 
+RULE_ID = "^KC-[A-Z0-9]+-[0-9]+$"  # the catalog's IDs; OSCAL and JUnit use them as identifiers
+
+
+def _rule(text: str) -> Any:
+    return _doc(text, pattern=RULE_ID)
+
+
 def _moment(text: str, **extra: Any) -> Any:
     """A date and time (RFC 3339), which a report read back must hold as one."""
     return _doc(text, format="date-time", **extra)
@@ -46,7 +53,7 @@ class SourceRecord:
 class Result:
     """One rule judged on one target."""
 
-    rule: str = field(metadata=_doc("the catalog rule ID, e.g. KC-VAL-01"))
+    rule: str = field(metadata=_rule("the catalog rule ID, e.g. KC-VAL-01"))
     target: str = field(metadata=_doc("the target's id (its URI)"))
     status: Status = field(metadata=_doc("the verdict"))
     message: str = field(metadata=_doc("what was found, naming every offender"))
@@ -146,7 +153,7 @@ class Tool:
 class CoverageEntry:
     """A catalog rule and whether this run could check it."""
 
-    rule: str = field(metadata=_doc("the rule ID"))
+    rule: str = field(metadata=_rule("the rule ID"))
     title: str = field(metadata=_doc("the rule's title"))
     implemented: bool = field(metadata=_doc("false when this version of kubecert has no check for it"))
     results: int = field(metadata=_doc("how many results of this report judge it"))
@@ -156,7 +163,7 @@ class CoverageEntry:
 class StaleEntry:
     """A baseline entry that accepted nothing, though its rule was judged on its target."""
 
-    rule: str = field(metadata=_doc("the rule ID"))
+    rule: str = field(metadata=_rule("the rule ID"))
     target: str = field(metadata=_doc("the target's identity"))
     offender: str = field(metadata=_doc("the offender it accepts"))
     why: str = field(metadata=_doc("why it matched nothing: the offender passes now, shows something else than "

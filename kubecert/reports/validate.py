@@ -2,15 +2,17 @@
 included, so that what reads it afterwards may index it without a traceback.
 
 The schemas kubecert ships use a small part of JSON Schema, and this checks exactly that part: ``type``,
-``enum``, ``const``, ``required``, ``properties``, ``additionalProperties``, ``items``, ``anyOf``, local
-``$ref``, and the formats ``date-time`` (RFC 3339 in UTC, as kubecert writes it) and ``date``. Beyond the
-schema, every string (keys too, and inside open objects such as evidence facts) is bounded. The first
-problem found is returned as ``field.path: what is wrong``, with any text from the document escaped.
+``enum``, ``const``, ``pattern``, ``required``, ``properties``, ``additionalProperties``, ``items``,
+``anyOf``, local ``$ref``, and the formats ``date-time`` (RFC 3339 in UTC, as kubecert writes it) and
+``date``. Beyond the schema, every string (keys too, and inside open objects such as evidence facts) is
+bounded. The first problem found is returned as ``field.path: what is wrong``, with any text from the
+document escaped.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -134,6 +136,9 @@ class _Checker:
         if not _is_text(value):
             raise self.fail(path, "not Unicode text: it holds a lone surrogate (\\ud800-\\udfff), which no report "
                                   "can be written with")
+        pattern = schema.get("pattern")
+        if pattern is not None and not _matches(pattern, value):
+            raise self.fail(path, f"{show_value(value)} is not of the form {pattern}")
         form = schema.get("format")
         if form == "date-time" and not _is_moment(value, _DATE_TIME):
             raise self.fail(path, f"{show_value(value)} is not a date and time in UTC as kubecert writes it "
@@ -173,6 +178,16 @@ class _Checker:
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 self._open(item, field_path(path, index))
+
+
+@functools.cache
+def _pattern(pattern: str) -> re.Pattern[str]:
+    # JSON Schema's $ (ECMA-262) ends the text; Python's would also match before a final line break
+    return re.compile(pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern)
+
+
+def _matches(pattern: str, value: str) -> bool:
+    return _pattern(pattern).search(value) is not None
 
 
 def _is_text(value: str) -> bool:
