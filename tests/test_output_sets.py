@@ -1,6 +1,6 @@
-"""A folder holds one run's set of reports: a second run into it while the first writes is refused, naming the
-first; the set is written as a whole, so a report that cannot be rendered leaves none of the set and the
-previous one as it was; ``report merge`` validates every input before writing anything."""
+"""One run writes a report at a time: a second run that would write a report of the first while it runs is
+refused, naming the first; the set is written as a whole, so a report that cannot be rendered leaves none of
+the set and the previous one as it was; ``report merge`` validates every input before writing anything."""
 
 from __future__ import annotations
 
@@ -44,28 +44,28 @@ def good_report(tmp_path: Path, tree: Path, name: str) -> Path:
     return tmp_path / name
 
 
-def test_a_second_run_into_a_held_folder_is_refused_naming_the_first(tmp_path: Path, reference_tree: Any) -> None:
-    from kubecert.reports.folder_lock import FolderLock
+def test_a_second_run_into_the_same_reports_is_refused_naming_the_first(tmp_path: Path, reference_tree: Any) -> None:
+    from kubecert.reports.report_lock import ReportLock
 
     before = previous_set(tmp_path / "out", NAMES)
     report = good_report(tmp_path, reference_tree.root, "a.json")
-    lock = FolderLock([tmp_path / "out"])
+    lock = ReportLock([tmp_path / "out" / "kubecert.html"])  # one of the set is enough to refuse the set
     lock.acquire("kubecert check --target pki:/srv/cp-1: process 4242 on ci-7, since 2027-01-31T12:00:00Z")
     try:
         for argv in (["check", "--target", f"pki:{reference_tree.root / 'pki'}", "--output-dir", "out"],
                      ["report", "merge", str(report), "--output-dir", "out"]):
             refused = kubecert(*argv, cwd=tmp_path)
             assert refused.returncode == 3, refused.stdout + refused.stderr
-            assert "out: another kubecert run is writing its reports there (kubecert check --target pki:/srv/cp-1: " \
-                   "process 4242 on ci-7, since 2027-01-31T12:00:00Z)" in refused.stderr
-            assert {k: v for k, v in contents(tmp_path / "out").items() if k != ".kubecert.lock"} == before
+            assert "out/kubecert.html: another kubecert run is writing this report (kubecert check --target " \
+                   "pki:/srv/cp-1: process 4242 on ci-7, since 2027-01-31T12:00:00Z)" in refused.stderr
+            assert {k: v for k, v in contents(tmp_path / "out").items() if k != ".kubecert.html.lock"} == before
     finally:
         lock.release()
     assert contents(tmp_path / "out") == before  # the lock went with its holder
 
 
-def test_a_run_holds_its_folder_until_its_reports_are_written(tmp_path: Path, reference_tree: Any) -> None:
-    from kubecert.reports.folder_lock import FolderLock, FolderLockError
+def test_a_run_holds_its_reports_until_they_are_written(tmp_path: Path, reference_tree: Any) -> None:
+    from kubecert.reports.report_lock import ReportLock, ReportLockError
 
     (tmp_path / "hold_plugin.py").write_text(HOLD)
     env = {"KUBECERT_TEST_HOLD": str(tmp_path), "PYTHONPATH": str(tmp_path)}
@@ -80,9 +80,12 @@ def test_a_run_holds_its_folder_until_its_reports_are_written(tmp_path: Path, re
                 break
             time.sleep(0.01)
         assert (tmp_path / "started").exists(), first.communicate(timeout=60)
-        with pytest.raises(FolderLockError, match=r"another kubecert run is writing its reports there \(kubecert "
+        with pytest.raises(ReportLockError, match=r"another kubecert run is writing this report \(kubecert "
                                                   r"check --plugin hold_plugin .*: process \d+ on "):
-            FolderLock([tmp_path / "out"]).acquire("the test")
+            ReportLock([tmp_path / "out" / "kubecert.json"]).acquire("the test")
+        free = ReportLock([tmp_path / "out" / "other.json"])  # another file of the folder is not the run's
+        free.acquire("the test")
+        free.release()
         (tmp_path / "go").write_text("")
         out, err = first.communicate(timeout=300)
     finally:

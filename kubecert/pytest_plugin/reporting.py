@@ -24,8 +24,8 @@ from kubecert.pytest_plugin.session import READS_KEY, KubecertSession
 from kubecert.pytest_plugin.terminal import CATALOG_ITEM, COMPACT_PLUGIN, baseline_lines, summary_lines
 from kubecert.reports import baseline, canonical, outputs
 from kubecert.reports.citations import rule_fields
-from kubecert.reports.folder_lock import FolderLock, FolderLockError, this_run
 from kubecert.reports.redact import redact_command_line
+from kubecert.reports.report_lock import ReportLock, ReportLockError, this_run
 from kubecert.reports.results import ProfileRecord, Report, Result, Status, TargetRecord
 from kubecert.rules import catalog
 
@@ -48,7 +48,7 @@ class Reporter:
         self.readers: defaultdict[str, list[str]] = defaultdict(list)  # target → the xdist workers that read it
         self.report: Report | None = None
         self.baseline: baseline.Baseline | None = None
-        self.lock = FolderLock(session.settings.reports.folders())
+        self.lock = ReportLock(session.settings.reports.paths.values())
 
     def _junit(self) -> Path | None:
         """pytest's own --junitxml, when given under plain pytest (kubecert writes its own with --kubecert-junitxml)."""
@@ -56,8 +56,8 @@ class Reporter:
         return Path(xmlpath) if xmlpath else None
 
     def check_outputs(self) -> None:
-        """Every report path is writable, every baseline readable and no other run writes reports where this
-        one will (its folders are held until the reports are written), or the run stops now with a usage error."""
+        """Every report path is writable, every baseline readable and no other run writes a report this one
+        will (they are held until written: report_lock.py), or the run stops now with a usage error."""
         settings = self.session.settings
         found = settings.reports.problems() + outputs.problems([("--junitxml", self._junit())])
         if found:
@@ -71,7 +71,7 @@ class Reporter:
                 raise pytest.UsageError(str(exc)) from None
         try:
             self.lock.acquire(this_run(self._command_line()))
-        except FolderLockError as exc:
+        except ReportLockError as exc:
             raise pytest.UsageError(str(exc)) from None
 
     @pytest.hookimpl

@@ -77,13 +77,13 @@ def run_baseline_write(args: argparse.Namespace) -> int:
 
 def run_merge(args: argparse.Namespace) -> int:
     """Every input is read and validated, and the merge made, before anything is written; the output set is
-    then written as a whole while its folders are held (folder_lock.py), so a refusal or a failure leaves
+    then written as a whole while its files are held (report_lock.py), so a refusal or a failure leaves
     the previous set as it was."""
     from kubecert.reports import canonical
-    from kubecert.reports.folder_lock import FolderLock, FolderLockError, this_run
     from kubecert.reports.merge import MergeError, merge
     from kubecert.reports.outputs import ReportPaths
     from kubecert.reports.redact import redact_command_line
+    from kubecert.reports.report_lock import ReportLock, ReportLockError, this_run
 
     chosen = {fmt.option: getattr(args, fmt.option) for fmt in FORMATS if getattr(args, fmt.option)}
     paths = ReportPaths.resolve(chosen, args.output_dir)
@@ -103,10 +103,10 @@ def run_merge(args: argparse.Namespace) -> int:
         merged = merge(loaded, command_line)
     except MergeError as exc:
         return _fail(f"report merge: {exc}")
-    lock = FolderLock(paths.folders())
+    lock = ReportLock(paths.paths.values())
     try:
         lock.acquire(this_run(command_line))
-    except FolderLockError as exc:
+    except ReportLockError as exc:
         return _fail(f"report merge: {exc}")
     try:
         written, failed = paths.write(merged, complete=True)

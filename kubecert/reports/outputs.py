@@ -86,10 +86,6 @@ class ReportPaths:
                 found.append(f"--{fmt.option} needs pip install 'kubecert[{EXTRA}]' ({fmt.needs} is not installed)")
         return found
 
-    def folders(self) -> list[Path]:
-        """The folders the reports go into (each held by the run: folder_lock.py)."""
-        return sorted({path.parent for path in self.paths.values()})
-
     def write(self, document: Mapping[str, Any], complete: bool) -> tuple[list[Path], list[str]]:
         """Every report, as one set: each is rendered into a temporary file beside its destination, and only
         when all are there are they renamed into place, so a report that cannot be rendered or written leaves
