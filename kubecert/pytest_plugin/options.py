@@ -13,6 +13,8 @@ import pytest
 from kubecert.inventory.facts import NodeFacts
 from kubecert.options import CHECK_OPTIONS, FACT_OPTIONS, Option, values_of
 from kubecert.profiles import MAX_DAYS, ProfileError, check_spec, declared_facts
+from kubecert.reports.baseline import Baseline, BaselineError
+from kubecert.reports.baseline import load as load_baseline
 from kubecert.reports.outputs import FORMATS, ReportPaths
 from kubecert.targets import fleetfile
 
@@ -28,7 +30,7 @@ class Settings:
     targets: tuple[str, ...]
     profile: str
     reports: ReportPaths
-    baseline: Path | None
+    baseline: Baseline | None  # read (and refused if unusable) before any target is opened
     at: dt.datetime | None
     allow_disruptive: bool
     rule_patterns: tuple[str, ...]
@@ -83,7 +85,7 @@ def settings_from(config: pytest.Config, target_options: Iterable[Option]) -> Se
             {fmt.option: Path(values[fmt.option]) for fmt in FORMATS if values[fmt.option]},
             Path(values["output-dir"]) if values["output-dir"] else None,
             default_json=config.rootpath / DEFAULT_JSON),
-        baseline=Path(values["baseline"]) if values["baseline"] else None,
+        baseline=_baseline(values),
         at=parse_at(values["at"]) if values["at"] else None,
         allow_disruptive=bool(values["allow-disruptive"]),
         rule_patterns=tuple(values["rule"]),
@@ -91,6 +93,19 @@ def settings_from(config: pytest.Config, target_options: Iterable[Option]) -> Se
         facts=facts,
         target_options=values_of(target_options, config.option),
     )
+
+
+def _baseline(values: dict[str, Any]) -> Baseline | None:
+    """The --baseline file's entries; an acceptance that expires is judged on the day the dates are (--at)."""
+    if not values["baseline"]:
+        return None
+    try:
+        accepted = load_baseline(Path(values["baseline"]))
+    except BaselineError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if values["at"]:
+        accepted.as_of = parse_at(values["at"]).date()
+    return accepted
 
 
 def _entries(values: dict[str, Any]) -> list[fleetfile.Entry]:

@@ -22,7 +22,7 @@ from kubecert.pytest_plugin.fleet import FLEET_ITEM, expected_nodeids, results_b
 from kubecert.pytest_plugin.outcomes import attached
 from kubecert.pytest_plugin.session import READS_KEY, KubecertSession
 from kubecert.pytest_plugin.terminal import CATALOG_ITEM, COMPACT_PLUGIN, baseline_lines, summary_lines
-from kubecert.reports import baseline, canonical, outputs
+from kubecert.reports import canonical, outputs
 from kubecert.reports.citations import rule_fields
 from kubecert.reports.redact import redact_command_line
 from kubecert.reports.report_lock import ReportLock, ReportLockError, this_run
@@ -47,7 +47,7 @@ class Reporter:
         self.expected: set[str] = set()  # node ids of the results the selected checks owe
         self.readers: defaultdict[str, list[str]] = defaultdict(list)  # target → the xdist workers that read it
         self.report: Report | None = None
-        self.baseline: baseline.Baseline | None = None
+        self.baseline = session.settings.baseline
         self.lock = ReportLock(session.settings.reports.paths.values())
 
     def _junit(self) -> Path | None:
@@ -56,19 +56,13 @@ class Reporter:
         return Path(xmlpath) if xmlpath else None
 
     def check_outputs(self) -> None:
-        """Every report path is writable, every baseline readable and no other run writes a report this one
-        will (they are held until written: report_lock.py), or the run stops now with a usage error."""
+        """Every report path is writable and no other run writes a report this one will (they are held until
+        written: report_lock.py), or the run stops now with a usage error. (The baseline was read with the
+        options, before any target was opened.)"""
         settings = self.session.settings
         found = settings.reports.problems() + outputs.problems([("--junitxml", self._junit())])
         if found:
             raise pytest.UsageError("cannot write the reports:\n  " + "\n  ".join(found))
-        if settings.baseline is not None:
-            try:
-                self.baseline = baseline.load(settings.baseline)
-                if settings.at is not None:  # an acceptance that expires is judged on the day the dates are
-                    self.baseline.as_of = settings.at.date()
-            except baseline.BaselineError as exc:
-                raise pytest.UsageError(str(exc)) from None
         try:
             self.lock.acquire(this_run(self._command_line()))
         except ReportLockError as exc:
