@@ -169,5 +169,5 @@ def problem(document: dict[str, Any]) -> str | None:
         return found
     profiles = [("profile", document["profile"])]
     profiles += [(f"targets[{n}].profile", t["profile"]) for n, t in enumerate(document["targets"])]
-    return next((f"{where}.parameters.{found}" for where, profile in profiles
-                 if (found := parameters_problem(profile["parameters"])) is not None), None)
+    return next((f"{where}.parameters.{wrong}" for where, profile in profiles
+                 if (wrong := parameters_problem(profile["parameters"])) is not None), None)

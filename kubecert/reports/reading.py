@@ -78,8 +78,10 @@ def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     document = dict(pairs)
     if len(document) != len(pairs):
         seen: set[str] = set()
-        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
-        raise _Refused(f"the key {show_value(duplicate)} appears twice in one object")
+        for key, _ in pairs:
+            if key in seen:
+                raise _Refused(f"the key {show_value(key)} appears twice in one object")
+            seen.add(key)
     return document
 
 
