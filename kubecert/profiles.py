@@ -9,6 +9,7 @@ returned beside the profile, never inside it.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import cache
@@ -16,11 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from kubecert.inventory.facts import NodeFacts
+from kubecert.text import shown
 
 AUTO = "auto"
 RENEWAL_MODES = ("in-place", "repave")
 FILE_MODE_STRICTNESS = ("kubeadm", "cis")
 MAX_PROFILE_BYTES = 64 * 1024
+# A century bounds every period and horizon (in days, or in seconds for the *_seconds ones): no certificate is
+# meant to live longer, and dates a run computes from today stay within the years datetime can hold (to 9999).
+MAX_DAYS = 36_500
 
 
 class ProfileError(ValueError):
@@ -85,17 +90,18 @@ def check_spec(spec: str) -> None:
 def load_file(path: Path) -> tuple[Profile, NodeFacts]:
     """A user's profile: ``extends`` a built-in (default kubeadm) and overrides any parameter; node facts
     it declares come back beside it."""
-    if not path.is_file():
+    if not os.path.lexists(path):
         known = ", ".join([AUTO, *BUILTIN])
         raise ProfileError(f"profile {str(path)!r} is neither a built-in profile ({known}) nor a file")
     # PyYAML only for a profile file: the catalog reads the parameters' names from here, and `kubecert rules`
     # reads no YAML.
     from kubecert.inventory.safe_yaml import YamlError, load_bounded
+    from kubecert.userfiles import UserFileError, read_user_file
 
     try:
-        document = load_bounded(path.read_bytes(), max_bytes=MAX_PROFILE_BYTES)
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot read the profile: {exc.strerror or exc}") from None
+        document = load_bounded(read_user_file(path, "profile", MAX_PROFILE_BYTES).data, max_bytes=MAX_PROFILE_BYTES)
+    except UserFileError as exc:
+        raise ProfileError(str(exc)) from None
     except YamlError as exc:
         raise ProfileError(f"{path}: {exc}") from None
     if not isinstance(document, dict):
@@ -122,13 +128,36 @@ def _checked(overrides: Mapping[str, Any], origin: str) -> dict[str, Any]:
         if key not in _FIELD_TYPES:
             known = ", ".join(sorted([*_FIELD_TYPES, *NodeFacts.FIELDS]))
             raise ProfileError(f"{origin}: unknown profile parameter {key!r} (known: {known})")
-        if key in _INT_FIELDS:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ProfileError(f"{origin}: {key} must be a whole number ≥ 0, got {value!r}")
-        elif not isinstance(value, str):
-            raise ProfileError(f"{origin}: {key} must be text, got {value!r}")
+        problem = parameter_problem(key, value)
+        if problem is not None:
+            raise ProfileError(f"{origin}: {key} {problem}")
         checked[key] = value
     return checked
+
+
+def parameter_problem(name: str, value: Any) -> str | None:
+    """Why ``value`` cannot be the profile parameter ``name`` (a known one), or None."""
+    if name in _INT_FIELDS:
+        bound = MAX_DAYS if name.endswith("_days") else MAX_DAYS * 86_400
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= bound:
+            return f"must be a whole number from 0 to {bound}, got {_brief(value)}"
+    elif not isinstance(value, str):
+        return f"must be text, got {_brief(value)}"
+    return None
+
+
+def _brief(value: Any) -> str:
+    text = repr(value)
+    return shown(text if len(text) <= 60 else text[:60] + "…")
+
+
+def parameters_problem(parameters: Mapping[str, Any]) -> str | None:
+    """The first known parameter of ``parameters`` whose value cannot be one (parameters of a report read back)."""
+    for name, value in parameters.items():
+        problem = parameter_problem(name, value) if name in _FIELD_TYPES else None
+        if problem is not None:
+            return f"{name}: {problem}"
+    return None
 
 
 def _validated(profile: Profile, origin: str) -> Profile:

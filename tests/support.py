@@ -24,6 +24,7 @@ from kubecert.inventory import Inventory, load_pki
 from kubecert.inventory.facts import NodeFacts
 from kubecert.inventory.kubelet import default_kubelet_dir
 from kubecert.reference.faults import Fault, Layer, all_faults
+from kubecert.reports import canonical
 from kubecert.reports.schema import shipped
 from kubecert.rules import BUILTIN_PROFILES, RuleContext, Status, Verdict, all_rules, evaluate_all
 
@@ -33,8 +34,10 @@ NODE_FOLDER = frozenset({"certificates", "x509", "expiry", "files", "owners", "k
 
 
 def validated(report: dict[str, Any]) -> dict[str, Any]:
-    """``report`` once it has been checked against the schema the package ships."""
+    """``report`` once it has been checked against the schema the package ships, and read back as kubecert
+    reads a report it is given (every report kubecert writes, kubecert can merge)."""
     jsonschema.validate(report, shipped())
+    assert canonical.problem(report) is None, canonical.problem(report)
     return report
 
 

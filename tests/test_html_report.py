@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -186,5 +187,79 @@ def test_a_fleets_page_summarises_in_the_browser(tmp_path: Path, reference_tree:
         assert page.locator('label[for="target-0"]').count() == 0  # no per-target filter for a fleet
         page.click('label[for="status-error"]')
         assert all("st-error" in c for c in visible_results(page))
+    finally:
+        page.close()
+
+
+def _anchors(page_text: str) -> list[str]:
+    """Every link target of the page."""
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Links(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            found.extend(value or "" for name, value in attrs if name in ("href", "src", "action", "formaction"))
+
+    Links().feed(page_text)
+    return found
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(document.domain)", "JavaScript:alert(1)", " javascript:alert(1)",
+                                 "java\tscript:alert(1)", "data:text/html,<script>alert(1)</script>",
+                                 "file:///etc/passwd", "vbscript:msgbox(1)", "//elsewhere.example/x", "https:",
+                                 "https:///no-host"])
+def test_a_source_address_that_is_not_a_web_address_stays_text(two_targets: tuple[Path, dict[str, Any]],
+                                                                url: str) -> None:
+    _, report = two_targets
+    web = {"key": "K8S", "title": "Kubernetes", "url": "https://kubernetes.io/docs/", "version": "1.33"}
+    hostile = {"key": "EVIL", "title": "click me", "url": url, "version": "1"}
+    result = {**report["results"][0], "sources": [web, hostile]}
+    page_text = html.render({**report, "results": [result]})
+    links = [a for a in _anchors(page_text) if not a.startswith("#")]
+    assert links == ["https://kubernetes.io/docs/"]
+    assert "EVIL: click me" in page_text
+
+
+def test_the_page_declares_a_policy_that_forbids_script(two_targets: tuple[Path, dict[str, Any]]) -> None:
+    from html.parser import HTMLParser
+
+    path, _ = two_targets
+    page_text = path.read_text()
+    policies: list[str] = []
+
+    class Meta(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            values = dict(attrs)
+            if tag == "meta" and values.get("http-equiv") == "Content-Security-Policy":
+                policies.append(values.get("content") or "")
+
+    Meta().feed(page_text)
+    assert len(policies) == 1
+    directives = dict(d.strip().split(" ", 1) for d in policies[0].split(";"))
+    assert directives["default-src"] == "'none'" and "script-src" not in directives  # default-src covers script
+    assert re.fullmatch(r"'sha256-[A-Za-z0-9+/]+=*'", directives["style-src"])
+    assert "<script" not in page_text
+
+
+def test_the_policy_stops_a_script_that_got_into_the_page_and_keeps_its_styles(
+    browser: Any, two_targets: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """Were markup ever to slip past the escaping, the browser still runs none of it; the page's own style
+    sheet, allowed by its hash, still applies (the filter tests above depend on it too)."""
+    path, _ = two_targets
+    injected = tmp_path / "injected.html"
+    injected.write_text(path.read_text().replace(
+        "<body>", "<body><script>document.title = 'ran'</script><div style=\"color: rgb(1, 2, 3)\" id=\"x\">x</div>",
+        1))
+    page = browser.new_page()
+    try:
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(injected.as_uri())
+        assert page.title() != "ran"
+        assert page.evaluate("getComputedStyle(document.getElementById('x')).color") != "rgb(1, 2, 3)"
+        assert any("Content Security Policy" in e for e in errors)
+        assert page.evaluate("getComputedStyle(document.querySelector('nav.filters')).display") != "inline"
     finally:
         page.close()

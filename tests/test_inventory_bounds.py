@@ -137,7 +137,7 @@ def _entries(count: int) -> str:
 ], ids=["kubeconfig", "kubelet-config"])
 @pytest.mark.parametrize(("text", "bound"), [
     (_nested(MAX_DEPTH + 1), f"nested deeper than {MAX_DEPTH} levels"),
-    (_entries(MAX_EXPANDED_NODES), f"more than {MAX_EXPANDED_NODES} nodes"),
+    (_entries(MAX_EXPANDED_NODES), f"more than {MAX_EXPANDED_NODES} entries"),
     ("#" * (files.MAX_FILE_BYTES + 1), f"over the {files.MAX_FILE_BYTES}-byte limit"),
 ], ids=["depth", "nodes", "bytes"])
 def test_yaml_past_a_bound_is_an_error_on_the_rules_that_read_it_not_a_verdict_on_the_platform(

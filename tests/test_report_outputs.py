@@ -124,7 +124,7 @@ def test_a_baseline_accepts_todays_failures_and_only_new_ones_fail(tmp_path: Pat
     report = validated(json.loads((tmp_path / "reports" / "kubecert.json").read_text()))
     val02 = next(r for r in report["results"] if r["rule"] == "KC-VAL-02")
     assert val02["status"] == "failed" and val02["accepted"] is True
-    assert report["baseline"] == {"path": "base.json", "entries": 3, "accepted": 1, "new": 0}
+    assert report["baseline"] == {"path": "base.json", "entries": 3, "accepted": 1, "new": 0, "stale": []}
     assert 'name="kubecert_status" value="accepted"' in (tmp_path / "reports" / "kubecert-junit.xml").read_text()
     assert 'kubecert_rule_status{rule="KC-VAL-02",status="accepted"' in (
         tmp_path / "reports" / "kubecert.prom").read_text()
@@ -140,8 +140,11 @@ def test_a_baseline_accepts_todays_failures_and_only_new_ones_fail(tmp_path: Pat
 
 @pytest.mark.parametrize(("content", "message"), [
     ("{", "not JSON"),
-    ('{"schema": "other"}', "not a kubecert.baseline/v1 file"),
-    ('{"schema": "kubecert.baseline/v1", "accepted": [{"rule": 1}]}', "accepted[0] needs text fields"),
+    ('{"schema": "other"}', "not a kubecert.baseline/v2 file (write one with kubecert baseline write): schema: "
+                            '"other" is not one of kubecert.baseline/v2, kubecert.baseline/v1'),
+    ('{"schema": "kubecert.baseline/v1", "accepted": [{"rule": 1, "target": "t", "offender": ""}]}',
+     "not a kubecert.baseline/v2 file (write one with kubecert baseline write): accepted[0].rule: expected text, "
+     "got 1"),
 ])
 def test_a_bad_baseline_is_a_usage_error_naming_the_file(tmp_path: Path, reference_tree: Any, content: str,
                                                           message: str) -> None:
@@ -156,7 +159,7 @@ def test_a_bad_baseline_is_a_usage_error_naming_the_file(tmp_path: Path, referen
 def test_baseline_write_refuses_a_file_that_is_not_a_report(tmp_path: Path) -> None:
     (tmp_path / "r.json").write_text("[]")
     run = kubecert("baseline", "write", "b.json", "--report", "r.json", cwd=tmp_path)
-    assert run.returncode == 3 and "r.json: not a kubecert.report/v1 report" in run.stderr
+    assert run.returncode == 3 and "r.json: not a kubecert.report/v1 report" in run.stderr, run.stderr
     assert not (tmp_path / "b.json").exists()
 
 
@@ -213,10 +216,10 @@ def test_without_the_reports_extra_output_dir_leaves_oscal_and_metrics_out_and_a
 
 
 @pytest.mark.parametrize(("change", "field"), [
-    (lambda d: d.pop("targets"), "no 'targets'"),
-    (lambda d: d["results"][0].pop("status"), "results[0] has no 'status'"),
-    (lambda d: d["results"].__setitem__(1, "KC-VAL-01"), "results[1] has no 'rule'"),
-    (lambda d: d["results"][0].__setitem__("evidence", "none"), "results[0].evidence is not a list"),
+    (lambda d: d.pop("targets"), "targets: missing (a required field)"),
+    (lambda d: d["results"][0].pop("status"), "results[0].status: missing (a required field)"),
+    (lambda d: d["results"].__setitem__(1, "KC-VAL-01"), 'results[1]: expected an object, got "KC-VAL-01"'),
+    (lambda d: d["results"][0].__setitem__("evidence", "none"), 'results[0].evidence: expected a list, got "none"'),
 ])
 def test_a_damaged_report_is_refused_naming_the_file_and_field(tmp_path: Path, reference_tree: Any,
                                                                 change: Any, field: str) -> None:
@@ -230,6 +233,6 @@ def test_a_damaged_report_is_refused_naming_the_file_and_field(tmp_path: Path, r
         refused = subprocess.run([sys.executable, "-m", "kubecert", *command], cwd=tmp_path, capture_output=True,
                                  text=True, timeout=120, check=False)
         assert refused.returncode == 3, refused.stderr
-        assert f"b.json: not a complete kubecert.report/v1 report: {field}" in refused.stderr
+        assert f"b.json: not a kubecert.report/v1 report: {field}" in refused.stderr
         assert "Traceback" not in refused.stderr
     assert not (tmp_path / "base.json").exists() and not (tmp_path / "m").exists()

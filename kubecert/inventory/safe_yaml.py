@@ -144,10 +144,10 @@ class _Scan:
             elif event.anchor:
                 self.sizes[event.anchor] = 1
         if self.total > self.max_nodes and self.written > self.max_nodes:
-            raise YamlBeyondBound(f"more than {self.max_nodes} nodes (entries and values), kubecert's "
-                                  f"bound{_at(event)}; not read")
+            raise YamlBeyondBound(f"more than {self.max_nodes} entries (YAML nodes: keys, values and list items), "
+                                  f"the bound on what is read from one file{_at(event)}; not read")
         if self.total > self.max_nodes:  # what Go's decoder refuses too ("excessive aliasing"): wrong, not large
-            raise YamlError(f"aliases expand it to more than {self.max_nodes} nodes (a YAML bomb); not read")
+            raise YamlError(f"aliases expand it to more than {self.max_nodes} nodes (a YAML bomb?); not read")
 
 
 def _at(event: Any) -> str:

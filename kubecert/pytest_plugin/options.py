@@ -12,7 +12,9 @@ import pytest
 
 from kubecert.inventory.facts import NodeFacts
 from kubecert.options import CHECK_OPTIONS, FACT_OPTIONS, Option, values_of
-from kubecert.profiles import ProfileError, check_spec, declared_facts
+from kubecert.profiles import MAX_DAYS, ProfileError, check_spec, declared_facts
+from kubecert.reports.baseline import Baseline, BaselineError
+from kubecert.reports.baseline import load as load_baseline
 from kubecert.reports.outputs import FORMATS, ReportPaths
 from kubecert.targets import fleetfile
 
@@ -28,7 +30,7 @@ class Settings:
     targets: tuple[str, ...]
     profile: str
     reports: ReportPaths
-    baseline: Path | None
+    baseline: Baseline | None  # read (and refused if unusable) before any target is opened
     at: dt.datetime | None
     allow_disruptive: bool
     rule_patterns: tuple[str, ...]
@@ -46,12 +48,15 @@ def add_options(parser: pytest.Parser, options: Iterable[Option] = CHECK_OPTIONS
 
 
 def parse_at(text: str) -> dt.datetime:
-    """A date or date-time; without a zone it is UTC."""
+    """A date or date-time, in UTC (without a zone it is UTC): every report writes it so."""
     try:
         moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise pytest.UsageError(f"--at {text!r}: expected a date like 2027-01-31 or 2027-01-31T12:00:00Z") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    except OverflowError:
+        raise pytest.UsageError(f"--at {text!r}: in UTC that is outside the years 0001 to 9999") from None
 
 
 def settings_from(config: pytest.Config, target_options: Iterable[Option]) -> Settings:
@@ -64,6 +69,9 @@ def settings_from(config: pytest.Config, target_options: Iterable[Option]) -> Se
         raise pytest.UsageError(str(exc)) from None
     overrides: dict[str, Any] = {}
     if values["min-remaining"] is not None:
+        if values["min-remaining"] > MAX_DAYS:
+            raise pytest.UsageError(f"--min-remaining {values['min-remaining']}: at most {MAX_DAYS} days (a century, "
+                                    "longer than any certificate is meant to live)")
         overrides["min_remaining_days"] = values["min-remaining"]
     if values["fleet"] and values["per-check"]:
         raise pytest.UsageError("--fleet and --per-check ask for different modes: give one")
@@ -77,7 +85,7 @@ def settings_from(config: pytest.Config, target_options: Iterable[Option]) -> Se
             {fmt.option: Path(values[fmt.option]) for fmt in FORMATS if values[fmt.option]},
             Path(values["output-dir"]) if values["output-dir"] else None,
             default_json=config.rootpath / DEFAULT_JSON),
-        baseline=Path(values["baseline"]) if values["baseline"] else None,
+        baseline=_baseline(values),
         at=parse_at(values["at"]) if values["at"] else None,
         allow_disruptive=bool(values["allow-disruptive"]),
         rule_patterns=tuple(values["rule"]),
@@ -85,6 +93,19 @@ def settings_from(config: pytest.Config, target_options: Iterable[Option]) -> Se
         facts=facts,
         target_options=values_of(target_options, config.option),
     )
+
+
+def _baseline(values: dict[str, Any]) -> Baseline | None:
+    """The --baseline file's entries; an acceptance that expires is judged on the day the dates are (--at)."""
+    if not values["baseline"]:
+        return None
+    try:
+        accepted = load_baseline(Path(values["baseline"]))
+    except BaselineError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if values["at"]:
+        accepted.as_of = parse_at(values["at"]).date()
+    return accepted
 
 
 def _entries(values: dict[str, Any]) -> list[fleetfile.Entry]:

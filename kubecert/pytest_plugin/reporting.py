@@ -21,10 +21,11 @@ import pytest
 from kubecert.pytest_plugin.fleet import FLEET_ITEM, expected_nodeids, results_by_nodeid
 from kubecert.pytest_plugin.outcomes import attached
 from kubecert.pytest_plugin.session import READS_KEY, KubecertSession
-from kubecert.pytest_plugin.terminal import CATALOG_ITEM, COMPACT_PLUGIN, summary_lines
-from kubecert.reports import baseline, canonical, outputs
+from kubecert.pytest_plugin.terminal import CATALOG_ITEM, COMPACT_PLUGIN, baseline_lines, summary_lines
+from kubecert.reports import canonical, outputs
 from kubecert.reports.citations import rule_fields
 from kubecert.reports.redact import redact_command_line
+from kubecert.reports.report_lock import ReportLock, ReportLockError, this_run
 from kubecert.reports.results import ProfileRecord, Report, Result, Status, TargetRecord
 from kubecert.rules import catalog
 
@@ -46,7 +47,8 @@ class Reporter:
         self.expected: set[str] = set()  # node ids of the results the selected checks owe
         self.readers: defaultdict[str, list[str]] = defaultdict(list)  # target → the xdist workers that read it
         self.report: Report | None = None
-        self.accepted: frozenset[baseline.Accepted] = frozenset()
+        self.baseline = session.settings.baseline
+        self.lock = ReportLock(session.settings.reports.paths.values())
 
     def _junit(self) -> Path | None:
         """pytest's own --junitxml, when given under plain pytest (kubecert writes its own with --kubecert-junitxml)."""
@@ -54,16 +56,21 @@ class Reporter:
         return Path(xmlpath) if xmlpath else None
 
     def check_outputs(self) -> None:
-        """Every report path is writable and every baseline readable, or the run stops now with a usage error."""
+        """Every report path is writable and no other run writes a report this one will (they are held until
+        written: report_lock.py), or the run stops now with a usage error. (The baseline was read with the
+        options, before any target was opened.)"""
         settings = self.session.settings
         found = settings.reports.problems() + outputs.problems([("--junitxml", self._junit())])
         if found:
             raise pytest.UsageError("cannot write the reports:\n  " + "\n  ".join(found))
-        if settings.baseline is not None:
-            try:
-                self.accepted = baseline.load(settings.baseline)
-            except baseline.BaselineError as exc:
-                raise pytest.UsageError(str(exc)) from None
+        try:
+            self.lock.acquire(this_run(self._command_line()))
+        except ReportLockError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+    @pytest.hookimpl
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.lock.release()
 
     def clear_stale(self) -> None:
         """A report left from an earlier run must not pass for this run's if this one dies early."""
@@ -99,8 +106,8 @@ class Reporter:
         if not data:
             return
         results = [Result.from_json(d) for d in data]
-        if self.session.settings.baseline is not None:
-            results = [baseline.mark(r, target["identity"] if target else r.target, self.accepted) for r in results]
+        if self.baseline is not None:
+            results = [self.baseline.mark(r, target["identity"] if target else r.target) for r in results]
             report.kubecert_results = [r.to_json() for r in results]  # type: ignore[attr-defined]
         if FLEET_ITEM.search(report.nodeid):
             self.results.update(results_by_nodeid(report.nodeid, results))
@@ -130,8 +137,7 @@ class Reporter:
                    if nodeid in self.durations else result for nodeid, result in self.results.items()]
         if complete:
             results += self._missing()
-        path = self.session.settings.baseline
-        record = baseline.record(results, self.accepted, path) if path is not None else None
+        record = self.baseline.record(results) if self.baseline is not None else None
         # Targets of one cluster share its notes: each is said once.
         notes = list(dict.fromkeys(note for target in self.session.targets.values() for note in target.notes))
         notes += [f"{target_id} was read by more than one worker ({', '.join(workers)})"
@@ -195,9 +201,8 @@ class Reporter:
         for note in self.report.notes or ():
             terminalreporter.write_line(f"NOTE: {note}", yellow=True)
         if self.report.baseline is not None:
-            record = self.report.baseline
-            terminalreporter.write_line(f"baseline {record.path}: {record.accepted} failures accepted, "
-                                        f"{record.new} new")
+            for line, markup in baseline_lines(self.report.baseline):
+                terminalreporter.write_line(line, **markup)
         for path in self.written:
             terminalreporter.write_line(f"report: {path}")
         left_out = self.session.settings.reports.left_out

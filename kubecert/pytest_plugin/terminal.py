@@ -19,7 +19,7 @@ import pytest
 
 from kubecert.pytest_plugin.fleet import FLEET_ITEM
 from kubecert.pytest_plugin.outcomes import attached
-from kubecert.reports.results import Result, Status
+from kubecert.reports.results import BaselineRecord, Result, Status
 from kubecert.status import STATUSES
 from kubecert.text import shown
 
@@ -170,4 +170,27 @@ def summary_lines(results: Iterable[Result], folded: Folded | None) -> list[tupl
             said = message.removeprefix(f"{target}: ")
             lines.append((f"ERROR {shown(target)}: {shown(said)} ({checks})", {"yellow": True, "bold": True}))
         lines += [(shown(line), {}) for line in folded.skip_lines()]
+    return lines
+
+
+STALE_SHOWN = 20  # the report lists every stale entry; the terminal the first ones
+
+
+def baseline_lines(record: BaselineRecord) -> list[tuple[str, dict[str, bool]]]:
+    """What the baseline did this run: how many failures it accepted, and every entry that matched nothing."""
+    stale = record.stale or []
+    said = f"baseline {shown(record.path)}: {record.accepted} failures accepted, {record.new} new"
+    if stale:
+        said += f"; {len(stale)} entries stale (they matched nothing: remove them)"
+    lines: list[tuple[str, dict[str, bool]]] = [(said, {})]
+    for entry in stale[:STALE_SHOWN]:
+        lines.append((f"STALE    {entry.rule:<11} {shown(entry.target)}  {shown(entry.offender) or '(no subject)'}: "
+                      f"{shown(entry.why)}", {"yellow": True}))
+    if len(stale) > STALE_SHOWN:
+        lines.append((f"         ... and {len(stale) - STALE_SHOWN} more stale entries (the report lists them all)",
+                      {"yellow": True}))
+    if record.unpinned:
+        lines.append((f"NOTE: {record.unpinned} baseline entries pin nothing of what was observed (a file written "
+                      "before pins): each accepts any failure of its offender, a worse one too; write the baseline "
+                      "again (kubecert baseline write) to pin them", {"yellow": True}))
     return lines

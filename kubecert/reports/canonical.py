@@ -114,16 +114,21 @@ def exit_code(report: Mapping[str, Any]) -> int:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write through a temporary file in the same folder: a reader never sees half a report."""
+    os.replace(stage(path, text), path)
+
+
+def stage(path: Path, text: str) -> Path:
+    """``text`` in a temporary file beside ``path``, ready to be renamed onto it (os.replace)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    return Path(temporary)
 
 
 _ONE_PER_LINE = ("targets", "results")
@@ -144,38 +149,25 @@ def dumps(report: Report | Mapping[str, Any]) -> str:
     return "{\n" + ",\n".join(fields) + "\n}\n"
 
 
-def load(path: Path) -> dict[str, Any]:
-    """A report written by kubecert; ValueError names the file, and the field, when it is not one."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not a readable JSON report: {exc}") from None
-    if not isinstance(document, dict) or document.get("schema") != SCHEMA:
-        raise ValueError(f"{path}: not a {SCHEMA} report")
-    problem = shape_problem(document)
-    if problem is not None:
-        raise ValueError(f"{path}: not a complete {SCHEMA} report: {problem}")
-    return document
+def load(path: Path, option: str = "") -> dict[str, Any]:
+    """A report written by kubecert, read as hostile input (reading.py) and valid by ``problem``; ValueError
+    names the file (as ``option`` names it) and the field when it is not one."""
+    from kubecert.reports import reading
+
+    return reading.read(path, option, reading.MAX_REPORT_BYTES, f"a {SCHEMA} report", problem)
 
 
-def shape_problem(document: Mapping[str, Any]) -> str | None:
-    """The first field the report's schema requires and ``document`` lacks or holds as the wrong kind, or
-    None: what reads a report back (baselines, merges) may then index it without a traceback."""
+def problem(document: dict[str, Any]) -> str | None:
+    """Where ``document`` is not a report kubecert wrote (its schema, types included, and the profile
+    parameters' types and ranges), or None: what reads it afterwards may index and render it."""
+    from kubecert.profiles import parameters_problem
+    from kubecert.reports import validate
     from kubecert.reports.schema import shipped
 
-    schema = shipped()
-    for name in schema["required"]:
-        if name not in document:
-            return f"no {name!r}"
-    for name, definition in (("results", "Result"), ("targets", "TargetRecord")):
-        items = document[name]
-        if not isinstance(items, list):
-            return f"{name!r} is not a list"
-        required = schema["$defs"][definition]["required"]
-        for index, item in enumerate(items):
-            missing = [key for key in required if not isinstance(item, dict) or key not in item]
-            if missing:
-                return f"{name}[{index}] has no {missing[0]!r}"
-            if name == "results" and not isinstance(item["evidence"], list):
-                return f"results[{index}].evidence is not a list"
-    return None
+    found = validate.problem(document, shipped())
+    if found is not None:
+        return found
+    profiles = [("profile", document["profile"])]
+    profiles += [(f"targets[{n}].profile", t["profile"]) for n, t in enumerate(document["targets"])]
+    return next((f"{where}.parameters.{wrong}" for where, profile in profiles
+                 if (wrong := parameters_problem(profile["parameters"])) is not None), None)

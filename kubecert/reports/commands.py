@@ -8,6 +8,7 @@ imported when they run; their parsers are built only when the command line names
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -26,6 +27,9 @@ def add_baseline(base: argparse.ArgumentParser) -> None:
     write.add_argument("file", type=Path, metavar="FILE", help="the baseline to write")
     write.add_argument("--report", type=Path, default=DEFAULT_REPORT, metavar="PATH",
                        help="the canonical JSON report to take the failures from (default: %(default)s)")
+    write.add_argument("--reason", metavar="TEXT", help="why these failures are accepted (kept with every entry)")
+    write.add_argument("--expires", type=_date, metavar="DATE",
+                       help="the last day the entries accept anything, e.g. 2027-01-31 (default: never)")
     write.set_defaults(handler=run_baseline_write)
 
 
@@ -43,6 +47,13 @@ def add_report(report: argparse.ArgumentParser) -> None:
     merge_parser.set_defaults(handler=run_merge)
 
 
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2027-01-31") from None
+
+
 def _fail(message: str) -> int:
     print(f"kubecert: {message}", file=sys.stderr)
     return EXIT_USAGE
@@ -52,10 +63,10 @@ def run_baseline_write(args: argparse.Namespace) -> int:
     from kubecert.reports import baseline, canonical
 
     try:
-        report = canonical.load(args.report)
+        report = canonical.load(args.report, "--report")
     except ValueError as exc:
         return _fail(str(exc))
-    entries = baseline.entries_of(report)
+    entries = baseline.entries_of(report, args.reason, args.expires)
     try:
         canonical.write_atomic(args.file, baseline.dumps(entries, str(args.report)))
     except OSError as exc:
@@ -65,17 +76,15 @@ def run_baseline_write(args: argparse.Namespace) -> int:
 
 
 def run_merge(args: argparse.Namespace) -> int:
+    """Every input is read and validated, and the merge made, before anything is written; the output set is
+    then written as a whole while its files are held (report_lock.py), so a refusal or a failure leaves
+    the previous set as it was."""
     from kubecert.reports import canonical
     from kubecert.reports.merge import MergeError, merge
     from kubecert.reports.outputs import ReportPaths
     from kubecert.reports.redact import redact_command_line
+    from kubecert.reports.report_lock import ReportLock, ReportLockError, this_run
 
-    loaded = []
-    for path in args.reports:
-        try:
-            loaded.append((path, canonical.load(path)))
-        except ValueError as exc:
-            return _fail(str(exc))
     chosen = {fmt.option: getattr(args, fmt.option) for fmt in FORMATS if getattr(args, fmt.option)}
     paths = ReportPaths.resolve(chosen, args.output_dir)
     if not paths.paths:
@@ -83,11 +92,26 @@ def run_merge(args: argparse.Namespace) -> int:
     problems = paths.problems()
     if problems:
         return _fail("cannot write the reports:\n  " + "\n  ".join(problems))
+    loaded = []
+    for path in args.reports:
+        try:
+            loaded.append((path, canonical.load(path)))
+        except ValueError as exc:
+            return _fail(f"report merge: {exc}")
+    command_line = redact_command_line(["kubecert", *getattr(args, "argv", ["report", "merge"])])
     try:
-        merged = merge(loaded, redact_command_line(["kubecert", *getattr(args, "argv", ["report", "merge"])]))
+        merged = merge(loaded, command_line)
     except MergeError as exc:
         return _fail(f"report merge: {exc}")
-    written, failed = paths.write(merged, complete=True)
+    lock = ReportLock(paths.paths.values())
+    try:
+        lock.acquire(this_run(command_line))
+    except ReportLockError as exc:
+        return _fail(f"report merge: {exc}")
+    try:
+        written, failed = paths.write(merged, complete=True)
+    finally:
+        lock.release()
     for path in written:
         print(f"report: {path}")
     for failure in failed:

@@ -1,15 +1,21 @@
 """The HTML evidence report: the canonical report rendered for a person (auditors file it, print it to PDF).
 
-One self-contained page: no script, no external asset. It opens with the verdict and the run's facts
-(command line, host, profile parameters), then summaries by rule and by target, then every result with
-failures and errors first and their evidence shown, then each target with its certificates on an expiry
-timeline (inline SVG, timeline.py). Filters by status and target are radio buttons that CSS alone obeys;
-a browser without CSS shows the full list. Every string of the report goes through kubecert.text first
-(control characters escaped) and Jinja2's autoescape after, so nothing a target sent can become markup.
+One self-contained page: no script, no external asset, and a Content-Security-Policy that forbids both (the
+page's one style sheet is allowed by its hash), so nothing in a report can make it run or load anything.
+It opens with the verdict and the run's facts (command line, host, profile parameters), then summaries by
+rule and by target, then every result with failures and errors first and their evidence shown, then each
+target with its certificates on an expiry timeline (inline SVG, timeline.py). Filters by status and target
+are radio buttons that CSS alone obeys; a browser without CSS shows the full list. Every string of the
+report goes through kubecert.text first (control characters escaped) and Jinja2's autoescape after, so
+nothing a target sent can become markup; an address becomes a link only when it is an http: or https:
+one (a ``javascript:`` source stays text).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import urllib.parse
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from typing import Any
@@ -28,6 +34,8 @@ _ENVIRONMENT = jinja2.Environment(
     lstrip_blocks=True,
     undefined=jinja2.StrictUndefined,
 )
+WEB_SCHEMES = ("https", "http")
+_ENVIRONMENT.tests["web_address"] = lambda url: web_address(str(url))
 # Failures first, then what could not be judged, then what the baseline accepts, then the rest.
 ORDER = ("failed", "error", "accepted", "skipped", "passed", "not_applicable")
 FILTER_STATUSES = ("failed", "error", "accepted", "passed", "skipped", "not_applicable")
@@ -45,7 +53,20 @@ def status_of(result: Mapping[str, Any]) -> str:
 def render(report: Report | Mapping[str, Any]) -> str:
     """The HTML of a report (the canonical one, or its JSON as read back from a file)."""
     document = shown_values(report.to_json() if isinstance(report, Report) else dict(report))
-    return _ENVIRONMENT.get_template("report.html.j2").render(**view(document))
+    values = view(document)
+    style = _ENVIRONMENT.get_template("style.css.j2").render(**values)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    return _ENVIRONMENT.get_template("report.html.j2").render(
+        **values, style=style, style_source=f"'sha256-{digest}'")
+
+
+def web_address(url: str) -> bool:
+    """Whether ``url`` may be a link: an http: or https: address, never javascript:, data: or a file."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in WEB_SCHEMES and bool(parts.netloc)
 
 
 def view(document: Mapping[str, Any]) -> dict[str, Any]:

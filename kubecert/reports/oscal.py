@@ -58,7 +58,7 @@ def document(report: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "uuid": _uuid(run, "assessment-results"),
         "metadata": {"title": "kubecert: Kubernetes PKI certificate management", "last-modified": report["finished_at"],
-                     "version": report["tool"]["version"], "oscal-version": _oscal_version()},
+                     "version": _one_line(report["tool"]["version"]), "oscal-version": _oscal_version()},
         "import-ap": {"href": "#" + _uuid(run, "catalog"),
                       "remarks": "kubecert runs no separate assessment plan: its rule catalog is the plan"},
         "results": [result],

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubecert.text import shown
+
 PARTIAL_SUFFIX = ".partial"
 
 
@@ -85,24 +87,32 @@ class ReportPaths:
         return found
 
     def write(self, document: Mapping[str, Any], complete: bool) -> tuple[list[Path], list[str]]:
-        """Every report, each atomically; an unfinished run's as ``PATH.partial``. What was written, and a line
-        per report that could not be."""
-        from kubecert.reports.canonical import write_atomic
+        """Every report, as one set: each is rendered into a temporary file beside its destination, and only
+        when all are there are they renamed into place, so a report that cannot be rendered or written leaves
+        none of this set and whatever set was there before. An unfinished run's go to ``PATH.partial``. What
+        was written, and a line per report that could not be."""
+        from kubecert.reports.canonical import stage
 
-        written: list[Path] = []
-        failed: list[str] = []
-        for fmt in FORMATS:
-            path = self.paths.get(fmt.option)
-            if path is None:
-                continue
-            destination = path if complete else partial(path)
-            try:
-                write_atomic(destination, fmt.render(document))
-            except OSError as exc:
-                failed.append(f"{destination}: {exc.strerror or exc}")
-                continue
-            written.append(destination)
-        return written, failed
+        staged: list[tuple[Path, Path]] = []  # temporary file, destination
+        try:
+            for fmt in FORMATS:
+                path = self.paths.get(fmt.option)
+                if path is None:
+                    continue
+                destination = path if complete else partial(path)
+                try:
+                    staged.append((stage(destination, fmt.render(document)), destination))
+                except OSError as exc:
+                    return [], [f"{destination}: {exc.strerror or exc}; no report of this run was written"]
+                except Exception as exc:  # a renderer's fault must not leave half a set behind either
+                    why = shown(f"{type(exc).__name__}: {exc}")[:300]
+                    return [], [f"{destination}: could not be rendered ({why}); no report of this run was written"]
+            for temporary, destination in staged:
+                os.replace(temporary, destination)
+            return [destination for _, destination in staged], []
+        finally:
+            for temporary, _ in staged:
+                temporary.unlink(missing_ok=True)
 
 
 def partial(path: Path) -> Path:

@@ -19,12 +19,24 @@ from kubecert.status import STATUSES, Status
 SCHEMA = "kubecert.report/v1"
 __all__ = [
     "SCHEMA", "STATUSES", "BaselineRecord", "CertificateRecord", "CoverageEntry", "ProfileRecord", "Report", "Result",
-    "SourceRecord", "Status", "TargetRecord", "Tool",
+    "SourceRecord", "StaleEntry", "Status", "TargetRecord", "Tool",
 ]
 
 
 def _doc(text: str, **extra: Any) -> Any:
     return {"doc": text, **extra}
+
+
+RULE_ID = "^KC-[A-Z0-9]+-[0-9]+$"  # the catalog's IDs; OSCAL and JUnit use them as identifiers
+
+
+def _rule(text: str) -> Any:
+    return _doc(text, pattern=RULE_ID)
+
+
+def _moment(text: str, **extra: Any) -> Any:
+    """A date and time (RFC 3339), which a report read back must hold as one."""
+    return _doc(text, format="date-time", **extra)
 
 
 @dataclass(frozen=True)
@@ -41,7 +53,7 @@ class SourceRecord:
 class Result:
     """One rule judged on one target."""
 
-    rule: str = field(metadata=_doc("the catalog rule ID, e.g. KC-VAL-01"))
+    rule: str = field(metadata=_rule("the catalog rule ID, e.g. KC-VAL-01"))
     target: str = field(metadata=_doc("the target's id (its URI)"))
     status: Status = field(metadata=_doc("the verdict"))
     message: str = field(metadata=_doc("what was found, naming every offender"))
@@ -96,8 +108,8 @@ class CertificateRecord:
     issuer: str | None = field(metadata=_doc("issuer DN (RFC 4514); null where the target sends names only"))
     subject_cn: str | None = field(metadata=_doc("the subject's common name"))
     issuer_cn: str | None = field(metadata=_doc("the issuer's common name (for a reported leaf: its CA's name)"))
-    not_before: str | None = field(metadata=_doc("RFC 3339; null where the target reports the expiry only"))
-    not_after: str | None = field(metadata=_doc("RFC 3339; null where the target sent no readable expiry"))
+    not_before: str | None = field(metadata=_moment("RFC 3339; null where the target reports the expiry only"))
+    not_after: str | None = field(metadata=_moment("RFC 3339; null where the target sent no readable expiry"))
     fingerprint_sha256: str | None = field(metadata=_doc("SHA-256 of the DER; null where no certificate was sent"))
     machine: str | None = field(default=None, metadata=_doc("the machine it was reported for", omit_if_none=True))
 
@@ -116,7 +128,7 @@ class TargetRecord:
     location: dict[str, str] = field(metadata=_doc("where it was read (folders, API address)"))
     profile: ProfileRecord = field(metadata=_doc("the profile its rules were judged with"))
     declared: dict[str, Any] = field(metadata=_doc("node facts the user declared (node name, service range, ...)"))
-    observed_at: str | None = field(metadata=_doc("when it was first read (RFC 3339)"))
+    observed_at: str | None = field(metadata=_moment("when it was first read (RFC 3339)"))
     role: str | None = field(default=None, metadata=_doc(
         "the node's role, declared or recognised from its files: control-plane or worker", omit_if_none=True))
     certificates: list[CertificateRecord] = field(default_factory=list, metadata=_doc(
@@ -141,10 +153,21 @@ class Tool:
 class CoverageEntry:
     """A catalog rule and whether this run could check it."""
 
-    rule: str = field(metadata=_doc("the rule ID"))
+    rule: str = field(metadata=_rule("the rule ID"))
     title: str = field(metadata=_doc("the rule's title"))
     implemented: bool = field(metadata=_doc("false when this version of kubecert has no check for it"))
     results: int = field(metadata=_doc("how many results of this report judge it"))
+
+
+@dataclass(frozen=True)
+class StaleEntry:
+    """A baseline entry that accepted nothing, though its rule was judged on its target."""
+
+    rule: str = field(metadata=_rule("the rule ID"))
+    target: str = field(metadata=_doc("the target's identity"))
+    offender: str = field(metadata=_doc("the offender it accepts"))
+    why: str = field(metadata=_doc("why it matched nothing: the offender passes now, shows something else than "
+                                   "what the entry pins, or the acceptance expired"))
 
 
 @dataclass(frozen=True)
@@ -155,6 +178,11 @@ class BaselineRecord:
     entries: int = field(metadata=_doc("offenders it accepts"))
     accepted: int = field(metadata=_doc("failed results whose every offender it accepts"))
     new: int = field(metadata=_doc("failed results with an offender it does not accept: these fail the run"))
+    stale: list[StaleEntry] | None = field(default=None, metadata=_doc(
+        "entries that accepted nothing, though their rule was judged on their target: remove them", omit_if_none=True))
+    unpinned: int | None = field(default=None, metadata=_doc(
+        "entries that pin nothing of what was observed (files written before pins): each accepts any failure "
+        "of its offender", omit_if_none=True))
 
 
 @dataclass(frozen=True)
@@ -165,16 +193,16 @@ class Report:
         "the command that ran, with credentials and anything that looks like a token replaced by <redacted>"))
     host: str = field(metadata=_doc("the machine kubecert ran on"))
     profile: ProfileRecord = field(metadata=_doc("the run's profile"))
-    started_at: str = field(metadata=_doc("RFC 3339"))
-    finished_at: str = field(metadata=_doc("RFC 3339"))
-    observed_at: str | None = field(metadata=_doc("the earliest observation of any target"))
+    started_at: str = field(metadata=_moment("RFC 3339"))
+    finished_at: str = field(metadata=_moment("RFC 3339"))
+    observed_at: str | None = field(metadata=_moment("the earliest observation of any target"))
     complete: bool = field(metadata=_doc("false when the run was interrupted: the results are partial"))
     targets: list[TargetRecord] = field(metadata=_doc("every target checked"))
     results: list[Result] = field(metadata=_doc("one per (rule, target) checked"))
     summary: dict[Status, int] = field(metadata=_doc("how many results have each status"))
     coverage: list[CoverageEntry] = field(metadata=_doc(
         "every rule of the catalog: implemented or not, and how many results judge it"))
-    evaluated_as_of: str | None = field(default=None, metadata=_doc(
+    evaluated_as_of: str | None = field(default=None, metadata=_moment(
         "the date every date rule was judged as of (--at), when not the observation time", omit_if_none=True))
     notes: list[str] | None = field(default=None, metadata=_doc(
         "what a reader must know beyond the results, e.g. an action stopped midway that may have left a node "

@@ -58,10 +58,21 @@ def _object(cls: type, definitions: dict[str, Any]) -> dict[str, Any]:
             schema = {**schema, "description": f.metadata["doc"]}
         if "const" in f.metadata:
             schema = {**schema, "const": f.metadata["const"]}
+        if "format" in f.metadata:
+            schema = _formatted(schema, "format", f.metadata["format"])
+        if "pattern" in f.metadata:
+            schema = _formatted(schema, "pattern", f.metadata["pattern"])
         properties[f.name] = schema
         if not f.metadata.get("omit_if_none"):
             required.append(f.name)
     return {"type": "object", "required": required, "properties": properties, "additionalProperties": False}
+
+
+def _formatted(schema: dict[str, Any], keyword: str, value: str) -> dict[str, Any]:
+    """``schema`` with ``keyword`` (format, pattern) on its string (a field that may be null: its string choice)."""
+    if "anyOf" in schema:
+        return {**schema, "anyOf": [_formatted(choice, keyword, value) for choice in schema["anyOf"]]}
+    return {**schema, keyword: value} if schema.get("type") == "string" else schema
 
 
 _SIMPLE = {str: "string", int: "integer", float: "number", bool: "boolean"}

@@ -16,6 +16,9 @@ from typing import Any
 
 WIDTH, LABEL_WIDTH, ROW, TOP, GROUP_GAP = 960, 230, 18, 24, 14
 PLOT = WIDTH - LABEL_WIDTH - 20
+MAX_TICKS = 20  # a timeline from year 1 (--at 0001-01-01) to 9999 marks every few centuries, not every year
+_TICK_YEARS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+_LAST_MOMENT = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 def _moment(text: str) -> dt.datetime:
@@ -56,7 +59,10 @@ def build(certificates: Sequence[Mapping[str, Any]], judged_at: str, horizon_day
     if not dated:
         return None
     now = _moment(judged_at)
-    horizon = now + dt.timedelta(days=horizon_days)
+    try:
+        horizon = now + dt.timedelta(days=horizon_days)
+    except OverflowError:  # past the year 9999: the horizon holds every date there is
+        horizon = _LAST_MOMENT
     starts = {id(c): _moment(c["not_before"]) if c.get("not_before") else now for c in dated}
     first = min([*starts.values(), now])
     last = max([*(_moment(c["not_after"]) for c in dated), horizon])
@@ -90,6 +96,7 @@ def build(certificates: Sequence[Mapping[str, Any]], judged_at: str, horizon_day
     y += ROW  # room for the labels of the marks below the bars
     marks = [Mark(x_of(now), f"judged {judged_at[:10]}", "today"),
              Mark(x_of(horizon), f"horizon +{horizon_days}d", "horizon")]
-    ticks = [Mark(x_of(dt.datetime(year, 1, 1, tzinfo=dt.UTC)), str(year), "tick")
-             for year in range(first.year + 1, last.year + 1)]
+    step = next(years for years in _TICK_YEARS if (last.year - first.year) // years < MAX_TICKS)
+    ticks = [Mark(x_of(dt.datetime(year, 1, 1, tzinfo=dt.UTC)), f"{year:04d}", "tick")
+             for year in range(first.year + 1, last.year + 1) if year % step == 0]
     return Timeline(WIDTH, int(y), bars, marks, ticks, groups)

@@ -26,7 +26,12 @@ def fmt_duration(delta: dt.timedelta) -> str:
 
 
 def fmt_time(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    """``2027-01-31 12:00:00 UTC``, the year in four digits (strftime writes year 1 as "1")."""
+    try:
+        utc = moment.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 lies before the first moment UTC can hold: said as given
+        return moment.isoformat(sep=" ", timespec="seconds")
+    return utc.replace(tzinfo=None).isoformat(sep=" ", timespec="seconds") + " UTC"
 
 
 def issuer_name(record: CertRecord) -> str | None:

@@ -19,6 +19,8 @@ from pathlib import Path
 from kubecert.options import Shard
 
 MAX_INVENTORY_BYTES = 16 * 1024 * 1024
+# Every shard of an Indexed Job reads the whole file: room for some 200,000 targets, with their profiles.
+MAX_INVENTORY_NODES = 1_000_000
 _ENTRY_FIELDS = frozenset({"target", "profile"})
 
 
@@ -35,13 +37,14 @@ class Entry:
 def load(path: Path) -> list[Entry]:
     """The entries of the inventory file at ``path``, in file order."""
     from kubecert.inventory.safe_yaml import YamlError, load_bounded  # here: --help imports this module
+    from kubecert.userfiles import UserFileError, read_user_file
 
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InventoryFileError(f"--inventory {path}: cannot read it: {exc.strerror or exc}") from None
+        data = read_user_file(path, "--inventory", MAX_INVENTORY_BYTES).data
+    except UserFileError as exc:
+        raise InventoryFileError(str(exc)) from None
     try:
-        document = load_bounded(data, max_bytes=MAX_INVENTORY_BYTES)
+        document = load_bounded(data, max_bytes=MAX_INVENTORY_BYTES, max_nodes=MAX_INVENTORY_NODES)
     except YamlError as exc:
         raise InventoryFileError(f"--inventory {path}: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("targets"), list):

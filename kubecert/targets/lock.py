@@ -67,7 +67,7 @@ def target_lock(key: str, *, shared: bool, timeout: float) -> Iterator[None]:
                                   f"{timeout:g}s") from None
             time.sleep(0.05)
             continue
-        if _names_same_file(path, fd):
+        if names_same_file(path, fd):
             break
         os.close(fd)  # removed by its last holder between our open and our lock: take the new one
     try:
@@ -85,7 +85,8 @@ def target_lock(key: str, *, shared: bool, timeout: float) -> Iterator[None]:
             os.close(fd)  # closing releases our lock
 
 
-def _names_same_file(path: Path, fd: int) -> bool:
+def names_same_file(path: Path, fd: int) -> bool:
+    """Whether ``path`` still names the file open as ``fd`` (a lock file its last holder may remove)."""
     try:
         found = os.stat(path)
     except FileNotFoundError:

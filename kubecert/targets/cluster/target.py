@@ -29,6 +29,8 @@ from kubecert.targets.cluster.client import ClusterClient, ReadProblem
 from kubecert.targets.cluster.handshake import host_and_port, served_certificate
 from kubecert.targets.cluster.trust import KubeconfigTrust
 from kubecert.targets.errors import TargetError, TargetUnavailable
+from kubecert.text import shown
+from kubecert.userfiles import what_is
 
 SERVED = "served-apiserver"  # the served certificate's name in the inventory and the reports
 _QUERY_KEYS = ("context",)
@@ -85,6 +87,9 @@ class KubeconfigTarget(Target):
             raise TargetUnavailable(f"{self.id}: {failure.problem.describe()}") from None
 
     def _observe(self, now: dt.datetime) -> ClusterInventory:
+        unusable = what_is(self.kubeconfig)  # a FIFO or /dev/zero says what it is, not "does not exist"
+        if unusable is not None:
+            raise TargetUnavailable(f"{self.id}: the kubeconfig {shown(str(self.kubeconfig))} {unusable}")
         try:
             access = self.access()  # first: nothing is read or dialled for a kubeconfig kubecert refuses
         except TargetUnavailable as exc:

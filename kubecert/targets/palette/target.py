@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from kubecert.extras import MissingExtra, require
 from kubecert.inventory.facts import NodeFacts
+from kubecert.inventory.files import MAX_FILE_BYTES
 from kubecert.inventory.platform import (
     AccessProbes,
     Exchange,
@@ -52,6 +53,7 @@ from kubecert.targets.palette import (
     watch,
 )
 from kubecert.targets.palette.http import ApiClient, Credential, HttpLimits
+from kubecert.userfiles import UserFileError, named, read_user_file
 
 T = TypeVar("T")
 
@@ -322,9 +324,7 @@ def connection_from(uri: str, options: Mapping[str, Any]) -> Connection:
     if options.get("insecure-skip-tls-verify"):
         verify = False
     elif bundle:
-        if not Path(bundle).is_file():
-            raise TargetError(f"{uri}: --ca-bundle {bundle}: no such file")
-        verify = str(Path(bundle).resolve())
+        verify = _ca_bundle(uri, Path(bundle))
     return Connection(f"https://{parts.netloc}", cluster, project, key, verify, _kubeconfig(uri, options))
 
 
@@ -334,8 +334,10 @@ def _kubeconfig(uri: str, options: Mapping[str, Any]) -> KubeconfigAccess | None
     if not given:
         return None
     path = Path(given)
-    if not path.is_file():
-        raise TargetError(f"{uri}: --palette-kubeconfig {given}: no such file")
+    try:
+        read_user_file(path, "--palette-kubeconfig: the kubeconfig", MAX_FILE_BYTES)  # a typo's /dev/zero, now
+    except UserFileError as exc:
+        raise TargetError(f"{uri}: {exc}") from None
     try:
         require("cluster", f"{uri}: --palette-kubeconfig")
     except MissingExtra as exc:
@@ -347,22 +349,36 @@ def _kubeconfig(uri: str, options: Mapping[str, Any]) -> KubeconfigAccess | None
 
 
 MAX_KEY_CHARS = 4096
+MAX_KEY_FILE_BYTES = 64 << 10
+MAX_CA_BUNDLE_BYTES = 4 << 20  # Debian's whole ca-certificates.crt is some 220 KiB
+
+
+def _ca_bundle(uri: str, path: Path) -> str:
+    """Where the bundle really is, once read as a bounded regular file that holds a certificate (requests
+    reads it again from there)."""
+    try:
+        bundle = read_user_file(path, "--ca-bundle", MAX_CA_BUNDLE_BYTES)
+    except UserFileError as exc:
+        raise TargetError(f"{uri}: {exc}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in bundle.data:
+        raise TargetError(f"{uri}: {named('--ca-bundle', path)}: holds no PEM certificate")
+    return str(bundle.real)
 
 
 def _api_key(uri: str, options: Mapping[str, Any]) -> Credential:
     path = options.get("api-key-file")
     if path:
-        file = Path(path)
         try:
-            mode = file.stat().st_mode
-            text = file.read_text(encoding="utf-8").strip()
+            found = read_user_file(Path(path), "--api-key-file", MAX_KEY_FILE_BYTES)
+            text = found.data.decode("utf-8").strip()
         except UnicodeDecodeError:
             raise TargetError(f"{uri}: --api-key-file {path} is not UTF-8 text (the key is not shown)") from None
-        except OSError as exc:
-            raise TargetError(f"{uri}: --api-key-file {path}: {exc.strerror or exc}") from None
+        except UserFileError as exc:
+            raise TargetError(f"{uri}: {exc}") from None
+        mode = found.mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             stderr_progress(f"WARNING: the API key file {path} can be read by other users "
-                            f"(mode {stat.S_IMODE(mode):04o}); chmod 600 it")
+                            f"(mode {mode:04o}); chmod 600 it")
         if not text:
             raise TargetError(f"{uri}: --api-key-file {path} is empty")
         return _checked_key(uri, text, f"--api-key-file {path}")
