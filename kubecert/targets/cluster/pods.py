@@ -33,7 +33,7 @@ from kubecert.targets.cluster.parts import ClusterParts, ClusterRenewalRun
 from kubecert.targets.cluster.permissions import RBAC_MANIFEST
 from kubecert.targets.cluster.podapi import PodApi, TooLarge
 from kubecert.targets.cluster.tarcopy import unpack
-from kubecert.targets.errors import TargetUnavailable
+from kubecert.targets.errors import TargetUnavailable, failure_copy
 from kubecert.text import shown
 
 # The kubelet rotates a container's log at 10 MiB (containerLogMaxSize) and the API serves only the current
@@ -106,10 +106,10 @@ class PodsParts(ClusterParts):
                 try:
                     self._read[node] = self._read_node(node)
                 except TargetUnavailable as exc:
-                    self._read[node] = exc
+                    self._read[node] = failure_copy(exc)
             found = self._read[node]
         if isinstance(found, TargetUnavailable):
-            raise found
+            raise failure_copy(found)  # one node read once, however many checks ask
         return found
 
     def _read_node(self, node: str) -> Path:
