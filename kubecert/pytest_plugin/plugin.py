@@ -31,7 +31,7 @@ from kubecert.pytest_plugin.outcomes import (
 )
 from kubecert.pytest_plugin.reporting import Reporter
 from kubecert.pytest_plugin.session import READS_KEY, SESSION_KEY, KubecertSession, kubecert_session
-from kubecert.pytest_plugin.signals import restore_sigterm, stop_on_sigterm
+from kubecert.pytest_plugin.signals import restore_signals, stop_on_signals
 from kubecert.pytest_plugin.terminal import add_terminal_options, register_compact
 from kubecert.rules import catalog
 from kubecert.status import Status
@@ -117,7 +117,7 @@ def pytest_configure(config: pytest.Config) -> None:
         reporter.clear_stale()
         config.pluginmanager.register(reporter, "kubecert.reporter")
         register_compact(config)
-        stop_on_sigterm(config)
+        stop_on_signals(config)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -131,7 +131,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    restore_sigterm(config)
+    restore_signals(config)
     if SESSION_KEY in config.stash:
         config.stash[SESSION_KEY].close()
 

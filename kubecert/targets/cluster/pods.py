@@ -27,6 +27,7 @@ from types import FrameType
 from typing import Any
 
 from kubecert.inventory.cluster import NodeObject
+from kubecert.stopping import stop_signals_to
 from kubecert.targets.cluster import readerpod as rp
 from kubecert.targets.cluster.client import ClusterClient, ReadProblem
 from kubecert.targets.cluster.parts import ClusterParts, ClusterRenewalRun
@@ -240,19 +241,12 @@ def decode_log(log: bytes) -> tuple[bytes, list[str]]:
 def _signals_held() -> Iterator[None]:
     """A second Ctrl-C or SIGTERM while a pod is being deleted waits until the delete has returned (within its
     short deadline), then stops the run: a pod left behind keeps a node's keys one log read away."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
     caught: list[int] = []
 
     def hold(signum: int, frame: FrameType | None) -> None:
         caught.append(signum)
 
-    previous = {signum: signal.signal(signum, hold) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_signals_to(hold):
         yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
     if caught:
         raise KeyboardInterrupt(f"stopped by signal {signal.Signals(caught[0]).name}")
