@@ -5,11 +5,14 @@ none of their stacks, and a fleet's reports say it once per target rather than o
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 import traceback
 from pathlib import Path
 from typing import Any
 
+import audit
 import pytest
 
 from kubecert import contexts
@@ -20,7 +23,7 @@ from kubecert.rules import all_rules
 from kubecert.targets.errors import TargetUnavailable, failure_copy
 from kubecert.targets.pki import PkiTarget
 
-from support import SUITE, run_check
+from support import SUITE, validated
 
 
 def test_an_unreadable_target_is_read_and_locked_once_and_its_failure_never_grows(
@@ -98,20 +101,33 @@ def test_pytest_formats_one_traceback_entry_for_each_check_an_unreadable_target_
     assert {r["message"] for r in errors} == {f"{missing}: the folder {pytester.path / 'gone' / 'pki'} does not exist"}
 
 
+def _lasting(writes: list[str], seen: audit.Seen) -> list[str]:
+    """``writes`` but what Python's tempfile does by itself in the temporary folder: anonymous files (O_TMPFILE
+    opens the folder) and its probe of the folder (a file removed at once)."""
+    temp = os.path.realpath(tempfile.gettempdir())
+    removed = {e.subject for e in seen.events if e.event == "os.remove"}
+    return [w for w in writes if w != temp and not (os.path.dirname(w) == temp and w in removed)]
+
+
 def test_a_fleet_of_unreadable_targets_is_one_problem_per_target_in_the_terminal_and_the_html(
     tmp_path: Path, reference_tree: Any
 ) -> None:
     missing = [f"pki:{tmp_path / 'gone' / f'n{n:02d}' / 'pki'}" for n in range(AUTO_FLEET_TARGETS + 1)]
     readable = f"pki:{reference_tree.root / 'pki'}"
     words = [w for uri in [*missing, readable] for w in ("--target", uri)]
-    run, report = run_check(tmp_path, "--profile", "palette", "--html", str(tmp_path / "r.html"), *words)
+    out = tmp_path / "out"
+    run, seen = audit.run_audited(["check", "-q", "--profile", "palette", "--json", str(out / "r.json"), "--html",
+                                   str(out / "r.html"), *words], cwd=tmp_path)
     assert run.returncode == 2, run.stdout + run.stderr
+    assert "Traceback" not in run.stdout + run.stderr
+    assert _lasting(seen.writes_outside([out]), seen) == [] and seen.processes == []
+    report = validated(json.loads((out / "r.json").read_text()))
     errors = [r for r in report["results"] if r["status"] == "error"]
     per_target = {uri: sum(r["target"] == uri for r in errors) for uri in missing}
     assert set(per_target.values()) == {per_target[missing[0]]} and per_target[missing[0]] > 20  # every rule
     assert {r["status"] for r in report["results"] if r["target"] == readable} <= {"passed", "skipped",
                                                                                    "not_applicable"}
-    page = (tmp_path / "r.html").read_text()
+    page = (out / "r.html").read_text()
     problems = re.findall(r'<article class="result st-error tg-\d+">\s*<h3>.*?(\d+) checks could not run', page)
     assert problems == [str(per_target[missing[0]])] * len(missing)
     assert page.count('<article class="result') == len(missing)
