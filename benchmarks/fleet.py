@@ -1,4 +1,5 @@
-"""A fleet of N reference clusters checked three ways by kubecert, beside the two yardsticks, in one run.
+"""A fleet of N reference clusters checked by kubecert (and as many targets it cannot read), beside the two
+yardsticks, in one run.
 
     python benchmarks/fleet.py                 # N = 100, 300, 1000
     python benchmarks/fleet.py --sizes 50 100 --repeat 3
@@ -11,6 +12,8 @@ interleaved (one run of each in turn, so a drifting machine slows all alike); th
 - kubecert per check: the same with ``--per-check`` (one pytest item per rule and target; sizes up to
   --per-check-max only: it grows past a minute a run);
 - kubecert -n 2: the fleet run over two xdist workers;
+- kubecert unreadable (and unreadable per check): the same two runs over N ``pki:`` targets whose folders do
+  not exist, every check an error (exit 2): a target that cannot be read must cost no more than one that can;
 - openssl loop: ``openssl x509 -checkend`` on every certificate file, one process each (what a shell
   script of an operator does; it judges far less);
 - floor: one Python process that reads, parses and signature-verifies every certificate with
@@ -107,18 +110,24 @@ def run(command: Sequence[str], cwd: Path) -> Sample:
 def commands(pki_dirs: Sequence[Path], work: Path, per_check: bool) -> dict[str, list[str]]:
     targets = work / "targets.yaml"
     targets.write_text("targets:\n" + "".join(f"  - pki:{p}\n" for p in pki_dirs))
+    unreadable = work / "unreadable.yaml"  # as many targets, none of whose folders exists
+    unreadable.write_text("targets:\n" + "".join(f"  - pki:{work / 'gone' / p.parent.parent.name / 'pki'}\n"
+                                                  for p in pki_dirs))
     files = work / "files.txt"
     files.write_text("".join(f"{f}\n" for f in certificate_files(pki_dirs)))
     reports = ["--json", str(work / "r.json"), "--html", str(work / "r.html"), "--junitxml", str(work / "r.xml")]
     found = {
         "kubecert fleet": [*KUBECERT, "--inventory", str(targets), "--fleet", *reports, *STATIC],
         "kubecert -n 2": [*KUBECERT, "--inventory", str(targets), "--fleet", *reports, *STATIC, "-n", "2"],
+        "kubecert unreadable": [*KUBECERT, "--inventory", str(unreadable), "--fleet", *reports, *STATIC],
         "openssl loop": ["sh", "-c", 'while read -r f; do openssl x509 -checkend 2592000 -noout -in "$f" '
                          '>/dev/null || echo "$f"; done < "$0"', str(files)],
         "floor": [sys.executable, str(HERE / "_floor.py"), str(files)],
     }
     if per_check:
         found["kubecert per check"] = [*KUBECERT, "--inventory", str(targets), "--per-check", *reports, *STATIC]
+        found["kubecert unreadable per check"] = [*KUBECERT, "--inventory", str(unreadable), "--per-check", *reports,
+                                                  *STATIC]
     return found
 
 
@@ -145,7 +154,8 @@ def table(results: dict[int, dict[str, list[Sample]]], certificates: dict[int, i
             first = statistics.median(s.wall_s for s in results[smallest][name]) if name in results[smallest] else None
             growth = (medians[name] / size) / (first / smallest) if first else None
             codes = sorted({s.code for s in runs})
-            note = "" if codes in ([0], [1]) or name == "openssl loop" else f" (exit {codes})"
+            expected = ([2],) if "unreadable" in name else ([0], [1])  # every check of an unreadable target errs
+            note = "" if codes in expected or name == "openssl loop" else f" (exit {codes})"
             lines.append(
                 f"| {size} | {certificates[size]} | {name}{note} | {medians[name]:.2f} | "
                 f"{max(s.peak_mib for s in runs):.0f} | {medians[name] / medians['openssl loop']:.3f} | "

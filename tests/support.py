@@ -55,6 +55,12 @@ def run_suite(pytester: pytest.Pytester, *args: str,
     return result, read_report(report)
 
 
+def with_signals(argv: list[str], signals: str = "default") -> list[str]:
+    """``argv`` started with known SIGINT and SIGTERM dispositions (with_signals.py: both at their defaults, or
+    ``sigint-ignored`` or ``sigterm-ignored``), whatever this test worker inherited: for a child a test signals."""
+    return [sys.executable, str(Path(__file__).resolve().parent / "with_signals.py"), signals, *argv]
+
+
 def run_check(folder: Path, *args: str, env: dict[str, str] | None = None,
               timeout: float = 300) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     """``kubecert check ARGS`` as a user runs it, in ``folder``: its outcome (never a traceback) and its

@@ -40,9 +40,10 @@ class TargetContexts:
         self._cluster = ClusterContexts(target, at)
 
     def observation(self) -> RuleContext:
-        """The plain observation, read once under the target's shared lock (never while another process acts)."""
+        """The plain observation, read once under the target's shared lock (never while another process acts).
+        A target that could not be read is not tried again, nor locked, for each rule."""
         self.used = True
-        inventory = self.target.kept
+        inventory = self.target.kept_observation()
         if inventory is None:
             with target_lock(self.target.lock_key, shared=True, timeout=OBSERVATION_LOCK_WAIT):
                 inventory = self.target.observe()

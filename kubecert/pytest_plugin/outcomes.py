@@ -89,6 +89,14 @@ def report_nodeid(item: pytest.Item) -> str:
     return f"{relative.as_posix()}::{item.name}"
 
 
+def keep_quiet_errors_short(call: pytest.CallInfo[None]) -> None:
+    """Before pytest makes the report of a check its target stopped (unreadable, unreachable): only the
+    traceback's last entry is left to format. ``result_of`` shows the message alone, and formatting the
+    fixtures' whole stack for each check cost an unreadable target more than reading a readable one."""
+    if call.excinfo is not None and call.excinfo.errisinstance(_QUIET_ERRORS):
+        call.excinfo.traceback = call.excinfo.traceback[-1:]
+
+
 def result_of(item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo[None]) -> Result | None:
     """kubecert's result for ``item`` when ``report`` decides it (setup not passed, or the call)."""
     rule_id, target_id = rule_id_of(item), target_id_of(item)

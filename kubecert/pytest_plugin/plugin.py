@@ -21,10 +21,17 @@ from kubecert.pytest_plugin.fleet import FleetCheck, fleet_items, fleet_wanted, 
 from kubecert.pytest_plugin.judging import NOT_APPLICABLE_PREFIX, gate, selected
 from kubecert.pytest_plugin.live import live_writer
 from kubecert.pytest_plugin.options import add_options, settings_from
-from kubecert.pytest_plugin.outcomes import RULE_MARKER, attach, result_of, rule_id_of, target_id_of
+from kubecert.pytest_plugin.outcomes import (
+    RULE_MARKER,
+    attach,
+    keep_quiet_errors_short,
+    result_of,
+    rule_id_of,
+    target_id_of,
+)
 from kubecert.pytest_plugin.reporting import Reporter
 from kubecert.pytest_plugin.session import READS_KEY, SESSION_KEY, KubecertSession, kubecert_session
-from kubecert.pytest_plugin.signals import restore_sigterm, stop_on_sigterm
+from kubecert.pytest_plugin.signals import restore_signals, stop_on_signals
 from kubecert.pytest_plugin.terminal import add_terminal_options, register_compact
 from kubecert.rules import catalog
 from kubecert.status import Status
@@ -110,7 +117,7 @@ def pytest_configure(config: pytest.Config) -> None:
         reporter.clear_stale()
         config.pluginmanager.register(reporter, "kubecert.reporter")
         register_compact(config)
-        stop_on_sigterm(config)
+        stop_on_signals(config)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -124,7 +131,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    restore_sigterm(config)
+    restore_signals(config)
     if SESSION_KEY in config.stash:
         config.stash[SESSION_KEY].close()
 
@@ -220,6 +227,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    if rule_id_of(item) is not None:
+        keep_quiet_errors_short(call)
     report = yield
     if isinstance(item, FleetCheck):
         results = item.results if report.when == "call" else []

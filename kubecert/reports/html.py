@@ -92,9 +92,10 @@ def view(document: Mapping[str, Any]) -> dict[str, Any]:
     verdict = ("failed" if any(status_of(r) == "failed" for r in results)
                else "error" if any(r["status"] == "error" for r in results) or not results else "passed")
     counts = Counter(status_of(r) for r in results)
+    problems: list[dict[str, Any]] = []
     if summarised:
-        results = [r for r in results if status_of(r) in SHOWN_IN_SUMMARY]
-        shown = {r["target"] for r in results}
+        results, problems = _one_per_problem([r for r in results if status_of(r) in SHOWN_IN_SUMMARY])
+        shown = {r["target"] for r in results} | {p["target"] for p in problems}
         targets = [t for t in targets if t["id"] in shown]
     return {
         "summarised": summarised, "rule_counts": {row["rule"]: Counter(row["cells"].values()) for row in rule_rows},
@@ -103,8 +104,22 @@ def view(document: Mapping[str, Any]) -> dict[str, Any]:
         "filter_statuses": FILTER_STATUSES, "status_of": status_of, "verdict": verdict,
         "target_views": [_target_view(document, t, failing[t["id"]], index[t["id"]]) for t in targets],
         "not_implemented": [c for c in document.get("coverage", ()) if not c["implemented"]],
-        "counts": counts,
+        "counts": counts, "problems": problems,
     }
+
+
+def _one_per_problem(results: list[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], list[dict[str, Any]]]:
+    """The results a fleet's summary shows in full, and its problems: the errors one target's failure gave
+    several checks (the same message, nothing judged: the target could not be read) are one problem that
+    names those checks, so a fleet of unreadable targets is a page of one entry per target."""
+    shared: defaultdict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
+    for result in results:
+        if status_of(result) == "error" and not result["evidence"]:
+            shared[(result["target"], result["message"])].append(result)
+    grouped = {id(r) for group in shared.values() if len(group) > 1 for r in group}
+    problems = [{"target": target, "message": message, "rules": [r["rule"] for r in group]}
+                for (target, message), group in shared.items() if len(group) > 1]
+    return [r for r in results if id(r) not in grouped], problems
 
 
 def _target_view(document: Mapping[str, Any], target: Mapping[str, Any], failing: set[str],

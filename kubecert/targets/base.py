@@ -13,7 +13,7 @@ from kubecert.inventory.model import Inventory, isoformat
 from kubecert.inventory.summary import certificate_summary
 from kubecert.options import Option
 from kubecert.profiles import Profile
-from kubecert.targets.errors import TargetError, TargetUnavailable
+from kubecert.targets.errors import TargetError, TargetUnavailable, failure_copy
 from kubecert.text import shown
 
 TargetOption = Option  # what the user may tell targets of a kind: declared once, for the CLI and pytest
@@ -76,20 +76,22 @@ class Target(abc.ABC):
         return {}
 
     def observe(self) -> Inventory:
-        """The observation every read-only check judges; taken once and kept (one parse per run)."""
-        if self._unavailable is not None:
-            raise self._unavailable
-        if self._inventory is None:
+        """The observation every read-only check judges; taken once and kept (one parse per run). A target
+        that cannot be read is tried once too: every later check gets the same failure."""
+        kept = self.kept_observation()
+        if kept is None:
             try:
-                self._inventory = self._observe(dt.datetime.now(dt.UTC))
+                kept = self._inventory = self._observe(dt.datetime.now(dt.UTC))
             except TargetUnavailable as exc:
-                self._unavailable = exc
+                self._unavailable = failure_copy(exc)
                 raise
-        return self._inventory
+        return kept
 
-    @property
-    def kept(self) -> Inventory | None:
-        """The observation already taken, if any (no read, no lock needed)."""
+    def kept_observation(self) -> Inventory | None:
+        """What the observation already tried gave, without reading or locking anything: the inventory, or
+        its failure raised again; None when none was tried (or it was released)."""
+        if self._unavailable is not None:
+            raise failure_copy(self._unavailable)
         return self._inventory
 
     def reobserve(self) -> Inventory:

@@ -14,3 +14,14 @@ class TargetUnresponsive(TargetUnavailable):
 
 class TargetError(ValueError):
     """A target URI or option that cannot be used: a usage error."""
+
+
+def failure_copy(failure: TargetUnavailable) -> TargetUnavailable:
+    """``failure`` to keep, or to raise once more: a copy (same class, same message object) without a
+    traceback. The raised object itself keeps the frames it went through alive, and raising it again
+    chains each raise's frames onto its traceback: a target that stops sixty checks would hold all of
+    their frames, and pytest would walk the whole chain again for each check."""
+    kind = type(failure)
+    fresh = kind.__new__(kind, *failure.args)  # not __init__: a target kind's own may take other arguments
+    fresh.__dict__.update(failure.__dict__)
+    return fresh

@@ -19,13 +19,16 @@ import pytest
 from kubecert.cli import EXIT_USAGE, main
 from kubecert.reference.kube import FAULTS, ReferenceCluster
 
+from support import with_signals
+
 READY_TIMEOUT_S = 30.0
 
 
 def _serve(folder: Path, *extra: str) -> tuple[subprocess.Popen[str], list[str]]:
     """Start the command and read its announcement up to "ready"."""
     command = [sys.executable, "-m", "kubecert", "reference", "cluster", "serve", "--dir", str(folder), *extra]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # With SIGINT at its default whatever this worker inherited: the command keeps an ignored one ignored.
+    process = subprocess.Popen(with_signals(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     received: queue.Queue[str] = queue.Queue()
     # A thread reads the output, so waiting for a line can time out.
     threading.Thread(target=lambda: [received.put(line) for line in process.stdout or ()], daemon=True).start()

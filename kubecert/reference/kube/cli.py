@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import signal
 import sys
 import threading
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from typing import Any
 
 from kubecert.reference.errors import ReferenceUsageError, guarded
 from kubecert.reference.pki.keys import DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS
+from kubecert.stopping import stop_signals_to
 
 
 def add_cluster(commands: Any) -> None:
@@ -114,15 +114,12 @@ def _announce(cluster: Any, server: Any, faults: frozenset[str]) -> None:
 
 @contextlib.contextmanager
 def _signals_stop() -> Iterator[threading.Event]:
-    """An event SIGINT and SIGTERM set while the block runs; the previous handlers come back after."""
+    """An event SIGINT and SIGTERM set while the block runs (one the process was started with ignored stays
+    ignored: kubecert.stopping); the previous handlers come back after."""
     stop = threading.Event()
 
     def on_signal(_number: int, _frame: object) -> None:
         stop.set()
 
-    previous = {number: signal.signal(number, on_signal) for number in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_signals_to(on_signal):
         yield stop
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)

@@ -27,6 +27,7 @@ from types import FrameType
 from typing import Any
 
 from kubecert.inventory.cluster import NodeObject
+from kubecert.stopping import stop_signals_to
 from kubecert.targets.cluster import readerpod as rp
 from kubecert.targets.cluster.access import access_from_file
 from kubecert.targets.cluster.client import ClusterClient, ReadProblem
@@ -35,7 +36,7 @@ from kubecert.targets.cluster.permissions import RBAC_MANIFEST
 from kubecert.targets.cluster.podapi import PodApi, TooLarge
 from kubecert.targets.cluster.tarcopy import unpack
 from kubecert.targets.cluster.trust import KubeconfigTrust
-from kubecert.targets.errors import TargetUnavailable
+from kubecert.targets.errors import TargetUnavailable, failure_copy
 from kubecert.text import shown
 
 # The kubelet rotates a container's log at 10 MiB (containerLogMaxSize) and the API serves only the current
@@ -109,10 +110,10 @@ class PodsParts(ClusterParts):
                 try:
                     self._read[node] = self._read_node(node)
                 except TargetUnavailable as exc:
-                    self._read[node] = exc
+                    self._read[node] = failure_copy(exc)
             found = self._read[node]
         if isinstance(found, TargetUnavailable):
-            raise found
+            raise failure_copy(found)  # one node read once, however many checks ask
         return found
 
     def _read_node(self, node: str) -> Path:
@@ -243,19 +244,12 @@ def decode_log(log: bytes) -> tuple[bytes, list[str]]:
 def _signals_held() -> Iterator[None]:
     """A second Ctrl-C or SIGTERM while a pod is being deleted waits until the delete has returned (within its
     short deadline), then stops the run: a pod left behind keeps a node's keys one log read away."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
     caught: list[int] = []
 
     def hold(signum: int, frame: FrameType | None) -> None:
         caught.append(signum)
 
-    previous = {signum: signal.signal(signum, hold) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_signals_to(hold):
         yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
     if caught:
         raise KeyboardInterrupt(f"stopped by signal {signal.Signals(caught[0]).name}")
