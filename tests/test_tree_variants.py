@@ -63,3 +63,14 @@ def test_service_range_comes_from_the_apiserver_manifest(tmp_path: Path, key_poo
     assert "10.233.0.1" in apiserver.evidence["ip_sans"]
     # a user declaration does not override what the node's manifest says
     assert not_passing(judge(root, facts=NodeFacts.declared({"service_cidr": "10.96.0.0/12"}, where="test"))) == {}
+
+
+def test_an_external_ca_names_only_the_certificates_the_node_holds(reference_copy: Path) -> None:
+    """Before v1.29 (and on every node but the first) there is no super-admin.conf: the external CA's evidence
+    names what is there to leave outside renewal, nothing the node does not hold."""
+    (reference_copy / "pki" / "ca.key").unlink()
+    (reference_copy / "super-admin.conf").unlink()
+    external = next(f for f in judge(reference_copy)["KC-EXT-01"].findings if f.subject == "ca")
+    assert external.evidence["outside_renewal"] == ["apiserver", "apiserver-kubelet-client", "admin.conf",
+                                                    "controller-manager.conf", "scheduler.conf"]
+    assert "super-admin.conf" not in external.message
