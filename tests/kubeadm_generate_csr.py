@@ -6,14 +6,16 @@ node it made), for the tests that judge its real layout through ``--csr-command`
 - for admin, controller-manager, scheduler and kubelet a ``D/<name>.conf.csr`` beside a ``D/<name>.conf`` that
   holds only the private key (``client-key-data``; no certificate, no CA);
 - the key first (keyutil.WriteKey makes a missing folder 0755), then the CSR (pkiutil.WriteCSR's 0700 then finds
-  the folder there); files 0600; folders follow the umask, 022 as on a root shell unless ``--umask`` says.
+  the folder there); files 0600; folders 0755 less the umask (022 as on a root shell unless ``--umask`` says), so
+  never writable by group or others. ``--folder-mode 775`` stands for a renewer that is not kubeadm.
 
 kubeadm takes names and addresses from its configuration; the stand-in takes them from the node's certificates
 (``--node``), which is what a configuration that made the node says. Keys are of the node's algorithm, as
 kubeadm's encryptionAlgorithm makes them. ``--copy-to`` keeps a copy of what was written (the check removes its
 folder), so a test can look for the keys in a report.
 
-    python kubeadm_generate_csr.py --node NODE --cert-dir D/pki --kubeconfig-dir D [--umask 002] [--copy-to DIR]
+    python kubeadm_generate_csr.py --node NODE --cert-dir D/pki --kubeconfig-dir D [--umask 077] [--folder-mode 775]
+                                   [--copy-to DIR]
 """
 
 from __future__ import annotations
@@ -65,11 +67,19 @@ def _csr(cert: x509.Certificate, key: Key) -> bytes:
     return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
 
 
-def _write_pair(folder: Path, name: str, key_bytes: bytes, csr: bytes, key_file: Path) -> None:
-    """The key (or the kubeconfig that holds it) first, its folder made 0755 under the umask, then the CSR."""
-    key_file.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+def _mkdir_all(folder: Path, mode: int) -> None:
+    """Go's os.MkdirAll: every missing folder down to ``folder`` made with ``mode`` (less the umask)."""
+    if folder.is_dir():
+        return
+    _mkdir_all(folder.parent, mode)
+    folder.mkdir(mode)
+
+
+def _write_pair(folder: Path, name: str, key_bytes: bytes, csr: bytes, key_file: Path, folder_mode: int) -> None:
+    """The key (or the kubeconfig that holds it) first, its folders made 0755 less the umask, then the CSR."""
+    _mkdir_all(key_file.parent, folder_mode)
     _write(key_file, key_bytes)
-    (folder / f"{name}.csr").parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _mkdir_all((folder / f"{name}.csr").parent, 0o700)  # pkiutil.WriteCSR: the folder is there by now
     _write(folder / f"{name}.csr", csr)
 
 
@@ -100,8 +110,8 @@ def _embedded_or_named(node: Path, name: str) -> x509.Certificate:
     user = yaml.safe_load((node / name).read_bytes())["users"][0]["user"]
     if "client-certificate-data" in user:
         return x509.load_pem_x509_certificate(base64.b64decode(user["client-certificate-data"]))
-    current = node / "kubelet" / "pki" / "kubelet-client-current.pem"
-    return x509.load_pem_x509_certificate(current.read_bytes())
+    current = node / "kubelet" / "pki" / "kubelet-client-current.pem"  # an absolute link to the node's own folder
+    return x509.load_pem_x509_certificate((current.parent / Path(os.readlink(current)).name).read_bytes())
 
 
 def main() -> None:
@@ -110,19 +120,23 @@ def main() -> None:
     parser.add_argument("--cert-dir", type=Path, required=True)
     parser.add_argument("--kubeconfig-dir", type=Path, required=True)
     parser.add_argument("--umask", default="022")
+    # What kubeadm never does (its 0755 has no write bit for others to keep): a renewer that makes its folders
+    # writable by their group, for the failing side of KC-CSR-02.
+    parser.add_argument("--folder-mode", default="755")
     parser.add_argument("--copy-to", type=Path)
     args = parser.parse_args()
     os.umask(int(args.umask, 8))
+    folder_mode = int(args.folder_mode, 8)
     for stem in LEAVES:
         cert = x509.load_pem_x509_certificate((args.node / "pki" / f"{stem}.crt").read_bytes())
         key = _new_key(cert)
-        _write_pair(args.cert_dir, stem, _key_pem(key), _csr(cert, key), args.cert_dir / f"{stem}.key")
+        _write_pair(args.cert_dir, stem, _key_pem(key), _csr(cert, key), args.cert_dir / f"{stem}.key", folder_mode)
         print(f"[certs] Generating CSR for {stem} instead of certificate")
     for name in KUBECONFIGS:
         cert = _embedded_or_named(args.node, name)
         key = _new_key(cert)
         _write_pair(args.kubeconfig_dir, name, _key_only_kubeconfig(args.node / name, key), _csr(cert, key),
-                    args.kubeconfig_dir / name)
+                    args.kubeconfig_dir / name, folder_mode)
         print(f"[kubeconfig] Generating CSR for {name}")
     if args.copy_to is not None:
         shutil.copytree(args.kubeconfig_dir, args.copy_to)

@@ -4,12 +4,17 @@ about them, and what each rule exists to catch still fails."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 import os
 import shutil
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from kubecert import layout
 from kubecert.reference.pki import KeyPool
@@ -24,7 +29,7 @@ from kubeadm_shapes import (
     store_as_kubelet,
     stored,
 )
-from support import judge, not_passing
+from support import judge, not_passing, result_for, run_check, statuses
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 BEFORE_ROTATION = NOW - dt.timedelta(days=30)  # init a month ago: the kubelet rotates at 70-90% of a year
@@ -149,3 +154,65 @@ def test_a_certificate_of_400_days_fails_whoever_signed_it(shapes: dict[str, Pat
     lifetime = _client_lifetime(verdict)
     assert lifetime["status"] is Status.FAILED and str(lifetime["judged_as"]).startswith(judged_as)
     assert "FAILED kubelet-client: " in verdict.message
+
+
+# ---------------------------------------------------------------- KC-CSR-01/02: generate-csr's real layout
+
+GENERATE_CSR = Path(__file__).resolve().parent / "kubeadm_generate_csr.py"
+
+
+def _generate_csr(root: Path, tmp_path: Path, *extra: str) -> tuple[dict[str, Any], Path]:
+    """KC-CSR-01/02 judged through ``kubecert check`` on the node at ``root``, its --csr-command the stand-in for
+    kubeadm v1.28.7's generate-csr: the report, and a copy of what the command wrote (kubecert removes its folder)."""
+    copy = tmp_path / "written"
+    command = (f"{sys.executable} {GENERATE_CSR} --node {{kubeconfig_dir}} --cert-dir {{csr_dir}}/pki "
+               f"--kubeconfig-dir {{csr_dir}} --copy-to {copy} {' '.join(extra)}")
+    _, report = run_check(tmp_path, "--target", f"pki:{root / 'pki'}", "--allow-disruptive", "--csr-command", command,
+                          "--rule", "KC-CSR-*")
+    return report, copy
+
+
+def _key_bodies(folder: Path) -> list[str]:
+    """The base64 of every private key written below ``folder``: the .key files and the key-only kubeconfigs."""
+    pems = [path.read_text() for path in folder.rglob("*.key")]
+    for path in folder.glob("*.conf"):
+        document = yaml.safe_load(path.read_text())
+        pems.append(base64.b64decode(document["users"][0]["user"]["client-key-data"]).decode())
+    return ["".join(line for line in pem.splitlines() if not line.startswith("-----")) for pem in pems]
+
+
+def test_generate_csrs_real_layout_passes_and_its_keys_never_reach_the_report(shapes: dict[str, Path],
+                                                                               tmp_path: Path) -> None:
+    root = _copy(shapes, "v1.28-finalized", tmp_path)
+    report, written = _generate_csr(root, tmp_path)
+    assert statuses(report) == {"KC-CSR-01": "passed", "KC-CSR-02": "passed"}, report["results"]
+    assert sorted(p.relative_to(written).as_posix() for p in written.rglob("*") if p.is_file()) == sorted(
+        [f"pki/{stem}.{suffix}" for stem in ("apiserver", "apiserver-kubelet-client", "apiserver-etcd-client",
+                                             "front-proxy-client", "etcd/server", "etcd/peer",
+                                             "etcd/healthcheck-client") for suffix in ("csr", "key")]
+        + [f"{name}.conf{suffix}" for name in ("admin", "controller-manager", "scheduler", "kubelet")
+           for suffix in ("", ".csr")])
+    csrs = {e["subject"]: e for e in result_for(report, "KC-CSR-01")["evidence"] if "csr_path" in e}
+    assert sorted(csrs) == sorted(name for name in layout.RENEWED if name != "super-admin.conf")
+    assert csrs["admin.conf"]["key_path"].endswith("/admin.conf")  # the key-only kubeconfig holds its key
+    assert csrs["etcd-server"]["csr_path"].endswith("/pki/etcd/server.csr")
+    evidence = result_for(report, "KC-CSR-02")["evidence"]
+    modes = {e["path"].rsplit("/", 1)[-1]: e["mode"] for e in evidence if "mode" in e}
+    assert modes["csr"] == modes["pki"] == modes["etcd"] == "0755"  # 0755 less umask 022, as kubeadm leaves them
+    assert modes["admin.conf"] == modes["apiserver.key"] == modes["apiserver.csr"] == "0600"
+    text = json.dumps(report)
+    assert "PRIVATE KEY" not in text
+    bodies = _key_bodies(written)
+    assert len(bodies) == 11
+    assert not any(body[i:i + 40] in text for body in bodies for i in range(0, len(body) - 40, 40))
+
+
+def test_a_csr_folder_writable_by_its_group_fails(shapes: dict[str, Path], tmp_path: Path) -> None:
+    """kubeadm's folders are never writable by others (0755 less the umask); a renewer's that are fail."""
+    root = _copy(shapes, "v1.28-finalized", tmp_path)
+    report, _ = _generate_csr(root, tmp_path, "--umask", "002", "--folder-mode", "775")
+    assert statuses(report) == {"KC-CSR-01": "passed", "KC-CSR-02": "failed"}
+    failed = {e["path"].rsplit("/", 1)[-1]: e for e in result_for(report, "KC-CSR-02")["evidence"]
+              if e["status"] == "failed"}
+    assert sorted(failed) == ["csr", "etcd", "pki"]
+    assert "is mode 0775, expected 0755 or stricter: writable by group or others" in failed["pki"]["detail"]
