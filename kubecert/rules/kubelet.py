@@ -192,7 +192,7 @@ def _current_link(folder: KubeletFolder) -> Finding:
     return passed(name, f"links to the newest dated file, {reached}", **facts)
 
 
-def kubeadm_issued(ctx: RuleContext, client: CertRecord) -> str | None:
+def _kubeadm_issued(ctx: RuleContext, client: CertRecord) -> str | None:
     """Why ``client`` is the certificate ``kubeadm init`` signed for kubelet.conf on the first control-plane node
     (the kubelet keeps it until its first rotation), or None when nothing says so. kubeadm signs it with the
     cluster CA for its own leaf lifetime; the CSR signer's duration bounds only what the controller-manager signs,
@@ -221,7 +221,7 @@ def _client_lifetime(ctx: RuleContext, client: CertRecord, reached: dict[str, An
     source = ctx.inventory.facts.source("cluster_signing_duration")
     facts: dict[str, Any] = {"lifetime": fmt_duration(client.lifetime), "signing_duration": fmt_duration(duration),
                              "signing_duration_from": source, **reached}
-    from_kubeadm = kubeadm_issued(ctx, client)
+    from_kubeadm = _kubeadm_issued(ctx, client)
     if from_kubeadm is not None:
         yield _as_kubeadm_leaf(ctx, client, from_kubeadm, facts)
     else:
@@ -241,8 +241,8 @@ def _as_kubeadm_leaf(ctx: RuleContext, client: CertRecord, why: str, facts: dict
 def _as_signed_by_controller_manager(client: CertRecord, duration: dt.timedelta, source: str,
                                      facts: dict[str, Any]) -> Finding:
     facts = {**facts, "judged_as": f"the controller-manager's CSR signer ({SIGNER})",
-             "recognised_by": "not kubeadm's initial certificate: not kubelet.conf's, NotBefore not the cluster "
-                              "CA's, not kubeadm's leaf lifetime"}
+             "recognised_by": "not kubeadm's initial certificate: kubelet.conf does not embed it, and its dates are "
+                              "not kubeadm's leaf dates"}
     if client.lifetime > duration + _ROUNDING:
         return failed(client, f"valid {fmt_duration(client.lifetime)}, longer than the signing duration "
                       f"{fmt_duration(duration)} ({source}): not what the cluster's signer issues", **facts)
