@@ -164,6 +164,8 @@ CHECK_OPTIONS: tuple[Option, ...] = (
     Option("dns-domain", "the cluster DNS domain (kubeadm: cluster.local)", "DOMAIN"),
     Option("extra-san", "a SAN the apiserver certificate must carry (repeatable)", "SAN", Kind.REPEAT),
     Option("external-etcd", "the cluster uses external etcd: no etcd certificates are expected", kind=Kind.FLAG),
+    Option("control-plane-endpoint", "the cluster's control-plane endpoint (kubeadm's controlPlaneEndpoint), if no "
+           "kubeconfig on the node dials it: the apiserver certificate must name its host", "HOST[:PORT]"),
     Option("cluster-signing-duration", "how long kube-controller-manager signs the kubelets' certificates, where "
            "no manifest on the node says (a worker); default 8760h", "DURATION"),
 )
@@ -172,5 +174,5 @@ CHECK_OPTIONS: tuple[Option, ...] = (
 FACT_OPTIONS: Mapping[str, str] = {
     "node-name": "node_name", "advertise-address": "advertise_address", "service-cidr": "service_cidr",
     "dns-domain": "dns_domain", "extra-san": "extra_sans", "external-etcd": "external_etcd",
-    "cluster-signing-duration": "cluster_signing_duration",
+    "cluster-signing-duration": "cluster_signing_duration", "control-plane-endpoint": "control_plane_endpoint",
 }

@@ -24,9 +24,15 @@ def shown(text: str) -> str:
     return _UNSAFE.sub(_escape, text)
 
 
+def shown_each_line(text: str) -> list[str]:
+    """The lines of one of kubecert's own multi-line messages, each shown safely: its line breaks are kubecert's,
+    and a target's text inside it was escaped where the message was made, so no line can be forged here."""
+    return [shown(line) for line in text.split("\n")]
+
+
 def shown_lines(text: str) -> str:
     """Like ``shown``, keeping the line breaks (for kubecert's own multi-line messages)."""
-    return "\n".join(shown(line) for line in text.split("\n"))
+    return "\n".join(shown_each_line(text))
 
 
 def shown_text(text: str) -> str:

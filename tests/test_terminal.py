@@ -123,3 +123,26 @@ def test_colour_on_a_terminal_and_none_with_no_color(tmp_path: Path, reference_t
     assert "\x1b[31m" in coloured and "FAIL" in coloured  # the failure in red
     plain = run_on_a_terminal(args, tmp_path, {"NO_COLOR": "1"})
     assert "FAIL" in plain and "\x1b[" not in plain
+
+
+def test_a_multi_line_error_shows_as_lines_and_a_targets_line_break_stays_escaped(
+        tmp_path: Path, reference_copy: Path) -> None:
+    """An error said once keeps its own line breaks, its further lines indented under the first; a file name that
+    holds a line break (the target's text) is shown escaped on its one line, so it cannot forge a line."""
+    pki = reference_copy / "pki"
+    (pki / "front-proxy-client.crt").write_bytes(b"\0" * (2 << 20))  # past the 1 MiB bound: an error, not a verdict
+    forged = pki / "stray\nFAILED nothing: ALL PASSED.key"
+    forged.write_bytes(b"not a key")
+    forged.chmod(0o644)  # a key file readable by all: KC-FILE-01 names it
+    run = check("--target", f"pki:{pki}", "--rule", "KC-INV-02", "--rule", "KC-FILE-01", cwd=tmp_path,
+                env={"NO_COLOR": "1"})
+    assert run.returncode == 1, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith(f"ERROR pki:{pki}: "))
+    assert lines[head] == f"ERROR pki:{pki}: 1 could not be checked of 7 checked (KC-INV-02 could not run)"
+    said = f"      ERROR front-proxy-client: could not be read: {pki}/front-proxy-client.crt"
+    assert lines[head + 1].startswith(said)  # under the first line, as a failure's lines are
+    assert "\\x0a  ERROR" not in run.stdout  # kubecert's own line break is a line break
+    named = [line for line in lines if "stray" in line]
+    assert named and all("stray\\x0aFAILED nothing: ALL PASSED.key" in line for line in named), named
+    assert not any(line.startswith(("FAILED nothing", "    FAILED nothing")) for line in lines)

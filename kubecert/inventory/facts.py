@@ -30,6 +30,7 @@ class NodeFacts:
     external_etcd: bool = False
     role: str | None = None  # a NodeRole: control-plane or worker
     cluster_signing_duration: str | None = None  # kube-controller-manager's, as Go writes a duration: 8760h0m0s
+    control_plane_endpoint: str | None = None  # kubeadm's controlPlaneEndpoint: HOST[:PORT], [IPv6]:PORT
     kubernetes_version: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
     # Facts a node file would have given but kubecert could not read (over a bound, or unreadable): why, by
@@ -38,7 +39,7 @@ class NodeFacts:
 
     FIELDS: ClassVar[tuple[str, ...]] = (
         "node_name", "advertise_address", "service_cidr", "dns_domain", "extra_sans", "external_etcd", "role",
-        "cluster_signing_duration",
+        "cluster_signing_duration", "control_plane_endpoint",
     )
 
     @classmethod
@@ -85,6 +86,11 @@ class NodeFacts:
         return go_duration(self.cluster_signing_duration) if self.cluster_signing_duration else None
 
     @property
+    def endpoint_host(self) -> str | None:
+        """The control-plane endpoint's host: what kubeadm puts among the apiserver's SANs."""
+        return endpoint_host(self.control_plane_endpoint) if self.control_plane_endpoint else None
+
+    @property
     def first_service_ip(self) -> str | None:
         if self.service_cidr is None:
             return None
@@ -112,6 +118,47 @@ def _not_role(value: str) -> str | None:
     return None if value in set(NodeRole) else f"is not a node role ({', '.join(NodeRole)})"
 
 
+def split_endpoint(endpoint: str) -> tuple[str, str | None]:
+    """(host, port or None) of ``HOST``, ``HOST:PORT``, ``IPv6``, ``[IPv6]`` or ``[IPv6]:PORT``, as kubeadm splits
+    a controlPlaneEndpoint; ValueError when it is none of them."""
+    if endpoint.startswith("["):
+        host, closed, rest = endpoint[1:].partition("]")
+        if not closed or (rest and not rest.startswith(":")):
+            raise ValueError("is not HOST[:PORT] or [IPv6]:PORT")
+        return host, rest[1:] if rest else None
+    if endpoint.count(":") == 1:
+        host, _, port = endpoint.partition(":")
+        return host, port
+    return endpoint, None
+
+
+def endpoint_host(endpoint: str) -> str:
+    """The host of a control-plane endpoint: what kubeadm puts among the apiserver's SANs."""
+    try:
+        return split_endpoint(endpoint)[0]
+    except ValueError:
+        return endpoint  # checked where it was given; said as it is
+
+
+_DNS_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)", re.IGNORECASE)
+
+
+def endpoint_problem(value: str) -> str | None:
+    """What is wrong with ``value`` as a control-plane endpoint, or None."""
+    try:
+        host, port = split_endpoint(value)
+    except ValueError as exc:
+        return str(exc)
+    if port is not None and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        return "has no valid port (1-65535)"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if len(host) > 253 or not all(_DNS_LABEL.fullmatch(label) for label in host.split(".")):
+            return "is neither an IP address nor a DNS name (HOST[:PORT], [IPv6]:PORT)"
+    return None
+
+
 def _not_duration(value: str) -> str | None:
     try:
         go_duration(value)
@@ -124,6 +171,7 @@ def _not_duration(value: str) -> str | None:
 _TEXT_FACTS: dict[str, Callable[[str], str | None]] = {
     "node_name": lambda _: None, "advertise_address": _not_address, "service_cidr": _not_network,
     "dns_domain": lambda _: None, "role": _not_role, "cluster_signing_duration": _not_duration,
+    "control_plane_endpoint": endpoint_problem,
 }
 
 _GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}

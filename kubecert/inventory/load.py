@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from kubecert import layout
-from kubecert.inventory.facts import DurationTooLong, NodeFacts, go_duration
+from kubecert.inventory.facts import DurationTooLong, NodeFacts, endpoint_host, endpoint_problem, go_duration
 from kubecert.inventory.files import (
     MAX_FILE_BYTES,
     ReadFailure,
@@ -34,6 +35,7 @@ from kubecert.inventory.model import (
     CertRecord,
     Inventory,
     KubeconfigRecord,
+    Problem,
     ProblemKind,
     Role,
     ServiceAccountKeys,
@@ -93,7 +95,7 @@ def load_pki(
     if kubelet_dir is not None:
         inventory.kubelet = load_kubelet(kubelet_dir, inventory.problems, machine)
     role = recognise_role(pki_dir, kubeconfig_dir, manifests_dir)
-    inventory.facts = _node_facts(manifests_dir, inventory.kubeconfigs, declared, role)
+    inventory.facts = _node_facts(manifests_dir, inventory.kubeconfigs, declared, role, inventory.problems)
     return inventory
 
 
@@ -164,7 +166,7 @@ class _Manifest:
 
 
 def _node_facts(manifests_dir: Path, kubeconfigs: Mapping[str, KubeconfigRecord], declared: NodeFacts,
-                recognised: tuple[str, str]) -> NodeFacts:
+                recognised: tuple[str, str], problems: list[Problem]) -> NodeFacts:
     """The node's facts: what its own files say first, then what the user declared, then kubeadm's defaults.
     The role is the other way round: what the user declares overrides what the files suggest.
 
@@ -200,6 +202,7 @@ def _node_facts(manifests_dir: Path, kubeconfigs: Mapping[str, KubeconfigRecord]
             service_cidr = None
     pick("node_name", [(kubelet_node, "kubelet.conf user", None), etcd.flag("name")])
     pick("advertise_address", [apiserver.flag("advertise-address")])
+    pick("control_plane_endpoint", _dialled_endpoints(kubeconfigs, problems, values.get("advertise_address")))
     pick("service_cidr", [(service_cidr, cidr_source, cidr_unread)], layout.DEFAULT_SERVICE_CIDR)
     pick("dns_domain", [], layout.DEFAULT_DNS_DOMAIN)
     pick("extra_sans", [])
@@ -210,6 +213,47 @@ def _node_facts(manifests_dir: Path, kubeconfigs: Mapping[str, KubeconfigRecord]
          layout.CLUSTER_SIGNING_DURATION, "kube-controller-manager default")
     pick("role", [], *recognised)
     return NodeFacts(**values, kubernetes_version=apiserver.version, sources=sources, unread=unread)
+
+
+# kubeadm's kubeconfigs that dial the API server: admin.conf, super-admin.conf and kubelet.conf the control-plane
+# endpoint; controller-manager.conf and scheduler.conf their own node's advertise address (kubeadm's local endpoint).
+_TO_ENDPOINT = ("admin.conf", "super-admin.conf", "kubelet.conf")
+_DIALLING = (*_TO_ENDPOINT, "controller-manager.conf", "scheduler.conf")
+
+
+def _dialled_endpoints(kubeconfigs: Mapping[str, KubeconfigRecord], problems: list[Problem],
+                       advertise_address: str | None) -> list[tuple[str | None, str, str | None]]:
+    """The control-plane endpoint as the node's kubeconfigs dial it: the first server that is not the node's own
+    advertise address (kubeadm puts its host among the apiserver's SANs), as ``pick`` takes its candidates. When
+    none of those kubeadm points at the endpoint could be read (past a bound), the endpoint is unknown."""
+    found: list[tuple[str | None, str, str | None]] = []
+    for name in _DIALLING:
+        kubeconfig = kubeconfigs.get(name)
+        endpoint = _server_endpoint(kubeconfig.server) if kubeconfig is not None and kubeconfig.server else None
+        if endpoint is not None and not _same_host(endpoint_host(endpoint), advertise_address):
+            found.append((endpoint, f"{name} server", None))
+    if any(name in kubeconfigs for name in _TO_ENDPOINT):
+        return found
+    unread = [p for p in problems if p.subject in _TO_ENDPOINT and p.kind is ProblemKind.UNREADABLE]
+    return found + [(None, f"{p.subject} server", p.describe()) for p in unread]
+
+
+def _server_endpoint(server: str) -> str | None:
+    """HOST[:PORT] of a kubeconfig's ``server`` URL; None for one that names no usable host."""
+    try:
+        netloc = urlsplit(server).netloc.rpartition("@")[2]
+    except ValueError:
+        return None
+    return netloc if netloc and endpoint_problem(netloc) is None else None
+
+
+def _same_host(host: str, address: str | None) -> bool:
+    if address is None:
+        return False
+    try:
+        return ipaddress.ip_address(host) == ipaddress.ip_address(address)
+    except ValueError:
+        return host == address
 
 
 def _duration(flag: str | None, source: str, unread: str | None) -> tuple[str | None, str, str | None]:

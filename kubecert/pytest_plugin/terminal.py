@@ -21,7 +21,7 @@ from kubecert.pytest_plugin.fleet import FLEET_ITEM
 from kubecert.pytest_plugin.outcomes import attached
 from kubecert.reports.results import BaselineRecord, Result, Status
 from kubecert.status import STATUSES
-from kubecert.text import shown
+from kubecert.text import shown, shown_each_line
 
 CATALOG_ITEM = re.compile(r"::(KC-[A-Z0-9]+-\d{2})\[(.*)\]$")  # a catalog check's node id: its rule and target
 _OPTION_HINT = re.compile(r"\b(?:give|pass) (--[a-z][-a-z]*)")
@@ -33,6 +33,7 @@ ACCEPTED = "accepted"
 COMPACT_PLUGIN = "kubecert.compact-terminal"
 FOLDED_TARGETS = 3  # a skip said of more targets than this is one line for all of them
 COMPACT_FLAG, COMPACT_QUIET_FLAG = "--kubecert-compact", "--kubecert-compact-quiet"
+CONTINUED = "    "  # how a message's further lines are indented under its first
 
 
 def add_terminal_options(parser: pytest.Parser) -> None:
@@ -161,16 +162,25 @@ def summary_lines(results: Iterable[Result], folded: Folded | None) -> list[tupl
         head = "accepted" if result.accepted else "FAILED"
         lines.append((f"{head} {result.rule} {result.title} [{shown(result.target)}]",
                       {"cyan": True} if result.accepted else {"red": True, "bold": True}))
-        lines += [(f"    {shown(line)}", {}) for line in result.message.split("\n")]
+        lines += [(f"{CONTINUED}{line}", {}) for line in shown_each_line(result.message)]
         if result.remediation:
             lines.append((f"    fix: {result.remediation}", {"green": True}))
     if folded is not None:
         for (target, message), rules in folded.errors.items():
             checks = f"{len(rules)} checks could not run" if len(rules) > 1 else f"{rules[0]} could not run"
             said = message.removeprefix(f"{target}: ")
-            lines.append((f"ERROR {shown(target)}: {shown(said)} ({checks})", {"yellow": True, "bold": True}))
-        lines += [(shown(line), {}) for line in folded.skip_lines()]
+            lines += _block(f"ERROR {shown(target)}: ", said, f" ({checks})", {"yellow": True, "bold": True})
+        for line in folded.skip_lines():
+            lines += _block("", line, "", {})
     return lines
+
+
+def _block(head: str, message: str, tail: str, markup: dict[str, bool]) -> list[tuple[str, dict[str, bool]]]:
+    """A message on the terminal: its first line after ``head`` and before ``tail``, each further line of its own
+    an indented continuation. Each line is escaped by itself, so a line break kubecert wrote stays one, and one a
+    target slipped into its text shows as ``\\x0a`` (the message escaped it where it was made)."""
+    first, *rest = shown_each_line(message)
+    return [(f"{head}{first}{tail}", markup), *((f"{CONTINUED}{line}", markup) for line in rest)]
 
 
 STALE_SHOWN = 20  # the report lists every stale entry; the terminal the first ones

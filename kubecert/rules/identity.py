@@ -69,7 +69,7 @@ def _missing_sans(record: CertRecord, expected: dict[str, str]) -> list[str]:
 
 
 def _san_finding(record: CertRecord, expected: dict[str, str]) -> Finding:
-    facts: dict[str, Any] = {"dns_sans": list(record.dns_sans), "ip_sans": list(record.ip_sans)}
+    facts: dict[str, Any] = {"dns_sans": list(record.dns_sans), "ip_sans": list(record.ip_sans), "expected": expected}
     missing = _missing_sans(record, expected)
     if missing:
         return failed(record, "SANs lack " + ", ".join(missing), **facts)
@@ -78,7 +78,8 @@ def _san_finding(record: CertRecord, expected: dict[str, str]) -> Finding:
 
 @implements("KC-ID-02")
 def apiserver_sans(ctx: RuleContext) -> Iterator[Finding]:
-    """Clients reach the API server by the service name, the service IP and the node's address."""
+    """Clients reach the API server by the service name, the service IP, the node's address and the cluster's
+    control-plane endpoint."""
     yield from ctx.unevaluated("apiserver", owner="KC-INV-02")
     apiserver = ctx.inventory.certificates.get("apiserver")
     facts = ctx.inventory.facts
@@ -95,6 +96,9 @@ def apiserver_sans(ctx: RuleContext) -> Iterator[Finding]:
         expected[facts.node_name] = f"node name ({facts.source('node_name')})"
     if facts.advertise_address:
         expected[facts.advertise_address] = f"advertise address ({facts.source('advertise_address')})"
+    if facts.endpoint_host:  # pkiutil.GetAPIServerAltNames adds it, an IP or a DNS SAN; admin.conf dials it
+        expected.setdefault(facts.endpoint_host, f"control-plane endpoint {facts.control_plane_endpoint} "
+                            f"({facts.source('control_plane_endpoint')})")
     for san in facts.extra_sans:
         expected[san] = "declared extra SAN"
     yield _san_finding(apiserver, expected)

@@ -8,6 +8,7 @@ rotating file is KC-KCFG-03's, its mode KC-FILE-01's, the client CA file's KC-FI
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path, PurePath
@@ -25,7 +26,10 @@ from kubecert.rules.chains import refused
 from kubecert.rules.context import RuleContext
 from kubecert.rules.files import KUBEADM_CERT, PRIVATE, mode_finding, owner_finding, regular_files
 from kubecert.rules.findings import Finding, error, failed, passed
+from kubecert.rules.validity import leaf_lifetime
+from kubecert.text import shown
 
+SIGNER = "kubernetes.io/kube-apiserver-client-kubelet"  # the CSR signer of the kubelets' client certificates
 ROTATES_BY = 0.9  # client-go's certificate manager rotates at 70-90% of a certificate's lifetime
 _ROUNDING = dt.timedelta(seconds=1)
 
@@ -188,30 +192,79 @@ def _current_link(folder: KubeletFolder) -> Finding:
     return passed(name, f"links to the newest dated file, {reached}", **facts)
 
 
+def _kubeadm_issued(ctx: RuleContext, client: CertRecord) -> str | None:
+    """Why ``client`` is the certificate ``kubeadm init`` signed for kubelet.conf on the first control-plane node
+    (the kubelet keeps it until its first rotation), or None when nothing says so. kubeadm signs it with the
+    cluster CA for its own leaf lifetime; the CSR signer's duration bounds only what the controller-manager signs,
+    and the signer's certificates start 5 minutes before they are signed and last exactly that duration."""
+    reasons = []
+    kubelet_conf = ctx.inventory.kubeconfigs.get("kubelet.conf")
+    embedded = kubelet_conf.client_cert if kubelet_conf is not None else None
+    if embedded is not None and embedded.fingerprint_sha256 == client.fingerprint_sha256:
+        reasons.append(f"kubelet.conf embeds it, serial {client.serial:x}, as before kubelet-finalize")
+    backdate = dt.timedelta(seconds=ctx.profile.backdate_seconds)
+    kubeadm_lifetime = dt.timedelta(days=ctx.profile.leaf_days) + backdate
+    ca = ctx.inventory.certificates.get("ca")
+    # Up to v1.30 every leaf gets its CA's NotBefore and ends leaf_days after it is signed, a moment after the
+    # 5-minute-backdated CA; v1.31+ dates all of one init from the same start. Either way it lives at least
+    # leaf_days + backdate: a certificate that starts with the CA but lives less is none of kubeadm's.
+    if (ca is not None and client.not_before == ca.not_before and client.lifetime >= kubeadm_lifetime - _ROUNDING
+            and client.signed_by(ca) is None):
+        reasons.append("its NotBefore is the cluster CA's, as kubeadm init dates its leaves")
+    if abs(client.lifetime - kubeadm_lifetime) <= _ROUNDING:
+        reasons.append(f"it is valid leaf_days + the {fmt_duration(backdate)} backdate, kubeadm v1.31+'s leaf lifetime")
+    return "; ".join(reasons) or None
+
+
 def _client_lifetime(ctx: RuleContext, client: CertRecord, reached: dict[str, Any]) -> Iterator[Finding]:
     duration = ctx.inventory.facts.signing_duration or go_duration(layout.CLUSTER_SIGNING_DURATION)
     source = ctx.inventory.facts.source("cluster_signing_duration")
     facts: dict[str, Any] = {"lifetime": fmt_duration(client.lifetime), "signing_duration": fmt_duration(duration),
                              "signing_duration_from": source, **reached}
-    if client.lifetime > duration + _ROUNDING:
-        yield failed(client, f"valid {fmt_duration(client.lifetime)}, longer than the signing duration "
-                     f"{fmt_duration(duration)} ({source}): not what the cluster's signer issues", **facts)
-    elif client.lifetime < duration - _ROUNDING:
-        yield passed(client, f"valid {fmt_duration(client.lifetime)}, less than the signing duration "
-                     f"{fmt_duration(duration)} (cut at the CA's expiry, or a shorter lifetime was asked for)",
-                     notable=True, **facts)
+    from_kubeadm = _kubeadm_issued(ctx, client)
+    if from_kubeadm is not None:
+        yield _as_kubeadm_leaf(ctx, client, from_kubeadm, facts)
     else:
-        yield passed(client, f"valid {fmt_duration(client.lifetime)}: the signing duration ({source})", **facts)
+        yield _as_signed_by_controller_manager(client, duration, source, facts)
+    yield _age(ctx, client, reached)
+
+
+def _as_kubeadm_leaf(ctx: RuleContext, client: CertRecord, why: str, facts: dict[str, Any]) -> Finding:
+    """kubeadm's initial certificate, judged by kubeadm's leaf lifetime as KC-VAL-01 judges a leaf."""
+    judged = leaf_lifetime(ctx, client, ctx.inventory.certificates.get("ca"))
+    said = f"kubeadm's initial certificate, not the CSR signer's ({why}); as a kubeadm leaf: {judged.message}"
+    evidence = {**facts, **judged.evidence, "judged_as": "kubeadm's leaf (kubeadm init signed it with the cluster CA)",
+                "recognised_by": why}
+    return dataclasses.replace(judged, message=shown(said), evidence=evidence, notable=True)
+
+
+def _as_signed_by_controller_manager(client: CertRecord, duration: dt.timedelta, source: str,
+                                     facts: dict[str, Any]) -> Finding:
+    facts = {**facts, "judged_as": f"the controller-manager's CSR signer ({SIGNER})",
+             "recognised_by": "not kubeadm's initial certificate: kubelet.conf does not embed it, and its dates are "
+                              "not kubeadm's leaf dates"}
+    if client.lifetime > duration + _ROUNDING:
+        return failed(client, f"valid {fmt_duration(client.lifetime)}, longer than the signing duration "
+                      f"{fmt_duration(duration)} ({source}): not what the cluster's signer issues", **facts)
+    if client.lifetime < duration - _ROUNDING:
+        return passed(client, f"valid {fmt_duration(client.lifetime)}, less than the signing duration "
+                      f"{fmt_duration(duration)} (cut at the CA's expiry, or a shorter lifetime was asked for)",
+                      notable=True, **facts)
+    return passed(client, f"valid {fmt_duration(client.lifetime)}: the signing duration ({source})", **facts)
+
+
+def _age(ctx: RuleContext, client: CertRecord, reached: dict[str, Any]) -> Finding:
+    """Past 90% of its lifetime the kubelet would have rotated it, whoever signed it (client-go reads the
+    certificate's own dates)."""
     elapsed = max(ctx.now - client.not_before, dt.timedelta(0))  # not yet valid is KC-VAL-04's
     share = elapsed / client.lifetime if client.lifetime > dt.timedelta(0) else 1.0
     due = client.not_before + client.lifetime * ROTATES_BY
     age: dict[str, Any] = {"lifetime_passed": f"{min(share, 9.99):.1%}", "rotation_due_by": fmt_time(due), **reached}
     if share > ROTATES_BY:
-        yield failed(client, f"{min(share, 9.99):.1%} of its lifetime has passed (issued "
-                     f"{fmt_time(client.not_before)}): the kubelet rotates by {ROTATES_BY:.0%}, so its rotation is "
-                     "not working", **age)
-    else:
-        yield passed(client, f"{share:.0%} of its lifetime has passed; rotation is due by {fmt_time(due)}", **age)
+        return failed(client, f"{min(share, 9.99):.1%} of its lifetime has passed (issued "
+                      f"{fmt_time(client.not_before)}): the kubelet rotates by {ROTATES_BY:.0%}, so its rotation is "
+                      "not working", **age)
+    return passed(client, f"{share:.0%} of its lifetime has passed; rotation is due by {fmt_time(due)}", **age)
 
 
 @implements("KC-KLT-03")

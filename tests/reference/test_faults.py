@@ -208,6 +208,16 @@ def _dropped_san(after: PkiTree, before: PkiTree, now: dt.datetime) -> None:
     assert _dns(after.cert("apiserver")) == [n for n in _dns(before.cert("apiserver")) if n != "kubernetes.default"]
 
 
+def _endpoint_san_missing(after: PkiTree, before: PkiTree, now: dt.datetime) -> None:
+    for name in ("admin.conf", "super-admin.conf", "kubelet.conf"):
+        assert current_cluster(after.kubeconfig(name))["server"] == "https://k8s-api.example.internal:6443"
+    for name in ("controller-manager.conf", "scheduler.conf"):  # the node's own address, as kubeadm writes them
+        assert current_cluster(after.kubeconfig(name))["server"] == "https://10.0.0.10:6443"
+    assert _dns(after.cert("apiserver")) == _dns(before.cert("apiserver"))  # the endpoint's host is not there
+    assert "k8s-api.example.internal" not in _dns(after.cert("apiserver"))
+    assert after.cert("apiserver").serial_number != before.cert("apiserver").serial_number
+
+
 def _etcd_san_missing(after: PkiTree, before: PkiTree, now: dt.datetime) -> None:
     san = _ext(after.cert("etcd-server"), x509.SubjectAlternativeName)
     assert san.get_values_for_type(x509.DNSName) == ["cp-1"]  # type: ignore[attr-defined]
@@ -347,6 +357,7 @@ CHECKS: dict[str, Check] = {
     "sha1-signature": _sha1_signature,
     "wrong-cn": _wrong_cn,
     "dropped-san": _dropped_san,
+    "endpoint-san-missing": _endpoint_san_missing,
     "etcd-san-missing": _etcd_san_missing,
     "loose-key-mode": _mode("pki/apiserver.key", 0o644),
     "loose-cert-mode": _mode("pki/ca.crt", 0o666),

@@ -284,6 +284,26 @@ def _dropped_san(ctx: _Context) -> None:
     _reissue(ctx, "apiserver", dns=tuple(name for name in template.dns if name != "kubernetes.default"))
 
 
+ENDPOINT = "k8s-api.example.internal:6443"  # a control-plane endpoint of the DNS kind (an HA load balancer's)
+_DIALLING_ENDPOINT = ("admin.conf", "super-admin.conf", "kubelet.conf")  # what kubeadm points at the endpoint
+
+
+@_fault("endpoint-san-missing", rule="KC-ID-02", offender="pki/apiserver.crt",
+        description=f"the cluster's control-plane endpoint is {ENDPOINT} (admin.conf, super-admin.conf and "
+                    "kubelet.conf dial it), and apiserver.crt is re-issued without its host among the SANs",
+        files=("pki/apiserver.crt", *_DIALLING_ENDPOINT))
+def _endpoint_san_missing(ctx: _Context) -> None:
+    tree = ctx.tree
+    for name in _DIALLING_ENDPOINT:
+        if tree.kubeconfig_path(name).exists():
+            document = tree.kubeconfig(name)
+            current_cluster(document)["server"] = f"https://{ENDPOINT}"
+            tree.write_kubeconfig(name, document)
+    host = ENDPOINT.rpartition(":")[0]
+    template = template_of(tree.cert("apiserver"))  # kubeadm init --control-plane-endpoint would have added it
+    _reissue(ctx, "apiserver", dns=tuple(name for name in template.dns if name != host))
+
+
 @_fault("etcd-san-missing", rule="KC-ID-03", offender="pki/etcd/server.crt",
         description="etcd-server re-issued without the SANs localhost and 127.0.0.1")
 def _etcd_san_missing(ctx: _Context) -> None:

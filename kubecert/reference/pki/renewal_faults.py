@@ -71,7 +71,7 @@ _ALL = (
     _renewer(CSR_FOR_CA, "generate-csr", CSR, "KC-CSR-01", "ca",
              "generate-csr also writes a CSR and key for the CA itself (ca.csr, ca.key)"),
     _renewer(CSR_LOOSE_MODES, "generate-csr", CSR, "KC-CSR-02", "apiserver.key",
-             "CSRs and keys are written 0644 in a 0755 folder"),
+             "CSRs and keys are written 0644, readable by every user (their folder 0755, as kubeadm's own)"),
     _renewer(RENEWAL_FLAG_IGNORED, "upgrade", UPGRADE, "KC-UPG-01", "apiserver",
              "upgrade renews certificates even with --certificate-renewal=false"),
     _renewer(LISTING_STALE, "check-expiration", LISTING, "KC-CHK-01", "apiserver",

@@ -89,29 +89,36 @@ def csrs_written_nothing_changed(ctx: RenewalContext, obs: ActionObservation) ->
                      "folders changed")
 
 
-def _private(facts: FileFacts | None, wanted: int, what: str) -> Finding | None:
+# What kubeadm guarantees: keys and CSRs 0600. Its folders follow the umask (the key writer makes them 0755
+# before the CSR writer's 0700 would apply), so a folder is held to kubeadm's 0755: never writable by
+# group or others, who could otherwise swap a key or a CSR before it is signed.
+FILE_LIMIT, FOLDER_LIMIT = 0o600, 0o755
+
+
+def _private(facts: FileFacts | None, wanted: int, what: str, why: str = "") -> Finding | None:
     if facts is None:
         return None
     if facts.mode & ~wanted & 0o777:
         return failed(facts.path.rsplit("/", 1)[-1], f"{what} {facts.path} is mode {facts.mode:04o}, "
-                      f"expected {wanted:04o} or stricter", **facts.evidence())
+                      f"expected {wanted:04o} or stricter{why}", **facts.evidence())
     return passed(facts.path.rsplit("/", 1)[-1], f"{what} mode {facts.mode:04o}", **facts.evidence())
 
 
 @implements("KC-CSR-02", context=RenewalContext)
 @after_action
 def csr_files_private(ctx: RenewalContext, obs: ActionObservation) -> Iterator[Finding]:
-    """A CSR folder holds private keys: owner-only files in an owner-only folder."""
+    """A CSR folder holds private keys: owner-only files, in folders nobody else can write to."""
     folder = obs.csrs
     if folder is None or not folder.exists:
         yield failed("csr folder", f"nothing was written to {obs.csr_dir}", path=str(obs.csr_dir))
         return
     for directory in folder.folders:
-        finding = _private(directory, 0o700, "folder")
+        finding = _private(directory, FOLDER_LIMIT, "folder", ": writable by group or others, who could replace "
+                           "a key or CSR before it is signed")
         if finding is not None:
             yield finding
     for record in folder.csrs.values():
         for file_facts, what in ((record.file, "CSR"), (record.key_file, "key")):
-            finding = _private(file_facts, 0o600, what)
+            finding = _private(file_facts, FILE_LIMIT, what)
             if finding is not None:
                 yield finding
