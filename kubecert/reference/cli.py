@@ -186,19 +186,39 @@ def _run_renew(args: argparse.Namespace) -> int:
 
 def _add_generate_csr(verbs: Subparsers) -> None:
     parser = verbs.add_parser(
-        "generate-csr", help="write keys and CSRs for renewal by an external CA (the seed's --csr-only)",
-        description="Write <name>.key and <name>.csr for every certificate into --csr-dir; nothing else changes.",
+        "generate-csr", help="write keys and CSRs for renewal by an external CA",
+        description="Write a key and a CSR for every certificate of the tree; nothing else changes. With --csr-dir, "
+                    "the seed's CSR-only renewal: <name>.key and <name>.csr in DIR (made 0700). With --cert-dir "
+                    "DIR/pki --kubeconfig-dir DIR, kubeadm certs generate-csr's layout: the PKI's paths under "
+                    "DIR/pki and, for each kubeconfig, DIR/<name>.conf holding only its key beside "
+                    "DIR/<name>.conf.csr (files 0600, folders 0755, less the umask).",
     )
     parser.add_argument("--dir", required=True, type=Path, help="the tree's folder (what a node calls /etc/kubernetes)")
-    parser.add_argument("--csr-dir", required=True, type=Path, help="where the keys and CSRs go (made 0700)")
+    parser.add_argument("--csr-dir", type=Path, help="the seed's form: where the keys and CSRs go (made 0700)")
+    parser.add_argument("--cert-dir", type=Path, help="kubeadm's form: where the certificates' keys and CSRs go")
+    parser.add_argument("--kubeconfig-dir", type=Path, help="kubeadm's form: where the kubeconfigs' keys and CSRs go")
     _add_etcd_and_fault(parser, renewal_fault_names("generate-csr"))
     parser.set_defaults(handler=guarded(_run_generate_csr))
 
 
 def _run_generate_csr(args: argparse.Namespace) -> int:
-    from kubecert.reference.pki.csr import generate_csr
+    kubeadm_form = args.cert_dir is not None or args.kubeconfig_dir is not None
+    if kubeadm_form == (args.csr_dir is not None) or (kubeadm_form and None in (args.cert_dir, args.kubeconfig_dir)):
+        raise ReferenceUsageError("give --csr-dir DIR (the seed's CSR-only form) or both --cert-dir and "
+                                  "--kubeconfig-dir (kubeadm certs generate-csr's form)")
+    if kubeadm_form:
+        from kubecert.reference.pki.kubeadm_csr import generate_kubeadm_csrs
 
-    result = generate_csr(args.dir, args.csr_dir, keys=FreshKeys(), fault=args.fault, external_etcd=args.external_etcd)
+        if args.external_etcd is not None:
+            raise ReferenceUsageError("--external-etcd belongs to the --csr-dir form; kubeadm's form reads it from "
+                                      "the tree")
+        result = generate_kubeadm_csrs(args.dir, args.cert_dir, args.kubeconfig_dir, keys=FreshKeys(),
+                                       fault=args.fault)
+    else:
+        from kubecert.reference.pki.csr import generate_csr
+
+        result = generate_csr(args.dir, args.csr_dir, keys=FreshKeys(), fault=args.fault,
+                              external_etcd=args.external_etcd)
     for line in result.log:
         print(line)
     return EXIT_OK
