@@ -36,6 +36,8 @@ _WRITES: dict[str, tuple[tuple[int, int | None], ...]] = {
     "shutil.copyfile": ((1, None),), "shutil.copytree": ((1, None),), "shutil.rmtree": ((0, 1),),
     "shutil.move": ((1, None),),
 }
+# Calls that act on the name itself, not on what a link there leads to: the folder is resolved, the name kept.
+_ON_THE_NAME = {"os.rename", "os.symlink", "os.link", "os.remove", "os.rmdir"}
 _PROCESSES = {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.startfile", "pty.spawn"}
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 # Devices a run may write without writing anything (subprocess's DEVNULL, the terminal).
@@ -100,9 +102,10 @@ _lock = threading.Lock()
 _installed: list[bool] = []  # one hook per process, however many guards
 
 
-def _path(value: Any, dir_fd: Any = None) -> str | None:
+def _path(value: Any, dir_fd: Any = None, *, itself: bool = False) -> str | None:
     """The real path ``value`` names: relative to the folder descriptor ``dir_fd`` when there is one, else to
-    the working folder; a descriptor itself names what it was opened on."""
+    the working folder; a descriptor itself names what it was opened on. With ``itself``, a link at the path
+    is not followed (renaming or removing a link changes the link, not what it leads to)."""
     if value is None:
         return None
     if isinstance(value, int):
@@ -110,7 +113,10 @@ def _path(value: Any, dir_fd: Any = None) -> str | None:
     if isinstance(value, bytes):
         value = os.fsdecode(value)
     base = _opened_on(dir_fd) if isinstance(dir_fd, int) and dir_fd >= 0 else os.getcwd()
-    return os.path.realpath(os.path.join(base, os.fspath(value)))
+    path = os.path.join(base, os.fspath(value))
+    if itself and os.path.basename(path) not in ("", ".", ".."):
+        return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+    return os.path.realpath(path)
 
 
 def _opened_on(fd: int) -> str:
@@ -152,7 +158,7 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
     elif event in _WRITES:
         for index, fd_index in _WRITES[event]:
             dir_fd = args[fd_index] if fd_index is not None and fd_index < len(args) else None
-            where = _path(args[index], dir_fd) if index < len(args) else None
+            where = _path(args[index], dir_fd, itself=event in _ON_THE_NAME) if index < len(args) else None
             if where is not None:
                 found.append(Event("write", event, where))
     elif event in _PROCESSES:

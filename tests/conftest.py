@@ -14,7 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -41,6 +43,22 @@ def reference_tree(tmp_path_factory: pytest.TempPathFactory, key_pool: KeyPool) 
     """The reference implementation's default tree (palette profile, RSA-2048), made at the real time."""
     root = tmp_path_factory.mktemp("reference") / "kubernetes"
     return init_pki(root, InitOptions(), keys=key_pool, now=dt.datetime.now(dt.UTC))
+
+
+@pytest.fixture(scope="session")
+def reference_node(tmp_path_factory: pytest.TempPathFactory, key_pool: KeyPool) -> Callable[..., InitResult]:
+    """The reference tree made with other InitOptions (a kubelet state, a Kubernetes version, ...), each made once
+    per session at the real time: ``reference_node(kubelet_state="started")``. Read-only, as reference_tree."""
+    made: dict[tuple[tuple[str, Any], ...], InitResult] = {}
+
+    def make(**options: Any) -> InitResult:
+        key = tuple(sorted(options.items()))
+        if key not in made:
+            root = tmp_path_factory.mktemp("node") / "kubernetes"
+            made[key] = init_pki(root, InitOptions(**options), keys=key_pool, now=dt.datetime.now(dt.UTC))
+        return made[key]
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -41,8 +41,14 @@ def make_node(root: Path, *, external_ca: bool = False, age_days: int = 0) -> Pa
 def judge_actions(root: Path, rules: Iterable[str], *, fault: str | None = None,
                   profile: str = "palette") -> dict[str, Verdict]:
     """Each rule's verdict after the reference implementation acted on ``root`` (each action once)."""
+    return judge_actions_with(ReferenceActions(root, fault=fault), root, rules, profile=profile)
+
+
+def judge_actions_with(actions: ReferenceActions, root: Path, rules: Iterable[str], *,
+                       profile: str = "palette") -> dict[str, Verdict]:
+    """Each rule's verdict after ``actions`` acted on the node at ``root`` (each action once)."""
     chosen = BUILTIN_PROFILES[profile]
-    runner = ActionRunner(ReferenceActions(root, fault=fault), lambda: load_pki(root / "pki"), chosen)
+    runner = ActionRunner(actions, lambda: load_pki(root / "pki"), chosen)
     found = {}
     for rule_id in rules:
         rule = get(rule_id)

@@ -33,6 +33,24 @@ def test_the_guard_sees_writes_links_folders_and_processes(tmp_path: Path) -> No
     assert seen.processes_besides([]) and not seen.processes_besides([sys.executable])
 
 
+def test_a_link_renamed_or_removed_is_a_write_of_the_link_not_of_what_it_leads_to(tmp_path: Path) -> None:
+    """The kubelet's links lead out of a node's copy (/var/lib/kubelet/pki/...): moving or removing such a link
+    writes the copy's folder; writing through it writes where it leads."""
+    inside, outside = tmp_path / "copy", tmp_path / "host"
+    inside.mkdir()
+    outside.mkdir()
+    (outside / "target").write_text("x")
+    with audit.guard() as seen:
+        os.symlink(outside / "target", inside / ".new")
+        os.replace(inside / ".new", inside / "current")
+        os.remove(inside / "current")
+        os.symlink(outside / "target", inside / "current")
+    assert seen.writes_outside([inside]) == []
+    with audit.guard() as seen:
+        (inside / "current").write_text("y")
+    assert seen.writes_outside([inside]) == [str(outside / "target")]
+
+
 def test_reads_and_kubecerts_own_temporary_folders_are_not_writes_outside(tmp_path: Path) -> None:
     import tempfile
 

@@ -21,8 +21,10 @@ from kubecert.reference.pki.expiration import OUTPUT_FORMATS, check_expiration, 
 from kubecert.reference.pki.faults import FAULTS, apply_fault, fault_names
 from kubecert.reference.pki.init import init_pki
 from kubecert.reference.pki.keys import DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS, FreshKeys
+from kubecert.reference.pki.kubelet import KUBELET_STATES, ROTATED
 from kubecert.reference.pki.options import INIT_COMMAND_PROFILE, PROFILE_CA_DAYS, InitOptions, ca_days_for_profile
 from kubecert.reference.pki.renewal_faults import renewal_fault_names
+from kubecert.reference.pki.versions import DEFAULT_VERSION, KubeadmVersion
 from kubecert.reference.pki.worker import DEFAULT_ADDRESS, DEFAULT_NODE_NAME, join_worker
 
 EXIT_OK = 0
@@ -63,7 +65,18 @@ def _add_init(verbs: Subparsers) -> None:
     parser.add_argument("--profile", default=INIT_COMMAND_PROFILE, metavar="PROFILE",
                         help=f"CA validity: {profiles} (default %(default)s, as kubeadm init; check a palette tree "
                              "with kubecert check --profile palette)")
-    parser.add_argument("--kubernetes-version", default="v1.31.0")
+    parser.add_argument("--kubernetes-version", default=DEFAULT_VERSION, metavar="v1.MINOR.PATCH",
+                        help="the kubeadm release whose files are written, v1.28 and later (default %(default)s): "
+                             "v1.28 puts admin.conf and the apiserver's kubelet and etcd clients in system:masters and "
+                             "writes no super-admin.conf; up to v1.30 a leaf starts when its CA does, kubeconfig keys "
+                             "are RSA-2048 and only RSA-2048 or ECDSA-P256 exist; from v1.31 a leaf starts 5 minutes "
+                             "before it is signed")
+    parser.add_argument("--kubelet-state", choices=KUBELET_STATES, default=ROTATED,
+                        help="how far the first control-plane node's kubelet has come: fresh (not yet run; "
+                             "kubelet.conf embeds the client certificate kubeadm signed), started (its store keeps "
+                             "kubeadm's certificate; kubelet.conf still embeds it), finalized (kubelet-finalize "
+                             "pointed kubelet.conf at kubelet-client-current.pem), rotated (the CSR signer's ECDSA "
+                             "certificate; default)")
     parser.add_argument("--external-ca", action="append", default=[], metavar="CA",
                         help="remove this CA's key after init (kubeadm external-CA mode); repeatable")
     parser.add_argument("--external-etcd", action="store_true", help="no etcd CA or etcd certificates")
@@ -87,6 +100,7 @@ def _run_init(args: argparse.Namespace) -> int:
         control_plane_only = [flag for flag, given in (
             ("--external-ca", args.external_ca), ("--external-etcd", args.external_etcd),
             ("--no-super-admin", args.no_super_admin), ("--apiserver-cert-extra-sans", args.apiserver_cert_extra_sans),
+            ("--kubelet-state", args.kubelet_state != ROTATED),
         ) if given]
         if control_plane_only:
             raise ReferenceUsageError(f"{control_plane_only[0]} concerns control-plane nodes, not --role worker")
@@ -98,7 +112,7 @@ def _run_init(args: argparse.Namespace) -> int:
         key_algorithm=args.encryption_algorithm, ca_days=ca_days_for_profile(args.profile),
         kubernetes_version=args.kubernetes_version, external_ca=tuple(args.external_ca),
         external_etcd=args.external_etcd, super_admin=not args.no_super_admin,
-        server_tls_bootstrap=args.server_tls_bootstrap,
+        server_tls_bootstrap=args.server_tls_bootstrap, kubelet_state=args.kubelet_state,
     )
     keys, now = FreshKeys(), _now()
     result = (join_worker if worker else init_pki)(args.dir, options, keys=keys, now=now)
@@ -129,6 +143,10 @@ def _run_check_expiration(args: argparse.Namespace) -> int:
         raise ReferenceUsageError(f"unknown output format {args.output!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
     if not (args.dir / "pki").is_dir():
         raise ReferenceUsageError(f"{args.dir} holds no pki folder; give the folder that contains pki/")
+    version = KubeadmVersion.of_tree(args.dir)
+    if args.output not in version.expiration_formats:
+        raise ReferenceUsageError(f"kubeadm {version} (the tree's kube-apiserver manifest) prints check-expiration "
+                                  "as text only: -o json|yaml came with v1.30")
     info = check_expiration(args.dir, now=_now(), external_etcd=args.external_etcd, fault=args.fault)
     sys.stdout.write(render(info, args.output))
     return EXIT_OK
@@ -168,19 +186,39 @@ def _run_renew(args: argparse.Namespace) -> int:
 
 def _add_generate_csr(verbs: Subparsers) -> None:
     parser = verbs.add_parser(
-        "generate-csr", help="write keys and CSRs for renewal by an external CA (the seed's --csr-only)",
-        description="Write <name>.key and <name>.csr for every certificate into --csr-dir; nothing else changes.",
+        "generate-csr", help="write keys and CSRs for renewal by an external CA",
+        description="Write a key and a CSR for every certificate of the tree; nothing else changes. With --csr-dir, "
+                    "the seed's CSR-only renewal: <name>.key and <name>.csr in DIR (made 0700). With --cert-dir "
+                    "DIR/pki --kubeconfig-dir DIR, kubeadm certs generate-csr's layout: the PKI's paths under "
+                    "DIR/pki and, for each kubeconfig, DIR/<name>.conf holding only its key beside "
+                    "DIR/<name>.conf.csr (files 0600, folders 0755, less the umask).",
     )
     parser.add_argument("--dir", required=True, type=Path, help="the tree's folder (what a node calls /etc/kubernetes)")
-    parser.add_argument("--csr-dir", required=True, type=Path, help="where the keys and CSRs go (made 0700)")
+    parser.add_argument("--csr-dir", type=Path, help="the seed's form: where the keys and CSRs go (made 0700)")
+    parser.add_argument("--cert-dir", type=Path, help="kubeadm's form: where the certificates' keys and CSRs go")
+    parser.add_argument("--kubeconfig-dir", type=Path, help="kubeadm's form: where the kubeconfigs' keys and CSRs go")
     _add_etcd_and_fault(parser, renewal_fault_names("generate-csr"))
     parser.set_defaults(handler=guarded(_run_generate_csr))
 
 
 def _run_generate_csr(args: argparse.Namespace) -> int:
-    from kubecert.reference.pki.csr import generate_csr
+    kubeadm_form = args.cert_dir is not None or args.kubeconfig_dir is not None
+    if kubeadm_form == (args.csr_dir is not None) or (kubeadm_form and None in (args.cert_dir, args.kubeconfig_dir)):
+        raise ReferenceUsageError("give --csr-dir DIR (the seed's CSR-only form) or both --cert-dir and "
+                                  "--kubeconfig-dir (kubeadm certs generate-csr's form)")
+    if kubeadm_form:
+        from kubecert.reference.pki.kubeadm_csr import generate_kubeadm_csrs
 
-    result = generate_csr(args.dir, args.csr_dir, keys=FreshKeys(), fault=args.fault, external_etcd=args.external_etcd)
+        if args.external_etcd is not None:
+            raise ReferenceUsageError("--external-etcd belongs to the --csr-dir form; kubeadm's form reads it from "
+                                      "the tree")
+        result = generate_kubeadm_csrs(args.dir, args.cert_dir, args.kubeconfig_dir, keys=FreshKeys(),
+                                       fault=args.fault)
+    else:
+        from kubecert.reference.pki.csr import generate_csr
+
+        result = generate_csr(args.dir, args.csr_dir, keys=FreshKeys(), fault=args.fault,
+                              external_etcd=args.external_etcd)
     for line in result.log:
         print(line)
     return EXIT_OK

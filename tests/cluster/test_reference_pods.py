@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from kubecert.reference.kube import ClusterServer, ReferenceCluster
+from kubecert.reference.kube.kubelet import KUBELET_MARK
 from kubecert.targets.cluster.readerpod import reader_pod
 
 from reader_support import create_all, rbac_documents
@@ -93,7 +94,9 @@ def test_the_readers_log_is_the_nodes_tree_and_limit_bytes_bounds_it(
     _create(https, ready, _pod("reader", "cp-2"))
     whole = _get(https, ready, "reader", "/log")
     assert whole.headers["content-type"] == "text/plain"
-    with tarfile.open(fileobj=io.BytesIO(base64.b64decode(whole.body)), mode="r:") as archive:
+    etc, mark, kubelet = whole.body.partition(KUBELET_MARK)  # two streams: each is base64 of its own
+    assert mark and kubelet
+    with tarfile.open(fileobj=io.BytesIO(base64.decodebytes(etc)), mode="r:") as archive:
         members = {member.name: member for member in archive.getmembers()}
         ca = archive.extractfile(members["./pki/ca.crt"])
         assert ca is not None and ca.read() == (cluster.node_root("cp-2") / "pki" / "ca.crt").read_bytes()

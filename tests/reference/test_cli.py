@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -93,6 +94,8 @@ def test_check_expiration_formats(tmp_path: Path, capsys: pytest.CaptureFixture[
         (["init", "--profile", "eks"], "unknown profile 'eks'"),
         (["init", "--external-ca", "root"], "unknown CA 'root'"),
         (["init", "--control-plane-endpoint", "api:0"], "invalid port"),
+        (["init", "--kubernetes-version", "v1.26.15"], "older than the reference writes: v1.28.0 and later"),
+        (["init", "--role", "worker", "--kubelet-state", "started"], "--kubelet-state concerns control-plane nodes"),
         (["check-expiration", "-o", "wide"], "unknown output format 'wide'"),
         (["check-expiration"], "holds no pki folder"),
     ],
@@ -109,6 +112,41 @@ def test_user_errors_are_one_line_and_exit_3(
     assert words in err
     assert "Traceback" not in err
     assert not root.exists() or argv[0] == "check-expiration"
+
+
+_QUOTED_PATH = re.compile(r'"([^"]*/[^"]*)"')
+
+
+@pytest.mark.parametrize("argv", [
+    ["--kubelet-state", "fresh"], ["--kubelet-state", "started"], ["--kubelet-state", "finalized"], [],
+    ["--role", "worker"], ["--kubernetes-version", "v1.28.7", "--fault", "loose-key-mode"],
+])
+def test_init_prints_only_paths_in_its_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> None:
+    """kubeadm names the node's own paths because it runs on the node; the reference writes a folder, so every
+    path it prints is in that folder (as given, relative or not), never the machine's /etc/kubernetes."""
+    monkeypatch.chdir(tmp_path)
+    for root in (tmp_path / "abs", Path("rel")):
+        code, out, err = _run(capsys, "init", "--dir", str(root), "--encryption-algorithm", "ECDSA-P256", *argv)
+        assert (code, err) == (0, "")
+        absolute = [path for path in _QUOTED_PATH.findall(out) if path.startswith("/")]
+        assert all(root.is_absolute() and (path == str(root) or path.startswith(f"{root}/")) for path in absolute), \
+            absolute
+        assert "/etc/" not in out and "/var/" not in out
+        if "--role" not in argv:
+            assert f'[certs] Using certificateDir folder "{root / "pki"}"' in out
+        if argv in ([], ["--kubelet-state", "finalized"]):
+            assert f'[kubelet-finalize] Updating "{root / "kubelet.conf"}" to point to a rotatable kubelet client ' \
+                   "certificate and key" in out
+
+
+def test_init_help_names_the_versions_and_kubelet_states(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        kubecert_cli.main(["reference", "pki", "init", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--kubernetes-version v1.MINOR.PATCH" in text and "v1.28 and later (default v1.31.0)" in text
+    assert "{fresh,started,finalized,rotated}" in text
+    assert "rotated (the CSR signer's ECDSA certificate; default)" in text
 
 
 def test_init_refuses_root_only_faults_to_others(

@@ -5,7 +5,8 @@ and per renewed kubeconfig (admin, super-admin, controller-manager, scheduler), 
 per CA, sorted; a leaf is externally managed when its CA's certificate is there without its key. The
 text is two tables through Go's tabwriter (minwidth 10, padding 3); dates in Go's layout
 ``Jan 02, 2006 15:04 MST``; residual time through apimachinery's HumanDuration. ``-o json|yaml`` prints
-the output API object ``CertificateExpirationInfo`` (output.kubeadm.k8s.io/v1alpha3).
+the output API object ``CertificateExpirationInfo`` (output.kubeadm.k8s.io/v1alpha3). The tree's release
+(versions.py) decides whether super-admin.conf has a row (v1.29+) and whether ``-o`` exists (v1.30+).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from kubecert.reference.errors import ReferenceUsageError
 from kubecert.reference.pki.kubeconfig import current_user, decode_data
 from kubecert.reference.pki.renewal_faults import LISTING_STALE, check_renewal_fault
 from kubecert.reference.pki.tree import PkiTree
+from kubecert.reference.pki.versions import KubeadmVersion
 
 API_VERSION = "output.kubeadm.k8s.io/v1alpha3"
 KIND = "CertificateExpirationInfo"
@@ -91,8 +93,9 @@ def check_expiration(root: Path, *, now: dt.datetime, external_etcd: bool | None
         external_etcd = not (tree.manifests_dir / "etcd.yaml").exists()
     specs = layout.expected_certs(external_etcd)
     rows = [_row(spec.name, spec.ca or "", _cert(tree, spec.name), tree, now) for spec in specs if not spec.is_ca]
+    known = KubeadmVersion.of_tree(tree.root).renewed(external_etcd)
     rows += [_row(spec.name, "ca", _kubeconfig_cert(tree, spec.name), tree, now)
-             for spec in layout.KUBECONFIGS if spec.renewed]
+             for spec in layout.KUBECONFIGS if spec.renewed and spec.name in known]
     cas = [_row(spec.name, "", _cert(tree, spec.name), tree, now) for spec in specs if spec.is_ca]
     if check_renewal_fault(fault, "check-expiration") == LISTING_STALE:
         rows = [_a_year_later(row) if row.name == "apiserver" else row for row in rows]

@@ -16,16 +16,36 @@ MANIFEST_MODE = 0o600
 MANIFEST_DIR_MODE = 0o700
 
 
-def ensure_dir(path: Path, mode: int = DIR_MODE) -> None:
-    """Create ``path`` (and missing parents) with ``mode``; an existing directory keeps its mode."""
+def _missing_levels(path: Path) -> list[Path]:
+    """The folders of ``path`` that do not exist yet, outermost first."""
     missing = []
     current = path
     while not current.exists():
         missing.append(current)
         current = current.parent
-    for directory in reversed(missing):
+    return missing[::-1]
+
+
+def ensure_dir(path: Path, mode: int = DIR_MODE) -> None:
+    """Create ``path`` (and missing parents) with ``mode``; an existing directory keeps its mode."""
+    for directory in _missing_levels(path):
         directory.mkdir()
         os.chmod(directory, mode)
+
+
+def make_dirs(path: Path, mode: int) -> None:
+    """Go's os.MkdirAll: every missing level made with ``mode`` less the process umask, as kubeadm's writers
+    leave folders they create (an existing folder keeps its mode)."""
+    for directory in _missing_levels(path):
+        directory.mkdir(mode)
+
+
+def write_new(path: Path, data: bytes, mode: int) -> None:
+    """Create ``path`` with ``mode`` less the umask, as Go's os.WriteFile makes a new file; never over a file
+    or through a link that is there."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
 
 
 def write_atomic(path: Path, data: bytes, mode: int) -> None:

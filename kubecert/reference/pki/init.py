@@ -1,8 +1,9 @@
-"""``kubeadm init``'s certs, kubeconfig, etcd and control-plane phases: a node's /etc/kubernetes tree, and
-the kubelet's folder beside it as it is once the kubelet has started (kubelet.py).
+"""``kubeadm init``'s certs, kubeconfig, etcd, control-plane and kubelet-finalize phases: a node's
+/etc/kubernetes tree, and the kubelet's folder beside it in the state asked for (kubelet.py).
 
-The files, their order, subjects, SANs, usages, dates, PEM formats and modes are kubeadm v1.31+'s
-(kubeadm's phases/certs); the output lines are kubeadm's. Two modes kubeadm supports change the result:
+The files, their order, subjects, SANs, usages, dates, PEM formats and modes are kubeadm's (phases/certs,
+phases/kubeconfig) for the release asked for, v1.28 and later (versions.py); the output lines are
+kubeadm's, naming the files where they were written. Two modes kubeadm supports change the result:
 external CA (the CA's key is not on the node) and external etcd (no etcd CA or etcd certificates). The same
 phases write a control-plane node joining an existing cluster (join.py) when given the cluster's CAs.
 """
@@ -29,12 +30,13 @@ from kubecert.reference.pki.files import (
 from kubecert.reference.pki.issue import cert_pem, issue_ca, issue_leaf, normalized_dns, normalized_ips, utc
 from kubecert.reference.pki.keys import KeyFactory, PrivateKey, private_key_pem, public_key_pem
 from kubecert.reference.pki.kubeconfig import kubeconfig_document, render_kubeconfig
-from kubecert.reference.pki.kubelet import write_kubelet_folder
+from kubecert.reference.pki.kubelet import EMBEDDING_STATES, ROTATED, write_kubelet_folder
 from kubecert.reference.pki.manifests import (
     apiserver_manifest,
     controller_manager_manifest,
     etcd_manifest,
     render_manifest,
+    scheduler_manifest,
 )
 from kubecert.reference.pki.options import InitOptions
 from kubecert.reference.pki.tree import PkiTree
@@ -86,6 +88,9 @@ def write_node_tree(
     byte instead of generated, as on a control-plane node joining with the cluster's certificates.
     """
     options.validate()
+    if cluster_pki is not None and options.kubelet_state != ROTATED:
+        raise ReferenceUsageError("the kubelet of a node that joins bootstraps through the cluster's CSR signer: "
+                                  f"its state is {ROTATED}, not {options.kubelet_state}")
     start = utc(now)
     root = Path(root)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
@@ -95,13 +100,15 @@ def write_node_tree(
     out = TreeWriter(root)
 
     issued = _certs_phase(tree, out, options, keys, start, cluster_pki=cluster_pki)
-    _kubeconfig_phase(tree, out, options, keys=keys, start=start, ca=issued["ca"])
+    kubelet_client = _kubeconfig_phase(tree, out, options, keys=keys, start=start, ca=issued["ca"])
     _manifests_phase(tree, out, options)
     write_kubelet_folder(out, issued["ca"], node=options.node_name, address=options.advertise_address,
                          dns_domain=options.dns_domain, cluster_dns=str(options.cluster_dns), keys=keys, now=start,
-                         server_tls_bootstrap=options.server_tls_bootstrap)
-    out.log.append('[kubelet-finalize] Updating "/etc/kubernetes/kubelet.conf" to point to a rotatable kubelet '
-                   "client certificate and key")
+                         server_tls_bootstrap=options.server_tls_bootstrap, state=options.kubelet_state,
+                         kubeadm_client=kubelet_client)
+    if options.kubelet_state not in EMBEDDING_STATES:
+        out.log.append(f'[kubelet-finalize] Updating "{tree.kubeconfig_path("kubelet.conf")}" to point to a '
+                       "rotatable kubelet client certificate and key")
     for name in options.external_ca:
         out.remove(tree.key_path(name))
         out.log.append(f'[certs] External CA mode: "{name}" key removed; its certificates are managed outside kubeadm')
@@ -114,6 +121,7 @@ def _certs_phase(
 ) -> dict[str, tuple[x509.Certificate, PrivateKey]]:
     ensure_dir(tree.pki_dir)
     out.log.append(f'[certs] Using certificateDir folder "{tree.pki_dir}"')
+    version = options.version
     issued: dict[str, tuple[x509.Certificate, PrivateKey]] = {}
     for name in GENERATION_ORDER:
         spec = layout.CERTS_BY_NAME[name]
@@ -133,8 +141,9 @@ def _certs_phase(
             dns, ips = _sans(name, options, out)
             ca_cert, ca_key = issued[spec.ca]
             cert = issue_leaf(
-                ca_cert, ca_key, cn=spec.common_name(options.node_name), orgs=spec.orgs, dns=dns, ips=ips,
+                ca_cert, ca_key, cn=spec.common_name(options.node_name), orgs=version.orgs(name), dns=dns, ips=ips,
                 eku=spec.eku, key=key, now=start, leaf_days=options.leaf_days, backdate=options.backdate,
+                not_before=_leaf_not_before(options, ca_cert),
             )
             if dns or ips:
                 out.log.append(
@@ -175,36 +184,51 @@ def _sans(name: str, options: InitOptions, out: TreeWriter) -> tuple[list[str], 
     return [], []
 
 
+def _leaf_not_before(options: InitOptions, ca_cert: x509.Certificate) -> dt.datetime | None:
+    """kubeadm up to v1.30 starts a leaf when its CA starts; None: v1.31's issuance − backdate."""
+    return ca_cert.not_valid_before_utc if options.version.leaf_not_before_is_cas else None
+
+
 def _kubeconfig_phase(
     tree: PkiTree, out: TreeWriter, options: InitOptions, *, keys: KeyFactory, start: dt.datetime,
     ca: tuple[x509.Certificate, PrivateKey],
-) -> None:
+) -> tuple[x509.Certificate, PrivateKey] | None:
+    """The kubeconfigs; returns the client certificate and key kubeadm issued for kubelet.conf, if it did."""
     ca_cert, ca_key = ca
+    version = options.version
+    key_algorithm = version.kubeconfig_key_algorithm(options.key_algorithm)
     out.log.append(f'[kubeconfig] Using kubeconfig folder "{tree.root}"')
+    kubelet_client = None
     for name in KUBECONFIG_ORDER:
         spec = layout.KUBECONFIGS_BY_NAME[name]
-        if name == "super-admin.conf" and not options.super_admin:
+        if name == "super-admin.conf" and not options.writes_super_admin:
             continue
         out.log.append(f'[kubeconfig] Writing "{name}" kubeconfig file')
         user = spec.common_name(options.node_name)
         server = options.local_url() if name in _LOCAL_KUBECONFIGS else options.endpoint_url()
-        if spec.embeds_client_cert:
-            key = keys.new_key(options.key_algorithm)
+        # kubelet.conf's certificate is kubeadm's until the kubelet rotates; in the rotated state the one
+        # kubeadm issued is gone (the reference then issues none).
+        if spec.embeds_client_cert or options.kubelet_state != ROTATED:
+            key = keys.new_key(key_algorithm)
             cert = issue_leaf(
-                ca_cert, ca_key, cn=user, orgs=spec.orgs, eku=(layout.CLIENT_AUTH,), key=key, now=start,
-                leaf_days=options.leaf_days, backdate=options.backdate,
+                ca_cert, ca_key, cn=user, orgs=version.orgs(name), eku=(layout.CLIENT_AUTH,), key=key, now=start,
+                leaf_days=options.leaf_days, backdate=options.backdate, not_before=_leaf_not_before(options, ca_cert),
             )
+            if not spec.embeds_client_cert:
+                kubelet_client = cert, key
+        if spec.embeds_client_cert or options.kubelet_state in EMBEDDING_STATES:
             document = kubeconfig_document(
                 server=server, ca_pem=cert_pem(ca_cert), user=user,
                 client_cert_pem=cert_pem(cert), client_key_pem=private_key_pem(key),
             )
         else:
-            # kubelet.conf as it is after init's kubelet-finalize phase: the kubelet rotates its own cert.
+            # kubelet.conf as kubelet-finalize leaves it: the kubelet's rotating certificate store.
             document = kubeconfig_document(
                 server=server, ca_pem=cert_pem(ca_cert), user=user,
                 client_cert_path=layout.KUBELET_ROTATED_CLIENT, client_key_path=layout.KUBELET_ROTATED_CLIENT,
             )
         out.write(tree.kubeconfig_path(name), render_kubeconfig(document), KUBECONFIG_MODE)
+    return kubelet_client
 
 
 def _manifests_phase(tree: PkiTree, out: TreeWriter, options: InitOptions) -> None:
@@ -225,3 +249,6 @@ def _manifests_phase(tree: PkiTree, out: TreeWriter, options: InitOptions) -> No
     controller_manager = controller_manager_manifest(service_cidr=options.service_cidr,
                                                      kubernetes_version=options.kubernetes_version)
     out.write(tree.manifests_dir / "kube-controller-manager.yaml", render_manifest(controller_manager), MANIFEST_MODE)
+    out.log.append('[control-plane] Creating static Pod manifest for "kube-scheduler"')
+    scheduler = scheduler_manifest(kubernetes_version=options.kubernetes_version)
+    out.write(tree.manifests_dir / "kube-scheduler.yaml", render_manifest(scheduler), MANIFEST_MODE)

@@ -4,8 +4,9 @@ What kubeadm writes (cmd/kubeadm/app/util/pkiutil, client-go certutil): a CA has
 subject of its CN alone, DNS SAN = CN, keyUsage digitalSignature+keyEncipherment+keyCertSign (critical),
 basicConstraints CA:TRUE (critical, no path length) and an SKI. A leaf has keyUsage digitalSignature+keyEncipherment
 (critical), its role's EKU, basicConstraints CA:FALSE (critical), AKI = its CA's SKI and no SKI; DNS
-SANs are de-duplicated and sorted, IP SANs de-duplicated in order. NotBefore = start − 5 min; NotAfter
-= start + validity. Extensions come in Go's order and names use PrintableString where Go would.
+SANs are de-duplicated and sorted, IP SANs de-duplicated in order. NotBefore = start − 5 min (a leaf of
+kubeadm up to v1.30: its CA's NotBefore, see versions.py); NotAfter = start + validity. Extensions come in
+Go's order and names use PrintableString where Go would.
 
 Every function takes ``now``; nothing here reads the clock.
 """
@@ -54,6 +55,7 @@ class CertTemplate:
     eku: tuple[str, ...] = ()  # "serverAuth", "clientAuth" or dotted OIDs
     is_ca: bool = False
     key_cert_sign: bool | None = None  # None: the same as is_ca
+    key_encipherment: bool = True  # kubeadm asks it of every key; client-go's CSRs only of RSA keys
     basic_constraints: bool = True  # False: no basicConstraints at all (pre-2020 leaves)
     subject_key_id: bool | None = None  # None: the same as is_ca (Go adds an SKI to CAs only)
     serial: int | None = None  # None: random, as kubeadm
@@ -128,7 +130,8 @@ def sign(
         .not_valid_after(utc(template.not_after))
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=True, data_encipherment=False,
+                digital_signature=True, content_commitment=False, key_encipherment=template.key_encipherment,
+                data_encipherment=False,
                 key_agreement=False, key_cert_sign=cert_sign, crl_sign=False, encipher_only=False,
                 decipher_only=False,
             ),
@@ -189,16 +192,19 @@ def issue_leaf(
     now: dt.datetime,
     leaf_days: int = LEAF_DAYS,
     backdate: dt.timedelta = BACKDATE,
+    not_before: dt.datetime | None = None,
 ) -> x509.Certificate:
     """A leaf signed by ``ca_cert``/``ca_key`` for ``key`` (private or public), as kubeadm signs one.
 
     This is both kubeadm's first issuance and its renewal: renewal passes the old certificate's CN, O,
-    DNS and IP SANs and EKU (see ``template_of``) with a new key and the renewal time.
+    DNS and IP SANs and EKU (see ``template_of``) with a new key and the renewal time. ``not_before``
+    replaces v1.31's ``now`` − backdate (kubeadm up to v1.30 gives its CA's NotBefore).
     """
     usages = tuple(eku)
     if not usages:
         raise ValueError("a leaf needs at least one extended key usage (kubeadm refuses none)")
-    not_before, not_after = validity(now, leaf_days, backdate)
+    backdated, not_after = validity(now, leaf_days, backdate)
+    not_before = backdated if not_before is None else not_before
     template = CertTemplate(
         cn=cn, not_before=not_before, not_after=not_after, orgs=tuple(orgs), dns=tuple(dns),
         ips=normalized_ips(ips), eku=usages,
@@ -234,6 +240,7 @@ def template_of(cert: x509.Certificate) -> CertTemplate:
         not_after=cert.not_valid_after_utc,
         is_ca=is_ca,
         key_cert_sign=usage.key_cert_sign if isinstance(usage, x509.KeyUsage) else False,
+        key_encipherment=usage.key_encipherment if isinstance(usage, x509.KeyUsage) else True,
         basic_constraints=constraints is not None,
         subject_key_id=value(x509.SubjectKeyIdentifier) is not None,
         serial=None,  # whatever is made from a template is a new certificate: a new serial

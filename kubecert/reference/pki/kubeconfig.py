@@ -18,14 +18,15 @@ CLUSTER_NAME = "kubernetes"
 def kubeconfig_document(
     *,
     server: str,
-    ca_pem: bytes,
+    ca_pem: bytes | None,
     user: str,
     client_cert_pem: bytes | None = None,
     client_key_pem: bytes | None = None,
     client_cert_path: str | None = None,
     client_key_path: str | None = None,
 ) -> dict[str, Any]:
-    """A kubeadm kubeconfig: embedded credentials (``*_pem``) or file references (``*_path``)."""
+    """A kubeadm kubeconfig: embedded credentials (``*_pem``) or file references (``*_path``); without
+    ``ca_pem`` the cluster has only its server, as in the partial kubeconfig of ``certs generate-csr``."""
     credentials: dict[str, str] = {}
     if client_cert_path is not None:
         credentials["client-certificate"] = client_cert_path
@@ -36,7 +37,8 @@ def kubeconfig_document(
     if client_key_pem is not None:
         credentials["client-key-data"] = encode_data(client_key_pem)
     context = f"{user}@{CLUSTER_NAME}"
-    cluster = {"certificate-authority-data": encode_data(ca_pem), "server": server}
+    cluster = {"server": server} if ca_pem is None else {"certificate-authority-data": encode_data(ca_pem),
+                                                         "server": server}
     return {
         "apiVersion": "v1",
         "clusters": [{"cluster": cluster, "name": CLUSTER_NAME}],

@@ -1,31 +1,43 @@
-"""The kubelet's folder of a kubeadm node (/var/lib/kubelet), as it is once the kubelet has bootstrapped.
+"""The kubelet's folder of a kubeadm node (/var/lib/kubelet), in the states a first control-plane node goes through.
 
-kubeadm writes config.yaml (0644, in a 0700 folder) with ``rotateCertificates: true``. The kubelet's
-client certificate comes from the cluster CA through kube-controller-manager's CSR signer: an ECDSA P-256
-key of the kubelet's own, ``CN=system:node:<node>``, ``O=system:nodes``, clientAuth, NotBefore five
-minutes back and valid exactly the signing duration (default 8760h). The kubelet's certificate store
-keeps certificate and key in one dated file (0600) and points ``kubelet-client-current.pem`` at it. Its
-serving certificate, unless ``serverTLSBootstrap`` is set, is signed at start-up by a throw-away CA of its
-own (client-go certutil: RSA-2048, NotBefore an hour back, a year long, ``kubelet.crt`` holding the leaf
-then that CA, ``kubelet.key`` 0600); with ``serverTLSBootstrap`` it is a dated ``kubelet-server-*.pem``
-signed by the cluster CA for the node's name and address.
+kubeadm writes config.yaml (0644, in a 0700 folder) with ``rotateCertificates: true``. ``kubeadm init``
+signs the kubelet's first client certificate itself, with the cluster CA, as a kubeconfig client
+(``CN=system:node:<node>``, ``O=system:nodes``, kubeadm's key type and leaf dates) and embeds it in
+kubelet.conf. The states (``KUBELET_STATES``), as real kubeadm v1.28.7 was seen to leave them:
 
-The kubelet links ``*-current.pem`` with an absolute path into /var/lib/kubelet/pki; the reference links
-by the file's name, so a copy of the tree stays whole wherever it is put. kubeadm never renews these
-files: the kubelet rotates its own client certificate.
+- ``fresh``: before the kubelet first runs: config.yaml only, no certificate folder.
+- ``started``: the kubelet's certificate store has kept kubeadm's certificate and key (the same serial)
+  in a dated ``kubelet-client-<time>.pem`` (0600) and points ``kubelet-client-current.pem`` at it with an
+  absolute link into /var/lib/kubelet/pki; kubelet.conf still embeds the certificate.
+- ``finalized``: init's kubelet-finalize phase has pointed kubelet.conf's client-certificate and
+  client-key at kubelet-client-current.pem.
+- ``rotated`` (the default): the kubelet has rotated: its client certificate comes from
+  kube-controller-manager's CSR signer for an ECDSA P-256 key of its own, NotBefore five minutes back and
+  valid exactly the signing duration (default 8760h), with keyUsage digitalSignature alone (client-go
+  asks keyEncipherment only for RSA keys, since v1.27); the reference links it by the file's name, so a
+  copy of the tree stays whole (kubecert reads either link as the copy's own file).
+
+The serving certificate, once the kubelet has started and unless ``serverTLSBootstrap`` is set, is signed
+at start-up by a throw-away CA of its own (client-go certutil: RSA-2048, NotBefore an hour back, a year
+long, ``kubelet.crt`` holding the leaf then that CA, ``kubelet.key`` 0600); with ``serverTLSBootstrap`` it
+is a dated ``kubelet-server-*.pem`` signed by the cluster CA for the node's name and address. kubeadm
+never renews these files: the kubelet rotates its own client certificate.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from pathlib import Path
+import os
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kubecert import layout
+from kubecert.reference.errors import ReferenceUsageError
 from kubecert.reference.pki.files import CERT_MODE, KEY_MODE, TreeWriter, ensure_dir, replace_link, write_atomic
 from kubecert.reference.pki.issue import CertTemplate, cert_pem, sign, utc
 from kubecert.reference.pki.keys import KeyFactory, PrivateKey, load_private_key, private_key_pem, public_key_pem
@@ -41,6 +53,10 @@ SIGNER_BACKDATE = dt.timedelta(minutes=5)  # kube-controller-manager's CSR signe
 SELF_SIGNED_BACKDATE = dt.timedelta(hours=1)  # certutil: "valid an hour earlier to avoid flakes due to clock skew"
 SELF_SIGNED_DAYS = 365
 SIGNING_DURATION = dt.timedelta(hours=8760)  # --cluster-signing-duration's default
+
+FRESH, STARTED, FINALIZED, ROTATED = "fresh", "started", "finalized", "rotated"
+KUBELET_STATES: tuple[str, ...] = (FRESH, STARTED, FINALIZED, ROTATED)  # init's kubelet states, in order
+EMBEDDING_STATES = frozenset({FRESH, STARTED})  # kubelet.conf embeds kubeadm's client certificate
 
 
 def kubelet_config(*, dns_domain: str, cluster_dns: str, server_tls_bootstrap: bool = False) -> dict[str, Any]:
@@ -78,6 +94,7 @@ def signed_by_cluster(ca: tuple[x509.Certificate, PrivateKey], *, node: str, key
         cn=f"{layout.NODE_USER_PREFIX}{node}", orgs=(layout.NODES_GROUP,), not_before=start - SIGNER_BACKDATE,
         not_after=not_after, eku=(layout.SERVER_AUTH,) if serving else (layout.CLIENT_AUTH,),
         dns=(node,) if serving else (), ips=(ipaddress.ip_address(serving_address),) if serving_address else (),
+        key_encipherment=isinstance(key, rsa.RSAPrivateKey),  # the usages the kubelet's CSR asks for
     )
     return sign(template, public_key=key.public_key(), signer_key=ca_key, issuer=ca_cert)
 
@@ -131,20 +148,39 @@ class KubeletTree:
         """``kubelet-<kind>-current.pem`` (kind: client, server)."""
         return self.pki_dir / f"kubelet-{kind}-current.pem"
 
+    def current_file(self, kind: str) -> Path:
+        """The file in this folder that ``kubelet-<kind>-current.pem`` stands for. The kubelet's absolute link
+        into /var/lib/kubelet/pki names the file of that name here: the machine's own folder is never read."""
+        link = self.current_path(kind)
+        if not link.is_symlink():
+            return link
+        target = PurePosixPath(os.readlink(link))
+        if target.is_absolute() and target.parent != PurePosixPath(layout.KUBELET_CERT_DIR):
+            raise ReferenceUsageError(f"{link} links to {target}, outside {layout.KUBELET_CERT_DIR}")
+        if not target.is_absolute() and len(target.parts) != 1:
+            raise ReferenceUsageError(f"{link} links to {target}, not to a file beside it")
+        return self.pki_dir / target.name
+
     def current(self, kind: str) -> tuple[x509.Certificate, PrivateKey]:
-        data = self.current_path(kind).read_bytes()
+        data = self.current_file(kind).read_bytes()
         return x509.load_pem_x509_certificate(data), load_private_key(data, validate=False)
 
     def write_dated(self, kind: str, cert: x509.Certificate, key: PrivateKey, *, at: dt.datetime,
-                    current: bool = True, out: TreeWriter | None = None) -> Path:
-        """Store ``cert`` and ``key`` as the certificate store does at ``at``, and point ``current`` at it."""
+                    current: bool = True, absolute: bool | None = None, out: TreeWriter | None = None) -> Path:
+        """Store ``cert`` and ``key`` as the certificate store does at ``at``, and point ``current`` at it: by
+        an absolute path into /var/lib/kubelet/pki as the kubelet does, or by name; ``absolute`` None keeps
+        the way the link there already points."""
         ensure_dir(self.pki_dir, PKI_MODE)
         path = self.pki_dir / layout.dated_pem(kind, utc(at))
         self._write(path, combined_pem(cert, key), DATED_MODE, out)
+        link = self.current_path(kind)
+        if absolute is None:
+            absolute = link.is_symlink() and os.readlink(link).startswith("/")
+        target = f"{layout.KUBELET_CERT_DIR}/{path.name}" if absolute else path.name
         if current and out is not None:
-            out.link(self.current_path(kind), path.name)
+            out.link(link, target)
         elif current:
-            replace_link(self.current_path(kind), path.name)
+            replace_link(link, target)
         return path
 
     def write_serving(self, cert: x509.Certificate, signer: x509.Certificate, key: PrivateKey,
@@ -178,15 +214,24 @@ class KubeletTree:
 
 def write_kubelet_folder(out: TreeWriter, ca: tuple[x509.Certificate, PrivateKey], *, node: str, address: str,
                          dns_domain: str, cluster_dns: str, keys: KeyFactory, now: dt.datetime,
-                         server_tls_bootstrap: bool = False) -> None:
-    """The kubelet folder of the node at ``out.root`` once the kubelet has started and bootstrapped."""
+                         server_tls_bootstrap: bool = False, state: str = ROTATED,
+                         kubeadm_client: tuple[x509.Certificate, PrivateKey] | None = None) -> None:
+    """The kubelet folder of the node at ``out.root`` in ``state``; ``kubeadm_client`` is the client certificate
+    and key kubeadm embedded in kubelet.conf, which the kubelet keeps until it first rotates."""
     tree = KubeletTree(out.root)
     out.log.append(f'[kubelet-start] Writing kubelet configuration to file "{tree.config_path}"')
     tree.write_config(kubelet_config(dns_domain=dns_domain, cluster_dns=cluster_dns,
                                      server_tls_bootstrap=server_tls_bootstrap), out)
+    if state == FRESH:
+        return  # the kubelet has not run: it makes its certificate folder when it starts
     ensure_dir(tree.pki_dir, PKI_MODE)
-    key = keys.new_key(KUBELET_KEY_ALGORITHM)
-    tree.write_dated("client", signed_by_cluster(ca, node=node, key=key, now=now), key, at=now, out=out)
+    if state == ROTATED:
+        key = keys.new_key(KUBELET_KEY_ALGORITHM)
+        tree.write_dated("client", signed_by_cluster(ca, node=node, key=key, now=now), key, at=now, out=out)
+    elif kubeadm_client is None:
+        raise ValueError(f"the kubelet state {state!r} keeps kubeadm's client certificate: give kubeadm_client")
+    else:
+        tree.write_dated("client", *kubeadm_client, at=now, absolute=True, out=out)
     if server_tls_bootstrap:
         serving_key = keys.new_key(KUBELET_KEY_ALGORITHM)
         serving = signed_by_cluster(ca, node=node, key=serving_key, now=now, serving_address=address)

@@ -47,7 +47,7 @@ def _reissue_client(ctx: FaultContext, *, node: str | None = None, issued: dt.da
     _, key = kubelet.current("client")
     at = issued or ctx.now
     signed = signed_by_cluster(_cluster_ca(ctx), node=node or _node(ctx), key=key, now=at, duration=duration)
-    os.unlink(kubelet.current_path("client").resolve())
+    os.unlink(kubelet.current_file("client"))
     kubelet.write_dated("client", signed, key, at=at)
 
 

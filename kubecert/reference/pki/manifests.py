@@ -100,6 +100,20 @@ def controller_manager_manifest(*, service_cidr: str, kubernetes_version: str) -
     )
 
 
+def scheduler_manifest(*, kubernetes_version: str) -> dict[str, Any]:
+    """kube-scheduler: it reaches the API server with scheduler.conf's client certificate."""
+    kubeconfig = "/etc/kubernetes/scheduler.conf"
+    flags = {
+        "authentication-kubeconfig": kubeconfig,
+        "authorization-kubeconfig": kubeconfig,
+        "bind-address": "127.0.0.1",
+        "kubeconfig": kubeconfig,
+        "leader-elect": "true",
+    }
+    return _static_pod("kube-scheduler", f"registry.k8s.io/kube-scheduler:{kubernetes_version}", flags, {},
+                       [("kubeconfig", kubeconfig)])
+
+
 def etcd_manifest(*, node_name: str, advertise_address: str) -> dict[str, Any]:
     client_url = url("https", advertise_address, 2379)
     peer_url = url("https", advertise_address, 2380)
@@ -152,7 +166,8 @@ def _static_pod(
             "hostNetwork": True,
             "priorityClassName": "system-node-critical",
             "volumes": [
-                {"hostPath": {"path": path, "type": "DirectoryOrCreate"}, "name": name} for name, path in mounts
+                {"hostPath": {"path": path, "type": "FileOrCreate" if path.endswith(".conf") else "DirectoryOrCreate"},
+                 "name": name} for name, path in mounts
             ],
         },
         "status": {},

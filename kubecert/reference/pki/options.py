@@ -11,7 +11,9 @@ from kubecert import layout
 from kubecert.reference.errors import ReferenceUsageError
 from kubecert.reference.pki.issue import BACKDATE, KUBEADM_CA_DAYS, LEAF_DAYS, IPAddress
 from kubecert.reference.pki.keys import DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS
+from kubecert.reference.pki.kubelet import KUBELET_STATES, ROTATED
 from kubecert.reference.pki.manifests import APISERVER_PORT, url
+from kubecert.reference.pki.versions import DEFAULT_VERSION, KubeadmVersion
 
 # ca_days of the kubeadm and palette profiles: kubeadm's constant and Palette's documented figure.
 PROFILE_CA_DAYS: dict[str, int] = {"kubeadm": KUBEADM_CA_DAYS, "palette": 3652}
@@ -63,9 +65,10 @@ class InitOptions:
     backdate: dt.timedelta = BACKDATE
     external_ca: tuple[str, ...] = ()  # CAs whose key is removed after init (external-CA mode)
     external_etcd: bool = False  # no etcd CA, no etcd leaves, no apiserver-etcd-client
-    super_admin: bool = True  # only the first control-plane node has super-admin.conf
-    kubernetes_version: str = "v1.31.0"
+    super_admin: bool = True  # only the first control-plane node has super-admin.conf (v1.29+)
+    kubernetes_version: str = DEFAULT_VERSION  # the kubeadm release whose files are written (versions.py)
     server_tls_bootstrap: bool = False  # the kubelet's serving certificate from the cluster CA, not self-signed
+    kubelet_state: str = ROTATED  # how far the kubelet has come (kubelet.py): fresh, started, finalized, rotated
 
     def validate(self) -> None:
         """Raise ReferenceUsageError naming the first option kubeadm would refuse."""
@@ -81,10 +84,17 @@ class InitOptions:
             except ValueError:
                 raise ReferenceUsageError(f"service CIDR {cidr!r} is not a network (e.g. 10.96.0.0/12)") from None
         self.endpoint()  # raises on a malformed control-plane endpoint
+        version = self.version  # raises on a malformed or unsupported version
         if self.key_algorithm not in KEY_ALGORITHMS:
             raise ReferenceUsageError(
                 f"unknown encryption algorithm {self.key_algorithm!r}; expected one of {', '.join(KEY_ALGORITHMS)}"
             )
+        if self.key_algorithm not in version.key_algorithms(KEY_ALGORITHMS):
+            raise ReferenceUsageError(f"kubeadm {version} cannot make {self.key_algorithm} keys; it makes "
+                                      f"{', '.join(version.key_algorithms(KEY_ALGORITHMS))}")
+        if self.kubelet_state not in KUBELET_STATES:
+            raise ReferenceUsageError(
+                f"unknown kubelet state {self.kubelet_state!r}; expected one of {', '.join(KUBELET_STATES)}")
         if self.ca_days <= 0 or self.leaf_days <= 0 or self.backdate < dt.timedelta(0):
             raise ReferenceUsageError("validity periods must be positive and the backdate not negative")
         for name in self.external_ca:
@@ -93,6 +103,14 @@ class InitOptions:
                 raise ReferenceUsageError(f"unknown CA {name!r} for external-CA mode; expected one of {known}")
             if name == "etcd-ca" and self.external_etcd:
                 raise ReferenceUsageError("etcd-ca cannot be external together with external etcd: there is no etcd CA")
+
+    @property
+    def version(self) -> KubeadmVersion:
+        return KubeadmVersion.parse(self.kubernetes_version)
+
+    @property
+    def writes_super_admin(self) -> bool:
+        return self.super_admin and self.version.has_super_admin
 
     def endpoint(self) -> tuple[str, int]:
         """The control-plane endpoint's host and port; the advertise address when none is set."""

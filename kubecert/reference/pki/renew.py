@@ -8,7 +8,9 @@ and its command (cmd/kubeadm/app/cmd/certs.go):
   ``renew all`` goes through them sorted by name; etcd's are left out with external etcd.
 - A renewal copies CN, O, DNS SANs, IP SANs and extended key usage from the certificate on disk
   (certToConfig), makes a new private key and a new serial, recomputes key usage, and signs with the
-  CA certificate and key on disk: the CA is never changed. Dates are those of a new issuance.
+  CA certificate and key on disk: the CA is never changed. Dates are those of a new issuance: up to
+  v1.30 NotBefore stays the CA's and only NotAfter moves (versions.py); the release is read from the
+  tree's kube-apiserver manifest.
 - A kubeconfig keeps everything but its current user's client certificate and key, and its current
   cluster's certificate-authority-data, which is refreshed from ca.crt on disk.
 - Output, one line per certificate: ``<long name> renewed``; ``MISSING! <long name>`` when its file
@@ -54,6 +56,7 @@ from kubecert.reference.pki.keys import (
 )
 from kubecert.reference.pki.kubeconfig import current_cluster, current_user, decode_data, encode_data
 from kubecert.reference.pki.tree import PkiTree
+from kubecert.reference.pki.versions import DEFAULT_VERSION, KubeadmVersion
 
 RENEWED = "renewed"
 EXTERNAL = "external"
@@ -80,11 +83,8 @@ def local_etcd(root: Path) -> bool:
     return (Path(root) / "manifests" / "etcd.yaml").exists()
 
 
-def renewable_names(external_etcd: bool) -> tuple[str, ...]:
-    return tuple(
-        name for name in layout.RENEWED
-        if not (external_etcd and name in layout.CERTS_BY_NAME and layout.CERTS_BY_NAME[name].etcd)
-    )
+def renewable_names(external_etcd: bool, version: KubeadmVersion | None = None) -> tuple[str, ...]:
+    return (version or KubeadmVersion.parse(DEFAULT_VERSION)).renewed(external_etcd)
 
 
 class Renewer:
@@ -92,11 +92,12 @@ class Renewer:
 
     def __init__(
         self, root: Path, *, keys: KeyFactory, now: dt.datetime, leaf_days: int = LEAF_DAYS,
-        backdate: dt.timedelta = BACKDATE, fault: str | None = None,
+        backdate: dt.timedelta = BACKDATE, fault: str | None = None, version: KubeadmVersion | None = None,
     ) -> None:
         self.tree = PkiTree(Path(root))
         if not self.tree.pki_dir.is_dir():
             raise ReferenceUsageError(f"{root} holds no pki folder; give the folder that contains pki/")
+        self.version = version or KubeadmVersion.of_tree(self.tree.root)
         self.keys = keys
         self.now = utc(now)
         self.leaf_days = leaf_days
@@ -129,17 +130,20 @@ class Renewer:
         key = self.tree.key(name) if self.fault == faults.KEY_REUSED and name == "etcd-server" else (
             new_key_like(self.keys, old))
         ca_cert, ca_key = self._stand_in(ca) if external else self._signer(ca)
-        cert = sign(self._template(name, old), public_key=key.public_key(), signer_key=ca_key, issuer=ca_cert)
+        cert = sign(self._template(name, old, ca_cert), public_key=key.public_key(), signer_key=ca_key,
+                    issuer=ca_cert)
         self._write(name, cert, key, ca_cert)
         return RENEWED
 
-    def _template(self, name: str, old: x509.Certificate) -> CertTemplate:
+    def _template(self, name: str, old: x509.Certificate, ca_cert: x509.Certificate) -> CertTemplate:
         """certToConfig: CN, O, DNS and IP SANs and EKU of the certificate on disk; the dates of a new one."""
         source = template_of(old)
         if not source.eku:
             raise ReferenceUsageError(f"cannot renew {name}: its certificate has no extended key usage, "
                                       "and kubeadm signs none without one")
         not_before, not_after = validity(self.now, self.leaf_days, self.backdate)
+        if self.version.leaf_not_before_is_cas:
+            not_before = ca_cert.not_valid_before_utc
         dns = source.dns
         if self.fault == faults.SAN_DROPPED and name == "apiserver":
             dns = tuple(n for n in dns if n != "kubernetes.default")
@@ -264,10 +268,10 @@ def renew(
     fault = faults.check_renewal_fault(fault, "renew")
     if external_etcd is None:
         external_etcd = not local_etcd(root)
-    known = renewable_names(external_etcd)
+    renewer = Renewer(root, keys=keys, now=now, leaf_days=leaf_days, backdate=backdate, fault=fault)
+    known = renewable_names(external_etcd, renewer.version)
     if which != "all" and which not in known:
         raise ReferenceUsageError(f"unknown certificate {which!r}; expected all or one of: {', '.join(known)}")
-    renewer = Renewer(root, keys=keys, now=now, leaf_days=leaf_days, backdate=backdate, fault=fault)
     names: Iterable[str] = known if which == "all" else (which,)
     outcomes = [(name, renewer.renew(name)) for name in names]
     log = [line_for(name, outcome) for name, outcome in outcomes]

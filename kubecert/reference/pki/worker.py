@@ -20,7 +20,7 @@ from kubecert.reference.pki.init import InitResult
 from kubecert.reference.pki.issue import cert_pem, issue_ca, utc
 from kubecert.reference.pki.keys import KeyFactory
 from kubecert.reference.pki.kubeconfig import kubeconfig_document, render_kubeconfig
-from kubecert.reference.pki.kubelet import write_kubelet_folder
+from kubecert.reference.pki.kubelet import ROTATED, write_kubelet_folder
 from kubecert.reference.pki.options import InitOptions
 from kubecert.reference.pki.tree import PkiTree
 
@@ -36,6 +36,9 @@ def join_worker(root: Path, options: InitOptions, *, keys: KeyFactory, now: dt.d
     if not options.control_plane_endpoint:
         options = dataclasses.replace(options, control_plane_endpoint=DEFAULT_ENDPOINT)
     options.validate()
+    if options.kubelet_state != ROTATED:
+        raise ReferenceUsageError(f"a worker's kubelet bootstraps through the cluster's CSR signer: its state is "
+                                  f"{ROTATED}, not {options.kubelet_state}")
     start = utc(now)
     root = Path(root)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from kubecert.reference.kube import ClusterServer, ReferenceCluster
-from kubecert.targets.reference.actions import ReferenceActions
+from kubecert.targets.reference.actions import KUBEADM_CSRS, ReferenceActions
 
 ROLE_TEMPLATE = '{{index .Config.Labels "io.x-k8s.kind.role"}}|{{.Config.Hostname}}|{{.State.Status}}'
 STATIC_PODS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
@@ -126,7 +126,7 @@ class StandinEngine:
         root = container.node_root
         if root is None:
             return Answer(125, err=f"stand-in engine: {container.name} is not a control-plane node\n")
-        actions = ReferenceActions(root)
+        actions = ReferenceActions(root, csr_layout=KUBEADM_CSRS)
         if argv[:2] == ["tar", "-C"] and len(argv) > 2:
             copy = self.copies.get(CSR_SCRATCH if argv[2] in self.scratch else argv[2])
             if copy is not None:
@@ -154,11 +154,8 @@ class StandinEngine:
                     if cert_dir == f"{scratch}/pki" and scratch in self.scratch:
                 if CSR_SCRATCH in self.copies:
                     return Answer()  # its copy is the hostile stream: what kubeadm would write is not read
-                target = self.scratch[scratch]
-                target.rmdir()  # the reference's generate-csr makes the folder, as kubeadm does
-                answer = _recorded(actions.generate_csr(target))
-                target.mkdir(exist_ok=True)
-                return answer
+                # Into mktemp's folder, in kubeadm's layout: pki/ made by its key writer, the kubeconfigs' beside it.
+                return _recorded(actions.generate_csr(self.scratch[scratch]))
             case ["mktemp", "-d", "/tmp/kubecert-csr.XXXXXX"]:
                 local = Path(tempfile.mkdtemp(prefix="csr-", dir=self.folder))
                 name = f"/tmp/kubecert-csr.{local.name.removeprefix('csr-').replace('_', 'x')}"
