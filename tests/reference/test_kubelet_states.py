@@ -1,9 +1,9 @@
 """The first control-plane node's kubelet in each state ``init --kubelet-state`` writes: the files, modes, links,
 serials, keys and dates real kubeadm and the kubelet leave, and how today's rules judge them.
 
-Where a verdict depends on a rule another change repairs (KC-KLT-02: kubeadm's own first kubelet certificate is
-not the CSR signer's and is not bound by --cluster-signing-duration), the expectation is a strict xfail naming the
-rule, so that it flips when the repair lands.
+KC-KLT-02 judges kubeadm's own first kubelet certificate (signed at init, copied by the kubelet) as kubeadm's leaf,
+not by --cluster-signing-duration, which bounds only what the CSR signer issues: every state but ``fresh`` passes
+every rule once kubelet-finalize has run.
 """
 
 from __future__ import annotations
@@ -205,18 +205,16 @@ def test_fresh_fails_kubelet_conf_pointer_as_a_true_finding(reference_node: Node
     assert "embeds client-certificate-data" in found["KC-KCFG-03"]
 
 
-def test_started_fails_only_kubelet_conf_pointer_besides_kc_klt_02(reference_node: Node) -> None:
+def test_started_fails_only_kubelet_conf_pointer(reference_node: Node) -> None:
     found = not_passing(judge(reference_node(kubelet_state="started").root))
-    assert set(found) - {"KC-KLT-02"} == {"KC-KCFG-03"}, found
+    assert set(found) == {"KC-KCFG-03"}, found
 
 
-def test_finalized_and_rotated_pass_every_rule_but_kc_klt_02(reference_node: Node, reference_tree: InitResult) -> None:
-    assert set(not_passing(judge(reference_node(kubelet_state="finalized").root))) <= {"KC-KLT-02"}
+def test_finalized_and_rotated_pass_every_rule(reference_node: Node, reference_tree: InitResult) -> None:
+    assert not_passing(judge(reference_node(kubelet_state="finalized").root)) == {}
     assert not_passing(judge(reference_tree.root)) == {}
 
 
-@pytest.mark.xfail(strict=True, reason="KC-KLT-02 bounds kubeadm's own first kubelet certificate (365 d + the CA's "
-                   "5-minute backdate) by --cluster-signing-duration, which bounds only what the CSR signer issues")
 @pytest.mark.parametrize("state", ["started", "finalized"])
 def test_kc_klt_02_passes_kubeadms_first_kubelet_certificate(reference_node: Node, state: str) -> None:
     verdict = judge(reference_node(kubelet_state=state).root)["KC-KLT-02"]
