@@ -45,7 +45,7 @@ EXPECTED_MODES = {
     "pki/sa.key": 0o600, "pki/sa.pub": 0o600,
     "admin.conf": 0o600, "super-admin.conf": 0o600, "controller-manager.conf": 0o600, "scheduler.conf": 0o600,
     "kubelet.conf": 0o600, "manifests/kube-apiserver.yaml": 0o600, "manifests/etcd.yaml": 0o600,
-    "manifests/kube-controller-manager.yaml": 0o600,
+    "manifests/kube-controller-manager.yaml": 0o600, "manifests/kube-scheduler.yaml": 0o600,
     # The kubelet's folder (/var/lib/kubelet): kubeadm's config.yaml, the kubelet's certificate store.
     "kubelet": 0o700, "kubelet/config.yaml": 0o644, "kubelet/pki": 0o755,
     "kubelet/pki/kubelet-client-<time>.pem": 0o600, "kubelet/pki/kubelet-client-current.pem": 0o600,

@@ -35,6 +35,7 @@ from kubecert.reference.pki.manifests import (
     controller_manager_manifest,
     etcd_manifest,
     render_manifest,
+    scheduler_manifest,
 )
 from kubecert.reference.pki.options import InitOptions
 from kubecert.reference.pki.tree import PkiTree
@@ -225,3 +226,6 @@ def _manifests_phase(tree: PkiTree, out: TreeWriter, options: InitOptions) -> No
     controller_manager = controller_manager_manifest(service_cidr=options.service_cidr,
                                                      kubernetes_version=options.kubernetes_version)
     out.write(tree.manifests_dir / "kube-controller-manager.yaml", render_manifest(controller_manager), MANIFEST_MODE)
+    out.log.append('[control-plane] Creating static Pod manifest for "kube-scheduler"')
+    scheduler = scheduler_manifest(kubernetes_version=options.kubernetes_version)
+    out.write(tree.manifests_dir / "kube-scheduler.yaml", render_manifest(scheduler), MANIFEST_MODE)

@@ -100,6 +100,23 @@ def controller_manager_manifest(*, service_cidr: str, kubernetes_version: str) -
     )
 
 
+def scheduler_manifest(*, kubernetes_version: str) -> dict[str, Any]:
+    """kube-scheduler with kubeadm's flags: it reads scheduler.conf (and its embedded client certificate) once,
+    at start."""
+    kubeconfig = "/etc/kubernetes/scheduler.conf"
+    flags = {
+        "authentication-kubeconfig": kubeconfig,
+        "authorization-kubeconfig": kubeconfig,
+        "bind-address": "127.0.0.1",
+        "kubeconfig": kubeconfig,
+        "leader-elect": "true",
+    }
+    return _static_pod(
+        "kube-scheduler", f"registry.k8s.io/kube-scheduler:{kubernetes_version}", flags, {},
+        [("kubeconfig", kubeconfig)],
+    )
+
+
 def etcd_manifest(*, node_name: str, advertise_address: str) -> dict[str, Any]:
     client_url = url("https", advertise_address, 2379)
     peer_url = url("https", advertise_address, 2380)
