@@ -16,6 +16,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from kubecert import layout
 from kubecert.inventory.cluster import ClusterInventory
 from kubecert.inventory.components import Component, ComponentsObservation, Missing, NodeComponents
 from kubecert.inventory.model import CertRecord, Inventory, ProblemKind, isoformat
@@ -25,7 +26,7 @@ from kubecert.rules.context import RuleContext
 from kubecert.rules.findings import Finding, error, failed, not_applicable, passed
 
 # What each serving component must serve, by its name in the node's inventory (the kubelet's is its folder's).
-ON_DISK = {Component.APISERVER: "apiserver", Component.ETCD: "etcd-server", Component.KUBELET: "kubelet-serving"}
+ON_DISK = {Component.APISERVER: "apiserver", Component.ETCD: "etcd-server", Component.KUBELET: layout.KUBELET_SERVING}
 # The certificates each static pod loads when it starts and keeps until it restarts (kubeadm's names).
 LOADED_AT_START = {
     Component.APISERVER: ("apiserver-etcd-client", "apiserver-kubelet-client", "front-proxy-client"),
@@ -137,7 +138,7 @@ def restarted_after_renewal(ctx: RuleContext) -> Iterator[Finding]:
             yield _restarted(ctx, components, files, component, names)
 
 
-def renewal_time(ctx: RuleContext, record: CertRecord, ca: CertRecord | None) -> tuple[dt.datetime, str]:
+def issue_time(ctx: RuleContext, record: CertRecord, ca: CertRecord | None) -> tuple[dt.datetime, str]:
     """When ``record`` was issued, as well as it tells, and how that was found. kubeadm v1.31 and later
     backdate NotBefore from the issuing moment; before v1.31 kubeadm gave every leaf its CA's NotBefore, on
     renewal too, so there NotAfter less the leaf's lifetime dates it."""
@@ -172,7 +173,7 @@ def _restarted(ctx: RuleContext, components: NodeComponents, files: Inventory, c
         if record is None:
             unread += [p.describe() for p in files.problems_for(name) if p.kind is not ProblemKind.MISSING]
             continue  # a missing file is KC-INV-02/03's finding; a kubeconfig naming a file is reloaded by client-go
-        renewed, dated_by = renewal_time(ctx, record, issuing_ca(files, record))
+        renewed, dated_by = issue_time(ctx, record, issuing_ca(files, record))
         loaded.append((record, renewed, dated_by))
     facts["certificates"] = [{"certificate": record.name, "issued_at": isoformat(issued), "issued_at_from": dated_by,
                               "on_disk": record.evidence()} for record, issued, dated_by in loaded]
