@@ -21,7 +21,8 @@ from tls_server import client_of, serving_as_api_server
 from kubecert.inventory.components import Component
 from kubecert.reference.kube import ClusterServer, ReferenceCluster
 from kubecert.targets.cluster import crictl, static_pods
-from kubecert.targets.cluster.client import ReadProblem
+from kubecert.targets.cluster import permissions as rbac
+from kubecert.targets.cluster.client import TIMEOUT, ReadProblem
 from kubecert.targets.cluster.components import observe_components
 from kubecert.targets.cluster.parts import ClusterParts
 from kubecert.targets.cluster.runtime import ContainerRuntime
@@ -176,7 +177,18 @@ def test_an_api_that_lets_one_listing_pass_its_deadline_is_asked_no_more(
     monkeypatch.setattr(static_pods, "LIST_DEADLINE_S", 1.0)
     asked: list[str] = []
 
-    class Stalling(BaseHTTPRequestHandler):
+    with serving_as_api_server(cluster, _never_answering(asked)) as url, client_of(url, served, tmp_path) as client:
+        found = observe_components(client, _NoRuntime("stalling"), ("cp-1", "cp-2", "cp-3"), None, "not listed")
+    assert len(asked) == 1 and "spec.nodeName%3Dcp-1" in asked[0], asked
+    first = found.nodes["cp-1"].start(Component.SCHEDULER)
+    later = found.nodes["cp-3"].start(Component.SCHEDULER)
+    assert first is not None and first.problem is not None and "no complete answer" in first.problem
+    assert later is not None and later.problem == f"not asked: {first.problem}"
+    assert found.nodes["cp-2"].served[Component.KUBELET].problem == "not listed"  # no Node objects: no address
+
+
+def _never_answering(asked: list[str]) -> type[BaseHTTPRequestHandler]:
+    class NeverAnswering(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             asked.append(self.path)
             self.connection.settimeout(60)  # a bound, not a measurement
@@ -186,14 +198,19 @@ def test_an_api_that_lets_one_listing_pass_its_deadline_is_asked_no_more(
         def log_message(self, *args: Any) -> None:
             pass
 
-    with serving_as_api_server(cluster, Stalling) as url, client_of(url, served, tmp_path) as client:
-        found = observe_components(client, _NoRuntime("stalling"), ("cp-1", "cp-2", "cp-3"), None, "not listed")
-    assert len(asked) == 1 and "spec.nodeName%3Dcp-1" in asked[0], asked
-    first = found.nodes["cp-1"].start(Component.SCHEDULER)
-    later = found.nodes["cp-3"].start(Component.SCHEDULER)
-    assert first is not None and first.problem is not None and "no complete answer" in first.problem
-    assert later is not None and later.problem == f"not asked: {first.problem}"
-    assert found.nodes["cp-2"].served[Component.KUBELET].problem == "not listed"  # no Node objects: no address
+    return NeverAnswering
+
+
+def test_a_read_deadline_holds_through_the_clients_retries(
+        tmp_path: Path, cluster: ReferenceCluster, served: ClusterServer) -> None:
+    """urllib3 retries a request whose connection broke; a retry after the deadline's cut must not start an
+    exchange of its own, which would wait for its read timeout, three times over."""
+    asked: list[str] = []
+    with serving_as_api_server(cluster, _never_answering(asked)) as url, client_of(url, served, tmp_path) as client, \
+            pytest.raises(ReadProblem, match=r"listing Node objects: no complete answer from https://\S+ within 1 s"):
+        client.call("listing Node objects", rbac.LIST_NODES, lambda: client.core.list_node(_request_timeout=TIMEOUT),
+                    deadline_s=1.0)
+    assert asked == ["/api/v1/nodes"]
 
 
 class _FailingRuntime(ContainerRuntime):
