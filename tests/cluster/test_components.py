@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import audit
 import pytest
 
 from kubecert.inventory.cluster import ClusterInventory
@@ -35,7 +36,7 @@ from kubecert.targets.reference.cluster import ReferenceClusterTarget
 from legacy_tree import make_legacy
 from reader_support import create_all, kubeconfig_as, rbac_documents
 from standin.engine import StandinEngine, engine_env, standin_engine
-from support import result_for, run_check, statuses
+from support import read_report, result_for, run_check, statuses
 
 RULES = ("KC-CL-05", "KC-CL-06")
 NODES = ("cp-1", "cp-2", "cp-3")
@@ -225,9 +226,14 @@ def test_kind_reads_the_start_times_through_crictl_first_then_the_mirror_pods(
 def test_kind_takes_what_crictl_prints_as_hostile_and_falls_back_to_the_mirror_pod(
         tmp_path: Path, engine: StandinEngine, printed: bytes, said: str) -> None:
     engine.inspections = printed
-    run, report = run_check(tmp_path, "--profile", "palette", "--target", "kind:kind", "--rule", "KC-CL-06",
-                            env=engine_env(engine, "docker"), timeout=600)
+    report_path = tmp_path / "r.json"
+    run, seen = audit.run_audited(["check", "-q", "--json", str(report_path), "--profile", "palette", "--target",
+                                   "kind:kind", "--rule", "KC-CL-06"], cwd=tmp_path, env=engine_env(engine, "docker"),
+                                  timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr  # judged by the mirror Pods' start times
+    assert "Traceback" not in run.stdout + run.stderr
+    assert seen.processes_besides(["docker"]) == [] and seen.writes_outside([tmp_path]) == [], seen.events
+    report = read_report(report_path)
     finding = next(e for e in result_for(report, "KC-CL-06", "kind:kind")["evidence"]
                    if e["subject"] == "cp-1 kube-scheduler")
     crictl, mirror = finding["start_sources"]
