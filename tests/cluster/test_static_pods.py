@@ -171,8 +171,9 @@ time.sleep(600)
 
 def test_etcd_does_not_outlive_a_server_that_was_killed(tmp_path: Path) -> None:
     _real_etcd()
+    # Its temporary folders in tmp_path: a killed server removes nothing (etcd's data among them).
     server = subprocess.Popen([sys.executable, "-c", _SERVE_ONE_NODE, str(tmp_path / "c")], stdout=subprocess.PIPE,
-                              text=True)
+                              text=True, env={**os.environ, "TMPDIR": str(tmp_path)})
     try:
         assert server.stdout is not None
         port, real = server.stdout.readline().split()

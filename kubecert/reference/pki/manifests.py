@@ -101,8 +101,7 @@ def controller_manager_manifest(*, service_cidr: str, kubernetes_version: str) -
 
 
 def scheduler_manifest(*, kubernetes_version: str) -> dict[str, Any]:
-    """kube-scheduler with kubeadm's flags: it reads scheduler.conf (and its embedded client certificate) once,
-    at start."""
+    """kube-scheduler: it reaches the API server with scheduler.conf's client certificate."""
     kubeconfig = "/etc/kubernetes/scheduler.conf"
     flags = {
         "authentication-kubeconfig": kubeconfig,
@@ -111,10 +110,8 @@ def scheduler_manifest(*, kubernetes_version: str) -> dict[str, Any]:
         "kubeconfig": kubeconfig,
         "leader-elect": "true",
     }
-    return _static_pod(
-        "kube-scheduler", f"registry.k8s.io/kube-scheduler:{kubernetes_version}", flags, {},
-        [("kubeconfig", kubeconfig)],
-    )
+    return _static_pod("kube-scheduler", f"registry.k8s.io/kube-scheduler:{kubernetes_version}", flags, {},
+                       [("kubeconfig", kubeconfig)])
 
 
 def etcd_manifest(*, node_name: str, advertise_address: str) -> dict[str, Any]:
