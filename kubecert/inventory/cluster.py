@@ -11,6 +11,7 @@ from typing import Any
 
 from cryptography import x509
 
+from kubecert.inventory.components import ComponentsObservation
 from kubecert.inventory.model import CertRecord, Inventory, isoformat
 
 
@@ -24,6 +25,10 @@ class NodeObject:
     control_plane: bool  # labelled node-role.kubernetes.io/control-plane (or the older master role)
     addresses: tuple[str, ...] = ()
     taints: tuple[str, ...] = ()  # as kubectl writes them: key=value:Effect
+    # Its IP addresses in the order kube-apiserver tries them to reach the kubelet (InternalIP, then ExternalIP),
+    # and the port its kubelet reports serving on (status.daemonEndpoints.kubeletEndpoint.Port).
+    ips: tuple[str, ...] = ()
+    kubelet_port: int | None = None
 
     def identity(self) -> tuple[str, str | None, str | None]:
         return self.name, self.uid, isoformat(self.created) if self.created else None
@@ -84,6 +89,9 @@ class ClusterInventory(Inventory):
     # Each control-plane node's files, read as a node target reads them, or why they could not be read; empty
     # for a target that cannot read nodes.
     node_files: dict[str, Inventory | str] = field(default_factory=dict)
+    # What each node's components serve and when its static pods started (KC-CL-05, KC-CL-06); None when the
+    # target was not asked (a cluster whose observation failed before).
+    components: ComponentsObservation | None = None
 
 
 def cluster_of(inventory: Inventory) -> ClusterObservation | None:

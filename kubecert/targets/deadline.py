@@ -31,6 +31,7 @@ class SocketWatch:
     def __init__(self) -> None:
         self.sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._lock = threading.Lock()
+        self._refusing = False  # a deadline has passed: a socket connected now (a retry's) is shut at once
 
     def install(self, pools: PoolManager) -> None:
         """Make ``pools`` connect through connections that report their sockets here."""
@@ -55,14 +56,25 @@ class SocketWatch:
         if sock is not None:
             with self._lock:
                 self.sockets.add(sock)
+                refusing = self._refusing
+            if refusing:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
-    def cut(self) -> None:
-        """Shut every socket down: whatever is blocked reading one fails now."""
+    def cut(self, *, until_released: bool = False) -> None:
+        """Shut every socket down: whatever is blocked reading one fails now. ``until_released``: and every
+        socket connected after, until ``release``: a client that retries once its connection was cut (urllib3
+        does) gets no new exchange past the deadline."""
         with self._lock:
             sockets = list(self.sockets)
+            self._refusing = self._refusing or until_released
         for sock in sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+
+    def release(self) -> None:
+        with self._lock:
+            self._refusing = False
 
 
 class WatchedAdapter(HTTPAdapter):
@@ -76,8 +88,11 @@ class WatchedAdapter(HTTPAdapter):
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
         self.watch.install(self.poolmanager)
 
-    def cut(self) -> None:
-        self.watch.cut()
+    def cut(self, *, until_released: bool = False) -> None:
+        self.watch.cut(until_released=until_released)
+
+    def release(self) -> None:
+        self.watch.release()
 
 
 class Deadline:
@@ -90,7 +105,7 @@ class Deadline:
 
     def _expire(self) -> None:
         self.expired = True
-        self.watched.cut()
+        self.watched.cut(until_released=True)
 
     @contextlib.contextmanager
     def running(self) -> Iterator[Deadline]:
@@ -101,6 +116,8 @@ class Deadline:
             yield self
         finally:
             timer.cancel()
+            if self.expired:
+                self.watched.release()
 
     def message(self, what: str) -> str:
         return (f"{what} got no complete answer within {self.seconds:g} s, so the connection was cut (a server "

@@ -1,5 +1,8 @@
 """Fixtures for the reference cluster's tests: clusters made from the session key pool (ECDSA P-256,
 cheap to sign with), served on loopback for one test, HTTPS calls as any identity, and the real kubectl.
+The served clusters' etcd is the stand-in, which serves etcd/server.crt as etcd does (read again for every
+connection) without three processes per test; reference:cluster and tests/cluster/test_static_pods.py run the
+real one.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ def shared_cluster(tmp_path_factory: pytest.TempPathFactory, key_pool: KeyPool) 
 
 @pytest.fixture(scope="module")
 def shared_served(shared_cluster: ReferenceCluster) -> Iterator[ClusterServer]:
-    with ClusterServer(shared_cluster) as server:
+    with ClusterServer(shared_cluster, real_etcd=False) as server:
         yield server
 
 
@@ -74,7 +77,7 @@ def serve() -> Iterator[Callable[[ReferenceCluster], ClusterServer]]:
     servers: list[ClusterServer] = []
 
     def start(cluster: ReferenceCluster) -> ClusterServer:
-        server = ClusterServer(cluster)
+        server = ClusterServer(cluster, real_etcd=False)
         server.start()
         servers.append(server)
         return server

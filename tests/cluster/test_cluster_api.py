@@ -106,8 +106,14 @@ def test_the_kubernetes_client_lists_nodes_reads_configmaps_and_patches(
         assert [n.metadata.name for n in nodes] == ["cp-1", "cp-2", "cp-3", "worker-1", "worker-2"]
         roles = {n.metadata.name: "node-role.kubernetes.io/control-plane" in n.metadata.labels for n in nodes}
         assert roles == {"cp-1": True, "cp-2": True, "cp-3": True, "worker-1": False, "worker-2": False}
-        assert {a.type: a.address for a in nodes[1].status.addresses} == {"InternalIP": "10.0.0.11",
+        # A served control-plane node is reached on loopback, its kubelet on a port of its own; a worker is not
+        # served, and keeps its address.
+        assert {a.type: a.address for a in nodes[1].status.addresses} == {"InternalIP": "127.0.0.1",
                                                                          "Hostname": "cp-2"}
+        assert nodes[1].status.daemon_endpoints.kubelet_endpoint.port == served.static_pods.kubelet_port("cp-2")
+        assert {a.type: a.address for a in nodes[3].status.addresses} == {"InternalIP": "10.0.1.10",
+                                                                         "Hostname": "worker-1"}
+        assert nodes[3].status.daemon_endpoints.kubelet_endpoint.port == 10250
         assert nodes[3].status.node_info.kubelet_version == "v1.31.0"
         assert [c.status for c in nodes[0].status.conditions if c.type == "Ready"] == ["True"]
         root_ca = core.read_namespaced_config_map("kube-root-ca.crt", "kube-public", _request_timeout=5)

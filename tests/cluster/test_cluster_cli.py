@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -64,6 +65,8 @@ def test_serve_announces_serves_and_stops_on_sigterm(tmp_path: Path,
         assert lines[1] == f"admin kubeconfig: {(folder / 'admin.conf').resolve()}"
         assert sum(line.startswith("control-plane node cp-") for line in lines) == 3
         assert "workers: worker-1" in lines
+        etcd = "etcd from PATH" if shutil.which("etcd") else "a stand-in (no etcd on PATH)"
+        assert f"etcd: {etcd}, one member a control-plane node" in lines
         cluster = ReferenceCluster(folder)
         https = https_for(cluster)
         nodes = https.call(url.group(1), "/api/v1/nodes", client=https.admin()).json()

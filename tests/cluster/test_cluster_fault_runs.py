@@ -20,7 +20,7 @@ from support import faults_of, statuses, validated
 
 FAULTS = faults_of(Layer.CLUSTER, ClusterFault)
 NODES = ("cp-1", "cp-2", "cp-3")
-CLUSTER_RULES = 8  # what runs on reference:cluster; on its nodes, every node rule (as on the unfaulted one's)
+CLUSTER_RULES = 10  # what runs on reference:cluster; on its nodes, every node rule (as on the unfaulted one's)
 
 
 @pytest.fixture(scope="module")

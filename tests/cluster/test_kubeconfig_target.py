@@ -64,7 +64,13 @@ def test_a_good_kubeconfig_passes_what_it_can_judge_and_says_what_it_cannot(
     assert run.returncode == 0, run.stdout + run.stderr
     found = statuses(report)
     assert {rule for rule, status in found.items() if status == "passed"} >= {*API_RULES, "KC-EXP-01", "KC-VAL-04"}
-    assert set(found.values()) == {"passed", "skipped"}, found
+    assert set(found.values()) == {"passed", "skipped", "not_applicable"}, found
+    # What the components hold is compared with the nodes' files, which a kubeconfig alone does not reach.
+    for rule in ("KC-CL-05", "KC-CL-06"):
+        result = next(r for r in report["results"] if r["rule"] == rule)
+        assert result["status"] == "not_applicable"
+        assert "needs the control-plane nodes' files" in result["message"] and "?nodes=pods" in result["message"]
+        assert result["evidence"][0]["missing"] == ["node_files"]
     skipped = {r["rule"]: r["message"] for r in report["results"] if r["status"] == "skipped"}
     assert "a kubeconfig alone cannot read the nodes' files" in skipped["KC-CL-03"]
     assert "kind:NAME" in skipped["KC-CL-04"]  # renewal: where it could be had

@@ -42,7 +42,8 @@ def _node_uri(served: ClusterServer, node: str, options: str = "") -> str:
 
 
 def _pods(https: Any, served: ClusterServer) -> list[dict[str, Any]]:
-    reply = https.call(served.url, "/api/v1/pods", client=https.admin())
+    """kubecert's pods in every namespace (not the static pods' mirror Pods)."""
+    reply = https.call(served.url, "/api/v1/pods?labelSelector=app.kubernetes.io/name=kubecert", client=https.admin())
     assert reply.status == 200, reply.body
     items: list[dict[str, Any]] = reply.json()["items"]
     return items

@@ -78,7 +78,8 @@ def test_kubectl_applies_it_and_it_is_enough_for_a_whole_run(
         f"clusterrole.{RBAC}/kubecert-cluster-reader created",
         f"clusterrolebinding.{RBAC}/kubecert-cluster-reader created",
         f"role.{RBAC}/kubecert-published-ca created", f"rolebinding.{RBAC}/kubecert-published-ca created",
-        f"role.{RBAC}/kubecert-kubeadm-config created", f"rolebinding.{RBAC}/kubecert-kubeadm-config created"]
+        f"role.{RBAC}/kubecert-kubeadm-config created", f"rolebinding.{RBAC}/kubecert-kubeadm-config created",
+        f"role.{RBAC}/kubecert-static-pods created", f"rolebinding.{RBAC}/kubecert-static-pods created"]
     again = kubectl(served.admin_kubeconfig, "apply", "--validate=false", "--dry-run=client", "-f", str(RBAC_MANIFEST))
     assert all(line.endswith("(dry run)") for line in again.stdout.splitlines())
     kubeconfig = kubeconfig_as(served, https, tmp_path / "kubecert.conf", "kubecert")
@@ -87,10 +88,13 @@ def test_kubectl_applies_it_and_it_is_enough_for_a_whole_run(
     assert run.returncode == 0, run.stdout + run.stderr
     whole = statuses(report, uri)
     assert whole["KC-CL-02"] == whole["KC-CL-03"] == whole["KC-HA-01"] == "passed", whole
+    assert whole["KC-CL-05"] == whole["KC-CL-06"] == "passed", whole
     assert "error" not in {r["status"] for r in report["results"]}
-    # and nothing beyond: the same user may list no pods elsewhere, nor read another ConfigMap
-    stranger = kubectl(kubeconfig, "get", "pods", "-n", "kube-system", check=False)
-    assert 'User "kubecert" cannot list resource "pods" in API group "" in the namespace "kube-system"' in \
+    # and nothing beyond: the same user may list no pods elsewhere, read none, nor read another ConfigMap
+    stranger = kubectl(kubeconfig, "get", "pods", "-n", "default", check=False)
+    assert 'User "kubecert" cannot list resource "pods" in API group "" in the namespace "default"' in \
         stranger.stderr
+    one = kubectl(kubeconfig, "get", "pod", "etcd-cp-1", "-n", "kube-system", check=False)
+    assert 'cannot get resource "pods" in API group "" in the namespace "kube-system"' in one.stderr
     other = kubectl(kubeconfig, "get", "configmap", "kube-root-ca.crt", "-n", "kube-system", check=False)
     assert "forbidden" in other.stderr

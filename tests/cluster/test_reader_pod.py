@@ -14,18 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tls_server import serving_as_api_server
+from tls_server import client_of, serving_as_api_server
 
 from kubecert.profiles import resolve
 from kubecert.reference.kube import ClusterServer, ReferenceCluster
-from kubecert.reference.pki.kubeconfig import parse_kubeconfig, render_kubeconfig
 from kubecert.targets.cluster import readerpod as rp
-from kubecert.targets.cluster.access import access_from_file
-from kubecert.targets.cluster.client import ClusterClient
 from kubecert.targets.cluster.podapi import PodApi, TooLarge
 from kubecert.targets.cluster.pods import decode_log
 from kubecert.targets.cluster.podtargets import expand_kubeconfig
-from kubecert.targets.cluster.trust import KubeconfigTrust
 from kubecert.targets.errors import TargetError, TargetUnavailable
 from kubecert.targets.registry import Registry
 
@@ -155,15 +151,7 @@ def _log_server(cluster: ReferenceCluster, size: int) -> Iterator[tuple[str, lis
 def test_a_log_is_read_to_its_bound_even_from_a_server_that_ignores_limit_bytes(
         tmp_path: Path, cluster: ReferenceCluster, served: ClusterServer) -> None:
     limit = 1 << 20
-    with _log_server(cluster, 64 * limit) as (url, asked):
-        document = parse_kubeconfig(served.admin_kubeconfig.read_bytes())
-        document["clusters"][0]["cluster"]["server"] = url
-        kubeconfig = tmp_path / "hostile.conf"
-        kubeconfig.write_bytes(render_kubeconfig(document))
-        client = ClusterClient(access_from_file(kubeconfig, None, KubeconfigTrust()))
-        try:
-            with pytest.raises(TooLarge, match=f"longer than {limit} bytes; not read further"):
-                PodApi(client, "kubecert").log("kubecert-reader-x-1", limit)
-        finally:
-            client.close()
+    with _log_server(cluster, 64 * limit) as (url, asked), client_of(url, served, tmp_path) as client, \
+            pytest.raises(TooLarge, match=f"longer than {limit} bytes; not read further"):
+        PodApi(client, "kubecert").log("kubecert-reader-x-1", limit)
     assert asked and f"limitBytes={limit + 1}" in asked[0]

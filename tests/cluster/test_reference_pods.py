@@ -173,11 +173,16 @@ def test_kubectl_lists_logs_and_deletes_pods(kubectl: Kubectl, ready: ClusterSer
     _create(https, ready, _pod("reader-stuck", image="registry.invalid/busybox:1.36"))
     rows = [line.split() for line in kubectl(ready.admin_kubeconfig, "get", "pods", "-A").stdout.splitlines()]
     assert rows[0] == ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE"]
-    assert [row[:5] for row in rows[1:]] == [["kubecert", "reader-done", "0/1", "Completed", "0"],
-                                             ["kubecert", "reader-stuck", "0/1", "ErrImagePull", "0"]]
+    assert [row[:5] for row in rows[1:] if row[0] == "kubecert"] == [
+        ["kubecert", "reader-done", "0/1", "Completed", "0"], ["kubecert", "reader-stuck", "0/1", "ErrImagePull", "0"]]
+    # and the static pods' mirror Pods, as the kubelets of the served control-plane nodes write them
+    static = sorted(f"{pod}-{node}" for pod in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
+                    for node in ("cp-1", "cp-2", "cp-3"))
+    assert [row[:5] for row in rows[1:] if row[0] != "kubecert"] == [
+        ["kube-system", name, "1/1", "Running", "0"] for name in static]
     wide = kubectl(ready.admin_kubeconfig, "get", "pods", "-n", "kubecert", "-o", "wide").stdout
     assert "cp-1" in wide
     head = kubectl(ready.admin_kubeconfig, "logs", "-n", "kubecert", "reader-done", "--limit-bytes=16").stdout
     assert len(head) == 16
     kubectl(ready.admin_kubeconfig, "delete", "pod", "-n", "kubecert", "reader-done", "reader-stuck", "--wait=false")
-    assert kubectl(ready.admin_kubeconfig, "get", "pods", "-A", "-o", "name").stdout == ""
+    assert kubectl(ready.admin_kubeconfig, "get", "pods", "-n", "kubecert", "-o", "name").stdout == ""

@@ -1,5 +1,6 @@
 """An HTTPS server on loopback with a reference node's API server certificate (so a kubeconfig of the
-cluster verifies it), answering as a test's handler says: for what the reference API would never answer."""
+cluster verifies it), answering as a test's handler says: for what the reference API would never answer; and
+kubecert's client of it, with the served cluster's admin credentials."""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
-from kubecert.reference.kube import ReferenceCluster
+from kubecert.reference.kube import ClusterServer, ReferenceCluster
+from kubecert.reference.pki.kubeconfig import parse_kubeconfig, render_kubeconfig
+from kubecert.targets.cluster.access import access_from_file
+from kubecert.targets.cluster.client import ClusterClient
+from kubecert.targets.cluster.trust import KubeconfigTrust
 
 
 @contextmanager
@@ -24,3 +30,17 @@ def serving_as_api_server(cluster: ReferenceCluster, handler: type[BaseHTTPReque
             yield f"https://127.0.0.1:{server.server_address[1]}"
         finally:
             server.shutdown()
+
+
+@contextmanager
+def client_of(url: str, served: ClusterServer, folder: Path) -> Iterator[ClusterClient]:
+    """kubecert's client of the server at ``url``, as the served cluster's admin (its kubeconfig in ``folder``)."""
+    document = parse_kubeconfig(served.admin_kubeconfig.read_bytes())
+    document["clusters"][0]["cluster"]["server"] = url
+    kubeconfig = folder / "hostile.conf"
+    kubeconfig.write_bytes(render_kubeconfig(document))
+    client = ClusterClient(access_from_file(kubeconfig, None, KubeconfigTrust()))
+    try:
+        yield client
+    finally:
+        client.close()

@@ -106,6 +106,8 @@ def _announce(cluster: Any, server: Any, faults: frozenset[str]) -> None:
         print(f"control-plane node {node} at {node_url}, tree {trees[node].resolve()}")
     workers = [n.name for n in cluster.nodes() if not n.control_plane]
     print(f"workers: {', '.join(workers) or 'none'}")
+    real = server.static_pods is not None and server.static_pods.etcd_is_real
+    print(f"etcd: {'etcd from PATH' if real else 'a stand-in (no etcd on PATH)'}, one member a control-plane node")
     if faults:
         print(f"faults: {', '.join(sorted(faults))}")
     print("ready; stop with Ctrl-C")

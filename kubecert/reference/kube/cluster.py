@@ -5,7 +5,8 @@ The folder holds ``nodes/cp-1`` (made by ``kubeadm init``), ``nodes/cp-2``... (`
 --control-plane``), ``state.json`` (the API objects) and ``admin.conf``, the first node's admin
 kubeconfig pointed at wherever the cluster is served. Workers have Node objects but no trees here.
 Renewal runs ``kubeadm certs renew all`` on every control-plane node, then tells whoever serves the
-cluster to restart its API servers. Pods are decided by stand-in scheduler and kubelets (kubelet.py).
+cluster to restart their static pods, as kubeadm's note asks. Pods are decided by stand-in scheduler and
+kubelets (kubelet.py); the static pods of a served cluster are static_pods.py's.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from kubecert.reference.pki.issue import utc
 from kubecert.reference.pki.join import join_control_plane
 from kubecert.reference.pki.keys import DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS, FreshKeys, KeyFactory
 from kubecert.reference.pki.kubeconfig import current_cluster, encode_data, render_kubeconfig
+from kubecert.reference.pki.kubelet import KubeletTree
 from kubecert.reference.pki.options import InitOptions, is_dns_subdomain
 from kubecert.reference.pki.renew import renew as renew_node
 from kubecert.reference.pki.tree import PkiTree
@@ -55,6 +57,9 @@ _MAX_CONTROL_PLANES = 9
 _MAX_WORKERS = 200
 
 Clock = Callable[[], dt.datetime]
+RestartHook = Callable[[tuple[str, ...]], None]  # restarts the static pods of the nodes named
+# Under renewal-skips-restart, how long after its static pods started a served cluster was renewed.
+SKIPPED_RESTART_AFTER = dt.timedelta(minutes=1)
 
 
 def _real_time() -> dt.datetime:
@@ -120,7 +125,7 @@ class ReferenceCluster:
             raise ReferenceUsageError(f"{self.folder} was made with creation faults {made}; faults that shape the "
                                       "node trees can only be chosen for a new cluster folder")
         self._lock = threading.RLock()
-        self._restart_hooks: list[Callable[[], None]] = []
+        self._restart_hooks: list[RestartHook] = []
         self._server_url: str | None = None
         self.fault_files = FaultFiles(self.folder / "faults", self.keys, clock)
         self.kubelets = Kubelets(self.served_nodes, lambda node: self.node_trees().get(node), clock)
@@ -239,6 +244,19 @@ class ReferenceCluster:
             return self.fault_files.other_ca_pem(self.info.key_algorithm)
         return self.ca_pem()
 
+    def kubelet_serving_files(self, node: str) -> tuple[Path, Path, Path]:
+        """(certificate, key, client CA) the node's kubelet serves with, as it loads them at start:
+        kubelet-server-current.pem where it rotates its serving certificate (serverTLSBootstrap), else kubelet.crt
+        and kubelet.key."""
+        root = self.node_root(node)
+        kubelet, ca = KubeletTree(root), PkiTree(root).cert_path("ca")
+        if kf.KUBELET_SERVES_OLD_CERTIFICATE in self.faults and node == self.control_plane_nodes()[-1]:
+            return (*self.fault_files.stale_kubelet_serving(node, kubelet), ca)
+        current = kubelet.current_path("server")
+        if current.exists():
+            return current, current, ca
+        return kubelet.serving_cert_path, kubelet.serving_key_path, ca
+
     def serving_files(self, node: str) -> tuple[Path, Path, Path]:
         """(certificate, key, client CA) the node's API server serves with: its --tls-cert-file,
         --tls-private-key-file and --client-ca-file."""
@@ -275,12 +293,12 @@ class ReferenceCluster:
 
     # --- renewal
 
-    def add_restart_hook(self, hook: Callable[[], None]) -> None:
-        """Call ``hook`` after each renewal: what restarting the API servers' static pods stands for."""
+    def add_restart_hook(self, hook: RestartHook) -> None:
+        """Call ``hook`` with the nodes renewed after each renewal: it restarts their static pods."""
         with self._lock:
             self._restart_hooks.append(hook)
 
-    def remove_restart_hook(self, hook: Callable[[], None]) -> None:
+    def remove_restart_hook(self, hook: RestartHook) -> None:
         with self._lock:
             if hook in self._restart_hooks:
                 self._restart_hooks.remove(hook)
@@ -306,11 +324,26 @@ class ReferenceCluster:
                 self.fault_files.refresh_served(self.node_trees())
             if self.admin_kubeconfig_path.exists():
                 self.write_admin_kubeconfig()
-            hooks = list(self._restart_hooks)
-        for hook in hooks:
-            hook()
+        self.restart_static_pods(tuple(logs))
         return ClusterRenewal(at=moment, renewed=tuple(logs), skipped=tuple(skipped), workers_replaced=replace,
                               logs=logs)
+
+
+    def restart_static_pods(self, nodes: tuple[str, ...]) -> None:
+        """What kubeadm asks after renewing ``nodes``: restart their static pods (under renewal-skips-restart,
+        nothing: they keep running on what they loaded)."""
+        if kf.RENEWAL_SKIPS_RESTART in self.faults:
+            return
+        with self._lock:
+            hooks = list(self._restart_hooks)
+        for hook in hooks:
+            hook(nodes)
+
+    def serving_started(self, at: dt.datetime) -> None:
+        """The served cluster's static pods started at ``at``. Under renewal-skips-restart the control-plane
+        nodes were then renewed a minute later, without a restart: how the fault's cluster is found."""
+        if kf.RENEWAL_SKIPS_RESTART in self.faults:
+            self.renew(controlplane_only=True, now=at + SKIPPED_RESTART_AFTER)
 
 
 def _empty(folder: Path) -> None:

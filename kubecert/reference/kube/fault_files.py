@@ -14,7 +14,8 @@ from pathlib import Path
 from kubecert.reference.pki.files import CERT_MODE, KEY_MODE, write_atomic
 from kubecert.reference.pki.issue import cert_pem, issue_ca, sign, template_of
 from kubecert.reference.pki.join import shared_files
-from kubecert.reference.pki.keys import KeyFactory
+from kubecert.reference.pki.keys import KeyFactory, private_key_pem
+from kubecert.reference.pki.kubelet import SELF_SIGNED_BACKDATE, KubeletTree, self_signed_serving
 from kubecert.reference.pki.options import InitOptions
 from kubecert.reference.pki.tree import PkiTree
 
@@ -58,6 +59,19 @@ class FaultFiles:
                 cert_path, key_path = self.served(node)
                 write_atomic(key_path, tree.key_path("apiserver").read_bytes(), KEY_MODE)
                 write_atomic(cert_path, cert_pem(cert), CERT_MODE)
+
+    def stale_kubelet_serving(self, node: str, kubelet: KubeletTree) -> tuple[Path, Path]:
+        """The serving certificate (and key) the node's kubelet made when it started, a day before the kubelet.crt
+        on its disk: what it serves under kubelet-serves-old-certificate. Made on first use."""
+        folder = self.folder / "kubelet" / node
+        cert_path, key_path = folder / "kubelet.crt", folder / "kubelet.key"
+        with self._lock:
+            if not cert_path.is_file():
+                started = kubelet.serving().not_valid_before_utc + SELF_SIGNED_BACKDATE  # when it made kubelet.crt
+                cert, signer, key = self_signed_serving(node, keys=self.keys, now=started - dt.timedelta(days=1))
+                write_atomic(key_path, private_key_pem(key), KEY_MODE)
+                write_atomic(cert_path, cert_pem(cert) + cert_pem(signer), CERT_MODE)
+        return cert_path, key_path
 
     @staticmethod
     def source_with_own_ca(first: Path, staging: Path, keys: KeyFactory, now: dt.datetime, key_algorithm: str) -> Path:

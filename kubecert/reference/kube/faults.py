@@ -19,6 +19,8 @@ RENEWAL_SKIPS_NODE = "renewal-skips-node"
 WORKERS_REPLACED_UNDER_ANNOTATION = "workers-replaced-under-annotation"
 ROOT_CA_CONFIGMAP_DIFFERS = "root-ca-configmap-differs"
 CONTROL_PLANE_NODE_OUT_OF_REACH = "control-plane-node-out-of-reach"
+RENEWAL_SKIPS_RESTART = "renewal-skips-restart"
+KUBELET_SERVES_OLD_CERTIFICATE = "kubelet-serves-old-certificate"
 
 
 @dataclass(frozen=True)
@@ -38,12 +40,15 @@ _ALL = (
     _fault(KUBECONFIG_OTHER_CA, ("KC-CL-01",),
            "the admin kubeconfig written for clients carries certificate-authority-data of another CA",
            offender="kubeconfig's CA",
-           unjudged=("KC-CL-02", "KC-CL-03", "KC-CL-04"),
-           note="a client trusting that CA cannot reach the API, so the rules that read it are unjudged; the "
-                "nodes' files are still judged"),
-    _fault(SERVED_CERT_WITHOUT_SERVICE_SAN, ("KC-CL-01",),
+           unjudged=("KC-CL-02", "KC-CL-03", "KC-CL-04", "KC-CL-05", "KC-CL-06"),
+           note="a client trusting that CA cannot reach the API, so the rules that read it are unjudged (the Node "
+                "objects and mirror Pods that say where and since when each component runs among them); the nodes' "
+                "files are still judged"),
+    _fault(SERVED_CERT_WITHOUT_SERVICE_SAN, ("KC-CL-01", "KC-CL-05"),
            "each API server serves a copy of its apiserver certificate without kubernetes.default.svc.<domain>, "
-           "the name pods dial it by", offender="kubernetes.default.svc"),
+           "the name pods dial it by", offender="kubernetes.default.svc",
+           note="the copy served is not apiserver.crt on the node's disk, which KC-CL-05 sees too: the node trees "
+                "stay as kubeadm writes them, so what the API servers serve differs from them"),
     _fault(NODE_CA_DIFFERS, ("KC-HA-01",),
            "the last control-plane node (cp-3) has a ca.crt/ca.key of its own instead of the cluster's",
            offender="cp-3", at_creation=True),
@@ -59,6 +64,13 @@ _ALL = (
            "the API lists one control-plane Node object more than the nodes whose files can be read (cp-4, as "
            "a node joined from a machine the reader cannot reach): its certificates would go unjudged",
            offender="cp-4"),
+    _fault(RENEWAL_SKIPS_RESTART, ("KC-CL-06",),
+           "renewal runs kubeadm certs renew all on every control-plane node and restarts no static pod; the "
+           "served cluster starts as such a renewal left it, a minute after its static pods started",
+           offender="kube-controller-manager"),
+    _fault(KUBELET_SERVES_OLD_CERTIFICATE, ("KC-CL-05",),
+           "the last control-plane node's kubelet serves the certificate it made when it started, a day before the "
+           "kubelet.crt now on its disk", offender="cp-3 kubelet"),
 )
 
 FAULTS: dict[str, ClusterFault] = {fault.name: fault for fault in _ALL}

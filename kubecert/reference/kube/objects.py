@@ -21,6 +21,7 @@ SPC_GROUP = "cluster.spectrocloud.com"
 SPC_VERSIONS = ("v1", "v1alpha1")  # preferred first, as discovery lists them
 CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
 ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
+KUBELET_PORT = 10250
 # kube-controller-manager's root-ca-cert-publisher writes this description on every kube-root-ca.crt.
 _ROOT_CA_DESCRIPTION = (
     "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the "
@@ -99,7 +100,9 @@ def version_document(git_version: str) -> dict[str, str]:
             "buildDate": "", "goVersion": "", "compiler": "gc", "platform": "linux/amd64"}
 
 
-def node_document(node: NodeRecord, kubelet_version: str) -> dict[str, Any]:
+def node_document(node: NodeRecord, kubelet_version: str, served_at: tuple[str, int] | None = None) -> dict[str, Any]:
+    """The Node object; ``served_at`` is (address, port) where the node's kubelet is served, when it is: its
+    InternalIP is then that address (the reference's nodes are reached on loopback), else its own."""
     labels = {"beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
               "kubernetes.io/hostname": node.name, "kubernetes.io/os": "linux"}
     spec: dict[str, Any] = {}
@@ -128,9 +131,10 @@ def node_document(node: NodeRecord, kubelet_version: str) -> dict[str, Any]:
         },
         "spec": spec,
         "status": {
-            "addresses": [{"type": "InternalIP", "address": node.address}, {"type": "Hostname", "address": node.name}],
+            "addresses": [{"type": "InternalIP", "address": served_at[0] if served_at else node.address},
+                          {"type": "Hostname", "address": node.name}],
             "conditions": conditions,
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": served_at[1] if served_at else KUBELET_PORT}},
             "nodeInfo": {
                 "architecture": "amd64", "bootID": machine, "containerRuntimeVersion": "containerd://1.7.22",
                 "kernelVersion": "6.8.0-45-generic", "kubeProxyVersion": kubelet_version,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
@@ -37,13 +37,24 @@ def _no_route() -> obj.ApiError:
     return obj.ApiError(404, "the server could not find the requested resource")
 
 
-class ClusterApi:
-    """Answers requests about ``cluster``; ``server_url`` is where clients reach it (for cluster-info)."""
+class ServedNodes(Protocol):
+    """What the server running the cluster's nodes shows of them (server.py): their static pods' mirror Pods,
+    and where each node's kubelet is reached."""
 
-    def __init__(self, cluster: ReferenceCluster, server_url: str, *, clock: Callable[[], dt.datetime] | None = None
-                 ) -> None:
+    def mirror_pods(self) -> list[dict[str, Any]]: ...
+
+    def node_endpoint(self, node: str) -> tuple[str, int] | None: ...
+
+
+class ClusterApi:
+    """Answers requests about ``cluster``; ``server_url`` is where clients reach it (for cluster-info);
+    ``served`` is what runs its nodes (None: nothing does, so there are no static pods to show)."""
+
+    def __init__(self, cluster: ReferenceCluster, server_url: str, *, clock: Callable[[], dt.datetime] | None = None,
+                 served: ServedNodes | None = None) -> None:
         self.cluster = cluster
         self.server_url = server_url
+        self.served = served
         self.clock = clock or cluster.clock
         self.authorizer = Authorizer(Rbac(cluster.store.stored))
         self.writes = Writes(cluster, self.authorizer, self.clock)
@@ -172,7 +183,8 @@ class ClusterApi:
         info = self.cluster.info
         if resource == disc.NODES:
             kubelet = self.kubernetes_version()
-            return [obj.node_document(node, kubelet) for node in self.cluster.served_nodes()]
+            return [obj.node_document(node, kubelet, self.served.node_endpoint(node.name) if self.served else None)
+                    for node in self.cluster.served_nodes()]
         if resource == disc.NAMESPACES:
             made = {d["metadata"]["name"]: d for d in self.cluster.store.stored(resource.name)}
             return [made.get(name) or obj.namespace_document(info, name) for name in self.cluster.namespaces()]
@@ -185,6 +197,9 @@ class ClusterApi:
             chosen = [namespace] if namespace is not None else namespaces
             return [document for ns in chosen if ns in namespaces for document in self._configmaps(ns)]
         found = self.cluster.kubelets.events() if resource == disc.EVENTS else self.cluster.store.stored(resource.name)
+        if resource == disc.PODS and self.served is not None:  # in etcd's key order, as kube-apiserver lists
+            found = sorted([*found, *self.served.mirror_pods()],
+                           key=lambda d: (d["metadata"].get("namespace") or "", d["metadata"]["name"]))
         return [d for d in found if namespace in (None, d["metadata"].get("namespace"))]
 
     def _configmaps(self, namespace: str) -> list[dict[str, Any]]:

@@ -136,7 +136,8 @@ _COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("Ready", "The aggregate readiness state of this pod for accepting traffic.", _ready),
         Column("Status", "The aggregate status of the containers in this pod.", _pod_status),
         Column("Restarts", "The number of times the containers in this pod have been restarted.",
-               lambda d, _now: "0"),
+               lambda d, _now: str(sum(c.get("restartCount", 0) for c in d.get("status", {}).get(
+                   "containerStatuses") or []))),
         _AGE,
         Column("IP", "IP address allocated to the pod.", lambda d, _now: d.get("status", {}).get("podIP", "<none>"),
                priority=1),

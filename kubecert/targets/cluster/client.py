@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import ipaddress
 import os
 import shutil
 import tempfile
@@ -33,6 +34,7 @@ from kubecert.targets.errors import TargetUnavailable
 SPC_GROUP = rbac.SPC_GROUP
 SPC_VERSIONS = ("v1", "v1alpha1")
 CONTROL_PLANE_ROLES = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
+_DIALLED_ADDRESS_TYPES = ("InternalIP", "ExternalIP")  # kubeadm's --kubelet-preferred-address-types, less Hostname
 TIMEOUT = (5.0, 20.0)  # connect, read
 DEADLINE_S = 30.0
 MAX_DATA_BYTES = 1 << 20
@@ -45,6 +47,10 @@ class ReadProblem(TargetUnavailable):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status  # the API's HTTP status, when it answered
+
+
+class NoAnswer(ReadProblem):
+    """The API did not answer within a read's deadline: a caller with more reads of the kind asks no more."""
 
 
 class ClusterClient:
@@ -128,6 +134,8 @@ class ClusterClient:
             with deadline.running():
                 return call()
         except ApiException as exc:
+            if deadline.expired:  # an answer to a retry after the cut: the deadline passed all the same
+                raise NoAnswer(f"{what}: no complete answer from {self.server} within {deadline_s:g} s") from None
             if exc.status == 404 and missing_ok:
                 return None
             raise ReadProblem(self._refusal(what, permission, exc), exc.status) from None
@@ -135,7 +143,7 @@ class ClusterClient:
             raise  # already says what and why (an answer past its bound)
         except Exception as exc:  # urllib3's transport errors: TLS, refused, reset, cut by the deadline
             if deadline.expired:
-                raise ReadProblem(f"{what}: no complete answer from {self.server} within {deadline_s:g} s") from None
+                raise NoAnswer(f"{what}: no complete answer from {self.server} within {deadline_s:g} s") from None
             raise ReadProblem(f"{what}: {self._transport(exc)}") from None
 
     def _refusal(self, what: str, permission: Permission, exc: Any) -> str:
@@ -251,16 +259,30 @@ def _status_message(body: Any) -> str | None:
 def _node(item: Any) -> NodeObject:
     metadata = getattr(item, "metadata", None)
     labels = getattr(metadata, "labels", None) or {}
-    addresses = getattr(getattr(item, "status", None), "addresses", None) or ()
+    status = getattr(item, "status", None)
+    addresses = getattr(status, "addresses", None) or ()
     taints = getattr(getattr(item, "spec", None), "taints", None) or ()
     created = getattr(metadata, "creation_timestamp", None)
+    port = getattr(getattr(getattr(status, "daemon_endpoints", None), "kubelet_endpoint", None), "port", None)
     return NodeObject(
         name=str(getattr(metadata, "name", "") or ""), uid=getattr(metadata, "uid", None),
         created=created.astimezone(dt.UTC) if isinstance(created, dt.datetime) else None,
         control_plane=any(role in labels for role in CONTROL_PLANE_ROLES),
         addresses=tuple(str(a.address) for a in addresses if getattr(a, "address", None)),
         taints=tuple(_taint(t) for t in taints if getattr(t, "key", None)),
+        ips=tuple(str(a.address) for kind in _DIALLED_ADDRESS_TYPES for a in addresses
+                  if getattr(a, "type", None) == kind and _is_ip(a.address)),
+        kubelet_port=port if isinstance(port, int) and 0 < port < 65536 else None,
     )
+
+
+def _is_ip(value: Any) -> bool:
+    """An IP literal: kubecert dials no name a cluster gives it, so it looks nothing up."""
+    try:
+        ipaddress.ip_address(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def _taint(taint: Any) -> str:

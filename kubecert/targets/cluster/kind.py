@@ -6,7 +6,9 @@ the container engine's client, as kind does: the admin kubeconfig is read from t
 and pointed at the port the engine publishes for the API (the load balancer's, in an HA cluster); a node's
 /etc/kubernetes is copied out as a tar stream (tarcopy.py) whenever it is read; renewal runs
 ``kubeadm certs renew all`` in each control-plane node and restarts its static pods (``crictl stop``: the
-kubelet starts them again, reading the renewed files), then waits for each API server to come back.
+kubelet starts them again, reading the renewed files), then waits for each API server to come back; a
+renewal check on one node restarts that node's static pods after kubeadm the same way. ``crictl inspect``
+says when each static pod's container started (KC-CL-06).
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from typing import Any
 import yaml
 
 from kubecert.inventory.action import ActionRecord
+from kubecert.inventory.components import STATIC_PODS, Component, Started
 from kubecert.inventory.facts import NodeFacts
 from kubecert.inventory.safe_yaml import YamlError, load_bounded
 from kubecert.profiles import Profile
 from kubecert.targets.base import split_uri
+from kubecert.targets.cluster import crictl
 from kubecert.targets.cluster.access import access_from_document
 from kubecert.targets.cluster.nodes import ClusterNodeTarget, split_node, with_nodes
 from kubecert.targets.cluster.parts import ClusterParts, ClusterRenewalRun
@@ -45,7 +49,6 @@ NODE_FOLDER = "/etc/kubernetes"
 KUBELET_FOLDER = "/var/lib/kubelet"
 KUBELET_FILES = ("config.yaml", "pki")  # not the rest: /var/lib/kubelet holds other pods' volumes
 API_PORT = "6443/tcp"
-STATIC_PODS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 RESTART_WAIT_S = 180.0  # how long a restarted API server may take to serve again
 MAX_NODES = 64
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,252}")
@@ -202,15 +205,15 @@ class KindParts(ClusterParts):
     def restart_static_pods(self, node: str) -> list[str]:
         """``crictl stop`` each control-plane container: the kubelet starts it again from its manifest."""
         container, lines = self._container(node), []
-        before = self._running(container, "kube-apiserver")
+        before = crictl.running(self.runtime, container, "kube-apiserver")
         for pod in STATIC_PODS:
-            ids = self._running(container, pod)
+            ids = crictl.running(self.runtime, container, pod)
             if ids:
                 self.runtime.run(["exec", container, "crictl", "stop", *ids], timeout=self.action_timeout_s)
                 lines.append(f"[restart] stopped {pod} ({len(ids)} container(s)); the kubelet starts it again")
         deadline = time.monotonic() + RESTART_WAIT_S
         while time.monotonic() < deadline:
-            now = self._running(container, "kube-apiserver")
+            now = crictl.running(self.runtime, container, "kube-apiserver")
             if now and not set(now) & set(before):
                 lines.append("[restart] kube-apiserver is running again")
                 return lines
@@ -239,10 +242,9 @@ class KindParts(ClusterParts):
         finally:
             client.close()
 
-    def _running(self, container: str, pod: str) -> list[str]:
-        listing = self.runtime.text(["exec", container, "crictl", "ps", "-q", "--state", "running", "--name",
-                                     f"^{pod}$"])
-        return [line for line in listing.split() if re.fullmatch(r"[0-9a-zA-Z-]{1,128}", line)]
+    def container_starts(self, node: str) -> dict[Component, Started]:
+        """When each static pod's container started, as crictl in the node tells."""
+        return crictl.container_starts(self.runtime, self._container(node))
 
     def renew(self, controlplane_only: bool) -> ClusterRenewalRun:
         """kind's workers hold no kubeadm certificates: every renewal leaves them, control-plane-only or not."""
@@ -278,19 +280,34 @@ class KindNodeActions:
     def _kubeadm(self, action: str, *words: str) -> ActionRecord:
         return self.parts.exec_action(action, self.node, ["kubeadm", *words])
 
+    def _restarted(self, record: ActionRecord) -> ActionRecord:
+        """What kubeadm's note asks after a renewal: the node's static pods restarted (and the API waited for),
+        so that a check leaves no component on the certificates it loaded before. One that cannot be restarted
+        is named in the report's notes; the certificates on disk are renewed all the same."""
+        if record.succeeded:
+            try:
+                self.parts.restart_static_pods(self.node)
+                self.parts.wait_for_api(self.node)
+            except TargetUnavailable as exc:
+                self.parts.note(self.node, [f"its static pods were not restarted after {record.action}: {exc}; "
+                                            "restart them (crictl stop on each, or move each manifest out of "
+                                            "/etc/kubernetes/manifests for ~20 s)"])
+        return record
+
     def renew_all(self) -> ActionRecord:
-        return self._kubeadm("renew all", "certs", "renew", "all")
+        return self._restarted(self._kubeadm("renew all", "certs", "renew", "all"))
 
     def renew_one(self, name: str) -> ActionRecord:
-        return self._kubeadm(f"renew {name}", "certs", "renew", name)
+        return self._restarted(self._kubeadm(f"renew {name}", "certs", "renew", name))
 
     def check_expiration(self) -> ActionRecord:
         return self._kubeadm("check-expiration", "certs", "check-expiration")
 
     def upgrade(self, certificate_renewal: bool) -> ActionRecord:
         flag = "true" if certificate_renewal else "false"
-        return self._kubeadm(f"upgrade (certificate renewal {flag})", "upgrade", "node",
-                             f"--certificate-renewal={flag}")
+        record = self._kubeadm(f"upgrade (certificate renewal {flag})", "upgrade", "node",
+                               f"--certificate-renewal={flag}")
+        return self._restarted(record) if certificate_renewal else record
 
     def generate_csr(self, csr_dir: Path) -> ActionRecord:
         """kubeadm writes the CSRs in a scratch folder of the container; they are copied here and it is removed."""

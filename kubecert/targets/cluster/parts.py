@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kubecert.inventory.cluster import ClusterRenewalRun
+from kubecert.inventory.components import Component, Started
 from kubecert.targets.cluster.trust import KubeconfigTrust
 from kubecert.targets.protocols import NodeActions
 
@@ -70,6 +71,11 @@ class ClusterParts(abc.ABC):
     @abc.abstractmethod
     def renew(self, controlplane_only: bool) -> ClusterRenewalRun:
         """Renew every control-plane node's certificates and restart what serves them."""
+
+    def container_starts(self, node: str) -> dict[Component, Started]:
+        """When each static pod's container started, as the node's container runtime tells (where the parts
+        reach it: kind's crictl); empty where only the API's mirror Pods tell."""
+        return {}
 
     def close(self) -> None:  # noqa: B027 - most parts hold nothing to release
         """Release what the parts hold (servers, folders)."""

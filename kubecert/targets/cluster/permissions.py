@@ -1,9 +1,11 @@
 """Every request a cluster target makes, as the RBAC permission it needs: what a 403 names, and what
 docs/node-reader-rbac.yaml must grant (its test compares the two, so the manifest cannot drift from the code).
 
-The kubeconfig target reads Node objects, three ConfigMaps and the SpectroCluster objects; the node reader
-(``?nodes=pods``) also creates, watches, reads the log of, and deletes one pod per control-plane node in its
-namespace, and lists that namespace's events to say why a pod does not start.
+The kubeconfig target reads Node objects, three ConfigMaps and the SpectroCluster objects; a cluster whose nodes
+kubecert reads also lists each control-plane node's pods in kube-system (the mirror Pods of its static pods:
+when each started, and where kubeadm says its API server and etcd serve); the node reader (``?nodes=pods``)
+also creates, watches, reads the log of, and deletes one pod per control-plane node in its namespace, and
+lists that namespace's events to say why a pod does not start.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ GET_PUBLIC_ROOT_CA = Permission("get", "configmaps", namespace="kube-public", na
 GET_CLUSTER_INFO = Permission("get", "configmaps", namespace="kube-public", names=("cluster-info",))
 GET_KUBEADM_CONFIG = Permission("get", "configmaps", namespace="kube-system", names=("kubeadm-config",))
 LIST_SPECTROCLUSTERS = Permission("list", "spectroclusters", SPC_GROUP)
+LIST_STATIC_PODS = Permission("list", "pods", namespace="kube-system")  # RBAC cannot narrow a list by name
 PATCH_SPECTROCLUSTERS = Permission("patch", "spectroclusters", SPC_GROUP)
 # A non-resource URL every authenticated user may get (system:public-info-viewer): only a kind renewal asks
 # it, to know an API server serves again, so no manifest needs to grant it.
@@ -56,7 +59,7 @@ LIST_EVENTS = Permission("list", "events", namespace=READER_NAMESPACE)
 # What a kubeconfig target with ?nodes=pods needs for everything it reads. Annotating the SpectroCluster is
 # a renewal's, which nodes read through pods never do.
 NODE_READER = (LIST_NODES, GET_PUBLIC_ROOT_CA, GET_CLUSTER_INFO, GET_KUBEADM_CONFIG, LIST_SPECTROCLUSTERS,
-               CREATE_POD, GET_POD, DELETE_POD, GET_POD_LOG, LIST_EVENTS)
+               LIST_STATIC_PODS, CREATE_POD, GET_POD, DELETE_POD, GET_POD_LOG, LIST_EVENTS)
 
 
 def needed(namespace: str = DEFAULT_NAMESPACE) -> tuple[Permission, ...]:

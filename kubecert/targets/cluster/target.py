@@ -18,6 +18,7 @@ from typing import Any
 from cryptography import x509
 
 from kubecert.inventory.cluster import ClusterInventory, ClusterObservation
+from kubecert.inventory.components import ComponentsObservation, Missing
 from kubecert.inventory.facts import NodeFacts
 from kubecert.inventory.files import ReadFailure
 from kubecert.inventory.kubeconfig import load_kubeconfig
@@ -109,6 +110,8 @@ class KubeconfigTarget(Target):
         inventory.certificates[SERVED] = observation.served
         self._read_api(observation)
         inventory.cluster = observation
+        # A kubeconfig reaches no node's files: what the components hold cannot be compared with them.
+        inventory.components = ComponentsObservation(missing=(Missing.NODE_FILES,))
         return inventory
 
     def _read_api(self, observation: ClusterObservation) -> None:

@@ -17,6 +17,7 @@ from kubecert.inventory.model import Inventory
 from kubecert.profiles import Profile
 from kubecert.targets.base import Target
 from kubecert.targets.cluster.client import ReadProblem
+from kubecert.targets.cluster.components import observe_components
 from kubecert.targets.cluster.nodes import node_uri
 from kubecert.targets.cluster.parts import ClusterParts, ClusterRenewalRun, PartOfCluster, borrow, give_back
 from kubecert.targets.cluster.target import KubeconfigTarget
@@ -54,6 +55,11 @@ class WholeClusterTarget(PartOfCluster, KubeconfigTarget):
         self.kubeconfig = self.parts.kubeconfig()
         inventory = super()._observe(now)
         inventory.node_files = self.node_inventories()
+        cluster = inventory.cluster
+        assert cluster is not None
+        read = [node for node, files in inventory.node_files.items() if isinstance(files, Inventory)]
+        inventory.components = observe_components(self.client(), self.parts, read, cluster.nodes,
+                                                  cluster.problems.get("nodes"))
         return inventory
 
     def _progress(self, line: str) -> None:
@@ -69,7 +75,9 @@ class WholeClusterTarget(PartOfCluster, KubeconfigTarget):
             except TargetUnavailable as exc:
                 found[node] = str(exc)
                 continue
+            kubelet = root / "kubelet"  # the kubelet's serving certificate is KC-CL-05's
             found[node] = load_pki(root / "pki", kubeconfig_dir=root, manifests_dir=root / "manifests",
+                                   kubelet_dir=kubelet if self.parts.reads_kubelet and kubelet.is_dir() else None,
                                    declared=self.declared, target=node_uri(self.id, node), machine=node)
         return found
 

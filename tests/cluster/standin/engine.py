@@ -6,8 +6,9 @@ podman) would answer it for a kind cluster whose nodes are the reference cluster
   the reference's node name), ``NAME-worker``, ``NAME-worker2`` and ``NAME-external-load-balancer``, whose
   published 6443/tcp is the reference API's endpoint.
 - ``exec C tar/cat`` read the node's folder (the reference's tree standing for /etc/kubernetes);
-  ``exec C kubeadm ...`` runs the reference implementation of kubeadm on it; ``exec C crictl stop`` of
-  kube-apiserver restarts that node's API server of the reference (it serves the renewed files after).
+  ``exec C kubeadm ...`` runs the reference implementation of kubeadm on it; ``exec C crictl ps`` and
+  ``crictl inspect`` show the reference's static pods of that node (their container ids and start times),
+  and ``crictl stop`` restarts them (a restarted API server serves the renewed files after).
 
 Anything else is refused with exit 125, so a command kubecert starts sending without a test noticing fails
 loudly rather than being answered by a guess.
@@ -29,7 +30,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,6 @@ class Container:
     role: str
     hostname: str
     node_root: Path | None = None  # a control-plane node's /etc/kubernetes
-    generations: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATIC_PODS, 1))
 
 
 @dataclass
@@ -78,6 +78,7 @@ class StandinEngine:
         # What ``exec C tar -C FOLDER -cf - ...`` prints instead of the folder's copy (a hostile stream), by
         # FOLDER; CSR_SCRATCH stands for every scratch folder of generate-csr, whose kubeadm then writes nothing.
         self.copies: dict[str, bytes] = {}
+        self.inspections: bytes | None = None  # what every ``crictl inspect`` prints instead (a hostile answer)
         self._ids = itertools.count(1)
         self.socket_path = folder / "engine.sock"
         self._server = _Server(str(self.socket_path), _Handler)
@@ -166,21 +167,36 @@ class StandinEngine:
                 return Answer()
             case ["crictl", "ps", "-q", "--state", "running", "--name", pattern] \
                     if pattern.strip("^$") in STATIC_PODS:
-                pod = pattern.strip("^$")
-                return Answer(out=f"{pod}-{container.hostname}-{container.generations[pod]}\n".encode())
+                running = self._static_pod(container.hostname, pattern.strip("^$"))
+                return Answer(out=f"{running.id}\n".encode() if running is not None else b"")
+            case ["crictl", "inspect", container_id]:
+                return self._inspect(container, container_id)
             case ["crictl", "stop", *ids] if ids:
                 for pod in STATIC_PODS:
-                    if f"{pod}-{container.hostname}-{container.generations[pod]}" in ids:
-                        container.generations[pod] += 1
-                        if pod == "kube-apiserver":
-                            self._restart_api_server(container.hostname)
+                    running = self._static_pod(container.hostname, pod)
+                    if running is not None and running.id in ids:
+                        self.server.restart(container.hostname, pod)
                 return Answer(out="".join(f"{i}\n" for i in ids).encode())
         return Answer(125, err=f"stand-in engine: unsupported in {container.name}: {argv}\n")
 
-    def _restart_api_server(self, node: str) -> None:
-        for listener in self.server.listeners:
-            if listener.node == node:
-                listener.reload()
+    def _static_pod(self, node: str, pod: str) -> Any:
+        assert self.server.static_pods is not None
+        return self.server.static_pods.container(node, pod)
+
+    def _inspect(self, container: Container, container_id: str) -> Answer:
+        """What ``crictl inspect ID`` prints of a running container (its status; the runtime's info left out),
+        or what it says of an id it does not know; ``inspections`` stands in for its output when set."""
+        if self.inspections is not None:
+            return Answer(out=self.inspections)
+        for pod in STATIC_PODS:
+            running = self._static_pod(container.hostname, pod)
+            if running is not None and running.id == container_id:
+                started = running.started_at.strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"  # crictl prints nanoseconds
+                status = {"id": running.id, "metadata": {"attempt": running.restarts, "name": pod},
+                          "state": "CONTAINER_RUNNING", "createdAt": started, "startedAt": started,
+                          "finishedAt": "0001-01-01T00:00:00Z", "exitCode": 0}
+                return Answer(out=json.dumps({"status": status, "info": {}}, indent=2).encode())
+        return Answer(1, err=f'getting the status of the container "{container_id}": rpc error: code = NotFound\n')
 
 
 def _recorded(record: Any) -> Answer:
