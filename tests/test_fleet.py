@@ -4,6 +4,7 @@ shards split it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import shutil
@@ -43,6 +44,12 @@ def _targets(uris: list[str]) -> list[str]:
     return [word for uri in uris for word in ("--target", uri)]
 
 
+def _one_moment() -> list[str]:
+    """``--at`` for runs whose reports are compared: without it each run judges at its own clock, and a remaining
+    time in the evidence differs as soon as two runs straddle a minute (a loaded machine makes that common)."""
+    return ["--at", dt.datetime.now(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")]
+
+
 def _without_timings(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if k != "duration_s"} for r in results]
 
@@ -62,9 +69,10 @@ def _rule_statuses(path: Path) -> list[str]:
 def test_fleet_checks_and_checks_per_rule_write_the_same_results_in_every_format(tmp_path: Path,
                                                                                   fleet: list[str]) -> None:
     runs = {}
+    at = _one_moment()
     for mode in ("--fleet", "--per-check"):
         out = tmp_path / mode.strip("-")
-        run = subprocess.run([sys.executable, "-m", "kubecert", "check", mode, "--profile", "palette",
+        run = subprocess.run([sys.executable, "-m", "kubecert", "check", mode, "--profile", "palette", *at,
                               "--output-dir", str(out), *_targets(fleet)], cwd=tmp_path, capture_output=True,
                              text=True, timeout=300, check=False)
         assert run.returncode == 1, run.stdout + run.stderr  # the broken node fails KC-INV-02
@@ -154,7 +162,8 @@ def test_an_inventory_file_gives_targets_their_own_profile_and_shards_split_it(t
     inventory = tmp_path / "fleet.yaml"
     inventory.write_text("targets:\n" + f"  - {good[0]}\n" + f"  - target: {good[1]}\n    profile: kubeadm\n"
                          + f"  - {good[2]}\n")
-    whole_run, whole = run_check(tmp_path, "--profile", "palette", "--inventory", str(inventory))
+    at = _one_moment()
+    whole_run, whole = run_check(tmp_path, "--profile", "palette", "--inventory", str(inventory), *at)
     assert whole_run.returncode == 1  # the copy judged with kubeadm's 3650-day CAs fails KC-VAL-02
     profiles = {t["id"]: t["profile"]["name"] for t in whole["targets"]}
     assert profiles == {good[0]: "palette", good[1]: "kubeadm", good[2]: "palette"}
@@ -164,7 +173,8 @@ def test_an_inventory_file_gives_targets_their_own_profile_and_shards_split_it(t
     for index in range(2):
         folder = tmp_path / f"shard-{index}"
         folder.mkdir()
-        _, report = run_check(folder, "--profile", "palette", "--inventory", str(inventory), "--shard", f"{index}/2")
+        _, report = run_check(folder, "--profile", "palette", "--inventory", str(inventory), "--shard", f"{index}/2",
+                              *at)
         shards.append(folder / "r.json")
         assert {t["id"] for t in report["targets"]} == ({good[0], good[2]} if index == 0 else {good[1]})
     merged = tmp_path / "merged"
