@@ -94,6 +94,22 @@ def pack_versions(packs: Any) -> dict[str, str]:
     return found
 
 
+MAX_REPAVE_REASONS = 10
+MAX_REASON_CHARS = 200
+
+
+def repave_reasons(document: Any) -> list[str]:
+    """spec.reasons[] {code, message} of a repave's status (GET /v1/spectroclusters/{uid}/repave/status), each as
+    "code: message", at most MAX_REPAVE_REASONS of them and MAX_REASON_CHARS each: the API's words, to show."""
+    found = []
+    for raw_reason in _list(_mapping(_mapping(document).get("spec")).get("reasons"))[:MAX_REPAVE_REASONS]:
+        reason = _mapping(raw_reason)
+        words = ": ".join(text for text in (_text(reason.get("code")), _text(reason.get("message"))) if text)
+        if words:
+            found.append(words if len(words) <= MAX_REASON_CHARS else words[:MAX_REASON_CHARS] + "…")
+    return found
+
+
 def pools(document: Any) -> list[tuple[str, bool]]:
     """(name, is control plane) of each machine pool of a cloud config."""
     found = []
