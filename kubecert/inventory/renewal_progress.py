@@ -15,10 +15,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from kubecert.inventory.platform import Machine, MachineCertificates, PlatformObservation, RenewalRecord, Sample
+from kubecert.inventory.platform import (
+    MAX_LISTED_MACHINES,
+    Machine,
+    MachineCertificates,
+    PlatformObservation,
+    RenewalRecord,
+    Sample,
+)
 
 REPAVE, IN_PLACE = "repave", "in-place"
 _NAMED = 20  # machines named in evidence and messages; a cluster has a few, a hostile API may list thousands
+# Machines kept track of in each list: an API that shows new machines at every look would otherwise make the
+# lists, and the work of adding to them, grow with every look. Past it the count says "or more".
+MAX_TRACKED = 2 * MAX_LISTED_MACHINES
 
 
 @dataclass(frozen=True)
@@ -54,10 +64,8 @@ class RenewalSeen:
         present = {m.key: m for m in sample.machines if m.control_plane}
         replaced = [m.name for key, m in original.items() if key not in present or _leaving(present[key])]
         added = [m.name for key, m in present.items() if key not in original]
-        renewed = [entry.machine for entry in before.certificates
-                   if _renewed_on_the_same_machine(entry, sample, set(original))]
         return RenewalSeen(_union(self.replaced, replaced), _union(self.added, added),
-                           _union(self.renewed_in_place, renewed))
+                           _union(self.renewed_in_place, _renewed_in_place(before, sample, set(original))))
 
     def describe(self) -> str:
         """Why the mode is what it is, in a sentence."""
@@ -183,27 +191,42 @@ def _leaving(machine: Machine) -> bool:
     return machine.deleting is not None or (machine.state or "").lower() == "deleting"
 
 
-def _renewed_on_the_same_machine(entry: MachineCertificates, sample: Sample, original: set[str]) -> bool:
-    """The listing's entry of a machine that was there before shows another leaf expiry, and the machine it names
-    (by name, or by a host name where the listing names hosts) is still the one that was there: a new machine
-    that took an old one's name is a replacement, not a renewal in place."""
-    now = next((m for m in sample.certificates if m.machine == entry.machine), None)
-    if now is None:
-        return False
-    earlier = {(c.authority, c.reported_name): c.expiry for c in entry.leaves()}
-    if not any((c.authority, c.reported_name) in earlier and earlier[(c.authority, c.reported_name)] != c.expiry
-               for c in now.leaves()):
-        return False
-    machine = next((m for m in sample.machines if m.control_plane and entry.machine in (m.name, *m.hostnames)), None)
-    return machine is None or machine.key in original
+def _renewed_in_place(before: PlatformObservation, sample: Sample, original: set[str]) -> list[str]:
+    """The listed machines that were there before and show another leaf expiry now, on the machine that was there:
+    the machine the entry names (by name, or by a host name where the listing names hosts) kept its uid. A new
+    machine that took an old one's name is a replacement, not a renewal in place. Indexed once per look: a
+    listing and a machine list as long as their bounds cost a pass each, not one per entry."""
+    listed_now = {entry.machine: entry for entry in sample.certificates}
+    machines_by_name: dict[str, Machine] = {}
+    for machine in sample.machines:
+        if machine.control_plane:
+            for name in (machine.name, *machine.hostnames):
+                machines_by_name.setdefault(name, machine)
+    renewed = []
+    for entry in before.certificates:
+        now = listed_now.get(entry.machine)
+        if now is None or not _leaf_expiry_changed(entry, now):
+            continue
+        holder = machines_by_name.get(entry.machine)
+        if holder is None or holder.key in original:
+            renewed.append(entry.machine)
+    return renewed
+
+
+def _leaf_expiry_changed(before: MachineCertificates, now: MachineCertificates) -> bool:
+    earlier = {(c.authority, c.reported_name): c.expiry for c in before.leaves()}
+    return any((c.authority, c.reported_name) in earlier and earlier[(c.authority, c.reported_name)] != c.expiry
+               for c in now.leaves())
 
 
 def _union(kept: tuple[str, ...], more: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys((*kept, *more)))
+    if len(kept) >= MAX_TRACKED:
+        return kept
+    return tuple(dict.fromkeys((*kept, *more)))[:MAX_TRACKED]
 
 
 def _count(names: tuple[str, ...], noun: str) -> str:
-    return f"{len(names)} {noun}{'' if len(names) == 1 else 's'}"
+    return f"{len(names)}{' or more' if len(names) >= MAX_TRACKED else ''} {noun}{'' if len(names) == 1 else 's'}"
 
 
 def _names(names: tuple[str, ...]) -> str:

@@ -320,3 +320,23 @@ def test_the_approval_part_says_so_when_served(tmp_path: Path) -> None:
         path = f"/v1/spectroclusters/{served.cluster}"
         assert served.call("PATCH", f"{path}/k8certificates/renew").status_code == 204
         assert served.call("GET", path).json()["status"]["repave"] == {"state": "Pending"}
+
+
+def test_a_renewal_past_its_deadline_passes_nothing_and_keeps_what_it_found_wrong() -> None:
+    """The deadline is a bound: what a renewal that did not finish was seen doing wrong fails, but what it was not
+    seen doing wrong is no pass (the rest of it was never seen)."""
+    before = _before(A, B)
+    record = RenewalRecord("t", "auto", False, 60.0, before, START)
+    record.samples.append(_look((A, B, _machine("3", "cp-c", state="Provisioning"))))  # a repave, stuck
+    inventory = PlatformInventory(target="t", observed_at=START)
+    context = ApiRenewalContext(inventory, Profile("palette", renewal_mode="auto"), START, renewal=record)
+    for rule in ("KC-RPV-03", "KC-RPV-04"):
+        verdict = evaluate(get(rule), context)
+        assert verdict.status.value == "error", (rule, verdict.message)
+        assert "the renewal did not finish within 60 s, so it was not seen whole" in verdict.message
+    record.profile_mode = "in-place"
+    pinned = ApiRenewalContext(inventory, Profile("palette", renewal_mode="in-place"), START, renewal=record)
+    contradicted = evaluate(get("KC-RPV-11"), pinned)
+    assert contradicted.status.value == "failed"  # a failure seen before the deadline stands
+    assert "the profile pins renewal_mode in-place, but the platform repaved: 1 new control-plane machine came (cp-c)" \
+        in contradicted.message

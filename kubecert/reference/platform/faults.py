@@ -60,9 +60,10 @@ _ALL = (
                   ("KC-API-03", "KC-RPV-02", "KC-RPV-03", "KC-RPV-10")),  # dates that cannot be read cannot be judged
     _platform("provisioning-stalls", ("KC-RPV-08",),
               "a renewal's new machines never finish provisioning: the renewal outlives any deadline",
-              # What a renewal that never finishes renews cannot be judged, nor the renewals and requests after
+              # What a renewal that never finishes does cannot be judged whole, nor the renewals and requests after
               # it while it still runs.
-              ("KC-RPV-02", "KC-RPV-05", "KC-RPV-06", "KC-RPV-09", "KC-RPV-10")),
+              ("KC-RPV-02", "KC-RPV-03", "KC-RPV-04", "KC-RPV-05", "KC-RPV-06", "KC-RPV-07", "KC-RPV-09",
+               "KC-RPV-10")),
     _platform("kubeadm-ca-days", ("KC-API-03",),
                   "the cluster's CAs are made for kubeadm's 3650 days instead of Palette's 3652"),
     _platform("upgrade-without-renewal", ("KC-RPV-10",),

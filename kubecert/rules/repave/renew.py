@@ -24,6 +24,7 @@ from kubecert.rules.findings import Finding, error, failed, passed
 from kubecert.rules.repave.expiries import ca_expiries_unchanged, finished_sample, leaves_renewed
 from kubecert.rules.repave.expiries import good as _good
 from kubecert.rules.repave.modes import RenewalMode, mode_of, with_mode
+from kubecert.status import Status
 
 PROMPT_S = 30.0  # "promptly": a renew request that takes longer than this is not answered before the work
 
@@ -73,14 +74,24 @@ def renewal_judged(
     rule: Callable[[ApiRenewalContext, RenewalRecord], Iterator[Finding]],
 ) -> Callable[[ApiRenewalContext], Iterator[Finding]]:
     """The rule judges the renewal it is given; one that could not be carried out (refused, held for approval,
-    never watched) is an error naming why, whatever the rule. Its findings say the renewal's mode."""
+    never watched) is an error naming why, whatever the rule. A renewal that did not finish within the deadline
+    was not seen whole: what the rule found wrong stands, but nothing it passed does (the deadline is a bound,
+    and a bound that is hit is never a pass). Its findings say the renewal's mode."""
 
     @functools.wraps(rule)
     def judged(ctx: ApiRenewalContext) -> Iterator[Finding]:
-        if ctx.renewal.error is not None:
-            yield error("renewal", ctx.renewal.error)
+        record = ctx.renewal
+        if record.error is not None:
+            yield error("renewal", record.error)
             return
-        yield from rule(ctx, ctx.renewal)
+        findings = list(rule(ctx, record))
+        if record.finished or any(f.status is Status.FAILED for f in findings):
+            yield from findings
+            return
+        yield from (f for f in findings if f.status is not Status.PASSED)
+        if any(f.status is Status.PASSED for f in findings):
+            yield error("renewal", f"the renewal did not finish within {record.deadline_s:g} s, so it was not seen "
+                                   "whole and cannot be passed (see KC-RPV-08)")
 
     return with_mode(judged, _renewal_of)
 

@@ -73,14 +73,23 @@ def cluster(document: Any, uid: str) -> ClusterObject:
     annotations = {str(k): str(v) for k, v in _mapping(metadata.get("annotations")).items()}
     return ClusterObject(
         uid=_text(metadata.get("uid")) or uid, name=_text(metadata.get("name")),
-        created=parse_time(metadata.get("creationTimestamp")), state=_text(status.get("state")),
-        repave_state=_text(_mapping(status.get("repave")).get("state")), cloud_type=_text(spec.get("cloudType")),
+        created=parse_time(metadata.get("creationTimestamp")), state=_short(status.get("state")),
+        repave_state=_short(_mapping(status.get("repave")).get("state")), cloud_type=_text(spec.get("cloudType")),
         config_uid=_text(_mapping(spec.get("cloudConfigRef")).get("uid")), annotations=annotations,
         condition_in_progress=any(
             str(_mapping(c).get("reason", "")).lower() in IN_PROGRESS_STATES for c in _list(status.get("conditions"))
         ),
         pack_versions=pack_versions(status.get("packs")),
     )
+
+
+MAX_STATE_CHARS = 64  # a state is one word of an enum; what goes past this is no state the API documents
+
+
+def _short(value: Any) -> str | None:
+    """A state as the API sent it, cut at MAX_STATE_CHARS: it is shown on every progress line."""
+    text = _text(value)
+    return text if text is None or len(text) <= MAX_STATE_CHARS else text[:MAX_STATE_CHARS] + "…"
 
 
 def pack_versions(packs: Any) -> dict[str, str]:
