@@ -62,10 +62,11 @@ class RenewalSeen:
             return self
         original = {m.key: m for m in before.control_plane()}
         present = {m.key: m for m in sample.machines if m.control_plane}
-        replaced = [m.name for key, m in original.items() if key not in present or _leaving(present[key])]
-        added = [m.name for key, m in present.items() if key not in original]
+        replaced = [m.name for key, m in original.items()
+                    if key not in present or _leaving(present[key]) or not _same(m, present[key])]
+        added = [m.name for key, m in present.items() if key not in original or not _same(original[key], m)]
         return RenewalSeen(_union(self.replaced, replaced), _union(self.added, added),
-                           _union(self.renewed_in_place, _renewed_in_place(before, sample, set(original))))
+                           _union(self.renewed_in_place, _renewed_in_place(before, sample, original)))
 
     def describe(self) -> str:
         """Why the mode is what it is, in a sentence."""
@@ -128,18 +129,13 @@ class RenewalWatch:
         return Progress(done and not moving, summary, state, mode, held)
 
     def _repaved(self, sample: Sample) -> tuple[bool, str]:
-        old_cp = {m.key for m in self.before.control_plane()}
-        old_workers = {m.key for m in self.before.workers()}
-        cp = [m for m in sample.machines if m.control_plane]
-        workers = [m for m in sample.machines if not m.control_plane]
-        new_cp = [m for m in cp if m.key not in old_cp and m.running]
-        cp_done = not any(m.key in old_cp for m in cp) and len(new_cp) >= len(old_cp)
-        summary = f"{len(new_cp)}/{len(old_cp)} control-plane machines new"
+        cp_new, cp_done = _replaced(self.before.control_plane(), [m for m in sample.machines if m.control_plane])
+        summary = f"{cp_new}/{len(self.before.control_plane())} control-plane machines new"
         if self.controlplane_only:
             return cp_done, summary
-        new_workers = [m for m in workers if m.key not in old_workers and m.running]
-        workers_done = not any(m.key in old_workers for m in workers) and len(new_workers) >= len(old_workers)
-        return cp_done and workers_done, summary + f", {len(new_workers)}/{len(old_workers)} workers new"
+        workers = [m for m in sample.machines if not m.control_plane]
+        workers_new, workers_done = _replaced(self.before.workers(), workers)
+        return cp_done and workers_done, summary + f", {workers_new}/{len(self.before.workers())} workers new"
 
     def _renewed_in_place(self, sample: Sample) -> tuple[bool, str]:
         """Done once every machine listed before is renewed or no longer listed, and as many control-plane machines
@@ -174,6 +170,14 @@ class UpgradeWatch(RenewalWatch):
                         progress.state, progress.mode, progress.awaiting_approval)
 
 
+def _replaced(before: tuple[Machine, ...], now: list[Machine]) -> tuple[int, bool]:
+    """(how many new machines run, whether every machine of ``before`` is gone and as many new ones run)."""
+    old = {m.key: m for m in before}
+    kept = [m.key in old and _same(old[m.key], m) for m in now]
+    running = sum(m.running for m, was_there in zip(now, kept, strict=True) if not was_there)
+    return running, not any(kept) and running >= len(old)
+
+
 def _state(sample: Sample) -> str:
     cluster = sample.cluster
     if cluster is None:
@@ -191,11 +195,11 @@ def _leaving(machine: Machine) -> bool:
     return machine.deleting is not None or (machine.state or "").lower() == "deleting"
 
 
-def _renewed_in_place(before: PlatformObservation, sample: Sample, original: set[str]) -> list[str]:
+def _renewed_in_place(before: PlatformObservation, sample: Sample, original: dict[str, Machine]) -> list[str]:
     """The listed machines that were there before and show another leaf expiry now, on the machine that was there:
-    the machine the entry names (by name, or by a host name where the listing names hosts) kept its uid. A new
-    machine that took an old one's name is a replacement, not a renewal in place. Indexed once per look: a
-    listing and a machine list as long as their bounds cost a pass each, not one per entry."""
+    the machine the entry names (by name, or by a host name where the listing names hosts) kept its uid and
+    creation time. A new machine that took an old one's name is a replacement, not a renewal in place. Indexed
+    once per look: a listing and a machine list as long as their bounds cost a pass each, not one per entry."""
     listed_now = {entry.machine: entry for entry in sample.certificates}
     machines_by_name: dict[str, Machine] = {}
     for machine in sample.machines:
@@ -208,9 +212,15 @@ def _renewed_in_place(before: PlatformObservation, sample: Sample, original: set
         if now is None or not _leaf_expiry_changed(entry, now):
             continue
         holder = machines_by_name.get(entry.machine)
-        if holder is None or holder.key in original:
+        if holder is None or (holder.key in original and _same(original[holder.key], holder)):
             renewed.append(entry.machine)
     return renewed
+
+
+def _same(was: Machine, now: Machine) -> bool:
+    """The same machine as far as its creation time tells (an API without uids names machines by name, and a
+    replacement may take its predecessor's name)."""
+    return was.created is None or now.created is None or was.created == now.created
 
 
 def _leaf_expiry_changed(before: MachineCertificates, now: MachineCertificates) -> bool:

@@ -209,6 +209,15 @@ def test_machines_replaced_are_a_repave_even_under_an_old_name() -> None:
     assert progress.mode == "repave" and not progress.done
 
 
+def test_without_uids_a_machine_made_again_under_its_name_is_a_replacement() -> None:
+    """An API without uids names machines by name: a machine created anew under an old name was replaced."""
+    named = Machine(None, "cp-a", "cp", True, "Running", START)
+    again = Machine(None, "cp-a", "cp", True, "Running", START + dt.timedelta(minutes=5))
+    progress = RenewalWatch(_before(named, listed=("cp-a",)), True).look(
+        _look((again,), renewed=("cp-a",), listed=("cp-a",)))
+    assert progress.mode == "repave" and progress.done
+
+
 def test_a_renewal_in_place_that_replaced_a_machine_is_in_place_and_names_it() -> None:
     before = _before(A, B)
     record = RenewalRecord("t", "auto", False, 60.0, before, START)
