@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import audit
 import pytest
 import requests
 
@@ -31,7 +32,7 @@ from kubecert.rules.evaluate import evaluate
 from kubecert.rules.repave import ApiRenewalContext
 from kubecert.targets.palette.watch import changes
 
-from support import reference_api, run_check, run_suite, statuses
+from support import read_report, reference_api, run_suite, statuses
 
 UTC = dt.UTC
 KEY = "kc-modes-test-key-0123456789"
@@ -55,11 +56,16 @@ def _modes(result: dict[str, Any]) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def three_ways(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """``kubecert check`` of every RPV rule against the reference in each way it renews, no mode given (the
-    palette profile's auto): a repave held for approval is a check that could not run, so the exit code is 2."""
-    run, report = run_check(tmp_path_factory.mktemp("modes"), "--rule", "KC-RPV-*", "--target", "reference:palette",
-                            "--target", "reference:palette-in-place", "--target", "reference:palette-approval")
-    assert run.returncode == 2, run.stdout + run.stderr
-    return report
+    palette profile's auto): a repave held for approval is a check that could not run, so the exit code is 2.
+    Under the audit guard: the run writes its report and the reference's own temporary state, nothing else, and
+    starts no process."""
+    folder = tmp_path_factory.mktemp("modes")
+    run, seen = audit.run_audited(["check", "-q", "--json", "r.json", "--rule", "KC-RPV-*",
+                                   "--target", "reference:palette", "--target", "reference:palette-in-place",
+                                   "--target", "reference:palette-approval"], cwd=folder, timeout=600)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stdout + run.stderr
+    assert not seen.writes_outside([folder]) and not seen.processes, seen.events
+    return read_report(folder / "r.json")
 
 
 def test_a_repave_is_seen_and_judged_by_the_repave_rules(three_ways: dict[str, Any]) -> None:
