@@ -20,7 +20,9 @@ from kubecert.inventory.facts import NodeFacts
 from kubecert.text import shown
 
 AUTO = "auto"
-RENEWAL_MODES = ("in-place", "repave")
+# How a renewal through a management API must proceed: "auto" judges it by the mode the platform shows (a
+# repave replaces the control-plane machines, an in-place renewal keeps them); the others pin one.
+RENEWAL_MODES = (AUTO, "in-place", "repave")
 FILE_MODE_STRICTNESS = ("kubeadm", "cis")
 MAX_PROFILE_BYTES = 64 * 1024
 # A century bounds every period and horizon (in days, or in seconds for the *_seconds ones): no certificate is
@@ -56,8 +58,9 @@ class Profile:
 BUILTIN: dict[str, Profile] = {
     # kubeadm constants.go: CertificateValidityPeriod 365 d, CACertificateValidityPeriod 3650 d.
     "kubeadm": Profile("kubeadm", leaf_days=365, ca_days=3650, renewal_mode="in-place"),
-    # Palette's page: CA "valid for 3652 days"; manual renewal repaves (the 2023 behaviour of the page).
-    "palette": Profile("palette", leaf_days=365, ca_days=3652, renewal_mode="repave"),
+    # Palette's page: CA "valid for 3652 days". Renewal repaved in 2023 and renews in place since 4.2: which one a
+    # platform does is seen when it renews.
+    "palette": Profile("palette", leaf_days=365, ca_days=3652, renewal_mode=AUTO),
 }
 
 _FIELD_TYPES: dict[str, Any] = {f.name: f.type for f in fields(Profile) if f.name != "name"}

@@ -177,9 +177,9 @@ def measured() -> Iterator[Cost]:
         cost.peak_bytes = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
 @contextlib.contextmanager
-def reference_api(folder: Path, api_key: str) -> Iterator[tuple[Any, str, str]]:
-    """The reference Palette-like API on loopback with one repave cluster (2 control planes, 1 worker) and
-    fast platform time: the server, the cluster's uid and its project's uid."""
+def reference_api(folder: Path, api_key: str, mode: str = "repave") -> Iterator[tuple[Any, str, str]]:
+    """The reference Palette-like API on loopback with one cluster (2 control planes, 1 worker) that renews by
+    ``mode`` and fast platform time: the server, the cluster's uid and its project's uid."""
     from kubecert.reference.api.cli import seed
     from kubecert.reference.api.server import ReferenceApiServer, ServerSettings
     from kubecert.reference.pki import KeyPool
@@ -188,7 +188,7 @@ def reference_api(folder: Path, api_key: str) -> Iterator[tuple[Any, str, str]]:
     settings = ServerSettings(state_file=folder / "state.db", api_key=api_key,
                               timing=Timing(provision_s=0.3, delete_s=0.15, renew_machine_s=0.15, scale=1.0))
     server = ReferenceApiServer(settings, keys=KeyPool(size=12))
-    seed(server.platform, 1, mode="repave", control_planes=2, workers=1, age_days=100)
+    seed(server.platform, 1, mode=mode, control_planes=2, workers=1, age_days=100)
     server.start()
     try:
         with server.platform.store.snapshot() as db:

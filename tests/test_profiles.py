@@ -12,7 +12,8 @@ from kubecert.profiles import BUILTIN, ProfileError, check_spec, load_file, reso
 def test_builtins_follow_their_sources() -> None:
     assert (BUILTIN["kubeadm"].leaf_days, BUILTIN["kubeadm"].ca_days) == (365, 3650)
     assert (BUILTIN["palette"].leaf_days, BUILTIN["palette"].ca_days) == (365, 3652)
-    assert BUILTIN["palette"].renewal_mode == "repave"
+    # The 2023 page repaves, today's renews in place: the palette profile judges the mode the platform shows.
+    assert BUILTIN["palette"].renewal_mode == "auto"
     assert BUILTIN["kubeadm"].min_remaining_days == 30
 
 
@@ -37,7 +38,7 @@ def test_user_file_extends_and_overrides(tmp_path: Path) -> None:
     [
         ("leaf_dayz: 365\n", "unknown profile parameter 'leaf_dayz'"),
         ("leaf_days: soon\n", "leaf_days must be a whole number"),
-        ("renewal_mode: sideways\n", "renewal_mode must be one of in-place, repave"),
+        ("renewal_mode: sideways\n", "renewal_mode must be one of auto, in-place, repave"),
         ("extends: openshift\n", "extends: 'openshift' is not a built-in profile"),
         ("service_cidr: 10.96.0.0/33\n", "service_cidr '10.96.0.0/33' is not a network"),
         ("- a list\n", "a profile is a mapping"),

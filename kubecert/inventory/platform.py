@@ -23,8 +23,11 @@ RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\
 MAX_LISTED_MACHINES = 1000
 MAX_LISTED_PER_MACHINE = 64
 TRANSITIONAL_STATES = frozenset({"pending", "provisioning", "deleting"})
-# Cluster status values that say a repave or renewal is still going on (Palette's and common wordings).
+# Status condition reasons that say a renewal or an upgrade is still going on (Palette's and common wordings).
 IN_PROGRESS_STATES = frozenset({"pending", "repaving", "inprogress", "in-progress", "renewing", "progressing"})
+# status.repave.state is an approval state, not progress (the SDK's v1ClusterRepaveState: Pending, Approved,
+# Reverted): Pending is a repave that waits for someone to approve it (PATCH /v1/spectroclusters/{uid}/repave/approve).
+REPAVE_AWAITS_APPROVAL = "Pending"
 
 
 def listing_past_bounds(document: Any) -> list[str]:
@@ -205,7 +208,13 @@ class ClusterObject:
 
     @property
     def renewal_in_progress(self) -> bool:
-        return (self.repave_state or "").lower() in IN_PROGRESS_STATES or self.condition_in_progress
+        """A status condition says a renewal or an upgrade runs. The repave state says nothing of progress."""
+        return self.condition_in_progress
+
+    @property
+    def repave_awaits_approval(self) -> bool:
+        """status.repave.state says a repave waits for approval: it will not move on its own."""
+        return (self.repave_state or "").casefold() == REPAVE_AWAITS_APPROVAL.casefold()
 
 
 @dataclass(frozen=True)
@@ -270,7 +279,7 @@ class RenewalRecord:
     """A renewal requested through the API and watched until it finished or the deadline passed."""
 
     target: str
-    mode: str  # "repave" or "in-place": what the profile expects
+    profile_mode: str  # the profile's renewal_mode: "auto" (judge the mode the platform shows), "repave", "in-place"
     controlplane_only: bool
     deadline_s: float
     before: PlatformObservation
@@ -284,6 +293,7 @@ class RenewalRecord:
     second_sent_at: dt.datetime | None = None
     progress_reports: int = 0
     error: str | None = None  # the renewal could not be carried out or watched
+    awaiting_approval: bool = False  # the repave waited for approval (status.repave.state Pending): not watched on
     annotation_before: str | None = None
     annotation_set: bool = False
     annotation_restored: bool | None = None

@@ -1,6 +1,7 @@
 """Every fault of the reference platform's API, checked through the plugin in one run (one target per
-fault): its rule fails, no other rule fails, and the unfaulted platform passes every API and RPV rule,
-renewing and upgrading by repave and in place alike."""
+fault, on a cluster that renews the way the fault needs): its rule fails, no other rule fails, and the
+unfaulted platform passes every API and RPV rule of the way it renews, by repave and in place alike, the
+other way's rules not applicable."""
 
 from __future__ import annotations
 
@@ -22,9 +23,12 @@ FAULTS = faults_of(Layer.PLATFORM, PlatformFault)
 
 # Faults whose in-place code path differs from the repave one, checked in both modes.
 IN_PLACE = ("stale-expiry", "second-renewal")
-RESULTS = 16  # each target's: KC-API-01..06 and KC-RPV-01..10
-TARGETS = (["faulty:repave:none", "faulty:in-place:none"] + [f"faulty:repave:{name}" for name in FAULTS]
+RESULTS = 17  # each target's: KC-API-01..06 and KC-RPV-01..11
+TARGETS = (["faulty:repave:none", "faulty:in-place:none"]
+           + [f"faulty:{fault.renewal_mode}:{name}" for name, fault in FAULTS.items()]
            + [f"faulty:in-place:{name}" for name in IN_PLACE])
+# The rules of the other way of renewing: not applicable, and saying why.
+OTHER_MODE = {"repave": ("KC-RPV-11",), "in-place": ("KC-RPV-04", "KC-RPV-05")}
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +58,11 @@ def _fault_problems(report: dict[str, Any], target: str) -> list[str]:
         return [f"{target}: {len(statuses)} results, expected {RESULTS}: {statuses}"]
     problems = []
     failing = {rule for rule, status in statuses.items() if status == "failed"}
-    unjudged = {rule for rule, status in statuses.items() if status not in ("passed", "failed")}
+    unjudged = {rule for rule, status in statuses.items() if status not in ("passed", "failed", "not_applicable")}
+    judged_as = fault.pinned or target.split(":")[1]  # the way the renewal is judged: pinned, else the platform's
+    elsewhere = {rule for rule, status in statuses.items() if status == "not_applicable"}
+    if elsewhere != set(OTHER_MODE[judged_as]):
+        problems.append(f"{target}: not applicable {sorted(elsewhere)}, expected {sorted(OTHER_MODE[judged_as])}")
     if failing != set(fault.rules):
         problems.append(f"{target}: failed {sorted(failing)}, expected {sorted(fault.rules)}")
     if not unjudged <= set(fault.unjudged):
@@ -67,9 +75,11 @@ def _fault_problems(report: dict[str, Any], target: str) -> list[str]:
 
 def test_the_reference_api_passes_and_each_fault_fails_its_rules_and_no_other(fault_report: dict[str, Any]) -> None:
     """One test, so that the one run behind it is made once even when tests are spread over workers."""
-    for mode in ("repave", "in-place"):
+    for mode, other in OTHER_MODE.items():
         statuses = _statuses(fault_report, f"faulty:{mode}:none")
-        assert len(statuses) == RESULTS and set(statuses.values()) == {"passed"}, statuses
+        assert len(statuses) == RESULTS, statuses
+        assert {rule for rule, status in statuses.items() if status != "passed"} == set(other), statuses
+        assert {statuses[rule] for rule in other} == {"not_applicable"}, statuses
     problems = [problem for target in TARGETS[2:] for problem in _fault_problems(fault_report, target)]
     assert not problems, "\n".join(problems)
     echo = next(r for r in fault_report["results"]

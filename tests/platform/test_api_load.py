@@ -40,8 +40,8 @@ def all_machines(served: ServedProcess, config: str) -> dict[str, list[dict[str,
 
 def settle(served: ServedProcess) -> None:
     deadline = time.monotonic() + 60
-    while served.call("GET", f"/v1/spectroclusters/{served.cluster}").json()["status"]["repave"]["state"] in (
-            "Pending", "Repaving"):
+    while any(c["reason"] != "Completed" for c in
+              served.call("GET", f"/v1/spectroclusters/{served.cluster}").json()["status"]["conditions"]):
         assert time.monotonic() < deadline, "the last renewal did not finish"
         time.sleep(0.05)
 

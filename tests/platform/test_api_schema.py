@@ -47,6 +47,8 @@ OPERATIONS = {
     ("GET", "/v1/cloudconfigs/{cloud_type}/{config_uid}/machinePools/{pool}/machines"),
     ("GET", "/apis/cluster.spectrocloud.com/{version}/namespaces/{namespace}/spectroclusters/{name}"),
     ("PATCH", "/apis/cluster.spectrocloud.com/{version}/namespaces/{namespace}/spectroclusters/{name}"),
+    ("GET", "/v1/spectroclusters/{uid}/repave/status"), ("PATCH", "/v1/spectroclusters/{uid}/repave/approve"),
+    ("POST", "/v1/spectroclusters/{uid}/validate/repave"),
 }
 
 

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from kubecert.inventory.platform import parse_time, read_time
-from kubecert.inventory.renewal_progress import assess, assess_upgrade
+from kubecert.inventory.renewal_progress import RenewalWatch, UpgradeWatch
 from kubecert.targets.palette import parse
 
 UTC = dt.UTC
@@ -92,7 +92,26 @@ def test_cluster_object_with_only_its_uid() -> None:
     assert (cluster.uid, cluster.name, cluster.created, cluster.renewal_in_progress) == ("c-1", None, None, False)
     busy = parse.cluster({"status": {"conditions": [{"type": "X", "reason": "InProgress"}]}}, "c-1")
     assert busy.renewal_in_progress
-    assert parse.cluster({"status": {"repave": {"state": "Repaving"}}}, "c-1").renewal_in_progress
+
+
+@pytest.mark.parametrize(("state", "held"), [("Pending", True), ("Approved", False), ("Reverted", False), ("", False),
+                                             ("Repaving", False)])
+def test_the_repave_state_is_an_approval_state_not_progress(state: str, held: bool) -> None:
+    """The SDK's v1ClusterRepaveState: Pending (waits for approval), Approved, Reverted. None of them says a
+    renewal runs (a value outside the enum neither); Pending says nothing moves until someone approves."""
+    cluster = parse.cluster({"status": {"repave": {"state": state}}}, "c-1")
+    assert not cluster.renewal_in_progress
+    assert cluster.repave_awaits_approval is held
+
+
+def test_repave_reasons_are_read_bounded() -> None:
+    reasons = [{"code": "PackValuesUpdated", "message": "kubernetes values changed"}, {"code": "X" * 500}, "junk",
+               {"message": "only a message"}, {}] + [{"code": f"c{i}"} for i in range(20)]
+    found = parse.repave_reasons({"spec": {"reasons": reasons}})
+    assert found[:3] == ["PackValuesUpdated: kubernetes values changed", "X" * parse.MAX_REASON_CHARS + "…",
+                         "only a message"]
+    assert len(found) == 8  # of the first MAX_REPAVE_REASONS entries, all but the two without words
+    assert parse.repave_reasons({"spec": {"reasons": "junk"}}) == parse.repave_reasons(None) == []
 
 
 def test_a_repave_is_followed_by_uid_even_when_names_change() -> None:
@@ -104,10 +123,11 @@ def test_a_repave_is_followed_by_uid_even_when_names_change() -> None:
     before = PlatformObservation(dt.datetime.now(UTC), Exchange("GET", "/", "api key", 200), (), None,
                                  (machine("1", "cp-a", True), machine("2", "w-a", False)))
     renamed = Sample(dt.datetime.now(UTC), (machine("1", "cp-renamed", True), machine("2", "w-a", False)), (), None)
-    assert not assess(before, renamed, "repave", False).done  # the same machine under a new name is not new
+    assert not RenewalWatch(before, False).look(renamed).done  # the same machine under a new name is not new
     replaced = Sample(dt.datetime.now(UTC), (machine("3", "cp-a", True), machine("4", "w-a", False)), (), None)
-    progress = assess(before, replaced, "repave", False)
+    progress = RenewalWatch(before, False).look(replaced)
     assert progress.done and progress.summary == "1/1 control-plane machines new, 1/1 workers new"
+    assert progress.mode == "repave"
 
 
 def test_the_versions_a_cluster_reports_come_from_status_packs() -> None:
@@ -119,6 +139,7 @@ def test_the_versions_a_cluster_reports_come_from_status_packs() -> None:
 
 def test_an_upgrade_is_done_once_machines_are_new_or_the_cluster_reports_the_version_at_rest() -> None:
     from kubecert.inventory.platform import Exchange, Machine, PlatformObservation, Sample
+    from kubecert.inventory.renewal_progress import Progress
 
     def look(version: str, state: str = "Running", uid: str = "1") -> Sample:
         cluster = parse.cluster({"status": {"packs": [{"name": "kubernetes", "version": version}]}}, "c")
@@ -126,8 +147,12 @@ def test_an_upgrade_is_done_once_machines_are_new_or_the_cluster_reports_the_ver
 
     old = look("1.31.4")
     before = PlatformObservation(old.at, Exchange("GET", "/", "api key", 200), (), old.cluster, old.machines)
-    assert not assess_upgrade(before, look("1.31.4"), "repave", "kubernetes", "1.31.5").done
-    assert not assess_upgrade(before, look("1.31.5", state="Provisioning"), "repave", "kubernetes", "1.31.5").done
-    upgraded = assess_upgrade(before, look("1.31.5"), "repave", "kubernetes", "1.31.5")
-    assert upgraded.done and upgraded.summary == "0/1 control-plane machines new, 0/0 workers new, kubernetes 1.31.5"
-    assert assess_upgrade(before, look("1.31.4", uid="2"), "repave", "kubernetes", "1.31.5").done  # replaced
+    def watched(sample: Sample) -> Progress:
+        return UpgradeWatch(before, "kubernetes", "1.31.5").look(sample)
+
+    assert not watched(look("1.31.4")).done
+    assert not watched(look("1.31.5", state="Provisioning")).done
+    upgraded = watched(look("1.31.5"))
+    assert upgraded.done
+    assert upgraded.summary == "0/1 control-plane machines renewed or replaced, kubernetes 1.31.5"
+    assert watched(look("1.31.4", uid="2")).done  # replaced

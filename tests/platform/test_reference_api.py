@@ -195,7 +195,8 @@ def test_a_state_file_written_before_profiles_and_upgrades_is_given_them(tmp_pat
     Platform(state, keys=KeyPool(size=1)).close()
     with sqlite3.connect(state) as db:  # the tables as they were before
         for table, column in (("clusters", "profile_uid"), ("clusters", "kubernetes_version"),
-                              ("renewals", "kind"), ("renewals", "version")):
+                              ("clusters", "repave_approval"), ("renewals", "kind"), ("renewals", "version"),
+                              ("renewals", "approved_at")):
             db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         db.execute("INSERT INTO projects VALUES ('p', 'default')")
         db.execute("INSERT INTO clusters (uid, name, project_uid, cloud_type, config_uid, created_at, renewal_mode, "
@@ -209,6 +210,8 @@ def test_a_state_file_written_before_profiles_and_upgrades_is_given_them(tmp_pat
             renewal = db.execute("SELECT kind, version FROM renewals").fetchone()
         assert len(cluster["profile_uid"]) == 24 and cluster["kubernetes_version"] == KUBERNETES_VERSION
         assert (renewal["kind"], renewal["version"]) == ("renewal", None)
-        assert platform.request_upgrade("c", "1.31.5").started
+        assert platform.request_upgrade("c", "1.31.5").started  # and not held: the cluster holds no repave
+        with platform.store.snapshot() as db:
+            assert db.execute("SELECT state FROM renewals ORDER BY id DESC").fetchone()["state"] == "Pending"
     finally:
         platform.close()

@@ -15,8 +15,11 @@ from pathlib import Path
 from kubecert.reference.api.child import ServedProcess, serve
 
 
-def repave_state(served: ServedProcess) -> str:
-    return str(served.call("GET", f"/v1/spectroclusters/{served.cluster}").json()["status"]["repave"]["state"])
+def renewal_state(served: ServedProcess) -> str:
+    """The reason of the cluster's renewal condition: InProgress, then Completed (the repave state is an approval
+    state, Approved all along)."""
+    conditions = served.call("GET", f"/v1/spectroclusters/{served.cluster}").json()["status"]["conditions"]
+    return str(conditions[0]["reason"]) if conditions else ""
 
 
 def test_serve_prints_where_and_not_the_key(tmp_path: Path) -> None:
@@ -48,7 +51,7 @@ def test_concurrent_renew_requests_start_one_renewal(tmp_path: Path) -> None:
         codes = sorted(a.status_code for a in answers)
         conflict = next(a for a in answers if a.status_code == 409).json()
         deadline = time.monotonic() + 60
-        while repave_state(served) != "Completed":
+        while renewal_state(served) != "Completed":
             assert time.monotonic() < deadline
             time.sleep(0.1)
     assert codes == [204] + [409] * 7

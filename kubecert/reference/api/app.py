@@ -10,6 +10,7 @@ Routes (the Palette API specification):
 - ``GET /v1/cloudconfigs/{cloudType}/{configUid}/machinePools/{pool}/machines``: paged, ``listmeta``
 - ``GET|PATCH /apis/cluster.spectrocloud.com/{version}/namespaces/cluster-{uid}/spectroclusters/{name}``:
   the in-cluster SpectroCluster object; PATCH takes a JSON merge patch of its annotations
+- the repave's status, its approval and the validation of a repave (``repave``)
 
 ``GET /openapi.json`` describes them all (``openapi``, ``models``).
 """
@@ -24,7 +25,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
-from kubecert.reference.api import documents, errors, models, openapi
+from kubecert.reference.api import documents, errors, models, openapi, repave
 from kubecert.reference.api.auth import Caller, Gate, RequestBudget, anonymous_rate
 from kubecert.reference.api.bodies import BoundedBodies
 from kubecert.reference.api.errors import ApiError
@@ -113,6 +114,11 @@ def _cluster_routes(app: FastAPI, platform: Platform, worker: PlatformWorker, Au
         if not outcome.started and outcome.renewal_id is not None:
             raise ApiError(409, "ClusterUpdateInProgress", outcome.reason)
         return Response(status_code=204)
+
+    async def version_asked(request: Request, cluster: sqlite3.Row) -> str:
+        return _kubernetes_version(_profile_updates(await _json_body(request, JSON)), cluster)
+
+    repave.install(app, platform, worker, Authorized, cluster_row=cluster_row, version_asked=version_asked)
 
 
 def _cloud_config_routes(app: FastAPI, platform: Platform, Authorized: Any) -> None:

@@ -40,6 +40,9 @@ def add_serve(commands: Any) -> None:
                         help="clusters to create in a new state file (default: %(default)s)")
     parser.add_argument("--renewal-mode", choices=("repave", "in-place"), default="repave",
                         help="how the seeded clusters renew (default: %(default)s)")
+    parser.add_argument("--repave-approval", action="store_true",
+                        help="the seeded clusters hold every repave until it is approved (PATCH "
+                             "/v1/spectroclusters/{uid}/repave/approve)")
     parser.add_argument("--control-planes", type=int, default=3, metavar="N")
     parser.add_argument("--workers", type=int, default=2, metavar="N")
     parser.add_argument("--cluster-age-days", type=float, default=200.0, metavar="DAYS",
@@ -92,7 +95,7 @@ def run_serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ReferenceUsageError(f"cannot use the state file {state}: {exc}") from None
     clusters = seed(server.platform, args.seed_clusters, mode=args.renewal_mode, control_planes=args.control_planes,
-                    workers=args.workers, age_days=args.cluster_age_days)
+                    workers=args.workers, age_days=args.cluster_age_days, repave_approval=args.repave_approval)
 
     def ready() -> None:
         print(f"kubecert reference API serving at {server.url}")
@@ -124,7 +127,8 @@ def _api_key(path: Path) -> str:
     return key
 
 
-def seed(platform: Any, count: int, *, mode: str, control_planes: int, workers: int, age_days: float) -> list[str]:
+def seed(platform: Any, count: int, *, mode: str, control_planes: int, workers: int, age_days: float,
+         repave_approval: bool = False) -> list[str]:
     """Clusters for a new state file; a state file that has clusters keeps them. One line per cluster."""
     with platform.store.snapshot() as db:
         existing = db.execute("SELECT COUNT(*) FROM clusters").fetchone()[0]
@@ -133,9 +137,10 @@ def seed(platform: Any, count: int, *, mode: str, control_planes: int, workers: 
     if not existing:
         for number in range(1, count + 1):
             platform.seed_cluster(f"reference-{number}", project, mode=mode, control_planes=control_planes,
-                                  workers=workers, age_days=age_days)
+                                  workers=workers, age_days=age_days, repave_approval=repave_approval)
     with platform.store.snapshot() as db:
         rows = db.execute("SELECT c.*, p.name AS project FROM clusters c JOIN projects p ON p.uid = c.project_uid "
                           "ORDER BY c.name").fetchall()
     return [f"cluster {r['name']} uid {r['uid']} project {r['project']} uid {r['project_uid']} "
-            f"({r['renewal_mode']}) profile {r['profile_uid']} kubernetes {r['kubernetes_version']}" for r in rows]
+            f"({r['renewal_mode']}{', repaves held for approval' if r['repave_approval'] else ''}) "
+            f"profile {r['profile_uid']} kubernetes {r['kubernetes_version']}" for r in rows]

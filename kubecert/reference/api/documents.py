@@ -12,7 +12,14 @@ import sqlite3
 from typing import Any
 
 from kubecert.reference.platform import machine_pki
-from kubecert.reference.platform.engine import CONTROL_PLANE_POOL, KUBERNETES_PACK, LIVE_STATES, Platform
+from kubecert.reference.platform.engine import (
+    ACTIVE_STATES,
+    AWAITING_APPROVAL,
+    CONTROL_PLANE_POOL,
+    KUBERNETES_PACK,
+    LIVE_STATES,
+    Platform,
+)
 
 SPC_GROUP = "cluster.spectrocloud.com"
 SPC_VERSIONS = ("v1alpha1", "v1")
@@ -31,23 +38,24 @@ def rfc3339(moment: dt.datetime | float | None) -> str | None:
 
 
 def _renewal(db: sqlite3.Connection, cluster_uid: str) -> sqlite3.Row | None:
+    marks = ",".join("?" * len(ACTIVE_STATES))
     return db.execute(  # type: ignore[no-any-return]
-        "SELECT * FROM renewals WHERE cluster_uid = ? ORDER BY (state IN ('Pending', 'Running')) DESC, id DESC "
-        "LIMIT 1", (cluster_uid,),
+        f"SELECT * FROM renewals WHERE cluster_uid = ? ORDER BY (state IN ({marks})) DESC, id DESC "  # noqa: S608
+        "LIMIT 1", (cluster_uid, *ACTIVE_STATES),
     ).fetchone()
 
 
 def cluster_document(db: sqlite3.Connection, cluster: sqlite3.Row) -> dict[str, Any]:
     renewal = _renewal(db, cluster["uid"])
-    repave_state, conditions = "", []
+    repave = Platform.repave_status(db, cluster["uid"])  # an approval state: Pending (held), Approved
+    repave_state, conditions = repave.state if repave is not None else "", []
     if renewal is not None:
-        active = renewal["state"] in ("Pending", "Running")
-        if renewal["mode"] == "repave":
-            repave_state = {"Pending": "Pending", "Running": "Repaving"}.get(renewal["state"], "Completed")
+        held = renewal["state"] == AWAITING_APPROVAL
+        active = renewal["state"] in ACTIVE_STATES and not held
         conditions.append({
             "type": "KubernetesUpgraded" if renewal["kind"] == "upgrade" else "CertificatesRenewed",
-            "status": "False" if active else "True",
-            "reason": "InProgress" if active else "Completed",
+            "status": "False" if active or held else "True",
+            "reason": "WaitingForApproval" if held else "InProgress" if active else "Completed",
             "lastTransitionTime": rfc3339(renewal["finished_at"] or renewal["started_at"] or renewal["requested_at"]),
         })
     return {

@@ -55,8 +55,9 @@ class Condition(_Shape):
 
 
 class RepaveStatus(_Shape):
-    state: Literal["", "Pending", "Repaving", "Completed"] = Field(
-        description="The latest repave's state; empty when the cluster was never repaved.")
+    state: Literal["", "Pending", "Approved", "Reverted"] = Field(
+        description="The latest repave's approval state (the SDK's v1ClusterRepaveState): Pending while it waits for "
+                    "approval, Approved once approved or when it needed none; empty when the cluster never repaved.")
 
 
 class ClusterPackStatus(_Shape):

@@ -13,6 +13,12 @@ goes), unless the SpectroCluster object says ``spectrocloud.com/cert-renew-contr
 In-place (Palette 4.2+): each control-plane machine's leaves are renewed in turn; no machine changes.
 An upgrade renews by the cluster's mode too (the annotation does not apply: every machine is upgraded),
 and sets the cluster's Kubernetes version when it completes. One renewal or upgrade runs at a time.
+
+A cluster may hold its repaves for approval (as Palette can): a repave renewal or upgrade then waits, in
+state AwaitingApproval, until ``approve_repave`` (``PATCH /v1/spectroclusters/{uid}/repave/approve``), and the
+cluster's ``status.repave.state`` says so with the SDK's approval states: Pending while it waits, Approved once
+approved (a repave that needs no approval is approved when requested). The reference never reverts a repave,
+so it never shows Reverted.
 """
 
 from __future__ import annotations
@@ -42,6 +48,10 @@ STALE_LEAF = "front-proxy-client"  # the leaf the stale-expiry fault leaves alon
 STALL_FACTOR = 10_000  # the provisioning-stalls fault: a renewal's new machines take this much longer
 KUBERNETES_PACK = "kubernetes"  # the one pack of a seeded cluster's profile
 KUBERNETES_VERSION = "1.31.4"  # the version a seeded cluster runs
+AWAITING_APPROVAL = "AwaitingApproval"  # a renewal's state while its repave waits for approval
+ACTIVE_STATES = (AWAITING_APPROVAL, "Pending", "Running")  # a renewal or upgrade not yet completed
+# status.repave.state, the SDK's v1ClusterRepaveState (Pending, Approved, Reverted): an approval state.
+REPAVE_PENDING, REPAVE_APPROVED = "Pending", "Approved"
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,25 @@ class Timing:
 
     def real(self, platform_seconds: float) -> float:
         return platform_seconds / self.scale
+
+
+# Why a repave is needed, as (code, message): the reference's own words, in the shape of the SDK's repave reasons.
+RENEWAL_REASON = ("CertificatesRenewal", "the certificates are renewed by replacing every machine")
+
+
+def upgrade_reason(version: str) -> tuple[str, str]:
+    return ("KubernetesVersionUpdated", f"the Kubernetes pack changes to {version}: every machine is replaced")
+
+
+@dataclass(frozen=True)
+class RepaveStatus:
+    """A cluster's latest repave as the SDK's v1SpectroClusterRepave says it: its approval state, when that last
+    changed, and why the repave is needed."""
+
+    state: str  # REPAVE_PENDING or REPAVE_APPROVED
+    transition_time: float  # epoch seconds
+    reasons: tuple[tuple[str, str], ...]  # (code, message)
+    message: str
 
 
 @dataclass(frozen=True)
@@ -144,9 +173,10 @@ class Platform:
 
     def seed_cluster(
         self, name: str, project_uid: str, *, mode: str = "repave", control_planes: int = 3, workers: int = 2,
-        age_days: float = 200.0,
+        age_days: float = 200.0, repave_approval: bool = False,
     ) -> str:
-        """A running cluster made ``age_days`` ago: its CAs, its machines, each control plane's PKI."""
+        """A running cluster made ``age_days`` ago: its CAs, its machines, each control plane's PKI. With
+        ``repave_approval`` it holds every repave until the repave is approved."""
         if mode not in RENEWAL_MODES:
             raise ValueError(f"renewal mode must be one of {', '.join(RENEWAL_MODES)}")
         if control_planes < 1 or workers < 0:
@@ -157,9 +187,10 @@ class Platform:
             subnet = int(db.execute("SELECT COUNT(*) FROM clusters").fetchone()[0]) + 1
             db.execute(
                 "INSERT INTO clusters (uid, name, project_uid, cloud_type, config_uid, created_at, renewal_mode, "
-                "subnet, profile_uid, kubernetes_version) VALUES (?, ?, ?, 'aws', ?, ?, ?, ?, ?, ?)",
+                "subnet, profile_uid, kubernetes_version, repave_approval) "
+                "VALUES (?, ?, ?, 'aws', ?, ?, ?, ?, ?, ?, ?)",
                 (uid, name, project_uid, secrets.token_hex(12), epoch(created), mode, subnet, secrets.token_hex(12),
-                 KUBERNETES_VERSION),
+                 KUBERNETES_VERSION, int(repave_approval)),
             )
             db.execute("INSERT INTO pools VALUES (?, ?, 1, ?)", (uid, CONTROL_PLANE_POOL, control_planes))
             db.execute("INSERT INTO pools VALUES (?, ?, 0, ?)", (uid, WORKER_POOL, workers))
@@ -217,20 +248,24 @@ class Platform:
     # --- requests
 
     def request_renewal(self, cluster_uid: str) -> RenewOutcome:
-        """Queue a renewal; while a renewal or an upgrade is pending or running, start nothing (unless a fault
-        says otherwise)."""
+        """Queue a renewal (held for approval if the cluster holds its repaves); while a renewal or an upgrade is
+        held, pending or running, start nothing (unless a fault says otherwise)."""
         with self.store.transaction() as db:
             now = epoch(self.clock())  # under the write lock, as every renewal time is: see _locked_time
             active = self._active(db, cluster_uid)
             if active is not None and not self.fault("second-renewal"):
                 return active
-            mode = db.execute("SELECT renewal_mode FROM clusters WHERE uid = ?", (cluster_uid,)).fetchone()[0]
+            cluster = db.execute("SELECT renewal_mode, repave_approval FROM clusters WHERE uid = ?",
+                                 (cluster_uid,)).fetchone()
+            mode = "repave" if self.fault("repaves-despite-in-place") else cluster["renewal_mode"]
+            state = self._first_state(mode, cluster)
             cursor = db.execute(
-                "INSERT INTO renewals (cluster_uid, mode, state, requested_at) VALUES (?, ?, 'Pending', ?)",
-                (cluster_uid, mode, now),
+                "INSERT INTO renewals (cluster_uid, mode, state, requested_at, approved_at) VALUES (?, ?, ?, ?, ?)",
+                (cluster_uid, mode, state, now, None if state == AWAITING_APPROVAL else now),
             )
             renewal_id = int(cursor.lastrowid or 0)
-            self._event(db, cluster_uid, f"renewal {renewal_id} requested ({mode})", renewal_id=renewal_id)
+            self._event(db, cluster_uid, f"renewal {renewal_id} requested ({mode}){self._held(state)}",
+                        renewal_id=renewal_id)
             return RenewOutcome(True, renewal_id)
 
     def request_upgrade(self, cluster_uid: str, version: str) -> RenewOutcome:
@@ -241,31 +276,73 @@ class Platform:
             active = self._active(db, cluster_uid)
             if active is not None:
                 return active
-            cluster = db.execute("SELECT renewal_mode, kubernetes_version FROM clusters WHERE uid = ?",
+            cluster = db.execute("SELECT renewal_mode, repave_approval, kubernetes_version FROM clusters WHERE uid = ?",
                                  (cluster_uid,)).fetchone()
             if cluster["kubernetes_version"] == version:
                 return RenewOutcome(False, None, f"the cluster runs Kubernetes {version} already")
+            state = self._first_state(cluster["renewal_mode"], cluster)
+            approved = None if state == AWAITING_APPROVAL else now
             cursor = db.execute(
-                "INSERT INTO renewals (cluster_uid, mode, state, requested_at, kind, version) "
-                "VALUES (?, ?, 'Pending', ?, 'upgrade', ?)", (cluster_uid, cluster["renewal_mode"], now, version),
+                "INSERT INTO renewals (cluster_uid, mode, state, requested_at, kind, version, approved_at) "
+                "VALUES (?, ?, ?, ?, 'upgrade', ?, ?)",
+                (cluster_uid, cluster["renewal_mode"], state, now, version, approved),
             )
             upgrade_id = int(cursor.lastrowid or 0)
             self._event(db, cluster_uid, f"upgrade {upgrade_id} from Kubernetes {cluster['kubernetes_version']} to "
-                        f"{version} requested ({cluster['renewal_mode']})", renewal_id=upgrade_id)
+                        f"{version} requested ({cluster['renewal_mode']}){self._held(state)}", renewal_id=upgrade_id)
             return RenewOutcome(True, upgrade_id)
 
     @staticmethod
+    def _first_state(mode: str, cluster: sqlite3.Row) -> str:
+        """A repave of a cluster that holds repaves waits for approval; anything else is queued at once."""
+        return AWAITING_APPROVAL if mode == "repave" and cluster["repave_approval"] else "Pending"
+
+    @staticmethod
+    def _held(state: str) -> str:
+        return ", held for approval" if state == AWAITING_APPROVAL else ""
+
+    @staticmethod
     def _active(db: sqlite3.Connection, cluster_uid: str) -> RenewOutcome | None:
-        """The refusal while a renewal or an upgrade of the cluster is pending or running, else None."""
+        """The refusal while a renewal or an upgrade of the cluster is held, pending or running, else None."""
+        marks = ",".join("?" * len(ACTIVE_STATES))
         row = db.execute(
-            "SELECT id, kind, version FROM renewals WHERE cluster_uid = ? AND state IN ('Pending', 'Running') "
-            "ORDER BY id", (cluster_uid,),
+            f"SELECT id, kind, version, state FROM renewals WHERE cluster_uid = ? AND state IN ({marks}) "  # noqa: S608
+            "ORDER BY id", (cluster_uid, *ACTIVE_STATES),
         ).fetchone()
         if row is None:
             return None
         what = (f"an upgrade to Kubernetes {row['version']}" if row["kind"] == "upgrade"
                 else "a certificate renewal")
+        if row["state"] == AWAITING_APPROVAL:
+            return RenewOutcome(False, int(row["id"]), f"{what} waits for its repave to be approved "
+                                                       f"(PATCH /v1/spectroclusters/{cluster_uid}/repave/approve)")
         return RenewOutcome(False, int(row["id"]), f"{what} is already in progress")
+
+    def approve_repave(self, cluster_uid: str) -> bool:
+        """Let the repave held for approval go on; False when none is held (approving twice changes nothing)."""
+        with self.store.transaction() as db:
+            now = self._locked_time(self.clock())
+            row = db.execute("SELECT id, kind FROM renewals WHERE cluster_uid = ? AND state = ? ORDER BY id",
+                             (cluster_uid, AWAITING_APPROVAL)).fetchone()
+            if row is None:
+                return False
+            db.execute("UPDATE renewals SET state = 'Pending', approved_at = ? WHERE id = ?", (epoch(now), row["id"]))
+            self._event(db, cluster_uid, f"the repave of {row['kind']} {row['id']} was approved", renewal_id=row["id"],
+                        at=now)
+            return True
+
+    @staticmethod
+    def repave_status(db: sqlite3.Connection, cluster_uid: str) -> RepaveStatus | None:
+        """The cluster's latest repave, None when it never repaved."""
+        row = db.execute("SELECT * FROM renewals WHERE cluster_uid = ? AND mode = 'repave' ORDER BY id DESC LIMIT 1",
+                         (cluster_uid,)).fetchone()
+        if row is None:
+            return None
+        held = row["state"] == AWAITING_APPROVAL
+        reason = upgrade_reason(row["version"]) if row["kind"] == "upgrade" else RENEWAL_REASON
+        message = "the repave waits for approval" if held else "the repave was approved"
+        return RepaveStatus(REPAVE_PENDING if held else REPAVE_APPROVED, row["approved_at"] or row["requested_at"],
+                            (reason,), message)
 
     def renewal_state(self, renewal_id: int) -> str:
         with self.store.snapshot() as db:
@@ -368,6 +445,15 @@ class Platform:
             return False
         cluster_uid = renewal["cluster_uid"]
         faulty = renewal["kind"] == "renewal"  # the renewal faults leave an upgrade alone
+        if faulty and self.fault("in-place-replaces-machine") and len(pending) == 1 and plan["done"]:
+            plan["done"].append(pending[0])
+            with self.store.transaction() as db:  # the last machine is replaced; the others were renewed in place
+                db.execute("UPDATE renewals SET plan = ?, next_at = ? WHERE id = ?",
+                           (json.dumps(plan), epoch(now) + self.timing.real(self.timing.renew_machine_s),
+                            renewal["id"]))
+                self.create_machine(db, renewal, CONTROL_PLANE_POOL, pending[0], now)
+                self.delete_machine(db, renewal, pending[0], now)
+            return True
         if pending:
             folder = self.machine_dir(cluster_uid, pending[0])
             if folder.exists():
@@ -397,6 +483,21 @@ class Platform:
                        (renewal["version"], renewal["cluster_uid"]))
         self._event(db, renewal["cluster_uid"], f"{renewal['kind']} {renewal['id']} completed",
                     renewal_id=renewal["id"], at=now)
+
+    def create_machine(self, db: sqlite3.Connection, renewal: dict[str, Any], pool: str, replaces: str,
+                       now: dt.datetime) -> None:
+        """A new machine of ``pool`` for ``renewal``, replacing ``replaces``, provisioning from ``now``."""
+        stalled = self.fault("provisioning-stalls")
+        provision_s = self.timing.provision_s * (STALL_FACTOR if stalled else 1)
+        self._insert_machine(db, renewal["cluster_uid"], pool, at=now, renewal_id=renewal["id"], replaces=replaces,
+                             until=epoch(now) + self.timing.real(provision_s))
+
+    def delete_machine(self, db: sqlite3.Connection, renewal: dict[str, Any], uid: str, now: dt.datetime) -> None:
+        until = epoch(now) + self.timing.real(self.timing.delete_s)
+        db.execute("UPDATE machines SET state = 'Deleting', deleting_at = ?, state_until = ? WHERE uid = ?",
+                   (epoch(now), until, uid))
+        name = db.execute("SELECT name FROM machines WHERE uid = ?", (uid,)).fetchone()["name"]
+        self._event(db, renewal["cluster_uid"], f"deleting {name}", machine_uid=uid, renewal_id=renewal["id"], at=now)
 
     def _locked_time(self, now: dt.datetime) -> dt.datetime:
         """The time a renewal changes state, read inside the write transaction that changes it.
@@ -463,18 +564,10 @@ class _RepaveStep:
         return True
 
     def _create(self, pool: str, replaces: str) -> None:
-        stalled = self.platform.fault("provisioning-stalls")
-        provision_s = self.platform.timing.provision_s * (STALL_FACTOR if stalled else 1)
-        until = self.now.timestamp() + self.platform.timing.real(provision_s)
-        self.platform._insert_machine(self.db, self.renewal["cluster_uid"], pool, at=self.now,
-                                      renewal_id=self.renewal["id"], replaces=replaces, until=until)
+        self.platform.create_machine(self.db, self.renewal, pool, replaces, self.now)
 
     def _delete(self, uid: str) -> None:
-        until = self.now.timestamp() + self.platform.timing.real(self.platform.timing.delete_s)
-        self.db.execute("UPDATE machines SET state = 'Deleting', deleting_at = ?, state_until = ? WHERE uid = ?",
-                        (self.now.timestamp(), until, uid))
-        self.platform._event(self.db, self.renewal["cluster_uid"], f"deleting {self.live[uid]['name']}",
-                             machine_uid=uid, renewal_id=self.renewal["id"], at=self.now)
+        self.platform.delete_machine(self.db, self.renewal, uid, self.now)
 
     def _control_plane(self) -> tuple[bool, bool]:
         """(acted, finished): surge all replacements first, then retire the old machines one at a time."""

@@ -15,15 +15,25 @@ from kubecert.reference.faults import Fault, Layer
 
 @dataclass(frozen=True)
 class PlatformFault(Fault):
-    """A misbehaviour of the platform or its API; ``fails`` are the rules it must fail, all of them."""
+    """A misbehaviour of the platform or its API; ``fails`` are the rules it must fail, all of them.
+
+    It shows on a cluster that renews by ``renewal_mode`` with ``control_planes`` control-plane machines, checked
+    with the profile's renewal_mode ``pinned`` to a mode (as a user pins what the platform's documentation says),
+    or with none pinned (auto)."""
+
+    renewal_mode: str = "repave"
+    control_planes: int = 1
+    pinned: str | None = None
 
     @property
     def rules(self) -> tuple[str, ...]:
         return self.fails
 
 
-def _platform(name: str, rules: tuple[str, ...], description: str, unjudged: tuple[str, ...] = ()) -> PlatformFault:
-    return PlatformFault(name=name, layer=Layer.PLATFORM, fails=rules, description=description, unjudged=unjudged)
+def _platform(name: str, rules: tuple[str, ...], description: str, unjudged: tuple[str, ...] = (), *,
+              renewal_mode: str = "repave", control_planes: int = 1, pinned: str | None = None) -> PlatformFault:
+    return PlatformFault(name=name, layer=Layer.PLATFORM, fails=rules, description=description, unjudged=unjudged,
+                         renewal_mode=renewal_mode, control_planes=control_planes, pinned=pinned)
 
 
 _ALL = (
@@ -50,13 +60,21 @@ _ALL = (
                   ("KC-API-03", "KC-RPV-02", "KC-RPV-03", "KC-RPV-10")),  # dates that cannot be read cannot be judged
     _platform("provisioning-stalls", ("KC-RPV-08",),
               "a renewal's new machines never finish provisioning: the renewal outlives any deadline",
-              # What a renewal that never finishes renews cannot be judged, nor the renewals and requests after
+              # What a renewal that never finishes does cannot be judged whole, nor the renewals and requests after
               # it while it still runs.
-              ("KC-RPV-02", "KC-RPV-05", "KC-RPV-06", "KC-RPV-09", "KC-RPV-10")),
+              ("KC-RPV-02", "KC-RPV-03", "KC-RPV-04", "KC-RPV-05", "KC-RPV-06", "KC-RPV-07", "KC-RPV-09",
+               "KC-RPV-10")),
     _platform("kubeadm-ca-days", ("KC-API-03",),
                   "the cluster's CAs are made for kubeadm's 3650 days instead of Palette's 3652"),
     _platform("upgrade-without-renewal", ("KC-RPV-10",),
               "an upgrade changes the cluster's Kubernetes version and renews no certificate"),
+    # A machine renewed in place tells this from a repave: a cluster of one control-plane machine would show a repave.
+    _platform("in-place-replaces-machine", ("KC-RPV-11",),
+              "an in-place renewal renews every control-plane machine but the last in place and replaces the last",
+              renewal_mode="in-place", control_planes=2),
+    _platform("repaves-despite-in-place", ("KC-RPV-11",),
+              "a cluster documented to renew in place (the check pins renewal_mode in-place) repaves instead",
+              renewal_mode="in-place", pinned="in-place"),
 )
 
 FAULTS: dict[str, PlatformFault] = {fault.name: fault for fault in _ALL}

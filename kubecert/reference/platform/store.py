@@ -1,5 +1,8 @@
 """The reference platform's state in SQLite: projects, clusters, pools, machines, and renewals and upgrades.
 
+A renewal's state is AwaitingApproval (a repave of a cluster that holds repaves for approval), Pending
+(queued), Running or Completed.
+
 Every change the platform makes is one ``BEGIN IMMEDIATE`` transaction, so a server killed at any
 moment restarts on the same file exactly where the last committed step left it. Times are UTC epoch
 seconds (REAL); the HTTP layer turns them into RFC 3339.
@@ -31,7 +34,8 @@ CREATE TABLE IF NOT EXISTS clusters (
     spc_annotations TEXT NOT NULL DEFAULT '{}',
     spc_generation INTEGER NOT NULL DEFAULT 1,
     profile_uid TEXT NOT NULL DEFAULT '',
-    kubernetes_version TEXT NOT NULL DEFAULT ''
+    kubernetes_version TEXT NOT NULL DEFAULT '',
+    repave_approval INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS pools (
     cluster_uid TEXT NOT NULL REFERENCES clusters(uid),
@@ -69,7 +73,8 @@ CREATE TABLE IF NOT EXISTS renewals (
     next_at REAL,
     plan TEXT NOT NULL DEFAULT '{}',
     kind TEXT NOT NULL DEFAULT 'renewal',
-    version TEXT
+    version TEXT,
+    approved_at REAL
 );
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -82,9 +87,12 @@ CREATE TABLE IF NOT EXISTS events (
 """
 # Columns added since the first state files: a file written before gets them when it is opened again.
 ADDED_COLUMNS = {
-    "clusters": ("profile_uid TEXT NOT NULL DEFAULT ''", "kubernetes_version TEXT NOT NULL DEFAULT ''"),
-    # kind: 'renewal' (the renew route) or 'upgrade' (a profile update to another Kubernetes version)
-    "renewals": ("kind TEXT NOT NULL DEFAULT 'renewal'", "version TEXT"),
+    # repave_approval: 1 when the cluster holds every repave until it is approved
+    "clusters": ("profile_uid TEXT NOT NULL DEFAULT ''", "kubernetes_version TEXT NOT NULL DEFAULT ''",
+                 "repave_approval INTEGER NOT NULL DEFAULT 0"),
+    # kind: 'renewal' (the renew route) or 'upgrade' (a profile update to another Kubernetes version);
+    # approved_at: when a repave held for approval was approved
+    "renewals": ("kind TEXT NOT NULL DEFAULT 'renewal'", "version TEXT", "approved_at REAL"),
 }
 
 

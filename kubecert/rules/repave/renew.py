@@ -2,7 +2,8 @@
 
 The watcher looked at the platform every poll interval from the renew request until the renewal had
 finished; each rule reads those looks (machines by uid, their states, the reported expiries). What the
-looks cannot show (a change between two of them) is not judged: the poll interval bounds it.
+looks cannot show (a change between two of them) is not judged: the poll interval bounds it. KC-RPV-04 and
+05 judge a repave; a renewal in place is KC-RPV-11's (in_place.py); modes.py says which way it is judged.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from typing import Any
 
 from kubecert.inventory.model import isoformat
 from kubecert.inventory.platform import Machine, RenewalRecord, Sample, UnauthenticatedRenewal
+from kubecert.inventory.renewal_progress import REPAVE
 from kubecert.rules._common import fmt_time
 from kubecert.rules.catalog import implements
 from kubecert.rules.context import RuleContext
 from kubecert.rules.findings import Finding, error, failed, passed
 from kubecert.rules.repave.expiries import ca_expiries_unchanged, finished_sample, leaves_renewed
 from kubecert.rules.repave.expiries import good as _good
+from kubecert.rules.repave.modes import RenewalMode, mode_of, with_mode
+from kubecert.status import Status
 
 PROMPT_S = 30.0  # "promptly": a renew request that takes longer than this is not answered before the work
 
@@ -66,26 +70,62 @@ def _event(at: dt.datetime, machine: Machine, what: str) -> dict[str, Any]:
     return {"at": isoformat(at), "machine": machine.name, "pool": machine.pool, "event": what}
 
 
-def _renewal_carried_out(
+def renewal_judged(
     rule: Callable[[ApiRenewalContext, RenewalRecord], Iterator[Finding]],
 ) -> Callable[[ApiRenewalContext], Iterator[Finding]]:
-    """The rule judges the renewal it is given; one that could not be carried out (refused, never finished)
-    is an error naming why, whatever the rule."""
+    """The rule judges the renewal it is given; one that could not be carried out (refused, held for approval,
+    never watched) is an error naming why, whatever the rule. A renewal that did not finish within the deadline
+    was not seen whole: what the rule found wrong stands, but nothing it passed does (the deadline is a bound,
+    and a bound that is hit is never a pass). Its findings say the renewal's mode."""
 
     @functools.wraps(rule)
     def judged(ctx: ApiRenewalContext) -> Iterator[Finding]:
-        if ctx.renewal.error is not None:
-            yield error("renewal", ctx.renewal.error)
+        record = ctx.renewal
+        if record.error is not None:
+            yield error("renewal", record.error)
             return
-        yield from rule(ctx, ctx.renewal)
+        findings = list(rule(ctx, record))
+        if record.finished or any(f.status is Status.FAILED for f in findings):
+            yield from findings
+            return
+        yield from (f for f in findings if f.status is not Status.PASSED)
+        if any(f.status is Status.PASSED for f in findings):
+            yield error("renewal", f"the renewal did not finish within {record.deadline_s:g} s, so it was not seen "
+                                   "whole and cannot be passed (see KC-RPV-08)")
 
-    return judged
+    return with_mode(judged, _renewal_of)
+
+
+def _renewal_of(ctx: ApiRenewalContext) -> RenewalRecord:
+    return ctx.renewal
+
+
+def judged_in(mode: str, subject: str) -> Callable[
+        [Callable[[ApiRenewalContext, RenewalRecord, RenewalMode], Iterator[Finding]]],
+        Callable[[ApiRenewalContext, RenewalRecord], Iterator[Finding]]]:
+    """A rule of one way of renewing (``mode``): not applicable when the renewal is judged in the other way, an
+    error when in none, saying why about ``subject``; else the rule, given the way the renewal is judged."""
+
+    def wrap(rule: Callable[[ApiRenewalContext, RenewalRecord, RenewalMode], Iterator[Finding]]
+             ) -> Callable[[ApiRenewalContext, RenewalRecord], Iterator[Finding]]:
+        @functools.wraps(rule)
+        def judged(ctx: ApiRenewalContext, record: RenewalRecord) -> Iterator[Finding]:
+            judged_mode = mode_of(record)
+            if (elsewhere := judged_mode.outside(mode, subject)) is not None:
+                yield elsewhere
+                return
+            yield from rule(ctx, record, judged_mode)
+
+        return judged
+
+    return wrap
 
 
 # ---------------------------------------------------------------- KC-RPV-01
 
 
 @implements("KC-RPV-01", context=ApiRenewalContext)
+@functools.partial(with_mode, record_of=_renewal_of)
 def renew_answers_204(ctx: ApiRenewalContext) -> Iterator[Finding]:
     """PAL: "No output is returned and an HTTP status 204 is expected"; the renewal takes minutes after."""
     record = ctx.renewal
@@ -117,7 +157,7 @@ def renew_answers_204(ctx: ApiRenewalContext) -> Iterator[Finding]:
 
 
 @implements("KC-RPV-02", context=ApiRenewalContext)
-@_renewal_carried_out
+@renewal_judged
 def renewed_for_leaf_days(ctx: ApiRenewalContext, record: RenewalRecord) -> Iterator[Finding]:
     """PAL: after renewal every component shows "365d", a date one year away."""
     final = finished_sample(record)
@@ -129,7 +169,7 @@ def renewed_for_leaf_days(ctx: ApiRenewalContext, record: RenewalRecord) -> Iter
 
 
 @implements("KC-RPV-03", context=ApiRenewalContext)
-@_renewal_carried_out
+@renewal_judged
 def cas_kept(ctx: ApiRenewalContext, record: RenewalRecord) -> Iterator[Finding]:
     """KADM: renewal signs with the CA on the node; PAL: new nodes join under the cluster's CAs."""
     good = _good(record.samples)
@@ -163,25 +203,17 @@ def _control_plane_scan(record: RenewalRecord, original: set[str], start: int
 
 
 @implements("KC-RPV-04", context=ApiRenewalContext)
-@_renewal_carried_out
-def control_plane_surges_first(ctx: ApiRenewalContext, record: RenewalRecord) -> Iterator[Finding]:
+@renewal_judged
+@judged_in(REPAVE, "control plane")
+def control_plane_surges_first(ctx: ApiRenewalContext, record: RenewalRecord, mode: RenewalMode) -> Iterator[Finding]:
     """PAL: scale the control plane up first; remove the old machines once the new are available."""
     original = {m.key for m in record.before.control_plane()}
     start = sum(m.running for m in record.before.control_plane())
-    events: dict[str, Any] = {"timeline": timeline(record), "mode": record.mode}
-    worst, early_removal, changed = _control_plane_scan(record, original, start)
-    if record.mode == "in-place":
-        moved = changed and any(
-            {m.key for m in s.machines if m.control_plane} != original for s in _good(record.samples))
-        if moved:
-            yield failed("control plane", "in-place renewal replaced or removed control-plane machines", **events)
-        elif worst is not None:
-            yield failed("control plane", f"only {worst[0]} of {start} control-plane machines ran at "
-                         f"{fmt_time(worst[1].at)}", **events)
-        else:
-            yield passed("control plane", f"in place: the {start} control-plane machines stayed and kept running",
-                         **events)
+    events: dict[str, Any] = {"timeline": timeline(record)}
+    if (contradiction := mode.contradiction()) is not None:
+        yield failed("control plane", contradiction, **events)
         return
+    worst, early_removal, changed = _control_plane_scan(record, original, start)
     problems = []
     if early_removal is not None:
         problems.append(f"an old control-plane machine was being removed at {fmt_time(early_removal.at)} before "
@@ -199,12 +231,14 @@ def control_plane_surges_first(ctx: ApiRenewalContext, record: RenewalRecord) ->
 
 
 @implements("KC-RPV-05", context=ApiRenewalContext)
-@_renewal_carried_out
-def workers_after_control_plane(ctx: ApiRenewalContext, record: RenewalRecord) -> Iterator[Finding]:
+@renewal_judged
+@judged_in(REPAVE, "workers")
+def workers_after_control_plane(ctx: ApiRenewalContext, record: RenewalRecord, mode: RenewalMode
+                                ) -> Iterator[Finding]:
     """PAL: "The worker nodes renew once the control plane nodes are updated and available"."""
     original_cp = {m.key for m in record.before.control_plane()}
     original_workers = {m.key for m in record.before.workers()}
-    events: dict[str, Any] = {"timeline": timeline(record), "mode": record.mode}
+    events: dict[str, Any] = {"timeline": timeline(record)}
     cp_done: Sample | None = None
     first_worker_change: tuple[Sample, str] | None = None
     for sample in _good(record.samples):
@@ -215,13 +249,6 @@ def workers_after_control_plane(ctx: ApiRenewalContext, record: RenewalRecord) -
         change = _worker_change(sample, original_workers)
         if change and first_worker_change is None:
             first_worker_change = (sample, change)
-    if record.mode == "in-place":
-        if first_worker_change is not None:
-            yield failed("workers", f"in-place renewal touched a worker: {first_worker_change[1]} at "
-                         f"{fmt_time(first_worker_change[0].at)}", **events)
-        else:
-            yield passed("workers", "in place: no worker machine changed", **events)
-        return
     if first_worker_change is None:
         if record.finished or not original_workers:
             yield passed("workers", "no worker was replaced", notable=bool(original_workers), **events)
@@ -253,7 +280,7 @@ def _worker_change(sample: Sample, original: set[str]) -> str | None:
 
 
 @implements("KC-RPV-06", context=ApiRenewalContext)
-@_renewal_carried_out
+@renewal_judged
 def controlplane_only_leaves_workers(ctx: ApiRenewalContext, record: RenewalRecord) -> Iterator[Finding]:
     """PAL: with spectrocloud.com/cert-renew-controlplane-only "true", worker nodes are not renewed."""
     events: dict[str, Any] = {"timeline": timeline(record), "annotation_restored": record.annotation_restored}
@@ -288,7 +315,7 @@ def controlplane_only_leaves_workers(ctx: ApiRenewalContext, record: RenewalReco
 
 
 @implements("KC-RPV-07", context=ApiRenewalContext)
-@_renewal_carried_out
+@renewal_judged
 def one_renewal_at_a_time(ctx: ApiRenewalContext, record: RenewalRecord) -> Iterator[Finding]:
     """A second renew request during a renewal must not start another."""
     events: dict[str, Any] = {"timeline": timeline(record)}
@@ -298,7 +325,8 @@ def one_renewal_at_a_time(ctx: ApiRenewalContext, record: RenewalRecord) -> Iter
         return
     events.update(record.second_request.evidence())
     good = _good(record.samples)
-    if record.mode == "repave":
+    mode = mode_of(record)
+    if (mode.detected or mode.judged_as) == REPAVE:  # what the platform did, whatever the profile pins
         before_cp = {m.key for m in record.before.control_plane()}
         before_workers = {m.key for m in record.before.workers()}
         new_cp = {m.key for s in good for m in s.machines if m.control_plane and m.key not in before_cp}
@@ -341,7 +369,7 @@ def _expiry_changes(record: RenewalRecord) -> dict[str, int]:
 
 
 @implements("KC-RPV-08", context=ApiRenewalContext)
-@_renewal_carried_out
+@renewal_judged
 def finishes_within_deadline(ctx: ApiRenewalContext, record: RenewalRecord) -> Iterator[Finding]:
     """PAL: "The renewal process may take several minutes"; the user's deadline bounds it."""
     facts: dict[str, Any] = {"deadline_s": record.deadline_s, "looks": len(record.samples),

@@ -73,14 +73,23 @@ def cluster(document: Any, uid: str) -> ClusterObject:
     annotations = {str(k): str(v) for k, v in _mapping(metadata.get("annotations")).items()}
     return ClusterObject(
         uid=_text(metadata.get("uid")) or uid, name=_text(metadata.get("name")),
-        created=parse_time(metadata.get("creationTimestamp")), state=_text(status.get("state")),
-        repave_state=_text(_mapping(status.get("repave")).get("state")), cloud_type=_text(spec.get("cloudType")),
+        created=parse_time(metadata.get("creationTimestamp")), state=_short(status.get("state")),
+        repave_state=_short(_mapping(status.get("repave")).get("state")), cloud_type=_text(spec.get("cloudType")),
         config_uid=_text(_mapping(spec.get("cloudConfigRef")).get("uid")), annotations=annotations,
         condition_in_progress=any(
             str(_mapping(c).get("reason", "")).lower() in IN_PROGRESS_STATES for c in _list(status.get("conditions"))
         ),
         pack_versions=pack_versions(status.get("packs")),
     )
+
+
+MAX_STATE_CHARS = 64  # a state is one word of an enum; what goes past this is no state the API documents
+
+
+def _short(value: Any) -> str | None:
+    """A state as the API sent it, cut at MAX_STATE_CHARS: it is shown on every progress line."""
+    text = _text(value)
+    return text if text is None or len(text) <= MAX_STATE_CHARS else text[:MAX_STATE_CHARS] + "…"
 
 
 def pack_versions(packs: Any) -> dict[str, str]:
@@ -91,6 +100,22 @@ def pack_versions(packs: Any) -> dict[str, str]:
         name, version = _text(pack.get("name")), _text(pack.get("version")) or _text(pack.get("tag"))
         if name and version:
             found[name] = version
+    return found
+
+
+MAX_REPAVE_REASONS = 10
+MAX_REASON_CHARS = 200
+
+
+def repave_reasons(document: Any) -> list[str]:
+    """spec.reasons[] {code, message} of a repave's status (GET /v1/spectroclusters/{uid}/repave/status), each as
+    "code: message", at most MAX_REPAVE_REASONS of them and MAX_REASON_CHARS each: the API's words, to show."""
+    found = []
+    for raw_reason in _list(_mapping(_mapping(document).get("spec")).get("reasons"))[:MAX_REPAVE_REASONS]:
+        reason = _mapping(raw_reason)
+        words = ": ".join(text for text in (_text(reason.get("code")), _text(reason.get("message"))) if text)
+        if words:
+            found.append(words if len(words) <= MAX_REASON_CHARS else words[:MAX_REASON_CHARS] + "…")
     return found
 
 

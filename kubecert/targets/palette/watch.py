@@ -1,17 +1,24 @@
 """Renewals and upgrades through the API, watched: request one, look every poll interval until it has
 finished (and stayed finished for a settling time) or the deadline passes, and keep every look as the
-timeline the RPV rules judge. Progress goes to the terminal while waiting.
+timeline the RPV rules judge. Progress goes to the terminal while waiting, and the way the platform renews
+(repave or in place) once it shows.
+
+A repave that waits for approval (status.repave.state Pending, nothing moving) never moves on its own: the
+watch ends as soon as that has held for the settling time, with an error that says how to approve it.
+kubecert never approves a repave itself: that is the operator's decision.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from kubecert.inventory.platform import (
+    REPAVE_AWAITS_APPROVAL,
     ClusterObject,
     Exchange,
     Machine,
@@ -22,9 +29,9 @@ from kubecert.inventory.platform import (
     UnauthenticatedRenewal,
     UpgradeRecord,
 )
-from kubecert.inventory.renewal_progress import Progress, assess, assess_upgrade
-from kubecert.targets.errors import TargetUnavailable
-from kubecert.targets.palette import CONTROLPLANE_ONLY
+from kubecert.inventory.renewal_progress import Progress, RenewalWatch, UpgradeWatch
+from kubecert.targets.errors import TargetUnavailable, TargetUnresponsive
+from kubecert.targets.palette import CONTROLPLANE_ONLY, parse
 from kubecert.targets.palette.api import PaletteApi
 from kubecert.targets.palette.upgrade import REASON
 
@@ -39,18 +46,18 @@ class _Operation:
     noun: str  # "renewal", "upgrade": what errors and progress lines call it
     request_name: str  # "renew", "upgrade": what they call its request
     request: Callable[[], Exchange]
-    progress: Callable[[Sample], Progress]  # how far it has got at one look
+    progress: Callable[[Sample], Progress]  # how far it has got at one look (each look once, in order)
     while_running: Callable[[], Exchange] | None = None  # a second request sent while it runs (KC-RPV-07)
 
 
 def renew_and_watch(target: PaletteApi, *, controlplane_only: bool = False) -> RenewalRecord:
     before = target.look()
     record = RenewalRecord(
-        target=target.id, mode=target.profile.renewal_mode, controlplane_only=controlplane_only,
+        target=target.id, profile_mode=target.profile.renewal_mode, controlplane_only=controlplane_only,
         deadline_s=float(target.profile.renewal_deadline_seconds), before=before, requested_at=_now(),
     )
     operation = _Operation(
-        "renewal", "renew", target.renew, lambda sample: assess(before, sample, record.mode, controlplane_only),
+        "renewal", "renew", target.renew, RenewalWatch(before, controlplane_only).look,
         while_running=lambda: target.renew(sent=Sent.WHILE_RENEWING),
     )
     return _request_and_watch(target, record, operation)
@@ -61,7 +68,7 @@ def upgrade_and_watch(target: PaletteApi) -> UpgradeRecord:
     before = target.look()  # first: a target may name its upgrade only once it is reached (the reference's)
     wanted = target.upgrade_to
     record = UpgradeRecord(
-        target=target.id, mode=target.profile.renewal_mode, controlplane_only=False,
+        target=target.id, profile_mode=target.profile.renewal_mode, controlplane_only=False,
         deadline_s=float(target.profile.renewal_deadline_seconds), before=before, requested_at=_now(),
     )
     if wanted is None:
@@ -75,7 +82,7 @@ def upgrade_and_watch(target: PaletteApi) -> UpgradeRecord:
         return record
     operation = _Operation(
         "upgrade", "upgrade", lambda: target.request_upgrade(wanted),
-        lambda sample: assess_upgrade(before, sample, record.mode, wanted.pack, wanted.version),
+        UpgradeWatch(before, wanted.pack, wanted.version).look,
     )
     return _request_and_watch(target, record, operation)
 
@@ -84,6 +91,10 @@ def _request_and_watch(target: PaletteApi, record: R, operation: _Operation) -> 
     if record.before.machines is None:
         record.error = (f"the machines could not be read before the {operation.noun}: "
                         f"{'; '.join(record.before.problems)}")
+        return record
+    if record.before.cluster is not None and record.before.cluster.repave_awaits_approval:
+        # Whatever the request would start could not be told apart from the repave on hold, which waits anyway.
+        _held_for_approval(target, record, f"since before the {operation.noun} was requested (nothing was sent)")
         return record
     record.answer = operation.request()
     record.answered_at = _now()
@@ -103,14 +114,16 @@ def _watch(target: PaletteApi, record: RenewalRecord, operation: _Operation) -> 
 def _watch_until_done(target: PaletteApi, record: RenewalRecord, operation: _Operation) -> None:
     deadline = record.requested_at + dt.timedelta(seconds=record.deadline_s)
     stable_since: dt.datetime | None = None
+    held_since: dt.datetime | None = None
     last_line, last_report = "", 0.0
+    progress = None
     while True:
         sample = target.sample()
         record.samples.append(sample)
         progress = operation.progress(sample)
         if len(record.samples) == 1:
             record.done_at_first_look = progress.done
-            if not progress.done and operation.while_running is not None:
+            if not progress.done and not progress.awaiting_approval and operation.while_running is not None:
                 record.second_sent_at = _now()
                 record.second_request = operation.while_running()
         line = f"{operation.noun}: {progress.summary}, state {progress.state}, {record.elapsed(sample.at):.0f} s"
@@ -125,14 +138,44 @@ def _watch_until_done(target: PaletteApi, record: RenewalRecord, operation: _Ope
                 break
         else:
             stable_since = None
+        held_since = (held_since or sample.at) if progress.awaiting_approval else None
+        if held_since is not None and (sample.at - held_since).total_seconds() >= target.settle_s:
+            _held_for_approval(target, record, f"after the {operation.request_name} request")
+            return
         if sample.at >= deadline:
             break
         time.sleep(target.poll_s)
     if record.finished_at is not None:
-        target.progress(f"{target.id} {operation.noun} finished in {record.elapsed(record.finished_at):.1f} s")
+        how = f": {progress.mode}" if progress is not None and progress.mode else ""
+        target.progress(f"{target.id} {operation.noun} finished in {record.elapsed(record.finished_at):.1f} s{how}")
     else:
         target.progress(f"{target.id} {operation.noun} not finished after {record.deadline_s:g} s: {last_line}")
     record.progress_reports += 1
+
+
+def _held_for_approval(target: PaletteApi, record: RenewalRecord, when: str) -> None:
+    """The record of a repave on hold: an error that says so and how to approve it, with the platform's reasons."""
+    approve = f"/v1/spectroclusters/{urllib.parse.quote(target.cluster_uid, safe='')}/repave/approve"
+    reasons = _repave_reasons(target)
+    record.awaiting_approval = True
+    record.error = (f"the repave waits for approval (status.repave.state {REPAVE_AWAITS_APPROVAL}) {when}: approve it "
+                    f"with PATCH {approve} or in Palette's UI, then check again; kubecert does not approve a repave "
+                    "(that is the operator's decision)"
+                    + (f"; the platform's reasons: {'; '.join(reasons)}" if reasons else ""))
+    target.progress(f"{target.id} {record.error}")
+    record.progress_reports += 1
+
+
+def _repave_reasons(target: PaletteApi) -> list[str]:
+    """What ``GET .../repave/status`` gives as the repave's reasons; nothing where the route is not offered."""
+    path = f"/v1/spectroclusters/{urllib.parse.quote(target.cluster_uid, safe='')}/repave/status"
+    try:
+        answer = target.client().request("GET", path)
+    except TargetUnresponsive:
+        raise
+    except TargetUnavailable:
+        return []
+    return parse.repave_reasons(answer.document) if answer.status == 200 else []
 
 
 def renew_controlplane_only(target: PaletteApi) -> RenewalRecord:
@@ -217,7 +260,11 @@ def changes(before: PlatformObservation, sample: Sample) -> list[str]:
         if later is not None and later.expiries() != machine.expiries():
             found.append(f"the certificates of {machine.machine} changed expiry")
     if sample.cluster is not None and sample.cluster.renewal_in_progress:
-        found.append(f"the cluster reports a renewal in progress ({sample.cluster.repave_state or 'condition'})")
+        found.append("the cluster reports a renewal in progress (a status condition)")
+    was_state = before.cluster.repave_state if before.cluster is not None else None
+    if sample.cluster is not None and sample.cluster.repave_state != was_state:
+        found.append(f"the cluster's repave state went from {was_state or '(none)'} to "
+                     f"{sample.cluster.repave_state or '(none)'}")
     return found
 
 

@@ -1,8 +1,9 @@
 """``reference``: kubecert's own reference platform, made fresh for the run and removed after it.
 
-``reference`` stands for all its parts, ``reference:NAME`` for one: two control-plane nodes' kubeadm trees
-and a worker's files (pki.py) and the Palette-like management API on loopback, renewing by repave and in
-place (palette.py).
+``reference`` stands for all its parts that pass every rule, ``reference:NAME`` for one: two control-plane nodes'
+kubeadm trees and a worker's files (pki.py) and the Palette-like management API on loopback, renewing by repave
+and in place (palette.py). ``reference:palette-approval``, a repave held for approval, is named on its own: the
+renewal checks on it are errors by design (the repave waits for someone to approve it).
 Each part's backend is imported when the part is opened.
 """
 
@@ -28,18 +29,22 @@ PARTS: dict[str, tuple[str, str | None]] = {
     "palette-in-place": ("kubecert.targets.reference.palette:ReferencePaletteInPlaceTarget", "reference"),
     "cluster": ("kubecert.targets.reference.cluster:ReferenceClusterTarget", "cluster"),
 }
+# Parts only named on their own, not in ``reference``: their renewal checks err by design.
+NAMED_PARTS: dict[str, tuple[str, str | None]] = {
+    "palette-approval": ("kubecert.targets.reference.palette:ReferencePaletteApprovalTarget", "reference"),
+}
 NODE_PART = ("kubecert.targets.reference.cluster:ReferenceClusterNodeTarget", None)  # reference:cluster/cp-N
 CLUSTER_NODES = 3
 
 
 def _part(uri: str) -> tuple[str, str | None]:
     part = uri.removeprefix("reference").removeprefix(":")
-    if part in PARTS:
-        return PARTS[part]
+    if part in PARTS or part in NAMED_PARTS:
+        return PARTS.get(part) or NAMED_PARTS[part]
     if part.startswith("cluster/cp-") and part.removeprefix("cluster/cp-").isdigit() and \
             1 <= int(part.removeprefix("cluster/cp-")) <= CLUSTER_NODES:
         return NODE_PART
-    known = [*(f"reference:{p}" for p in PARTS), f"reference:cluster/cp-1..{CLUSTER_NODES}"]
+    known = [*(f"reference:{p}" for p in (*PARTS, *NAMED_PARTS)), f"reference:cluster/cp-1..{CLUSTER_NODES}"]
     raise TargetError(f"{uri}: the reference platform's parts are {', '.join(known)}")
 
 

@@ -1,17 +1,18 @@
-"""``reference:palette`` and ``reference:palette-in-place``: the reference platform's Palette-like API,
-served on loopback over HTTPS for the run, checked through the ordinary palette target.
+"""``reference:palette``, ``reference:palette-in-place`` and ``reference:palette-approval``: the reference
+platform's Palette-like API, served on loopback over HTTPS for the run, checked through the ordinary palette
+target.
 
 Each part starts its own server (in this process, on a free port) with a temporary state folder, a
 random API key handed over in memory, and the server's own CA bundle; it seeds one cluster (three
-control-plane machines, two workers) that renews by repave or in place, and the part's profile says
-the same. Machines take 0.6 s to provision and 0.3 s to delete, so a whole repave takes seconds. KC-RPV-10
+control-plane machines, two workers) that renews by repave, in place, or by a repave held for approval.
+The part's profile pins no mode: the checks see which way the platform renews, as against any platform.
+Machines take 0.6 s to provision and 0.3 s to delete, so a whole repave takes seconds. KC-RPV-10
 upgrades the cluster's profile to the next patch version of the Kubernetes it runs: the part knows both,
 so it needs no --upgrade-* options.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import secrets
 import shutil
@@ -43,7 +44,8 @@ class ReferencePaletteTarget(PaletteTarget):
     scheme = "reference"
     default_profile = "palette"
     disruptive_by_default = True
-    renewal_mode: ClassVar[str] = "repave"
+    platform_mode: ClassVar[str] = "repave"  # how the seeded cluster renews
+    repave_approval: ClassVar[bool] = False  # whether it holds each repave for approval
     faults: ClassVar[frozenset[str]] = frozenset()  # tests subclass this to serve a faulty platform
     shape: ClassVar[tuple[int, int]] = (CONTROL_PLANES, WORKERS)
     # Real seconds to provision, delete, renew one machine in place. In-place steps of at least 0.5 s keep
@@ -51,8 +53,7 @@ class ReferencePaletteTarget(PaletteTarget):
     timing: ClassVar[tuple[float, float, float]] = (0.6, 0.3, 0.5)
 
     def __init__(self, uri: str, profile: Profile, options: Mapping[str, Any], facts: NodeFacts | None = None) -> None:
-        # The part decides how its cluster renews; the profile must expect the same.
-        super().__init__(uri, dataclasses.replace(profile, renewal_mode=self.renewal_mode), options, facts)
+        super().__init__(uri, profile, options, facts)
         self.poll_s = POLL_S
         self._server: Any = None
         self._folder: Path | None = None
@@ -83,8 +84,8 @@ class ReferencePaletteTarget(PaletteTarget):
             ca_days=self.profile.ca_days, leaf_days=self.profile.leaf_days,
         )
         server = ReferenceApiServer(settings, keys=_keys())
-        seed(server.platform, 1, mode=self.renewal_mode, control_planes=self.shape[0], workers=self.shape[1],
-             age_days=200.0)
+        seed(server.platform, 1, mode=self.platform_mode, control_planes=self.shape[0], workers=self.shape[1],
+             age_days=200.0, repave_approval=self.repave_approval)
         server.start()
         self._server = server
         with server.platform.store.snapshot() as db:
@@ -121,4 +122,11 @@ def next_patch(version: str) -> str:
 class ReferencePaletteInPlaceTarget(ReferencePaletteTarget):
     """The same API over a cluster that renews in place (Palette 4.2+): no machine is replaced."""
 
-    renewal_mode: ClassVar[str] = "in-place"
+    platform_mode: ClassVar[str] = "in-place"
+
+
+class ReferencePaletteApprovalTarget(ReferencePaletteTarget):
+    """The same API over a cluster that repaves, holding each repave until it is approved: every renewal and
+    upgrade kubecert requests waits, so the checks that judge one are errors that say how to approve it."""
+
+    repave_approval: ClassVar[bool] = True
