@@ -76,7 +76,7 @@ def test_the_whole_catalog_on_a_worker_never_fails_or_errs_where_it_cannot_conce
     concerned = PkiTarget(target, BUILTIN["palette"], {}).concerns
     catalog = {r.id for r in all_rules() if r.implemented and concerned(r.capabilities)}
     assert set(results) == catalog  # every rule a node folder can be judged by has its result
-    for rule in CONTROL_PLANE_ONLY:
+    for rule in sorted(set(CONTROL_PLANE_ONLY) & catalog):  # of the rules a node folder can be judged by
         assert statuses[rule] == "not_applicable", rule
         assert f"{rule} concerns control-plane nodes; {target} is a worker node (recognised" in results[rule]["message"]
     for rule in WORKER_RULES:
