@@ -80,8 +80,11 @@ def expiries(listing: dict[str, Any]) -> tuple[set[str], set[str]]:
     return cas, leaves
 
 
-def repave_state(served: ServedProcess) -> str:
-    return str(served.call("GET", f"/v1/spectroclusters/{served.cluster}").json()["status"]["repave"]["state"])
+def renewal_state(served: ServedProcess) -> str:
+    """The reason of the cluster's renewal condition: InProgress, then Completed (status.repave.state is an
+    approval state, not progress)."""
+    conditions = served.call("GET", f"/v1/spectroclusters/{served.cluster}").json()["status"]["conditions"]
+    return str(conditions[0]["reason"]) if conditions else ""
 
 
 def kill_at(served: ServedProcess, state: Path, point: str) -> None:
@@ -130,7 +133,7 @@ def test_killed_at_a_point_of_the_repave_and_restarted_it_completes_without_losi
     with serve(state, *SHAPE) as restarted:
         assert restarted.cluster == served.cluster and restarted.output.count("cluster ") == 1
         deadline = time.monotonic() + DEADLINE_S
-        while repave_state(restarted) != "Completed":
+        while renewal_state(restarted) != "Completed":
             assert time.monotonic() < deadline, "the repave did not complete after the restart"
             time.sleep(0.02)
         cp, workers = machines(restarted, "control-plane-pool"), machines(restarted, "worker-pool")

@@ -22,7 +22,7 @@ FAULTS = faults_of(Layer.PLATFORM, PlatformFault)
 
 # Faults whose in-place code path differs from the repave one, checked in both modes.
 IN_PLACE = ("stale-expiry", "second-renewal")
-RESULTS = 16  # each target's: KC-API-01..06 and KC-RPV-01..10
+RESULTS = 18  # each target's: KC-API-01..08 and KC-RPV-01..10
 TARGETS = (["faulty:repave:none", "faulty:in-place:none"] + [f"faulty:repave:{name}" for name in FAULTS]
            + [f"faulty:in-place:{name}" for name in IN_PLACE])
 

@@ -39,9 +39,11 @@ def all_machines(served: ServedProcess, config: str) -> dict[str, list[dict[str,
 
 
 def settle(served: ServedProcess) -> None:
+    """Until the cluster's renewal condition says the last renewal completed (status.repave.state is an approval
+    state, not progress)."""
     deadline = time.monotonic() + 60
-    while served.call("GET", f"/v1/spectroclusters/{served.cluster}").json()["status"]["repave"]["state"] in (
-            "Pending", "Repaving"):
+    while any(c["reason"] == "InProgress" for c in served.call(
+            "GET", f"/v1/spectroclusters/{served.cluster}").json()["status"]["conditions"]):
         assert time.monotonic() < deadline, "the last renewal did not finish"
         time.sleep(0.05)
 
