@@ -235,6 +235,13 @@ def test_the_request_budget_answers_429_with_retry_after(tmp_path: Path) -> None
     assert_limited(limited[0])
 
 
+def test_retry_after_is_rounded_up_so_that_waiting_it_is_enough(tmp_path: Path) -> None:
+    """A budget of 0.3 a second holds 0.6 of a request at first: the next is due in 1.33 s, so Retry-After says 2
+    (rounded to 1, a client that waited as told would be refused again)."""
+    [answer] = _requests_to(tmp_path, (KEY,), rate=0.3)
+    assert answer.status_code == 429 and answer.headers["Retry-After"] == "2"
+
+
 def test_each_client_address_has_its_own_budget_and_retry_after_is_enough() -> None:
     """Palette's resource limits: 10 requests a second per IP. The clock is the test's: no wall-clock speed."""
     now = [100.0]

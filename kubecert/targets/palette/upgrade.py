@@ -99,12 +99,17 @@ def _attached(client: ApiClient, target: str, cluster_path: str, new: str, name:
 
 
 def _answer(target: str, exchange: Exchange, what: str) -> dict[str, Any]:
-    if exchange.status != 200 or not isinstance(exchange.document, dict):
-        said = exchange.status or exchange.error
+    if exchange.status == 200 and isinstance(exchange.document, dict):
+        return exchange.document
+    request = f"{exchange.method} {exchange.path}"
+    if exchange.status is None:
+        said = f"{request} got no answer: {exchange.error}"
+    elif exchange.status == 200:
+        said = f"{request} answered 200 but not a JSON object" + (f" ({exchange.error})" if exchange.error else "")
+    else:
         code = exchange.document.get("code") if isinstance(exchange.document, dict) else None
-        raise TargetUnavailable(f"{target}: {what} could not be read: {exchange.method} {exchange.path} answered "
-                                f"{said}{f' {shown(str(code))[:64]}' if code else ''}")
-    return exchange.document
+        said = f"{request} answered {exchange.status}" + (f" {shown(str(code))[:64]}" if code else "")
+    raise TargetUnavailable(f"{target}: {what} could not be read: {said}")
 
 
 def _named(name: str | None) -> str:
