@@ -46,6 +46,7 @@ class Action(enum.StrEnum):
     CLUSTER_RENEWAL = "cluster-renewal"  # every control-plane node renewed, each node read before and after
     CLUSTER_RENEWAL_CONTROLPLANE_ONLY = "cluster-renewal-controlplane-only"  # the Node objects before and after
     API_UPGRADE = "api-upgrade"  # a Kubernetes version upgrade through the management API
+    API_LISTING_OVERWRITE = "api-listing-overwrite"  # the certificate listing sent back without the right to
 
 
 class Probe(enum.StrEnum):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 
-EXTRAS: dict[str, tuple[str, ...]] = {"reference": ("fastapi", "uvicorn"), "cluster": ("kubernetes",)}
+EXTRAS: dict[str, tuple[str, ...]] = {"reference": ("fastapi", "uvicorn", "jsonschema"), "cluster": ("kubernetes",)}
 
 
 class MissingExtra(ValueError):

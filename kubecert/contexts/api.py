@@ -9,7 +9,7 @@ from typing import cast
 from kubecert.capabilities import Action, Probe
 from kubecert.inventory.model import Inventory
 from kubecert.inventory.platform import PlatformInventory
-from kubecert.rules.api import AccessContext
+from kubecert.rules.api import AccessContext, ListingOverwriteContext
 from kubecert.rules.context import RuleContext
 from kubecert.rules.repave import ApiRenewalContext, ApiUpgradeContext, RefusedRenewalContext
 from kubecert.targets.base import Target
@@ -20,6 +20,7 @@ from kubecert.targets.protocols import ManagementApi
 _METHODS: dict[Action | Probe, str] = {
     Probe.ACCESS: "access_probes", Action.API_RENEWAL: "renewal", Action.API_RENEWAL_CONTROLPLANE_ONLY: "renewal",
     Action.UNAUTHENTICATED_RENEWAL: "unauthenticated_renewal", Action.API_UPGRADE: "upgrade",
+    Action.API_LISTING_OVERWRITE: "listing_overwrite",
 }
 API_STEPS: frozenset[Action | Probe] = frozenset(_METHODS)
 
@@ -50,6 +51,8 @@ def api_context(target: Target, step: Action | Probe, at: dt.datetime | None) ->
         return RefusedRenewalContext(inventory, profile, now, refused=api.unauthenticated_renewal())
     if step is Action.API_UPGRADE:
         return ApiUpgradeContext(inventory, profile, now, upgrade=api.upgrade())
+    if step is Action.API_LISTING_OVERWRITE:
+        return ListingOverwriteContext(inventory, profile, now, overwrite=api.listing_overwrite())
     controlplane_only = step is Action.API_RENEWAL_CONTROLPLANE_ONLY
     return ApiRenewalContext(inventory, profile, now, renewal=api.renewal(controlplane_only=controlplane_only))
 

@@ -251,8 +251,19 @@ def platform_of(inventory: Inventory) -> PlatformObservation | None:
 
 
 @dataclass(frozen=True)
+class ClusterRead:
+    """One read of the cluster object with the key, with ``query`` (the SDK's query parameters; "" for none),
+    and what kubecert understood of the answer (None: not a 200 JSON object)."""
+
+    query: str
+    exchange: Exchange
+    cluster: ClusterObject | None
+
+
+@dataclass(frozen=True)
 class AccessProbes:
-    """Requests made with missing, wrong or foreign credentials, and to a cluster that does not exist."""
+    """Requests made with missing, wrong or foreign credentials, and to a cluster that does not exist; and reads
+    of the cluster object without and with the query parameters the SDK sends."""
 
     cluster_uid: str
     exchanges: tuple[Exchange, ...]
@@ -261,6 +272,18 @@ class AccessProbes:
     # (api key)", ("the Location header",)). An echo is KC-API-06's finding wherever it happens.
     echoed_elsewhere: tuple[tuple[str, tuple[str, ...]], ...] = ()
     unavailable: str | None = None  # why no probe was sent: the target could not be observed
+    cluster_reads: tuple[ClusterRead, ...] = ()  # the plain read first
+
+
+@dataclass(frozen=True)
+class ListingOverwrite:
+    """The certificate listing, read, then sent back unchanged (``PUT .../k8certificates``) without a key, with a
+    wrong one and with a project that does not own the cluster, then read again."""
+
+    before: Exchange
+    exchanges: tuple[Exchange, ...] = ()
+    after: Exchange | None = None
+    unavailable: str | None = None  # why nothing was sent: the listing could not be read first
 
 
 @dataclass(frozen=True)
@@ -317,13 +340,14 @@ class UpgradeRecord(RenewalRecord):
     """A Kubernetes version upgrade applied through the API (a cluster profile update that changes a pack's
     version), watched as a renewal is: ``before``, the request's ``answer``, the looks until it finished."""
 
-    profile_uid: str = ""
+    profile_uid: str = ""  # the cluster profile version applied
     pack: str = ""
     version: str = ""  # the version asked for
     version_before: str | None = None  # what the cluster reported for the pack before, where it reports one
+    replaces: str = ""  # the attached profile version it replaced (replaceWithProfile)
 
     def evidence(self) -> dict[str, Any]:
-        return {"profile": self.profile_uid, "pack": self.pack, "version": self.version,
+        return {"profile": self.profile_uid, "replaces": self.replaces, "pack": self.pack, "version": self.version,
                 "version_before": self.version_before}
 
 

@@ -1,8 +1,10 @@
-"""KC-API: the management API's certificate listing and its access control, judged read-only.
+"""KC-API: the management API's certificate listing, its cluster object and its access control.
 
 KC-API-01..03 judge the target's observation, one look at the platform through the API
-(``PlatformObservation``); KC-API-04..06 the answers to the access probe (catalog: ``probe = "access"``),
-requests sent with missing, wrong or foreign credentials.
+(``PlatformObservation``); KC-API-04..06 and 08 the answers to the access probe (catalog: ``probe = "access"``),
+requests sent with missing, wrong or foreign credentials, and reads of the cluster object with the SDK's query
+parameters; KC-API-07 the listing sent back with no right to change it (catalog: ``action =
+"api-listing-overwrite"``, a write).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from kubecert.inventory.platform import (
     RFC3339,
     AccessProbes,
     Exchange,
+    ListingOverwrite,
     PlatformObservation,
     ReportedCertificate,
     Sent,
@@ -41,6 +44,13 @@ class AccessContext(RuleContext):
     """The target's observation and the answers to requests made with missing, wrong or foreign credentials."""
 
     probes: AccessProbes
+
+
+@dataclass(frozen=True)
+class ListingOverwriteContext(RuleContext):
+    """The certificate listing before and after requests that sent it back with no right to change it."""
+
+    overwrite: ListingOverwrite
 
 
 def _platform(ctx: RuleContext) -> PlatformObservation:
@@ -318,3 +328,94 @@ def _error_answer(exchange: Exchange) -> Finding:
 
 def _echo(places: tuple[str, ...]) -> str:
     return f"the answer repeats a credential kubecert sent, in {', '.join(places)} (redacted here)"
+
+
+# ---------------------------------------------------------------- KC-API-07
+
+
+@implements("KC-API-07", context=ListingOverwriteContext)
+def listing_not_overwritten(ctx: ListingOverwriteContext) -> Iterator[Finding]:
+    """SDK: PUT /v1/spectroclusters/{uid}/k8certificates (V1SpectroClusterK8sCertificate) replaces the listing;
+    without a key, with a wrong one, or in a project that does not own the cluster it must be refused."""
+    record = ctx.overwrite
+    if record.unavailable is not None:
+        yield error("k8certificates", f"nothing was sent: {record.unavailable}", **record.before.evidence())
+        return
+    for exchange in record.exchanges:
+        yield _refusal(exchange, (401,) if exchange.sent in (Sent.NO_KEY, Sent.WRONG_KEY) else (403, 404))
+    after = record.after
+    if after is None or after.status != 200 or not isinstance(after.document, dict):
+        facts = after.evidence() if after is not None else {}
+        yield error("k8certificates", "the listing could not be read again after the requests, so whether they "
+                    "changed it is not known", **facts)
+    elif after.document != record.before.document:
+        yield failed("k8certificates", "the listing is not what it was before the requests that had no right to "
+                     f"change it: {_listing_change(record.before.document, after.document)} (a renewal running at "
+                     "the same time changes it too)", before=record.before.evidence(), after=after.evidence())
+    else:
+        yield passed("k8certificates", "the listing is as it was before the requests", after=after.evidence())
+
+
+def _listing_change(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """What differs between two listings, said briefly: machines, then the first certificate whose entry differs."""
+    def entries(document: dict[str, Any]) -> dict[str, Any]:
+        machines = document.get("machineCertificates")
+        return {str(m.get("name")): m for m in machines[:MAX_LISTED_MACHINES] if isinstance(m, dict)} \
+            if isinstance(machines, list) else {}
+
+    def names(found: list[str]) -> str:
+        return ", ".join(name[:64] for name in found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+
+    was, now = entries(before), entries(after)
+    gone, new = sorted(was.keys() - now.keys()), sorted(now.keys() - was.keys())
+    if gone or new:
+        return f"machines gone: {names(gone) or 'none'}; machines new: {names(new) or 'none'}"
+    changed = sorted(name for name in was if was[name] != now[name])
+    return f"the certificates of {names(changed)} changed" if changed else "a field outside the machines changed"
+
+
+# ---------------------------------------------------------------- KC-API-08
+
+# What kubecert reads of the cluster object; a read with query parameters must give the same.
+_CLUSTER_FIELDS = (("metadata.uid", "uid"), ("metadata.name", "name"), ("metadata.creationTimestamp", "created"),
+                   ("spec.cloudType", "cloud_type"), ("spec.cloudConfigRef.uid", "config_uid"),
+                   ("status.state", "state"), ("status.packs", "pack_versions"))
+
+
+@implements("KC-API-08", context=AccessContext)
+def cluster_reads_keep_their_shape(ctx: AccessContext) -> Iterator[Finding]:
+    """SDK: GET /v1/spectroclusters/{uid} takes includeNonSpectroLabels, resolvePackValues, includeTags, ... (the
+    generated client sends its defaults with every read); the answer is the same V1SpectroCluster."""
+    yield from _not_probed(ctx.probes)
+    if not ctx.probes.cluster_reads:
+        return
+    plain, *with_query = ctx.probes.cluster_reads
+    if plain.cluster is None:
+        said = plain.exchange.status or plain.exchange.error
+        yield error(f"GET {plain.exchange.path}", f"the cluster object answered {said} without query parameters: "
+                    "nothing to compare with", **plain.exchange.evidence())
+        return
+    for read in with_query:
+        subject = f"GET {read.exchange.path}?{read.query}"
+        facts = read.exchange.evidence()
+        if read.cluster is None:
+            said = read.exchange.status or read.exchange.error
+            yield failed(subject, f"answered {said}, not the cluster object (200, JSON) that the same read without "
+                         "query parameters gives", **facts)
+            continue
+        differences = [f"{label} {_value(getattr(read.cluster, name))} instead of "
+                       f"{_value(getattr(plain.cluster, name))}" for label, name in _CLUSTER_FIELDS
+                       if getattr(read.cluster, name) != getattr(plain.cluster, name)]
+        if differences:
+            yield failed(subject, "; ".join(differences), **facts)
+        else:
+            yield passed(subject, "the same cluster object as without query parameters (" +
+                         ", ".join(label for label, _ in _CLUSTER_FIELDS) + ")", **facts)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return fmt_time(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} {v}" for k, v in sorted(value.items())) + "}" if value else "none"
+    return repr(value) if value is not None else "none"

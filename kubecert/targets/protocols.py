@@ -13,7 +13,13 @@ if TYPE_CHECKING:
     from kubecert.inventory.action import ActionRecord
     from kubecert.inventory.cluster import ClusterRenewalRun, NodeObject
     from kubecert.inventory.model import Inventory
-    from kubecert.inventory.platform import AccessProbes, RenewalRecord, UnauthenticatedRenewal, UpgradeRecord
+    from kubecert.inventory.platform import (
+        AccessProbes,
+        ListingOverwrite,
+        RenewalRecord,
+        UnauthenticatedRenewal,
+        UpgradeRecord,
+    )
 
 
 @runtime_checkable
@@ -66,6 +72,11 @@ class ManagementApi(Protocol):
     def upgrade(self) -> UpgradeRecord:
         """One Kubernetes version upgrade applied through the API (a cluster profile update), watched until it
         finished or the deadline passed. Only a target that offers the ``upgrade`` capability is asked."""
+        ...
+
+    def listing_overwrite(self) -> ListingOverwrite:
+        """The certificate listing sent back unchanged with no key, a wrong key and a foreign project (a write:
+        asked only with the disruptive opt-in), and read before and after."""
         ...
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.server
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ class Seen:
     method: str
     path: str
     headers: dict[str, str]
+    at: float = field(default_factory=time.monotonic)  # when the server had read the request
 
 
 @dataclass
@@ -81,7 +83,7 @@ def serving(respond: Responder, *, tls_dir: Path | None = None, host: str = "127
             except OSError:
                 self.close_connection = True
 
-        do_GET = do_PATCH = do_POST = _answer
+        do_GET = do_PATCH = do_POST = do_PUT = _answer
 
         def log_message(self, *args: Any) -> None:
             pass

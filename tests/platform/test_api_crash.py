@@ -81,8 +81,8 @@ def expiries(listing: dict[str, Any]) -> tuple[set[str], set[str]]:
 
 
 def renewal_state(served: ServedProcess) -> str:
-    """The reason of the cluster's renewal condition: InProgress, then Completed (the repave state is an approval
-    state, Approved all along)."""
+    """The reason of the cluster's renewal condition: InProgress, then Completed (status.repave.state is an
+    approval state, not progress)."""
     conditions = served.call("GET", f"/v1/spectroclusters/{served.cluster}").json()["status"]["conditions"]
     return str(conditions[0]["reason"]) if conditions else ""
 

@@ -23,7 +23,7 @@ FAULTS = faults_of(Layer.PLATFORM, PlatformFault)
 
 # Faults whose in-place code path differs from the repave one, checked in both modes.
 IN_PLACE = ("stale-expiry", "second-renewal")
-RESULTS = 17  # each target's: KC-API-01..06 and KC-RPV-01..11
+RESULTS = 19  # each target's: KC-API-01..08 and KC-RPV-01..11
 TARGETS = (["faulty:repave:none", "faulty:in-place:none"]
            + [f"faulty:{fault.renewal_mode}:{name}" for name, fault in FAULTS.items()]
            + [f"faulty:in-place:{name}" for name in IN_PLACE])

@@ -39,6 +39,8 @@ def all_machines(served: ServedProcess, config: str) -> dict[str, list[dict[str,
 
 
 def settle(served: ServedProcess) -> None:
+    """Until the cluster's renewal condition says the last renewal completed (status.repave.state is an approval
+    state, not progress)."""
     deadline = time.monotonic() + 60
     while any(c["reason"] != "Completed" for c in
               served.call("GET", f"/v1/spectroclusters/{served.cluster}").json()["status"]["conditions"]):

@@ -4,8 +4,8 @@ With the key, in tenant scope, in the cluster's project and with generated Proje
 schemathesis' requests (its coverage cases, then fuzzed ones that fit the document and ones that do
 not; a share of them aimed at the seeded cluster and its profile, so that answers are real documents
 and renewals and upgrades really start) never get a 5xx, and every answer fits the document: status,
-headers, body. Without a key, or with a wrong, empty, bearer or basic one, every route answers 401 and
-nothing else.
+headers, body (the SDK's models, spec/models.json). Without a key, or with a wrong, empty, bearer or basic
+one, every route answers 401 and nothing else.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from kubecert.reference.api import models, profiles
 from kubecert.reference.api.app import create_app
 from kubecert.reference.api.cli import seed
 from kubecert.reference.api.server import ReferenceApiServer, ServerSettings
@@ -42,11 +43,10 @@ EXAMPLES = 30  # fuzzed requests per operation; derandomized, so every run sends
 POOLS = ("control-plane-pool", "worker-pool")
 OPERATIONS = {
     ("GET", "/v1/spectroclusters/{uid}"), ("GET", "/v1/spectroclusters/{uid}/k8certificates"),
-    ("PATCH", "/v1/spectroclusters/{uid}/k8certificates/renew"), ("GET", "/v1/cloudconfigs/{cloud_type}/{config_uid}"),
-    ("PATCH", "/v1/spectroclusters/{uid}/profiles"),
-    ("GET", "/v1/cloudconfigs/{cloud_type}/{config_uid}/machinePools/{pool}/machines"),
-    ("GET", "/apis/cluster.spectrocloud.com/{version}/namespaces/{namespace}/spectroclusters/{name}"),
-    ("PATCH", "/apis/cluster.spectrocloud.com/{version}/namespaces/{namespace}/spectroclusters/{name}"),
+    ("PUT", "/v1/spectroclusters/{uid}/k8certificates"), ("PATCH", "/v1/spectroclusters/{uid}/k8certificates/renew"),
+    ("PATCH", "/v1/spectroclusters/{uid}/profiles"), ("GET", "/v1/clusterprofiles/{uid}"),
+    ("GET", "/v1/cloudconfigs/aws/{configUid}"),
+    ("GET", "/v1/cloudconfigs/aws/{configUid}/machinePools/{machinePoolName}/machines"),
     ("GET", "/v1/spectroclusters/{uid}/repave/status"), ("PATCH", "/v1/spectroclusters/{uid}/repave/approve"),
     ("POST", "/v1/spectroclusters/{uid}/validate/repave"),
 }
@@ -68,15 +68,16 @@ SEEDED: dict[str, str] = {}  # the running reference's objects, set by its fixtu
 
 
 def flatmap_path_parameters(context: Any, parameters: dict[str, Any]) -> Any:
-    """As generated, or naming the seeded cluster's objects."""
+    """As generated, or naming the seeded cluster's objects (a profile's uid for the profile route)."""
     path = context.operation.path
-    real = [{**parameters, **{k: v for k, v in {**SEEDED, "pool": pool}.items() if "{" + k + "}" in path}}
-            for pool in POOLS]
+    uid = SEEDED["later"] if path.startswith("/v1/clusterprofiles/") else SEEDED["uid"]
+    real = [{**parameters, **{k: v for k, v in {**SEEDED, "uid": uid, "machinePoolName": pool}.items()
+                              if "{" + k + "}" in path}} for pool in POOLS]
     return st.sampled_from([parameters, *real])
 
 
 def flatmap_body(context: Any, body: Any) -> Any:
-    """As generated, or updating the seeded cluster's profile and its one pack. Only values the document allows
+    """As generated, or applying a later version of the seeded cluster's profile. Only values the document allows
     (strings that are not empty) are replaced, so that a body made to break the document still does."""
     profiles = body.get("profiles") if isinstance(body, dict) else None
     if not isinstance(profiles, list) or not any(isinstance(p, dict) for p in profiles):
@@ -92,9 +93,9 @@ def _real(entry: Any, key: str, value: str) -> Any:
 
 def _real_profile(profile: Any) -> Any:
     packs = profile.get("packValues") if isinstance(profile, dict) else None
-    if isinstance(packs, list):
-        profile = {**profile, "packValues": [_real(p, "name", "kubernetes") for p in packs]}
-    return _real(profile, "uid", SEEDED["profile"])
+    if isinstance(packs, list) and packs:  # one pack: two named alike would break packValues' uniqueItems
+        profile = {**profile, "packValues": [_real(packs[0], "name", "kubernetes")]}
+    return _real(_real(profile, "uid", SEEDED["later"]), "replaceWithProfile", SEEDED["profile"])
 
 
 # Requests with the key: schemathesis' coverage cases, then fuzzed ones, fitting the document or not.
@@ -128,10 +129,9 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reference]:
     server = ReferenceApiServer(settings, keys=KeyPool(size=12))
     seed(server.platform, 1, mode="repave", control_planes=2, workers=1, age_days=10)
     with server.platform.store.snapshot() as db:
-        row = db.execute("SELECT uid, name, config_uid, project_uid, profile_uid FROM clusters").fetchone()
-    SEEDED.update(uid=row["uid"], cloud_type="aws", config_uid=row["config_uid"], name=row["name"],
-                  namespace=f"cluster-{row['uid']}", version="v1", project=row["project_uid"],
-                  profile=row["profile_uid"])
+        row = db.execute("SELECT * FROM clusters").fetchone()
+    SEEDED.update(uid=row["uid"], configUid=row["config_uid"], project=row["project_uid"],
+                  profile=profiles.by_release(row, row["kubernetes_version"]).uid, later=profiles.later(row)[0].uid)
     server.start()
     session = requests.Session()
     session.trust_env = False
@@ -153,29 +153,37 @@ def test_the_served_document_is_the_one_tested_and_describes_every_route(referen
     assert served.status_code == 200 and served.json() == DOCUMENT
     routes = {(method.upper(), path) for path, item in DOCUMENT["paths"].items() for method in item}
     assert routes == OPERATIONS
+    assert routes <= {(r["method"], r["path"]) for r in models.routes()}  # every one is the SDK's
     assert DOCUMENT["components"]["securitySchemes"]["ApiKey"] == {
         "type": "apiKey", "in": "header", "name": "ApiKey", "description": "The tenant's API key."}
-    error = DOCUMENT["components"]["schemas"]["ErrorBody"]
-    assert set(error["required"]) == {"code", "message", "ref", "details"}
+    error = DOCUMENT["components"]["schemas"]["V1Error"]
+    assert set(error["properties"]) == {"code", "message", "ref", "details"} and not error["additionalProperties"]
     for path, item in DOCUMENT["paths"].items():
         for method, operation in item.items():
             where = f"{method.upper()} {path}"
             assert {"ApiKey": []} in operation["security"], where
             assert any(p["name"] == "ProjectUid" and p["in"] == "header" for p in operation["parameters"]), where
             answers = operation["responses"]
-            assert {"400", "401", "403", "404", "429"} <= set(answers), where
-            assert "422" not in answers or method == "patch", where  # FastAPI's own 422 is never given
+            assert {"400", "401", "403", "404", "429"} <= set(answers) and "422" not in answers, where
+            sdk = next(r for r in models.routes() if (r["method"], r["path"]) == (method.upper(), path))
+            success = answers[str(sdk["answer"]["status"])]
+            if sdk["answer"]["model"] is None:
+                assert "content" not in success, where
+            else:
+                assert success["content"]["application/json"]["schema"] == {
+                    "$ref": f"#/components/schemas/{sdk['answer']['model']}"}, where
+            if sdk["body"] is not None:
+                assert operation["requestBody"]["content"]["application/json"]["schema"] == {
+                    "$ref": f"#/components/schemas/{sdk['body']}"}, where
             for status, answer in answers.items():
                 if status >= "400":
                     assert answer["content"]["application/json"]["schema"] == {
-                        "$ref": "#/components/schemas/ErrorBody"}, (where, status)
+                        "$ref": "#/components/schemas/V1Error"}, (where, status)
     renew = DOCUMENT["paths"]["/v1/spectroclusters/{uid}/k8certificates/renew"]["patch"]["responses"]
-    assert "content" not in renew["204"] and "200" not in renew and "409" in renew
+    assert "200" not in renew and "409" in renew
     upgrade = DOCUMENT["paths"]["/v1/spectroclusters/{uid}/profiles"]["patch"]
-    assert upgrade["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/ProfileUpdates"}
-    assert "content" not in upgrade["responses"]["204"] and "409" in upgrade["responses"]
-    assert DOCUMENT["components"]["schemas"]["ClusterStatus"]["properties"]["packs"]
+    assert "409" in upgrade["responses"]
+    assert any(p["name"] == "resolveNotification" for p in upgrade["parameters"])
 
 
 # Each test is also parametrized with pytest's own parametrize: besides what it varies, that gives each

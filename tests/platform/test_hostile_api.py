@@ -132,7 +132,7 @@ def trickling(head: bytes, body: bytes, *, every_s: float = 0.5, received: list[
         thread.join(5)
 
 
-SLOW = HttpLimits(connect_timeout_s=2, read_timeout_s=5, total_timeout_s=2, read_retries=0)
+SLOW = HttpLimits(connect_timeout_s=2, read_timeout_s=5, total_timeout_s=2, retries=0)
 # The trickle would last 400 s (a byte a second); the deadline ends it at 2 s. A busy machine may add to
 # that, so the wall-clock check only tells a cut exchange from one that went on.
 HANG_S = 30

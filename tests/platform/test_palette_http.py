@@ -1,5 +1,6 @@
 """The palette target's HTTP: the API key never leaves for another host, TLS is verified by default,
-reads (and only reads) are retried on 429/503, answers are size-bounded, credentials are redacted."""
+every request is sent again after a 429 (never sooner than Retry-After says), reads after a 503 too, answers are
+size-bounded, credentials are redacted."""
 
 from __future__ import annotations
 
@@ -60,13 +61,33 @@ def test_tls_is_verified_by_default(tmp_path: Path) -> None:
         assert api.seen == []  # the handshake failed: no request, no key, was sent
 
 
-def test_reads_are_retried_on_429_and_503_writes_never(tmp_path: Path) -> None:
-    answers = [Answer(503), Answer(429, headers={"Retry-After": "0"}), Answer(200, b"{}")]
+def test_reads_are_retried_on_429_and_503_writes_on_429_only(tmp_path: Path) -> None:
+    """A 429 means the API did not take the request (Palette's resource limits: 10 requests a second per IP), so a
+    write is sent again too; a 503 may come after a write was taken, so a write is never sent again after one."""
+    answers = [Answer(503), Answer(429, headers={"Retry-After": "0"}), Answer(200, b"{}"),
+               Answer(429, headers={"Retry-After": "0"}), Answer(204)]
     with serving(lambda seen: answers.pop(0) if answers else Answer(503), tls_dir=tmp_path) as api:
         read = client(api.url, api.ca_bundle).request("GET", "/v1/x")
         write = client(api.url, api.ca_bundle).request("PATCH", "/v1/x")
-    assert read.status == 200 and [s.method for s in api.seen] == ["GET", "GET", "GET", "PATCH"]
-    assert write.status == 503
+        unavailable = client(api.url, api.ca_bundle).request("PATCH", "/v1/x")
+    assert read.status == 200 and write.status == 204 and unavailable.status == 503
+    assert [s.method for s in api.seen] == ["GET", "GET", "GET", "PATCH", "PATCH", "PATCH"]
+
+
+def test_a_429_is_sent_again_no_sooner_than_retry_after_says(tmp_path: Path) -> None:
+    answers = [Answer(429, headers={"Retry-After": "1"}), Answer(204)]
+    with serving(lambda seen: answers.pop(0) if answers else Answer(500), tls_dir=tmp_path) as api:
+        exchange = client(api.url, api.ca_bundle, max_backoff_s=15).request("PUT", "/v1/x", body={"a": 1})
+    assert exchange.status == 204 and len(api.seen) == 2
+    assert api.seen[1].at - api.seen[0].at >= 1.0  # the server's own clock: a busy machine only waits longer
+
+
+def test_a_429_asking_for_longer_than_kubecert_waits_is_the_answer(tmp_path: Path) -> None:
+    with serving(lambda seen: Answer(429, b'{"code": "TooManyRequests"}', {
+            "Retry-After": "120", "Content-Type": "application/json"}), tls_dir=tmp_path) as api:
+        exchange = client(api.url, api.ca_bundle, max_backoff_s=15, total_timeout_s=60).request("GET", "/v1/x")
+    assert exchange.status == 429 and exchange.document == {"code": "TooManyRequests"}
+    assert len(api.seen) == 1  # not sent again before the server said: not at all
 
 
 def test_answers_are_size_bounded(tmp_path: Path) -> None:

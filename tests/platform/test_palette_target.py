@@ -3,7 +3,6 @@ implementation of the documented routes; its mistakes and a down API are clear o
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Iterator
@@ -11,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from vendor_api import vendor_api
 
+from kubecert.reference.api import profiles
 from kubecert.reference.api.server import ReferenceApiServer
 
 from http_servers import Answer, serving
@@ -21,7 +20,8 @@ from support import reference_api as reference_api_serving
 from support import run_suite, statuses
 
 KEY = "kc-target-test-key-0123456789"
-API_RULES = ["KC-API-01", "KC-API-02", "KC-API-03", "KC-API-04", "KC-API-05", "KC-API-06"]
+API_RULES = ["KC-API-01", "KC-API-02", "KC-API-03", "KC-API-04", "KC-API-05", "KC-API-06", "KC-API-08"]
+READ_ONLY = "KC-API-0[1-68]"  # the API rules that run without --allow-disruptive (KC-API-07 is a write)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_the_reference_api_passes_through_the_palette_target(
     server, cluster, project = reference_api
     monkeypatch.setenv("PALETTE_API_KEY", KEY)
     result, report = run(pytester, f"palette:{server.url}?cluster={cluster}&project={project}",
-                         "--kubecert-ca-bundle", str(server.tls.ca_bundle), "--kubecert-rule", "KC-API-*")
+                         "--kubecert-ca-bundle", str(server.tls.ca_bundle), "--kubecert-rule", READ_ONLY)
     assert statuses(report) == dict.fromkeys(API_RULES, "passed")
     assert report["targets"][0]["location"]["tls"].startswith("verified with ")
     assert KEY not in json.dumps(report) and KEY not in result.stdout.str() + result.stderr.str()
@@ -55,31 +55,34 @@ def test_renewal_checks_are_skipped_without_the_opt_in(
                     "--kubecert-ca-bundle", str(server.tls.ca_bundle), "--kubecert-rule", "KC-RPV-*")
     assert set(statuses(report).values()) == {"skipped"}
     assert "pass --allow-disruptive" in report["results"][0]["message"]
-    # Before the opt-in is even asked for, the upgrade's check says which options it needs.
+    # Before the opt-in is even asked for, the upgrade's and the annotation's checks say which option they need.
     upgrade = next(r for r in report["results"] if r["rule"] == "KC-RPV-10")
-    assert "give --upgrade-profile UID and --upgrade-version VERSION" in upgrade["message"], upgrade["message"]
+    assert "cannot offer upgrade: give --upgrade-profile UID" in upgrade["message"], upgrade["message"]
+    annotated = next(r for r in report["results"] if r["rule"] == "KC-RPV-06")
+    assert "cannot offer annotate: give --palette-kubeconfig FILE" in annotated["message"], annotated["message"]
+    assert {"annotate", "upgrade"}.isdisjoint(report["targets"][0]["capabilities"])
 
 
-def test_the_annotation_goes_through_a_kubeconfig_with_the_kubernetes_client(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, reference_api: Any, tmp_path: Path
+def test_the_annotation_goes_through_the_kubernetes_api_of_palette_kubeconfig(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, reference_api: Any
 ) -> None:
+    """As the Palette page's kubectl annotate spc: the SpectroCluster object is the Kubernetes API's, here the
+    reference's, whose kubeconfig (a cluster-admin's client certificate) the server wrote."""
     server, cluster, project = reference_api
-    kubeconfig = tmp_path / "cluster.kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "c", "cluster": {
-            "server": server.url,
-            "certificate-authority-data": base64.b64encode(server.tls.ca_bundle.read_bytes()).decode()}}],
-        "users": [{"name": "u", "user": {"token": KEY}}],
-        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
-    }))
+    with server.platform.store.snapshot() as db:
+        generation = db.execute("SELECT spc_generation FROM clusters").fetchone()[0]
     monkeypatch.setenv("PALETTE_API_KEY", KEY)
     _, report = run(pytester, f"palette:{server.url}?cluster={cluster}&project={project}",
-                    "--kubecert-ca-bundle", str(server.tls.ca_bundle), "--kubecert-palette-kubeconfig", str(kubeconfig),
-                    "--kubecert-poll-interval", "0.05", "--kubecert-allow-disruptive", "--kubecert-rule", "KC-RPV-06")
+                    "--kubecert-ca-bundle", str(server.tls.ca_bundle), "--kubecert-palette-kubeconfig",
+                    str(server.kubeconfig), "--kubecert-poll-interval", "0.05", "--kubecert-allow-disruptive",
+                    "--kubecert-rule", "KC-RPV-06")
     result = report["results"][0]
     assert result["status"] == "passed", result["message"]
+    assert "annotate" in report["targets"][0]["capabilities"]
     assert next(e for e in result["evidence"] if e["subject"] == "workers")["annotation_restored"] is True
+    with server.platform.store.snapshot() as db:
+        annotations, after = db.execute("SELECT spc_annotations, spc_generation FROM clusters").fetchone()
+    assert json.loads(annotations) == {} and after == generation + 2  # set, then put back as it was
 
 
 def test_an_unknown_ca_is_an_error_for_every_check(
@@ -87,7 +90,7 @@ def test_an_unknown_ca_is_an_error_for_every_check(
 ) -> None:
     server, cluster, _ = reference_api
     monkeypatch.setenv("PALETTE_API_KEY", KEY)
-    result, report = run(pytester, f"palette:{server.url}?cluster={cluster}", "--kubecert-rule", "KC-API-*")
+    result, report = run(pytester, f"palette:{server.url}?cluster={cluster}", "--kubecert-rule", READ_ONLY)
     assert set(statuses(report).values()) == {"error"}
     assert "TLS verification of https://127.0.0.1:" in report["results"][0]["message"]
     assert "give the server's CA with --ca-bundle FILE" in report["results"][0]["message"]
@@ -110,7 +113,7 @@ def test_a_down_api_is_an_error_for_every_check(pytester: pytest.Pytester, monke
     with serving(lambda seen: Answer(200)) as gone:
         port = gone.url.rsplit(":", 1)[1]
     monkeypatch.setenv("PALETTE_API_KEY", KEY)
-    result, report = run(pytester, f"palette:https://127.0.0.1:{port}?cluster=c1", "--kubecert-rule", "KC-API-*")
+    result, report = run(pytester, f"palette:https://127.0.0.1:{port}?cluster=c1", "--kubecert-rule", READ_ONLY)
     assert set(statuses(report).values()) == {"error"}
     assert f"cannot connect to https://127.0.0.1:{port} (Connection refused)" in report["results"][0]["message"]
     assert "Traceback" not in result.stdout.str()
@@ -137,71 +140,74 @@ def test_configuration_mistakes_are_usage_errors(
 # ---------------------------------------------------------------- KC-RPV-10: an upgrade through the API
 
 
-def _at_rest(server: ReferenceApiServer) -> tuple[str, str]:
-    """The seeded cluster's (profile uid, Kubernetes version) once no renewal or upgrade of it runs."""
+def _at_rest(server: ReferenceApiServer) -> tuple[str, list[str], str]:
+    """The seeded cluster's attached profile version, its later versions and the Kubernetes release it runs, once
+    no renewal or upgrade of it runs."""
     deadline = time.monotonic() + 30
     while True:
         with server.platform.store.snapshot() as db:
             busy = db.execute("SELECT COUNT(*) FROM renewals WHERE state IN ('Pending', 'Running')").fetchone()[0]
-            row = db.execute("SELECT profile_uid, kubernetes_version FROM clusters").fetchone()
+            row = db.execute("SELECT * FROM clusters").fetchone()
         if not busy or time.monotonic() > deadline:
-            return row["profile_uid"], row["kubernetes_version"]
+            attached = profiles.by_release(row, row["kubernetes_version"]).uid
+            return attached, [v.uid for v in profiles.later(row)], row["kubernetes_version"]
         time.sleep(0.1)
 
 
-def test_an_upgrade_through_the_profiles_route_renews_the_certificates(
+def test_an_upgrade_applies_a_later_version_of_the_attached_profile_as_palettes_client_does(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, reference_api: Any
 ) -> None:
     server, cluster, project = reference_api
-    profile, version = _at_rest(server)
-    wanted = version.rsplit(".", 1)[0] + ".99"
+    attached, later, version = _at_rest(server)
     monkeypatch.setenv("PALETTE_API_KEY", KEY)
     result, report = run(pytester, f"palette:{server.url}?cluster={cluster}&project={project}",
                          "--kubecert-ca-bundle", str(server.tls.ca_bundle), "--kubecert-allow-disruptive",
-                         "--kubecert-poll-interval", "0.1", "--kubecert-upgrade-profile", profile,
-                         "--kubecert-upgrade-version", wanted, "--kubecert-rule", "KC-RPV-10")
+                         "--kubecert-poll-interval", "0.1", "--kubecert-upgrade-profile", later[0],
+                         "--kubecert-rule", "KC-RPV-10")
     found = report["results"][0]
     assert found["status"] == "passed", found["message"]
     leaves = [e for e in found["evidence"] if "/" in e["subject"]]
     assert len(leaves) == 2 * 7 and all(e["new_machine"] and e["before"] for e in leaves)  # a repave: new machines
-    assert {e["subject"] for e in found["evidence"] if "/" not in e["subject"]} == {
-        "upgrade", "ca", "etcd-ca", "front-proxy-ca"}
     upgrade = next(e for e in found["evidence"] if e["subject"] == "upgrade")
-    assert (upgrade["version_before"], upgrade["version"], upgrade["version_after"]) == (version, wanted, wanted)
+    now_attached, _, wanted = _at_rest(server)
+    assert (upgrade["profile"], upgrade["replaces"]) == (later[0], attached)  # the new version for the attached one
+    assert (upgrade["pack"], upgrade["version_before"]) == ("kubernetes", version)
+    assert upgrade["version"] == upgrade["version_after"] == wanted != version  # the release the new version carries
     assert upgrade["answer"]["request"] == f"PATCH /v1/spectroclusters/{cluster}/profiles"
-    assert upgrade["answer"]["http_status"] == 204 and upgrade["profile"] == profile
-    assert _at_rest(server) == (profile, wanted)  # the cluster runs the new version
+    assert upgrade["answer"]["http_status"] == 204 and now_attached == later[0]
     assert "upgrade finished in" in result.stdout.str()
 
 
-@pytest.mark.parametrize(("profile", "version", "words"), [
-    ("not-the-profile", None, "the upgrade request was not accepted: 404"),
-    (None, "current", "the cluster already runs kubernetes"),
+@pytest.mark.parametrize(("option", "words"), [
+    ("unknown", "--upgrade-profile 0123456789abcdef01234567: the cluster profile version could not be read: "
+                "GET /v1/clusterprofiles/0123456789abcdef01234567 answered 404 ResourceNotFound"),
+    ("attached", "is attached to the cluster already: name a version it does not run"),
+    ("wrong-replaces", "the upgrade request was not accepted: 404"),
 ])
 def test_an_upgrade_that_cannot_be_made_is_an_error_naming_why(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, reference_api: Any, profile: str | None,
-    version: str | None, words: str
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, reference_api: Any, option: str, words: str
 ) -> None:
     server, cluster, project = reference_api
-    real_profile, current = _at_rest(server)
+    attached, later, version = _at_rest(server)
+    args = {"unknown": ("--kubecert-upgrade-profile", "0123456789abcdef01234567"),
+            "attached": ("--kubecert-upgrade-profile", attached),
+            "wrong-replaces": ("--kubecert-upgrade-profile", later[0], "--kubecert-upgrade-replaces", later[1])}[option]
     monkeypatch.setenv("PALETTE_API_KEY", KEY)
     _, report = run(pytester, f"palette:{server.url}?cluster={cluster}&project={project}",
-                    "--kubecert-ca-bundle", str(server.tls.ca_bundle), "--kubecert-allow-disruptive",
-                    "--kubecert-upgrade-profile", profile or real_profile,
-                    "--kubecert-upgrade-version", current if version == "current" else "9.9.9",
+                    "--kubecert-ca-bundle", str(server.tls.ca_bundle), "--kubecert-allow-disruptive", *args,
                     "--kubecert-rule", "KC-RPV-10")
     found = report["results"][0]
     assert found["status"] == "error" and words in found["message"], found["message"]
-    assert _at_rest(server) == (real_profile, current)  # nothing was upgraded
+    assert _at_rest(server) == (attached, later, version)  # nothing was upgraded
 
 
 @pytest.mark.parametrize(("args", "words"), [
-    (("--kubecert-upgrade-profile", "p-1"), "give --upgrade-version VERSION too"),
-    (("--kubecert-upgrade-version", "1.31.5"), "give --upgrade-profile UID too"),
-    (("--kubecert-upgrade-pack", "kubernetes-eks"), "give --upgrade-profile UID and --upgrade-version VERSION too"),
-    (("--kubecert-upgrade-profile", "p 1", "--kubecert-upgrade-version", "1.31.5"), "is not one word"),
+    (("--kubecert-upgrade-replaces", "p-1"), "give --upgrade-profile UID too"),
+    (("--kubecert-upgrade-profile", "p 1"), "is not one word"),
+    (("--kubecert-upgrade-profile", "p-1", "--kubecert-upgrade-replaces", "p-1"), "name the same profile version"),
+    (("--kubecert-upgrade-version", "1.31.5"), "unrecognized arguments: --kubecert-upgrade-version"),
 ])
-def test_half_an_upgrade_is_a_usage_error(
+def test_an_upgrade_named_wrong_is_a_usage_error(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], words: str
 ) -> None:
     monkeypatch.setenv("PALETTE_API_KEY", KEY)
@@ -222,7 +228,7 @@ def test_a_vendor_implementation_with_its_own_ways_passes(
         key_file.chmod(0o600)
         monkeypatch.delenv("PALETTE_API_KEY", raising=False)
         _, report = run(pytester, f"palette:{api.url}?cluster=c-123&project=p-1", "--kubecert-api-key-file",
-                        str(key_file), "--kubecert-ca-bundle", str(api.ca_bundle), "--kubecert-rule", "KC-API-*",
+                        str(key_file), "--kubecert-ca-bundle", str(api.ca_bundle), "--kubecert-rule", READ_ONLY,
                         "--kubecert-at", "2026-01-01", "--kubecert-min-remaining", "30")
     assert statuses(report) == dict.fromkeys(API_RULES, "passed"), [r["message"] for r in report["results"]]
     pages = [s.path for s in api.seen if "/machinePools/cp/machines" in s.path]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from kubecert.reference.api import models, profiles
 from kubecert.reference.api.cli import seed
 from kubecert.reference.api.server import ReferenceApiServer, ServerSettings
 from kubecert.reference.pki import KeyPool
@@ -36,10 +37,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReferenceApiSer
     api.stop()
 
 
-def spc_path(server: ReferenceApiServer) -> str:
+def profiles_path(server: ReferenceApiServer) -> tuple[str, str]:
+    """The seeded cluster's profiles route, and the uid of its attached profile version."""
     with server.platform.store.snapshot() as db:
-        row = db.execute("SELECT uid, name FROM clusters").fetchone()
-    return f"/apis/cluster.spectrocloud.com/v1/namespaces/cluster-{row['uid']}/spectroclusters/{row['name']}"
+        row = db.execute("SELECT * FROM clusters").fetchone()
+    return f"/v1/spectroclusters/{row['uid']}/profiles", profiles.by_release(row, row["kubernetes_version"]).uid
 
 
 def send_head(server: ReferenceApiServer, head: str, body_parts: tuple[bytes, ...] = ()) -> tuple[int, dict[str, str],
@@ -65,14 +67,14 @@ def send_head(server: ReferenceApiServer, head: str, body_parts: tuple[bytes, ..
 
 
 def patch_head(server: ReferenceApiServer, length_header: str) -> str:
-    return (f"PATCH {spc_path(server)} HTTP/1.1\r\nHost: 127.0.0.1\r\nApiKey: {KEY}\r\n"
-            f"Content-Type: application/merge-patch+json\r\n{length_header}\r\n\r\n")
+    return (f"PATCH {profiles_path(server)[0]} HTTP/1.1\r\nHost: 127.0.0.1\r\nApiKey: {KEY}\r\n"
+            f"Content-Type: application/json\r\n{length_header}\r\n\r\n")
 
 
 def test_a_body_declared_past_the_bound_is_refused_before_it_is_sent(server: ReferenceApiServer) -> None:
     status, headers, body = send_head(server, patch_head(server, "Content-Length: 400000000"))  # 400 MB, never sent
     assert status == 413 and headers["connection"] == "close"
-    assert json.loads(body)["code"] == "RequestTooLarge"
+    assert json.loads(body)["code"] == "RequestTooLarge" and models.problems("V1Error", json.loads(body)) == []
 
 
 def test_a_streamed_body_is_refused_as_soon_as_it_passes_the_bound(server: ReferenceApiServer) -> None:
@@ -83,11 +85,12 @@ def test_a_streamed_body_is_refused_as_soon_as_it_passes_the_bound(server: Refer
 
 
 def test_a_body_within_the_bound_is_read_whole(server: ReferenceApiServer) -> None:
-    patch = json.dumps({"metadata": {"annotations": {"x": "y" * 60_000}}}).encode()
-    answer = requests.patch(server.url + spc_path(server), data=patch, timeout=HANG_GUARD_S,
+    path, attached = profiles_path(server)
+    update = {"profiles": [{"uid": attached, "packValues": [{"name": "kubernetes", "values": "y" * 60_000}]}]}
+    answer = requests.patch(server.url + path, data=json.dumps(update).encode(), timeout=HANG_GUARD_S,
                             verify=str(server.tls.ca_bundle),
-                            headers={"ApiKey": KEY, "Content-Type": "application/merge-patch+json"})
-    assert answer.status_code == 200 and answer.json()["metadata"]["annotations"]["x"] == "y" * 60_000
+                            headers={"ApiKey": KEY, "Content-Type": "application/json"})
+    assert answer.status_code == 204  # read whole and understood: the attached version, new values, no upgrade
 
 
 def test_an_anonymous_flood_spends_its_own_budget_not_the_keys(tmp_path: Path) -> None:

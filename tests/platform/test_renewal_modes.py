@@ -312,8 +312,9 @@ def test_the_reference_holds_a_repave_until_it_is_approved(tmp_path: Path) -> No
             renewals = db.execute("SELECT state, approved_at IS NOT NULL FROM renewals").fetchall()
             replaced = db.execute("SELECT COUNT(*) FROM machines WHERE renewal_id IS NOT NULL").fetchone()[0]
         assert [tuple(r) for r in renewals] == [("Completed", 1)] and replaced == 2
+        attached, later = _profiles(server)
         validation = session.post(f"{base}/validate/repave", timeout=10, json={"profiles": [
-            {"uid": _profile(server), "packValues": [{"name": "kubernetes", "tag": "1.31.5"}]}]}).json()
+            {"uid": later, "replaceWithProfile": attached}]}).json()
         assert validation == {"isRepaveRequired": True, "reasons": [
             {"code": "KubernetesVersionUpdated", "message": "the Kubernetes pack changes to 1.31.5: every machine is "
                                                             "replaced"}]}
@@ -322,9 +323,13 @@ def test_the_reference_holds_a_repave_until_it_is_approved(tmp_path: Path) -> No
         server.stop()
 
 
-def _profile(server: Any) -> str:
+def _profiles(server: Any) -> tuple[str, str]:
+    """The uids of the cluster's attached profile version and of the next one (an upgrade to 1.31.5)."""
+    from kubecert.reference.api import profiles
+
     with server.platform.store.snapshot() as db:
-        return str(db.execute("SELECT profile_uid FROM clusters").fetchone()["profile_uid"])
+        cluster = db.execute("SELECT * FROM clusters").fetchone()
+        return profiles.attached(db, cluster).uid, profiles.later(cluster)[0].uid
 
 
 def test_the_approval_part_says_so_when_served(tmp_path: Path) -> None:

@@ -16,8 +16,8 @@ from kubecert.reference.api.child import ServedProcess, serve
 
 
 def renewal_state(served: ServedProcess) -> str:
-    """The reason of the cluster's renewal condition: InProgress, then Completed (the repave state is an approval
-    state, Approved all along)."""
+    """The reason of the cluster's renewal condition: InProgress, then Completed (status.repave.state is an
+    approval state, not progress)."""
     conditions = served.call("GET", f"/v1/spectroclusters/{served.cluster}").json()["status"]["conditions"]
     return str(conditions[0]["reason"]) if conditions else ""
 
@@ -27,8 +27,11 @@ def test_serve_prints_where_and_not_the_key(tmp_path: Path) -> None:
         assert served.url.startswith("https://127.0.0.1:")
         assert served.key and served.key not in served.output
         assert served.output.count("cluster reference-") == 2
-        assert served.output.count(" kubernetes 1.31.4") == 2  # what KC-RPV-10's options need: profile and version
+        # What KC-RPV-10's --upgrade-profile names: a later version of the cluster's profile.
+        assert served.output.count(" kubernetes 1.31.4, profile ") == 2
+        assert served.output.count("(later versions: 1.31.5 ") == 2
         assert os.stat(f"{tmp_path / 'state.db'}.apikey").st_mode & 0o777 == 0o600
+        assert os.stat(served.kubeconfig).st_mode & 0o777 == 0o600  # for --palette-kubeconfig, kubectl annotate
         answer = served.call("GET", f"/v1/spectroclusters/{served.cluster}/k8certificates")
         assert answer.status_code == 200 and len(answer.json()["machineCertificates"]) == 1
         assert served.call("GET", "/v1/spectroclusters/nope", ApiKey="wrong").status_code == 401

@@ -1,9 +1,10 @@
-"""Who may call: the ``ApiKey`` header (or ``Authorization: Bearer``, as a kubeconfig sends it), the
-``ProjectUid`` scope, and request budgets.
+"""Who may call: the ``ApiKey`` header (or ``Authorization: Bearer``), the ``ProjectUid`` scope, and request
+budgets.
 
 The key is checked before any budget is charged: requests with the key spend the API's budget, requests
 without it (or with a wrong one) a small one of their own, so an anonymous flood earns 429s for itself and
-never for the callers who hold the key.
+never for the callers who hold the key. With a per-address rate (Palette's resource limits: 10 requests a
+second per IP), every request first spends its client address's budget, whatever it carries.
 
 No ``ProjectUid`` means a tenant-scoped request, as in Palette: the tenant's key then sees every
 project's clusters. A ``ProjectUid`` that is not one of the tenant's projects is refused (403); one
@@ -13,12 +14,15 @@ that does not own the cluster asked for gets 404, so that a cluster's existence 
 from __future__ import annotations
 
 import hmac
+import math
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Header, Security
+from fastapi import Header, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from kubecert.reference.api.errors import ApiError
@@ -28,7 +32,7 @@ from kubecert.reference.api.errors import ApiError
 API_KEY = APIKeyHeader(name="ApiKey", scheme_name="ApiKey", auto_error=False,
                        description="The tenant's API key.")
 BEARER = HTTPBearer(scheme_name="Bearer", auto_error=False,
-                    description="The same key as a bearer token, as a kubeconfig sends it.")
+                    description="The same key in an Authorization bearer token (Palette takes a token there too).")
 
 
 @dataclass(frozen=True)
@@ -39,9 +43,11 @@ class Caller:
 class RequestBudget:
     """A token bucket: ``rate`` requests a second on average, bursts up to ``burst``; 0 turns it off."""
 
-    def __init__(self, rate: float, burst: float | None = None) -> None:
+    def __init__(self, rate: float, burst: float | None = None, *, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
         self.rate, self.burst = rate, burst if burst is not None else rate * 2
-        self._tokens, self._at = self.burst, time.monotonic()
+        self._clock = clock
+        self._tokens, self._at = self.burst, clock()
         self._lock = threading.Lock()
 
     def take(self) -> float:
@@ -49,13 +55,36 @@ class RequestBudget:
         if self.rate <= 0:
             return 0.0
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
             self._at = now
             if self._tokens >= 1:
                 self._tokens -= 1
                 return 0.0
             return (1 - self._tokens) / self.rate
+
+
+class AddressBudgets:
+    """One RequestBudget per client address, ``rate`` a second each (bursts of twice that); 0 turns them off.
+    At most ``MAX_ADDRESSES`` are kept: the longest unused is forgotten first (it has its whole burst back)."""
+
+    MAX_ADDRESSES = 4096
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self._clock = clock
+        self._budgets: OrderedDict[str, RequestBudget] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, address: str) -> float:
+        if self.rate <= 0:
+            return 0.0
+        with self._lock:
+            budget = self._budgets.pop(address, None) or RequestBudget(self.rate, clock=self._clock)
+            self._budgets[address] = budget
+            while len(self._budgets) > self.MAX_ADDRESSES:
+                self._budgets.popitem(last=False)
+        return budget.take()
 
 
 def anonymous_rate(rate: float) -> float:
@@ -65,14 +94,16 @@ def anonymous_rate(rate: float) -> float:
 
 class Gate:
     def __init__(self, api_key: str, projects: set[str], *, check_key: bool, check_project: bool,
-                 budget: RequestBudget, anonymous: RequestBudget) -> None:
+                 budget: RequestBudget, anonymous: RequestBudget, per_address: AddressBudgets | None = None) -> None:
         self._key = api_key.encode()
         self.projects = projects
         self.check_key, self.check_project = check_key, check_project
         self.budget, self.anonymous = budget, anonymous
+        self.per_address = per_address or AddressBudgets(0)
 
     def __call__(
         self,
+        request: Request,
         api_key: Annotated[str | None, Security(API_KEY)],
         bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
         project_uid: Annotated[str | None, Header(
@@ -80,10 +111,11 @@ class Gate:
     ) -> Caller:
         sent = api_key or (bearer.credentials.strip() if bearer is not None else "")
         valid = not self.check_key or hmac.compare_digest(sent.encode(), self._key)
-        wait = (self.budget if valid else self.anonymous).take()
+        address = request.client.host if request.client is not None else ""
+        wait = self.per_address.take(address) or (self.budget if valid else self.anonymous).take()
         if wait:
             raise ApiError(429, "TooManyRequests", "request rate exceeded; retry later",
-                           {"Retry-After": str(max(1, round(wait)))})
+                           {"Retry-After": str(max(1, math.ceil(wait)))})
         if not sent and not valid:
             raise ApiError(401, "Unauthorized", "authentication required: send the ApiKey header")
         if not valid:

@@ -1,5 +1,5 @@
 """``kubecert reference serve`` in a child process, as a user runs it: started on a state file, its
-printed URL, CA bundle, key file and cluster read back, and stopped (SIGTERM) or killed (SIGKILL).
+printed URL, CA bundle, key file, kubeconfig and cluster read back, and stopped (SIGTERM) or killed (SIGKILL).
 
 For the reference's own tests and benchmarks: a server in its own process shares no interpreter lock
 with the clients that measure it, and can be killed at any moment and started again on the same file.
@@ -33,6 +33,7 @@ class ServedProcess:
     key: str = field(repr=False)
     cluster: str
     project: str
+    kubeconfig: str  # of the Kubernetes-style API that holds the SpectroCluster objects
     output: str
 
     def session(self) -> requests.Session:
@@ -95,7 +96,8 @@ def serve(state: Path, *args: str, start_timeout: float = 60.0) -> Iterator[Serv
 def _read_banner(process: subprocess.Popen[str], output: str) -> ServedProcess:
     lines = output.splitlines()
     fields = dict(line.split(": ", 1) for line in lines if ": " in line)
-    # "cluster NAME uid UID project NAME uid UID (MODE) profile UID kubernetes VERSION": the first cluster
+    # "cluster NAME uid UID project NAME uid UID (MODE) kubernetes VERSION, profile UID ...": the first cluster
     words = next(line for line in lines if line.startswith("cluster ")).split()
     key = Path(fields["API key file"].split(" (")[0]).read_text(encoding="utf-8").strip()
-    return ServedProcess(process, lines[0].split()[-1], fields["CA bundle"], key, words[3], words[7], output)
+    return ServedProcess(process, lines[0].split()[-1], fields["CA bundle"], key, words[3], words[7],
+                         fields["kubeconfig"].split(" (")[0], output)

@@ -1,7 +1,8 @@
 """``kubecert reference serve``: the reference Palette-like API over HTTPS, until interrupted.
 
-It prints the URL, the CA bundle to verify it with, where the API key is and the clusters it serves;
-the key itself is never printed. Restarted on the same ``--state`` file it goes on where it stopped.
+It prints the URL, the CA bundle to verify it with, where the API key is, the kubeconfig of the
+Kubernetes-style API that holds the clusters' SpectroCluster objects, and the clusters it serves; the key
+itself is never printed. Restarted on the same ``--state`` file it goes on where it stopped.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ def add_serve(commands: Any) -> None:
     parser.add_argument("--rate-limit", type=float, default=200.0, metavar="PER_SECOND",
                         help="requests a second with the key before 429; requests without it get a tenth "
                              "(0: no limit; default: %(default)s)")
+    parser.add_argument("--rate-limit-per-ip", type=float, default=0.0, metavar="PER_SECOND",
+                        help="requests a second from one client address before 429, whatever they carry (Palette's "
+                             "resource limits: 10; default: %(default)s, no such limit)")
     parser.add_argument("--keep-alive", type=int, default=None, metavar="SECONDS",
                         help="how long an idle connection stays open; keep it above the clients' poll interval "
                              "(default: 75)")
@@ -71,6 +75,8 @@ def run_serve(args: argparse.Namespace) -> int:
             print(f"{fault.name:24} fails {', '.join(fault.rules):22} {fault.description}")
         return 0
     faults = checked(args.fault)
+    if args.rate_limit < 0 or args.rate_limit_per_ip < 0:
+        raise ReferenceUsageError("--rate-limit and --rate-limit-per-ip must be 0 (no limit) or more")
     if args.time_scale <= 0:
         raise ReferenceUsageError("--time-scale must be greater than 0")
     if not 0 <= args.port < 65536:
@@ -89,6 +95,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     settings = ServerSettings(state_file=state, api_key=api_key, host=args.host, port=args.port,
                               timing=Timing(scale=args.time_scale), faults=faults, rate=args.rate_limit,
+                              rate_per_address=args.rate_limit_per_ip,
                               keep_alive_s=args.keep_alive or KEEP_ALIVE_S)
     try:
         server = ReferenceApiServer(settings)
@@ -101,6 +108,8 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"kubecert reference API serving at {server.url}")
         print(f"CA bundle: {server.tls.ca_bundle}")
         print(f"API key file: {key_file} (the key itself is never printed)")
+        print(f"kubeconfig: {server.kubeconfig} (the clusters' SpectroCluster objects: kubectl annotate spc NAME "
+              "-n cluster-UID ...; kubecert check --palette-kubeconfig)")
         print(f"state: {state}")
         for line in clusters:
             print(line)
@@ -143,4 +152,13 @@ def seed(platform: Any, count: int, *, mode: str, control_planes: int, workers: 
                           "ORDER BY c.name").fetchall()
     return [f"cluster {r['name']} uid {r['uid']} project {r['project']} uid {r['project_uid']} "
             f"({r['renewal_mode']}{', repaves held for approval' if r['repave_approval'] else ''}) "
-            f"profile {r['profile_uid']} kubernetes {r['kubernetes_version']}" for r in rows]
+            f"kubernetes {r['kubernetes_version']}, profile {_profiles(r)}" for r in rows]
+
+
+def _profiles(cluster: Any) -> str:
+    """The cluster's profile version and the later ones (what --upgrade-profile names)."""
+    from kubecert.reference.api import profiles
+
+    later = ", ".join(f"{v.release} {v.uid}" for v in profiles.later(cluster))
+    running = profiles.by_release(cluster, cluster["kubernetes_version"]).uid
+    return running + (f" (later versions: {later})" if later else "")

@@ -25,6 +25,11 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers or {}
 
 
+def bounded(text: str, limit: int) -> str:
+    """A client's text as an error repeats it: at most ``limit`` characters."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def error_body(code: str, message: str) -> dict[str, Any]:
     return {"code": code, "message": message, "ref": secrets.token_hex(8), "details": {}}
 

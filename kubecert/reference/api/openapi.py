@@ -1,53 +1,67 @@
 """The API's OpenAPI document (``GET /openapi.json``, no key needed: it holds no data).
 
-FastAPI writes it from the routes; this module adds what FastAPI cannot know: the error answers each
-route gives (Palette's error body, ``Retry-After`` on 429), the request bodies the routes read themselves
-(the merge patch, the profile updates), and it drops FastAPI's own 422 validation answer, which this API
+FastAPI writes it from the routes; this module adds what FastAPI cannot know: the SDK's models each route
+answers with or reads (spec/models.json, as the document's components), the error answers each route gives
+(the SDK's V1Error, ``Retry-After`` on 429), and it drops FastAPI's own 422 validation answer, which this API
 never gives (a malformed request is a 400).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from pydantic import BaseModel
 
 from kubecert._version import __version__
-from kubecert.reference.api.models import AnnotationsPatch, ErrorBody, ProfileUpdates
+from kubecert.reference.api import models
 
 OPENAPI_PATH = "/openapi.json"
 DESCRIPTION = ("The routes of the Palette API that kubecert uses, served by kubecert's reference platform: a "
-               "cluster, its certificates and their renewal, its profile updates (a Kubernetes upgrade), its machine "
-               "pools and machines, and its in-cluster SpectroCluster object. Every error answers Palette's error "
-               "body.")
-MERGE_PATCH = "application/merge-patch+json"
+               "cluster, its certificates and their renewal, its cluster profile versions and the profile updates "
+               "that apply one (a Kubernetes upgrade), its machine pools and machines. Answers and bodies are the "
+               "models of the Palette API's generated Go SDK (spectrocloud/palette-sdk-go); every error answers its "
+               "V1Error.")
 JSON = "application/json"
-BODIES: tuple[type[BaseModel], ...] = (AnnotationsPatch, ProfileUpdates)  # read from the raw body by their routes
+ERROR_MODEL = "V1Error"
 _REF = "#/components/schemas/{model}"
 
 _MEANINGS = {
     400: "The request is malformed (a parameter of the wrong type, an unknown continue token, a body that is not "
-         "the documented shape).",
+         "the SDK's model, a profile update the reference cannot apply).",
     401: "No API key, or not the tenant's.",
-    403: "The ProjectUid is not one of the tenant's projects.",
+    403: "The ProjectUid is not one of the tenant's projects, or the key may not do this (an API key cannot "
+         "overwrite a cluster's certificate listing).",
     404: "No such object in the caller's scope.",
     409: "A certificate renewal or an upgrade is already in progress; nothing was started.",
     413: "The request body is larger than 64 KiB (refused by its Content-Length before it is read).",
     415: "The body is not of the documented media type.",
-    422: "The merge patch changes something other than annotations, or an annotation to a non-string.",
     429: "Too many requests; retry after Retry-After seconds. Requests without a valid key have a budget of "
          "their own.",
 }
 READ_ERRORS = (400, 401, 403, 404, 429)
 
 
+def schema(model: str) -> dict[str, Any]:
+    """A reference to one of the SDK's models, as the document's components hold them."""
+    assert model in models.models()["$defs"], f"{model} is not in spec/models.json"
+    return {"$ref": _REF.format(model=model)}
+
+
+def answers(model: str | None, *statuses: int, status: int = 200) -> dict[int | str, dict[str, Any]]:
+    """A route's documented answers: ``model`` for ``status`` (None: no body), then its errors."""
+    success: dict[str, Any] = {"description": "OK" if model else "Done; no body."}
+    if model is not None:
+        success["content"] = {JSON: {"schema": schema(model)}}
+    return {status: success, **errors(*statuses)}
+
+
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The ``responses`` entries of a route's error answers."""
     described: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
-        entry: dict[str, Any] = {"model": ErrorBody, "description": _MEANINGS[status]}
+        entry: dict[str, Any] = {"description": _MEANINGS[status], "content": {JSON: {"schema": schema(ERROR_MODEL)}}}
         if status == 429:
             entry["headers"] = {"Retry-After": {"description": "Seconds to wait.", "required": True,
                                                 "schema": {"type": "integer", "minimum": 1}}}
@@ -55,16 +69,9 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return described
 
 
-def merge_patch_body() -> dict[str, Any]:
-    """The ``openapi_extra`` of a route that takes a merge patch of annotations (read from the raw body)."""
-    return body(AnnotationsPatch, MERGE_PATCH)
-
-
-def body(model: type[BaseModel], media: str = JSON) -> dict[str, Any]:
-    """The ``openapi_extra`` of a route that reads a ``model`` from its raw body (one of ``BODIES``)."""
-    assert model in BODIES, f"add {model.__name__} to BODIES, so that the document has its schema"
-    return {"requestBody": {"required": True, "content": {
-        media: {"schema": {"$ref": _REF.format(model=model.__name__)}}}}}
+def body(model: str) -> dict[str, Any]:
+    """The ``openapi_extra`` of a route that reads one of the SDK's models from its raw body."""
+    return {"requestBody": {"required": True, "content": {JSON: {"schema": schema(model)}}}}
 
 
 def install(app: FastAPI) -> None:
@@ -88,10 +95,9 @@ def _build(app: FastAPI) -> dict[str, Any]:
                 del operation["responses"]["422"]
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
-    for model in BODIES:
-        described = model.model_json_schema(ref_template=_REF)
-        components.update(described.pop("$defs", {}))
-        components[model.__name__] = described
+    # The SDK's models, their references turned from the file's "#/$defs/X" to the document's components.
+    defined = json.dumps(models.models()["$defs"]).replace('"#/$defs/', '"#/components/schemas/')
+    components.update(json.loads(defined))
     return schema
 
 

@@ -9,70 +9,29 @@
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' parameter annotations as objects.
-import datetime as dt
 import sqlite3
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
 
-from kubecert.reference.api import models, openapi
+from kubecert.reference.api import openapi
 from kubecert.reference.api.documents import rfc3339
 from kubecert.reference.api.openapi import READ_ERRORS
 from kubecert.reference.platform.engine import Platform, upgrade_reason
 from kubecert.reference.platform.worker import PlatformWorker
 
 ClusterRow = Callable[[sqlite3.Connection, Any, str], sqlite3.Row]  # the cluster the caller may see, else a 404
-VersionAsked = Callable[[Request, sqlite3.Row], Awaitable[str]]  # the Kubernetes version a profiles body asks for
-
-
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RepaveReason(_Shape):
-    code: str = Field(examples=["CertificatesRenewal"])
-    message: str
-
-
-class RepaveMetadata(_Shape):
-    uid: str
-    name: str
-
-
-class RepaveSpec(_Shape):
-    reasons: list[RepaveReason]
-    source: Literal["user", "hubble", "palette", "stylus"] | None = Field(
-        default=None, description="Who asked for the repave (the SDK's v1ClusterRepaveSource); absent without one.")
-    spectroClusterUid: str
-
-
-class RepaveState(_Shape):
-    state: Literal["Pending", "Approved", "Reverted"] | None = Field(
-        default=None, description="Pending: the repave waits for approval; Approved: it was approved (or needed no "
-                                  "approval). Absent when the cluster never repaved.")
-    message: str | None = None
-    repaveTransitionTime: dt.datetime | None = None
-
-
-class SpectroClusterRepave(_Shape):
-    metadata: RepaveMetadata
-    spec: RepaveSpec
-    status: RepaveState
-
-
-class RepaveValidation(_Shape):
-    isRepaveRequired: bool = Field(description="Whether the profile updates would repave the cluster.")
-    reasons: list[RepaveReason]
+ReleaseAsked = Callable[[Request, sqlite3.Row], Awaitable[str]]  # the Kubernetes release a profiles body asks for
 
 
 def install(app: FastAPI, platform: Platform, worker: PlatformWorker, authorized: Any, *, cluster_row: ClusterRow,
-            version_asked: VersionAsked) -> None:
-    @app.get("/v1/spectroclusters/{uid}/repave/status", response_model=None, operation_id="getClusterRepaveStatus",
+            release_asked: ReleaseAsked) -> None:
+    @app.get("/v1/spectroclusters/{uid}/repave/status", response_model=None,
+             operation_id="V1SpectroClustersUIDRepaveGet",
              summary="The cluster's latest repave: why, and whether it waits for approval",
-             responses={200: {"model": SpectroClusterRepave}, **openapi.errors(*READ_ERRORS)})
+             responses=openapi.answers("V1SpectroClusterRepave", *READ_ERRORS))
     def repave_status(uid: str, caller: authorized) -> dict[str, Any]:
         with platform.store.snapshot() as db:
             cluster = cluster_row(db, caller, uid)
@@ -82,14 +41,15 @@ def install(app: FastAPI, platform: Platform, worker: PlatformWorker, authorized
         if status is not None:
             document["spec"]["reasons"] = [{"code": code, "message": message} for code, message in status.reasons]
             document["spec"]["source"] = "user"
-            document["status"] = {"state": status.state, "message": status.message,
-                                  "repaveTransitionTime": rfc3339(status.transition_time)}
+            shown = {"state": status.state, "message": status.message,
+                     "repaveTransitionTime": rfc3339(status.transition_time)}
+            document["status"] = {name: value for name, value in shown.items() if value is not None}
         return document
 
     @app.patch("/v1/spectroclusters/{uid}/repave/approve", response_model=None, status_code=204,
-               operation_id="approveClusterRepave", summary="Approve the repave that waits for approval",
-               response_description="Approved (with no repave waiting, nothing changes).",
-               responses=openapi.errors(*READ_ERRORS))
+               operation_id="V1SpectroClustersUIDRepaveApproveUpdate",
+               summary="Approve the repave that waits for approval (with none waiting, nothing changes)",
+               responses=openapi.answers(None, *READ_ERRORS, status=204))
     def approve(uid: str, caller: authorized) -> Response:
         with platform.store.snapshot() as db:
             cluster_row(db, caller, uid)
@@ -98,13 +58,14 @@ def install(app: FastAPI, platform: Platform, worker: PlatformWorker, authorized
         return Response(status_code=204)
 
     @app.post("/v1/spectroclusters/{uid}/validate/repave", response_model=None,
-              operation_id="validateClusterRepave", summary="Whether profile updates would repave the cluster",
-              responses={200: {"model": RepaveValidation}, **openapi.errors(*READ_ERRORS, 413, 415)},
-              openapi_extra=openapi.body(models.ProfileUpdates))
+              operation_id="V1SpectroClustersUIDValidateRepave",
+              summary="Whether profile updates would repave the cluster",
+              responses=openapi.answers("V1SpectroClusterRepaveValidationResponse", *READ_ERRORS, 413, 415),
+              openapi_extra=openapi.body("V1SpectroClusterPacksEntity"))
     async def validate(uid: str, request: Request, caller: authorized) -> dict[str, Any]:
         with platform.store.snapshot() as db:
             cluster = cluster_row(db, caller, uid)
-        version = await version_asked(request, cluster)
+        version = await release_asked(request, cluster)
         repaves = cluster["renewal_mode"] == "repave" and version not in ("", cluster["kubernetes_version"])
         reasons = [dict(zip(("code", "message"), upgrade_reason(version), strict=True))] if repaves else []
         return {"isRepaveRequired": repaves, "reasons": reasons}

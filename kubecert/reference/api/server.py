@@ -1,4 +1,5 @@
-"""Running the reference API: the platform, its worker thread and uvicorn over HTTPS.
+"""Running the reference API: the platform, its worker thread, uvicorn over HTTPS, and beside it the
+Kubernetes-style API where the clusters' SpectroCluster objects live (its kubeconfig is ``kubeconfig``).
 
 ``ReferenceApiServer.start()`` serves from a background thread (the embedded reference target, tests);
 ``serve_forever()`` serves from the calling thread until SIGINT or SIGTERM (``kubecert reference serve``).
@@ -17,6 +18,8 @@ from pathlib import Path
 import uvicorn
 
 from kubecert.reference.api.app import create_app
+from kubecert.reference.api.cluster_api import ClusterApiServer
+from kubecert.reference.api.cluster_pki import cluster_pki
 from kubecert.reference.api.tls import DEFAULT_NAMES, ServerTls, server_tls
 from kubecert.reference.pki.keys import FreshKeys, KeyFactory
 from kubecert.reference.platform.engine import Platform, Timing
@@ -39,6 +42,7 @@ class ServerSettings:
     timing: Timing = field(default_factory=Timing)
     faults: frozenset[str] = frozenset()
     rate: float = 200.0  # requests a second before 429
+    rate_per_address: float = 0.0  # requests a second from one client address before 429 (0: no such limit)
     keep_alive_s: int = KEEP_ALIVE_S
     ca_days: int = 3652
     leaf_days: int = 365
@@ -52,6 +56,8 @@ class ReferenceApiServer:
         self.worker = PlatformWorker(self.platform)
         names = tuple(dict.fromkeys((settings.host, *DEFAULT_NAMES)))
         self.tls: ServerTls = server_tls(Path(f"{settings.state_file}.tls"), names)
+        self.cluster_api = ClusterApiServer(self.platform, cluster_pki(Path(f"{settings.state_file}.kube")),
+                                            Path(f"{settings.state_file}.kubeconfig"), host=settings.host)
         self._socket: socket.socket | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -61,6 +67,11 @@ class ReferenceApiServer:
         if self._socket is None:
             raise RuntimeError("the server is not listening")
         return int(self._socket.getsockname()[1])
+
+    @property
+    def kubeconfig(self) -> Path:
+        """The cluster-admin's kubeconfig of the Kubernetes-style API, written when the server starts."""
+        return self.cluster_api.kubeconfig
 
     @property
     def url(self) -> str:
@@ -77,13 +88,15 @@ class ReferenceApiServer:
         sock.bind((self.settings.host, self.settings.port))
         sock.listen(128)
         self._socket = sock
-        app = create_app(self.platform, self.worker, self.settings.api_key, rate=self.settings.rate)
+        app = create_app(self.platform, self.worker, self.settings.api_key, rate=self.settings.rate,
+                         rate_per_address=self.settings.rate_per_address)
         config = uvicorn.Config(
             app, ssl_certfile=str(self.tls.cert_file), ssl_keyfile=str(self.tls.key_file), log_level="warning",
             access_log=False, lifespan="off", timeout_graceful_shutdown=1, server_header=False,
             timeout_keep_alive=self.settings.keep_alive_s,
         )
         self.worker.start()
+        self.cluster_api.start()
         self._server = uvicorn.Server(config)
         return self._server
 
@@ -116,6 +129,7 @@ class ReferenceApiServer:
         self._shutdown()
 
     def _shutdown(self) -> None:
+        self.cluster_api.stop()
         self.worker.stop()
         if self._socket is not None:
             with contextlib.suppress(OSError):

@@ -47,8 +47,8 @@ def server_tls(folder: Path, names: tuple[str, ...] = DEFAULT_NAMES, *, now: dt.
     signer = load_private_key(ca_key_file.read_bytes())
     ca_cert = x509.load_pem_x509_certificate(tls.ca_bundle.read_bytes())
     key = ec.generate_private_key(ec.SECP256R1())
-    dns = tuple(n for n in names if not _is_ip(n))
-    ips = tuple(ipaddress.ip_address(n) for n in names if _is_ip(n))
+    dns = tuple(n for n in names if not is_ip(n))
+    ips = tuple(ipaddress.ip_address(n) for n in names if is_ip(n))
     template = CertTemplate(cn=names[0], not_before=moment - dt.timedelta(minutes=5),
                             not_after=moment + dt.timedelta(days=365), dns=dns, ips=ips, eku=("serverAuth",))
     write_atomic(tls.key_file, private_key_pem(key), KEY_MODE)
@@ -57,7 +57,7 @@ def server_tls(folder: Path, names: tuple[str, ...] = DEFAULT_NAMES, *, now: dt.
     return tls
 
 
-def _is_ip(name: str) -> bool:
+def is_ip(name: str) -> bool:
     try:
         ipaddress.ip_address(name)
     except ValueError:
@@ -73,5 +73,5 @@ def _covers(cert_file: Path, names: tuple[str, ...]) -> bool:
         return False
     present = {str(v) for v in san.get_values_for_type(x509.DNSName)}
     present |= {str(v) for v in san.get_values_for_type(x509.IPAddress)}
-    wanted = {str(ipaddress.ip_address(n)) if _is_ip(n) else n for n in names}
+    wanted = {str(ipaddress.ip_address(n)) if is_ip(n) else n for n in names}
     return wanted <= present and cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME) != []

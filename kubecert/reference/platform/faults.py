@@ -50,7 +50,8 @@ _ALL = (
     _platform("scale-in-first", ("KC-RPV-04",),
                   "a repave removes each old control-plane machine before its replacement runs"),
     _platform("workers-first", ("KC-RPV-05",), "a repave replaces the workers before the control plane"),
-    _platform("no-auth", ("KC-API-04", "KC-RPV-09"), "the ApiKey header is not checked"),
+    _platform("no-auth", ("KC-API-04", "KC-RPV-09", "KC-API-07"),
+              "the ApiKey header is not checked"),  # the listing's PUT then refuses a keyless request with 403
     _platform("project-not-checked", ("KC-API-05",), "any ProjectUid header may read any cluster"),
     _platform("echo-key", ("KC-API-06",), "error bodies repeat the ApiKey the request sent"),
     _platform("second-renewal", ("KC-RPV-07",),
@@ -75,6 +76,11 @@ _ALL = (
     _platform("repaves-despite-in-place", ("KC-RPV-11",),
               "a cluster documented to renew in place (the check pins renewal_mode in-place) repaves instead",
               renewal_mode="in-place", pinned="in-place"),
+    _platform("listing-put-unchecked", ("KC-API-07",),
+              "PUT .../k8certificates answers 204 to anyone: no key, project or permission is checked"),
+    _platform("cluster-query-refused", ("KC-API-08",),
+              "the cluster object answers 400 to a read with query parameters (the SDK's defaults, resolvePackValues, "
+              "includeTags)"),
 )
 
 FAULTS: dict[str, PlatformFault] = {fault.name: fault for fault in _ALL}

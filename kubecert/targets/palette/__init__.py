@@ -14,7 +14,6 @@ DEFAULT_REQUEST_DEADLINE_S = 60.0
 # API that answers every request just inside its deadline (a hundred pages of machines, a minute each).
 DEFAULT_TIME_BUDGET_S = 900.0
 CONTROLPLANE_ONLY = "spectrocloud.com/cert-renew-controlplane-only"
-DEFAULT_KUBERNETES_PACK = "kubernetes"  # Palette's Kubernetes pack on most clouds (EKS: kubernetes-eks)
 
 OPTIONS: tuple[Option, ...] = (
     Option("palette-cluster", "palette: the cluster uid (or ?cluster=UID in the target URI)", "UID"),
@@ -37,12 +36,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("api-time-budget", f"palette: seconds kubecert may spend on one palette target, waiting for a renewal "
            f"or an upgrade aside (default {DEFAULT_TIME_BUDGET_S:g}); once spent, the request in flight is cut and "
            "every check still to come errors at once", "SECONDS"),
-    Option("palette-kubeconfig", "palette: a kubeconfig of the cluster, to annotate its SpectroCluster "
-           "object through its own API server", "FILE"),
-    Option("upgrade-profile", "palette: the uid of the cluster profile whose Kubernetes pack KC-RPV-10 changes "
-           "to upgrade the cluster (with --upgrade-version)", "UID"),
-    Option("upgrade-version", "palette: the Kubernetes pack version KC-RPV-10 upgrades the cluster to: one the "
-           "profile's pack registry has and the cluster does not run yet", "VERSION"),
-    Option("upgrade-pack", f"palette: the name of the profile's Kubernetes pack (default "
-           f"{DEFAULT_KUBERNETES_PACK}; e.g. kubernetes-eks)", "NAME"),
+    Option("palette-kubeconfig", "palette: a kubeconfig of the Kubernetes API that holds the cluster's "
+           "SpectroCluster object (what kubectl annotate spc uses), for KC-RPV-06's control-plane-only annotation; "
+           "without it KC-RPV-06 is skipped", "FILE"),
+    Option("upgrade-profile", "palette: the uid of the cluster profile version KC-RPV-10 upgrades the cluster to "
+           "(its Kubernetes pack carries a release the cluster does not run yet); it replaces the attached version "
+           "of the same name, as Palette's own client does", "UID"),
+    Option("upgrade-replaces", "palette: the uid of the attached cluster profile version --upgrade-profile "
+           "replaces (default: the attached version with the same name)", "UID"),
 )

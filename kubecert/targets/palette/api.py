@@ -23,7 +23,11 @@ class PaletteApi(Protocol):
     progress: Progress
     poll_s: float
     budget: TimeBudget
-    upgrade_to: UpgradeRequest | None
+
+    @property
+    def upgrade_to(self) -> UpgradeRequest | None:
+        """KC-RPV-10's upgrade as the API says it, read when first asked (None: no upgrade was asked for)."""
+        ...
 
     @property
     def settle_s(self) -> float: ...

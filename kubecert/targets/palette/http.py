@@ -5,7 +5,9 @@
   later call fails at once with the first deadline's words, without sending anything.
 - Redirects are never followed automatically: one to the same origin is followed by hand (GET only);
   one to another host is refused, so the ``ApiKey`` header never reaches it.
-- Reads (GET) are retried with backoff on 429 and 503, honouring a valid ``Retry-After``; writes never are.
+- Every request is retried with backoff on 429 (the API did not take it: Palette's resource limits answer
+  ``TooManyRequests`` past 10 requests a second per IP), reads on 503 too, honouring a valid ``Retry-After``;
+  a write answered anything else is never sent again.
 - Bodies are read up to a size limit; a larger answer is an error, not memory exhaustion.
 - Everything the server said (status line, headers, redirect address, body, the errors they cause) passes
   through one place, ``_Heard``, that hides every credential this client sent, in every spelling
@@ -46,7 +48,7 @@ class HttpLimits:
     read_timeout_s: float = 30.0
     total_timeout_s: float = 60.0
     max_body_bytes: int = 8 * 1024 * 1024
-    read_retries: int = 4
+    retries: int = 4
     backoff_s: float = 0.5
     max_backoff_s: float = 15.0
     max_redirects: int = 3
@@ -221,9 +223,10 @@ class ApiClient:
         while True:
             response, error = self._send(outgoing, heard, started)
             status = response.status_code if response is not None else None
-            if outgoing.method == "GET" and status in (429, 503) and attempt < self.limits.read_retries:
+            if (status == 429 or (outgoing.method == "GET" and status == 503)) and attempt < self.limits.retries:
                 wait = self._backoff(response, attempt)
-                if time.monotonic() + wait - started < deadline.seconds and wait < self.budget.remaining():
+                if wait is not None and time.monotonic() + wait - started < deadline.seconds \
+                        and wait < self.budget.remaining():
                     if response is not None:
                         response.close()
                     time.sleep(wait)
@@ -234,12 +237,14 @@ class ApiClient:
                 raise TargetUnresponsive(f"{self.target}: {deadline.message(outgoing.request)}")
             return exchange
 
-    def _backoff(self, response: requests.Response | None, attempt: int) -> float:
-        wait: float = self.limits.backoff_s * (2 ** attempt)
+    def _backoff(self, response: requests.Response | None, attempt: int) -> float | None:
+        """How long to wait before sending again: the backoff, or longer where the server says so; None when the
+        server asks for longer than kubecert waits (the request is then not sent again before it said)."""
+        wait: float = min(self.limits.backoff_s * (2 ** attempt), self.limits.max_backoff_s)
         advised = retry_after_s(response.headers.get("Retry-After"), _utc_now()) if response is not None else None
-        if advised is not None:
-            wait = max(wait, advised)
-        return min(wait, self.limits.max_backoff_s)
+        if advised is None:
+            return wait
+        return max(wait, advised) if advised <= self.limits.max_backoff_s else None
 
     def _send(self, outgoing: _Outgoing, heard: _Heard, started: float
               ) -> tuple[requests.Response | None, str | None]:

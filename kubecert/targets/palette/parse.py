@@ -19,6 +19,8 @@ from kubecert.inventory.platform import (
     parse_time,
 )
 
+KUBERNETES_LAYER = "k8s"  # a cluster profile pack's layer (V1PackRef.layer) that carries Kubernetes
+
 
 def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
@@ -138,7 +140,10 @@ def machines(items: list[Any], pool: str, control_plane: bool) -> list[Machine]:
         name = _text(metadata.get("name"))
         if name is None:
             continue
-        hostnames = tuple(
+        # The SDK's machines name their host in spec.dnsName (V1AwsMachineSpec); others list addresses.
+        dns_name = _text(_mapping(item.get("spec")).get("dnsName"))
+        hostnames: tuple[str, ...] = (dns_name,) if dns_name else ()
+        hostnames += tuple(
             str(a.get("address")) for a in map(_mapping, _list(status.get("addresses")))
             if str(a.get("type", "")).lower() in ("hostname", "internaldns") and a.get("address")
         )
@@ -160,3 +165,20 @@ def next_page(document: Any, offset: int, received: int) -> dict[str, Any] | Non
     if isinstance(count, int) and received and offset + received < count:
         return {"offset": offset + received}
     return None
+
+
+def profile_templates(document: Any) -> list[tuple[str | None, str | None]]:
+    """(uid, name) of each cluster profile version a cluster object says is attached (spec.clusterProfileTemplates)."""
+    templates = _list(_mapping(_mapping(document).get("spec")).get("clusterProfileTemplates"))
+    return [(_text(t.get("uid")), _text(t.get("name"))) for t in map(_mapping, templates[:MAX_LISTED_PER_MACHINE])]
+
+
+def kubernetes_pack(document: Any) -> tuple[str | None, str | None, str | None]:
+    """(profile name, Kubernetes pack name, its tag) of a cluster profile version (V1ClusterProfile): the pack of
+    layer k8s of its published template (its draft, when it has none)."""
+    spec = _mapping(_mapping(document).get("spec"))
+    template = _mapping(spec.get("published")) or _mapping(spec.get("draft"))
+    packs = map(_mapping, _list(template.get("packs"))[:MAX_LISTED_PER_MACHINE])
+    pack = next((p for p in packs if p.get("layer") == KUBERNETES_LAYER), {})
+    name = _text(_mapping(_mapping(document).get("metadata")).get("name"))
+    return name, _text(pack.get("name")), _text(pack.get("tag"))

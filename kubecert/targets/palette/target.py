@@ -4,8 +4,9 @@ Works against any implementation of the documented routes (the Palette API speci
 kubecert's reference. The API key comes from an environment variable (``--api-key-env``, default
 PALETTE_API_KEY) or a file (``--api-key-file``), never from the command line, and never appears in
 output, evidence or reports. TLS is verified (``--ca-bundle`` for a private CA); turning verification
-off warns loudly. The SpectroCluster object is annotated through the API's Kubernetes-style route, or
-through the cluster's own API server when ``--palette-kubeconfig`` is given.
+off warns loudly. Every route it calls is one of the Palette API's (the SDK's route list is
+kubecert/reference/api/spec/routes.json). The SpectroCluster object, which the Palette API has no route for, is
+annotated through the Kubernetes API that ``--palette-kubeconfig`` reaches (spc.py).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from kubecert.inventory.facts import NodeFacts
 from kubecert.inventory.files import MAX_FILE_BYTES
 from kubecert.inventory.platform import (
     AccessProbes,
+    ClusterRead,
     Exchange,
+    ListingOverwrite,
     Machine,
     PlatformInventory,
     PlatformObservation,
@@ -59,6 +62,10 @@ T = TypeVar("T")
 
 _QUERY_KEYS = ("cluster", "project")
 _MAX_PAGES = 100
+# The cluster object read as the SDK's clients read it (api/client/v1/v1_spectro_clusters_get_parameters.go):
+# the generated client's defaults, pack values resolved, and tags included. KC-API-08 wants the same cluster.
+CLUSTER_QUERIES = ("includeNonSpectroLabels=false&resolvePackValues=false", "resolvePackValues=true",
+                   "includeTags=system,profile")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +97,8 @@ class PaletteTarget(Target):
         self._pools: list[tuple[str, bool]] | None = None
         self._cache: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self.upgrade_to: upgrade.UpgradeRequest | None = None  # KC-RPV-10's upgrade, when the user names one
+        self.upgrade_asked: upgrade.UpgradeAsk | None = None  # KC-RPV-10's upgrade, when the user names one
+        self._upgrade: upgrade.UpgradeRequest | None = None  # the same, as the API says it (read when first needed)
         self._check_config()
 
     # --- configuration
@@ -98,7 +106,7 @@ class PaletteTarget(Target):
     def _check_config(self) -> None:
         """The user's URI and options, validated now: a mistake is a usage error before anything runs."""
         self._connection = connection_from(self.id, self.options)
-        self.upgrade_to = upgrade.request_from(self.id, self.options)
+        self.upgrade_asked = upgrade.ask_from(self.id, self.options)
 
     def connection(self) -> Connection:
         if self._connection is None:
@@ -120,11 +128,23 @@ class PaletteTarget(Target):
 
     @property
     def capabilities(self) -> frozenset[str]:
-        base = frozenset({"api", "expiry", "machines", "renew", "annotate"})
-        return (base | {"upgrade"}) if self.upgrade_to is not None else base
+        offered = {"api", "expiry", "machines", "renew"}
+        if self._connection is not None and self._connection.kubeconfig is not None:
+            offered.add("annotate")
+        if self.upgrade_asked is not None:
+            offered.add("upgrade")
+        return frozenset(offered)
 
     def capability_reasons(self) -> dict[str, str]:
-        return {"upgrade": upgrade.REASON}
+        return {"upgrade": upgrade.REASON, "annotate": spc.REASON}
+
+    @property
+    def upgrade_to(self) -> upgrade.UpgradeRequest | None:
+        """The asked-for upgrade as the API says it: the new profile version's Kubernetes release and the attached
+        version it replaces, read once (TargetUnavailable, saying what is missing, when they cannot be)."""
+        if self._upgrade is None and self.upgrade_asked is not None:
+            self._upgrade = upgrade.resolve(self.client(), self.id, self._cluster_path(), self.upgrade_asked)
+        return self._upgrade
 
     @property
     def identity(self) -> str:
@@ -274,7 +294,37 @@ class PaletteTarget(Target):
         exchanges.append(client.request("GET", certs, project=foreign, sent=Sent.FOREIGN_PROJECT))
         unknown = f"/v1/spectroclusters/{secrets.token_hex(12)}/k8certificates"
         exchanges.append(client.request("GET", unknown, sent=Sent.UNKNOWN_CLUSTER))
-        return AccessProbes(self.connection().cluster_uid, tuple(exchanges), secrets_sent=3, echoed_elsewhere=earlier)
+        probed = len(client.echoes)
+        reads = tuple(self._cluster_read(query) for query in ("", *CLUSTER_QUERIES))
+        # An answer of the reads that repeated a credential is KC-API-06's, as any answer outside the probe is.
+        echoed = earlier + tuple(client.echoes[probed:])
+        return AccessProbes(self.connection().cluster_uid, tuple(exchanges), secrets_sent=3, echoed_elsewhere=echoed,
+                            cluster_reads=reads)
+
+    def _cluster_read(self, query: str) -> ClusterRead:
+        """The cluster object read with the key and ``query``, and what kubecert understands of it."""
+        exchange = self.client().request("GET", self._cluster_path(), params=urllib.parse.parse_qs(query) or None)
+        understood = exchange.status == 200 and isinstance(exchange.document, dict)
+        return ClusterRead(query, exchange, parse.cluster(exchange.document, self.cluster_uid) if understood else None)
+
+    def listing_overwrite(self) -> ListingOverwrite:
+        return self._once("listing-overwrite", self._overwrite_listing)
+
+    def _overwrite_listing(self) -> ListingOverwrite:
+        """KC-API-07: a PUT cannot be asked read-only. The listing is read and sent back as it was, so that an API
+        that wrongly takes one of these requests is given what it already had; then read again."""
+        client = self.client()
+        path = self._cluster_path("/k8certificates")
+        before = client.request("GET", path)
+        if before.status != 200 or not isinstance(before.document, dict):
+            return ListingOverwrite(before, unavailable=_failure("the certificate listing", before))
+        listing = before.document
+        exchanges = (
+            client.request("PUT", path, body=listing, key=None, sent=Sent.NO_KEY),
+            client.request("PUT", path, body=listing, key=client.wrong_key(), sent=Sent.WRONG_KEY),
+            client.request("PUT", path, body=listing, project=secrets.token_hex(12), sent=Sent.FOREIGN_PROJECT),
+        )
+        return ListingOverwrite(before, exchanges, client.request("GET", path))
 
     def renew(self, *, key: str | bool | None = True, sent: Sent = Sent.API_KEY) -> Exchange:
         return self.client().request("PATCH", self._cluster_path("/k8certificates/renew"), key=key, sent=sent)
@@ -288,10 +338,17 @@ class PaletteTarget(Target):
         return self._once("unauthenticated", lambda: watch.refused_renewal(self))
 
     def request_upgrade(self, wanted: upgrade.UpgradeRequest) -> Exchange:
-        return self.client().request("PATCH", self._cluster_path("/profiles"), body=wanted.body())
+        return self.client().request("PATCH", self._cluster_path("/profiles"), params=dict(upgrade.QUERY),
+                                     body=wanted.body())
 
     def upgrade(self) -> UpgradeRecord:
-        return self._once("upgrade", lambda: watch.upgrade_and_watch(self))
+        return self._once("upgrade", self._upgraded)
+
+    def _upgraded(self) -> UpgradeRecord:
+        record = watch.upgrade_and_watch(self)
+        if self._upgrade is not None:
+            record.replaces = self._upgrade.replaces
+        return record
 
     # --- the SpectroCluster object's annotation
 

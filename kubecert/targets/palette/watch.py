@@ -78,7 +78,7 @@ def upgrade_and_watch(target: PaletteApi) -> UpgradeRecord:
     record.version_before = before.cluster.pack_versions.get(wanted.pack) if before.cluster is not None else None
     if record.version_before == wanted.version:
         record.error = (f"the cluster already runs {wanted.pack} {wanted.version}, so an upgrade to it would change "
-                        "nothing; give --upgrade-version a version it does not run")
+                        "nothing; give --upgrade-profile a profile version that carries a release it does not run")
         return record
     operation = _Operation(
         "upgrade", "upgrade", lambda: target.request_upgrade(wanted),

@@ -7,8 +7,9 @@ random API key handed over in memory, and the server's own CA bundle; it seeds o
 control-plane machines, two workers) that renews by repave, in place, or by a repave held for approval.
 The part's profile pins no mode: the checks see which way the platform renews, as against any platform.
 Machines take 0.6 s to provision and 0.3 s to delete, so a whole repave takes seconds. KC-RPV-10
-upgrades the cluster's profile to the next patch version of the Kubernetes it runs: the part knows both,
-so it needs no --upgrade-* options.
+upgrades the cluster to the next version of its cluster profile (the next Kubernetes release the reference
+publishes), and KC-RPV-06 annotates the cluster's SpectroCluster object through the kubeconfig the server writes
+for its Kubernetes-style API: the part knows both, so it needs neither --upgrade-profile nor --palette-kubeconfig.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from typing import Any, ClassVar
 
 from kubecert.inventory.facts import NodeFacts
 from kubecert.profiles import Profile
+from kubecert.targets.cluster.access import access_from_file
+from kubecert.targets.cluster.trust import KubeconfigTrust
 from kubecert.targets.palette.http import Credential
 from kubecert.targets.palette.target import Connection, PaletteTarget
-from kubecert.targets.palette.upgrade import UpgradeRequest
+from kubecert.targets.palette.upgrade import UpgradeAsk
 
 CONTROL_PLANES, WORKERS = 3, 2
 POLL_S = 0.1
@@ -63,7 +66,8 @@ class ReferencePaletteTarget(PaletteTarget):
 
     @property
     def capabilities(self) -> frozenset[str]:
-        return super().capabilities | {"upgrade"}  # to the version after the seeded one, named once it is seeded
+        # Both named once the server runs: the next profile version, and the kubeconfig of its Kubernetes API.
+        return super().capabilities | {"upgrade", "annotate"}
 
     def connection(self) -> Connection:
         if self._connection is None:
@@ -71,6 +75,7 @@ class ReferencePaletteTarget(PaletteTarget):
         return self._connection
 
     def _start(self) -> Connection:
+        from kubecert.reference.api import profiles
         from kubecert.reference.api.cli import seed
         from kubecert.reference.api.server import ReferenceApiServer, ServerSettings
         from kubecert.reference.platform.engine import Timing
@@ -89,9 +94,11 @@ class ReferencePaletteTarget(PaletteTarget):
         server.start()
         self._server = server
         with server.platform.store.snapshot() as db:
-            row = db.execute("SELECT uid, project_uid, profile_uid, kubernetes_version FROM clusters").fetchone()
-        self.upgrade_to = UpgradeRequest(row["profile_uid"], next_patch(row["kubernetes_version"]))
-        return Connection(server.url, row["uid"], row["project_uid"], Credential(key), str(server.tls.ca_bundle))
+            row = db.execute("SELECT * FROM clusters").fetchone()
+        self.upgrade_asked = UpgradeAsk(profiles.later(row)[0].uid)
+        kubeconfig = access_from_file(server.kubeconfig, None, KubeconfigTrust())
+        return Connection(server.url, row["uid"], row["project_uid"], Credential(key), str(server.tls.ca_bundle),
+                          kubeconfig)
 
     @property
     def settle_s(self) -> float:
@@ -111,12 +118,6 @@ class ReferencePaletteTarget(PaletteTarget):
             self._server = None
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
-
-
-def next_patch(version: str) -> str:
-    """1.31.4 → 1.31.5: the upgrade the reference parts ask for."""
-    head, _, patch = version.rpartition(".")
-    return f"{head}.{int(patch) + 1}"
 
 
 class ReferencePaletteInPlaceTarget(ReferencePaletteTarget):
