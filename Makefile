@@ -4,7 +4,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: check test lint type unit bench-fleet clean
+.PHONY: check test lint type unit regen bench-fleet clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ type: $(BIN)/.installed
 
 unit: $(BIN)/.installed
 	$(BIN)/pytest -n 2
+
+# The generated docs, after a change to the catalog or the faults: README.md's rule table and
+# docs/detection-matrix.md (tests/test_docs.py and tests/test_detection_matrix.py fail until they are current).
+regen: $(BIN)/.installed
+	$(BIN)/python tools/regen_docs.py
 
 # A fleet of reference clusters checked by kubecert beside openssl and the parse floor (benchmarks/fleet.py).
 SIZES ?= 100 300 1000

@@ -21,11 +21,12 @@ PAGE = ROOT / "docs" / "detection-matrix.md"
 
 
 def test_published_matrix_is_generated_from_the_data() -> None:
-    assert PAGE.read_text() == render_markdown(build()), f"regenerate it: {matrix.REGENERATE}"
+    assert PAGE.read_text() == render_markdown(build()), "docs/detection-matrix.md is not current: run make regen"
 
 
 def test_the_page_says_it_is_generated_and_how_to_regenerate_it(capsys: pytest.CaptureFixture[str]) -> None:
     head = PAGE.read_text().splitlines()[:5]
+    assert matrix.REGENERATE == "make regen"
     assert any("do not edit" in line and matrix.REGENERATE in line for line in head), head
     matrix.main()  # what the regeneration command runs
     assert capsys.readouterr().out == PAGE.read_text()
@@ -112,3 +113,19 @@ def test_the_page_has_a_row_per_rule_and_per_fault_and_escapes_table_syntax() ->
     assert "| `f` | breaks a \\| b | KC-A-01 |  |  |" in page
     assert "| `g` | d | KC-A-02 |  | KC-A-01 |" in page
     assert "### renewer" not in page  # a layer without faults has no table
+
+
+def test_a_fault_disagrees_with_verdicts_that_break_its_declaration() -> None:
+    fault = Fault(name="f", layer=Layer.TREE, fails=("KC-A-01", "KC-A-02"), description="d",
+                  may_also_fail=("KC-A-03",), unjudged=("KC-A-04",))
+    held = {"KC-A-01": "failed", "KC-A-02": "failed", "KC-A-03": "error", "KC-A-04": "error", "KC-A-05": "passed",
+            "KC-A-06": "not_applicable"}
+    assert fault.disagreements(held) == []
+    assert fault.disagreements({**held, "KC-A-03": "failed", "KC-A-04": "passed"}) == []  # may, and need not
+    broken = {**held, "KC-A-02": "passed", "KC-A-05": "failed", "KC-A-06": "skipped"}
+    del broken["KC-A-01"]
+    assert fault.disagreements(broken) == [
+        "KC-A-01 did not fail (no verdict)", "KC-A-02 did not fail (passed)",
+        "KC-A-05 failed, which the fault does not declare",
+        "KC-A-06 was not judged (skipped), which the fault does not declare",
+    ]

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import subprocess
 from pathlib import Path
+from types import ModuleType
+
+import pytest
 
 from kubecert.cli import rules_markdown
 from kubecert.rules import all_rules
@@ -12,9 +17,37 @@ ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 
 
+def _regen_docs() -> ModuleType:
+    """tools/regen_docs.py, what `make regen` runs."""
+    spec = importlib.util.spec_from_file_location("regen_docs", ROOT / "tools" / "regen_docs.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_readme_rule_table_is_the_catalog() -> None:
-    table = README.split("<!-- rules:start -->\n", 1)[1].split("<!-- rules:end -->", 1)[0].strip()
-    assert table == rules_markdown(all_rules()), "regenerate it: kubecert rules --markdown"
+    regen = _regen_docs()
+    table = README.split(regen.START, 1)[1].split(regen.END, 1)[0].strip()
+    assert table == rules_markdown(all_rules()), "README.md's rule table is not the catalog: run make regen"
+    assert regen.readme_with_rule_table(README, rules_markdown(all_rules())) == README, "run make regen"
+
+
+def test_regen_puts_the_table_between_the_markers_and_refuses_a_readme_without_them() -> None:
+    regen = _regen_docs()
+    readme = f"# title\n\n{regen.START}| old |\n{regen.END}\n\n## next\n"
+    expected = f"# title\n\n{regen.START}| new |\n{regen.END}\n\n## next\n"
+    assert regen.readme_with_rule_table(readme, "| new |") == expected
+    for broken in ("# no markers\n", f"{regen.END}\n{regen.START}", readme + regen.START):
+        with pytest.raises(regen.MarkersMissing, match=r"README\.md needs one <!-- rules:start --> line"):
+            regen.readme_with_rule_table(broken, "| new |")
+
+
+def test_make_regen_runs_the_regeneration() -> None:
+    dry_run = subprocess.run(["make", "-n", "regen", "BIN=.venv/bin"], cwd=ROOT, capture_output=True, text=True,
+                             check=True, timeout=60).stdout
+    assert "tools/regen_docs.py" in dry_run
 
 
 def test_quick_start_has_exactly_the_two_commands_ci_runs() -> None:

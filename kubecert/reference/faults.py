@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -46,6 +47,21 @@ class Fault:
     @property
     def needs_root(self) -> bool:
         return "root" in self.requires
+
+    def disagreements(self, statuses: Mapping[str, str]) -> list[str]:
+        """How one target's verdicts under this fault (rule -> status) differ from what it declares: a rule it
+        fails that did not fail, a rule that failed or could not be judged which it does not declare. What a
+        layer's tests expect of the rest (which rules ran, which are not applicable) is theirs to say; what a
+        fault owes its declaration is said here, once, for every layer."""
+        failed = {rule for rule, status in statuses.items() if status == "failed"}
+        unjudged = {rule for rule, status in statuses.items() if status not in ("passed", "failed", "not_applicable")}
+        problems = [f"{rule} did not fail ({statuses.get(rule, 'no verdict')})" for rule in self.fails
+                    if rule not in failed]
+        problems += [f"{rule} failed, which the fault does not declare"
+                     for rule in sorted(failed - {*self.fails, *self.may_also_fail})]
+        problems += [f"{rule} was not judged ({statuses[rule]}), which the fault does not declare"
+                     for rule in sorted(unjudged - {*self.unjudged, *self.may_also_fail})]
+        return problems
 
 
 _LAYERS = {

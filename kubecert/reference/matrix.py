@@ -5,7 +5,8 @@ names are unique only within a layer); a cell says what the fault declares of th
 may fail it too (depending on how the rule is implemented), or it leaves it unjudged. The project's tests
 run every fault and hold it to what it declares, so the matrix is what those tests prove.
 
-``python -m kubecert.reference.matrix > docs/detection-matrix.md`` regenerates the published page.
+``python -m kubecert.reference.matrix`` prints the published page; ``make regen`` rewrites it
+(docs/detection-matrix.md) with the README's rule table.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from kubecert.reference.faults import Fault, Layer, all_faults
 from kubecert.rules.catalog import Rule, all_rules
 
-REGENERATE = "python -m kubecert.reference.matrix > docs/detection-matrix.md"
+REGENERATE = "make regen"
 
 _LAYER_WORDS = {
     Layer.TREE: "planted in a node's files before anything is checked (kubecert/reference/pki/faults.py)",
