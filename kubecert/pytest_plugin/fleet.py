@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from kubecert.options import AUTO_FLEET_TARGETS
-from kubecert.pytest_plugin.collect import DISRUPTIVE_MARKER
+from kubecert.pytest_plugin.collect import mark_disruptive, mark_group
 from kubecert.pytest_plugin.judging import judge, selected_rules
 from kubecert.pytest_plugin.outcomes import TARGET_KEY, report_nodeid, result_from_verdict
 from kubecert.pytest_plugin.session import KubecertSession, kubecert_session
@@ -120,5 +120,6 @@ def _item(collector: pytest.Collector, target_id: str, state: KubecertSession, *
     item = FleetCheck.from_parent(collector, name=name, disruptive=disruptive)
     item.stash[TARGET_KEY] = target_id
     if disruptive:
-        item.add_marker(getattr(pytest.mark, DISRUPTIVE_MARKER))
+        mark_disruptive(item)
+    mark_group(item, state.targets[target_id].lock_key)
     return item

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from kubecert.options import Kind, Option
 from kubecert.pytest_plugin.fleet import FLEET_ITEM
 from kubecert.pytest_plugin.outcomes import attached
 from kubecert.reports.results import BaselineRecord, Result, Status
@@ -32,16 +33,12 @@ _LABEL = {Status.PASSED: "pass", Status.FAILED: "FAIL", Status.ERROR: "ERROR", S
 ACCEPTED = "accepted"
 COMPACT_PLUGIN = "kubecert.compact-terminal"
 FOLDED_TARGETS = 3  # a skip said of more targets than this is one line for all of them
-COMPACT_FLAG, COMPACT_QUIET_FLAG = "--kubecert-compact", "--kubecert-compact-quiet"
+TERMINAL_OPTIONS = (
+    Option("compact", "kubecert's lines instead of pytest's: one per rule and target, skips folded, an error once",
+           kind=Kind.FLAG),
+    Option("compact-quiet", "with --kubecert-compact: leave out the lines of checks that passed", kind=Kind.FLAG),
+)
 CONTINUED = "    "  # how a message's further lines are indented under its first
-
-
-def add_terminal_options(parser: pytest.Parser) -> None:
-    group = parser.getgroup("kubecert")
-    group.addoption(COMPACT_FLAG, action="store_true", dest="kubecert_compact",
-                    help="kubecert's lines instead of pytest's: one per rule and target, skips folded, an error once")
-    group.addoption(COMPACT_QUIET_FLAG, action="store_true", dest="kubecert_compact_quiet",
-                    help="with --kubecert-compact: leave out the lines of checks that passed")
 
 
 def register_compact(config: pytest.Config) -> None:
