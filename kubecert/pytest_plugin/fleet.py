@@ -51,6 +51,7 @@ class FleetCheck(pytest.Item):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.disruptive = disruptive
         self.results: list[Result] = []
+        self.options: list[tuple[str, ...]] = []  # what each result needs to be judged (judging.gate)
         self.last_of_target = True  # no later check judges this target: its observation may go after this one
 
     def runtest(self) -> None:
@@ -60,6 +61,7 @@ class FleetCheck(pytest.Item):
         for rule in rules_of(state, target_id, self.disruptive):
             started = time.perf_counter()
             verdict = judge(state, rule, target_id)
+            self.options.append(verdict.options)
             self.results.append(result_from_verdict(
                 rule, target_id, verdict, check_nodeid(prefix, rule.id, target_id),
                 duration_s=round(time.perf_counter() - started, 6)))

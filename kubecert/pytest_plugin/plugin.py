@@ -26,11 +26,12 @@ from kubecert.pytest_plugin.collect import (
 )
 from kubecert.pytest_plugin.distribution import DISTRIBUTIONS, scheduler
 from kubecert.pytest_plugin.fleet import FleetCheck, fleet_items, fleet_wanted, mark_last_checks
-from kubecert.pytest_plugin.judging import NOT_APPLICABLE_PREFIX, gate, selected
+from kubecert.pytest_plugin.judging import gate, selected
 from kubecert.pytest_plugin.live import live_writer
 from kubecert.pytest_plugin.options import add_options, settings_from
 from kubecert.pytest_plugin.outcomes import (
     RULE_MARKER,
+    VERDICT_KEY,
     attach,
     keep_quiet_errors_short,
     result_of,
@@ -42,7 +43,6 @@ from kubecert.pytest_plugin.session import READS_KEY, SESSION_KEY, KubecertSessi
 from kubecert.pytest_plugin.signals import restore_signals, stop_on_signals
 from kubecert.pytest_plugin.terminal import TERMINAL_OPTIONS, register_compact
 from kubecert.rules import catalog
-from kubecert.status import Status
 from kubecert.targets.registry import BUILTIN_KINDS, Registry, TargetKind, entry_point_kinds
 
 KIND_HOOK = "pytest_kubecert_target_kinds"
@@ -202,6 +202,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     session ends, and a fleet's would hold every result twice."""
     report.__dict__.pop("kubecert_results", None)
     report.__dict__.pop("kubecert_target", None)
+    report.__dict__.pop("kubecert_options", None)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist names each item's group in its node id
@@ -254,8 +255,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     stopped = gate(kubecert_session(item.config), catalog.get(rule_id), target_id)
     if stopped is not None:
-        prefix = NOT_APPLICABLE_PREFIX if stopped.status is Status.NOT_APPLICABLE else ""
-        pytest.skip(prefix + stopped.message)
+        item.stash[VERDICT_KEY] = stopped  # the result is made from it: skipped or not applicable, and why
+        pytest.skip(stopped.message)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -267,11 +268,14 @@ def pytest_runtest_makereport(
     if rule_id_of(item) is not None:
         keep_quiet_errors_short(call)
     report = yield
+    options: list[tuple[str, ...]] = []
     if isinstance(item, FleetCheck):
-        results = item.results if report.when == "call" else []
+        results, options = (item.results, item.options) if report.when == "call" else ([], [])
     else:
         result = result_of(item, report, call)
         results = [result] if result is not None else []
+        verdict = item.stash.get(VERDICT_KEY, None)
+        options = [verdict.options if verdict is not None else ()] if result is not None else []
         if result is not None:
             # On the item, so that the teardown report (the one JUnit XML reads) carries them too.
             item.user_properties.extend([
@@ -279,10 +283,10 @@ def pytest_runtest_makereport(
                 ("kubecert_status", str(result.status)),
             ])
     if isinstance(item, FleetCheck) and report.when == "call":
-        item.results = []  # the report carries them on; the item lives until the session ends
+        item.results, item.options = [], []  # the report carries them on; the item lives until the session ends
     if results:
         target = kubecert_session(item.config).targets[results[0].target]
-        attach(report, results, target.describe())
+        attach(report, results, target.describe(), options)
         if isinstance(item, FleetCheck) and item.last_of_target:
             target.release_observation()
     return report

@@ -13,12 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kubecert.options import OptionsHint
 from kubecert.targets.errors import TargetError
 from kubecert.targets.palette import DEFAULT_KUBERNETES_PACK
 
 MAX_WORD_CHARS = 256
-REASON = ("give --upgrade-profile UID and --upgrade-version VERSION (the cluster profile whose Kubernetes pack "
-          "changes, and a version the cluster does not run yet) to let kubecert upgrade the cluster")
+REASON = OptionsHint("give --upgrade-profile UID and --upgrade-version VERSION (the cluster profile whose Kubernetes "
+                     "pack changes, and a version the cluster does not run yet) to let kubecert upgrade the cluster",
+                     ("--upgrade-profile", "--upgrade-version"))
 
 
 @dataclass(frozen=True)
