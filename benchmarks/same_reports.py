@@ -19,10 +19,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+SHOWN = 10  # differing results printed
 RUNS = {"reference": [], "fleet": ["--fleet"]}
 MOMENTS = ("started_at", "finished_at", "observed_at", "duration_s", "host", "command_line")
-FRESH_KEYS = ("serial", "fingerprint", "sha256", "key_id")  # what a fresh reference platform makes anew
+# What a fresh reference platform makes anew, and what a run measures.
+FRESH_KEYS = ("serial", "fingerprint", "sha256", "key_id", "uid", "elapsed", "looks", "progress_reports")
 FRESH = [
+    (re.compile(r"\b(reference-\d+-(?:cp|w|worker))-[0-9a-f]{6}\b"), r"\1-<machine>"),  # a machine made this run
+    (re.compile(r"\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d"), "<dated>"),  # the kubelet's dated file names
+    (re.compile(r"\b\d+(\.\d+)? s\b"), "<seconds> s"),
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uuid>"),
     (re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d| UTC)?"), "<moment>"),
     (re.compile(r"\b(?=[0-9a-f]*\d)[0-9a-f]{12,}\b"), "<hex>"),  # fingerprints, serials, key ids
     (re.compile(r"(?<![\w-])\d{6,}(?![\w-])"), "<number>"),  # decimal serials
@@ -54,6 +60,14 @@ def report(pythonpath: str | None, extra: list[str], at: str, folder: Path) -> A
     return normalised(json.loads(path.read_text()))
 
 
+def _differences(a: Any, b: Any, where: str) -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b)) for d in _differences(a.get(k), b.get(k), f"{where}.{k}")]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in _differences(x, y, f"{where}[{i}]")]
+    return [] if a == b else [f"{where}: {json.dumps(a)[:160]} / {json.dumps(b)[:160]}"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", required=True, metavar="CHECKOUT", help="the other checkout's root")
@@ -75,10 +89,10 @@ def main() -> int:
             for key in sorted(set(mine) | set(theirs)):
                 if mine.get(key) != theirs.get(key):
                     print(f"  differs: {key}")
-            for a, b in zip(mine["results"], theirs["results"], strict=False):
-                if a != b:
-                    print("  first differing result:", json.dumps(a)[:400], "\n  baseline:", json.dumps(b)[:400])
-                    break
+            differing = [(a, b) for a, b in zip(mine["results"], theirs["results"], strict=False) if a != b]
+            print(f"  {len(differing)} results differ")
+            for a, b in differing[:SHOWN]:
+                print(f"  {a['rule']} {a['target']}:", *_differences(a, b, ""))
     return 1 if differ else 0
 
 
