@@ -71,6 +71,18 @@ class Option:
         return [self.pytest_flag, str(value)] if value is not None else []
 
 
+class OptionsHint(str):
+    """Why a capability is missing, said with the options that would give it: the terminal folds the skips it
+    causes by these options, never by reading the sentence."""
+
+    options: tuple[str, ...]
+
+    def __new__(cls, text: str, options: tuple[str, ...]) -> OptionsHint:
+        hint = super().__new__(cls, text)
+        hint.options = options
+        return hint
+
+
 def unique(options: Iterable[Option]) -> list[Option]:
     """Each option once (target kinds may share one, e.g. the reference and pki share the commands)."""
     seen: dict[str, Option] = {}

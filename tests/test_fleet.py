@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from kubecert.options import AUTO_FLEET_TARGETS
-from kubecert.pytest_plugin.distribution import unit_of
+from kubecert.pytest_plugin.distribution import Units
 from kubecert.reports import html
 from kubecert.rules import all_rules
 
@@ -148,12 +148,15 @@ def test_the_unit_of_work_is_the_target_whatever_the_check() -> None:
         def __init__(self, key: str) -> None:
             self.lock_key = key
 
-    targets: Any = {"pki:/a": Target("/a"), "kind:c": Target("kind:c"), "kind:c/cp": Target("kind:c")}
-    assert unit_of("test_rules.py::KC-VAL-01[pki:/a]", targets) == unit_of("test_rules.py::fleet[pki:/a]", targets)
-    assert unit_of("t.py::test_mine[pki:/a]@kubecert-x", targets) == "kubecert:/a"
-    assert unit_of("test_rules.py::fleet[kind:c/cp]", targets) == unit_of("test_rules.py::fleet[kind:c]", targets)
-    assert unit_of("t.py::test_other@g1", targets) == "g1"
-    assert unit_of("t.py::test_other[3]", targets) == "t.py::test_other[3]"
+    targets: Any = {"pki:/a": Target("/a"), "kind:c": Target("kind:c"), "kind:c/cp": Target("kind:c"),
+                    "palette:https://[::1]:8443?cluster=x": Target("p")}
+    unit_of = Units(targets)
+    assert unit_of("test_rules.py::KC-VAL-01[pki:/a]") == unit_of("test_rules.py::fleet[pki:/a]")
+    assert unit_of("t.py::test_mine[pki:/a]@kubecert-x") == "kubecert:/a"
+    assert unit_of("test_rules.py::fleet[kind:c/cp]") == unit_of("test_rules.py::fleet[kind:c]")
+    assert unit_of("t.py::test_other@g1") == "g1"
+    assert unit_of("t.py::test_other[3]") == "t.py::test_other[3]"
+    assert unit_of("test_rules.py::KC-API-01[palette:https://[::1]:8443?cluster=x]") == "kubecert:p"
 
 
 def test_an_inventory_file_gives_targets_their_own_profile_and_shards_split_it(tmp_path: Path,

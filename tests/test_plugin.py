@@ -228,9 +228,21 @@ def test_own_checks_can_use_the_fixtures(pytester: pytest.Pytester, reference_tr
             assert kubecert_inventory.certificates["apiserver"].common_name == "kube-apiserver"
             kubecert_verdict.assert_passed()
     """)
-    result = pytester.runpytest("--kubecert-target", f"pki:{reference_tree.root / 'pki'}", "-v")
+    result = pytester.runpytest("--kubecert-target", f"pki:{reference_tree.root / 'pki'}", "-v", "-k", "my_gate")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([f"*test_my_gate?pki:{reference_tree.root / 'pki'}? PASSED*"])
+
+
+def test_a_target_option_runs_kubecerts_checks_beside_the_users_tests(pytester: pytest.Pytester,
+                                                                     reference_tree: Any) -> None:
+    pytester.makepyfile(test_mine="def test_mine():\n    assert True\n")
+    result = pytester.runpytest("--kubecert-target", f"pki:{reference_tree.root / 'pki'}", "--kubecert-json",
+                                str(pytester.path / "k.json"), "--kubecert-rule", "KC-VAL-*", "--kubecert-profile",
+                                "palette", "-v")
+    result.assert_outcomes(passed=1 + 4)
+    result.stdout.fnmatch_lines(["*test_mine.py::test_mine PASSED*", "*KC-VAL-01?pki:*? PASSED*"])
+    assert {r["rule"] for r in json.loads((pytester.path / "k.json").read_text())["results"]} == {
+        "KC-VAL-01", "KC-VAL-02", "KC-VAL-03", "KC-VAL-04"}
 
 
 def test_rules_that_cannot_concern_a_target_make_no_item(pytester: pytest.Pytester, reference_tree: Any) -> None:
@@ -259,9 +271,11 @@ def test_checks_are_selected_by_rule_function_family_and_marker(
     assert chosen == expected
 
 
-def test_not_disruptive_leaves_out_every_check_that_changes_the_target(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("marker", ["kubecert_disruptive", "disruptive"])  # the second until kubecert 1.0
+def test_not_disruptive_leaves_out_every_check_that_changes_the_target(pytester: pytest.Pytester,
+                                                                      marker: str) -> None:
     result = pytester.runpytest("--pyargs", "kubecert.conformance", "--co", "-q", "--kubecert-target",
-                                "reference:pki", "-m", "not disruptive")
+                                "reference:pki", "-m", f"not {marker}")
     chosen = {line.split("::")[1].split("[")[0] for line in result.outlines if "::" in line}
     assert chosen and not {rule.id for rule in all_rules() if rule.disruptive} & chosen
     assert "KC-CHK-01" in chosen  # it reads a listing and changes nothing

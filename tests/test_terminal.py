@@ -69,25 +69,30 @@ def test_every_failure_comes_with_its_fix(tmp_path: Path, reference_tree: Any) -
     assert "    fix: Judge with the profile that made the CAs" in run.stdout
 
 
-def _skipped(rule: str, message: str) -> Result:
-    return Result(rule=rule, target="pki:/x", status=Status.SKIPPED, message=message, evidence=[], citation="",
-                  nodeid=rule)
+def _skipped(rule: str, message: str, *options: str) -> tuple[Result, tuple[str, ...]]:
+    return (Result(rule=rule, target="pki:/x", status=Status.SKIPPED, message=message, evidence=[], citation="",
+                   nodeid=rule), options)
 
 
 def test_skips_without_an_option_to_give_are_folded_by_reason() -> None:
     folded = Folded()
-    folded.skips["pki:/x"] += [_skipped("KC-REN-01", "pki:/x cannot offer renew: give --renew-command (e.g. x)"),
-                               _skipped("KC-REN-02", "KC-REN-02 changes the target; pass --allow-disruptive to run it"),
-                               _skipped("KC-REN-07", "no CA is external"), _skipped("KC-X", "no CA is external")]
-    assert folded.skip_lines() == ["pki:/x: 2 checks skipped; they need --renew-command, --allow-disruptive",
-                                   "pki:/x: 2 checks skipped: no CA is external"]
+    folded.skips["pki:/x"] += [_skipped("KC-REN-01", "pki:/x cannot offer renew", "--renew-command"),
+                               _skipped("KC-REN-02", "KC-REN-02 changes the target", "--allow-disruptive"),
+                               _skipped("KC-UPG-01", "no upgrade", "--upgrade-profile", "--upgrade-version"),
+                               _skipped("KC-REN-07", "no CA is external"), _skipped("KC-X", "no CA is external"),
+                               # an option in a message's prose is not one the check needs
+                               _skipped("KC-Y", "the target said: give --something")]
+    assert folded.skip_lines() == [
+        "pki:/x: 3 checks skipped; they need --renew-command, --allow-disruptive, --upgrade-profile, "
+        "--upgrade-version",
+        "pki:/x: 2 checks skipped: no CA is external", "pki:/x: 1 check skipped: the target said: give --something"]
 
 
 def test_the_same_skip_on_many_targets_is_one_line() -> None:
     """A fleet of a thousand nodes without --check-expiration-command: one line, not a thousand."""
     folded = Folded()
     for n in range(FOLDED_TARGETS + 2):
-        folded.skips[f"pki:/n{n}"].append(_skipped("KC-CHK-01", "give --check-expiration-command (e.g. x)"))
+        folded.skips[f"pki:/n{n}"].append(_skipped("KC-CHK-01", "cannot list", "--check-expiration-command"))
     folded.skips["pki:/other"].append(_skipped("KC-EXT-01", "no CA is external"))
     assert folded.skip_lines() == [
         f"{FOLDED_TARGETS + 2} targets (pki:/n0, ...): 1 check skipped; they need --check-expiration-command each",

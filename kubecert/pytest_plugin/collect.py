@@ -2,25 +2,27 @@
 
 The conformance module holds one ``CatalogChecks`` object; the plugin expands it here, so a rule needs
 no code of its own in the suite. An item is named after its rule and target (``KC-VAL-01[pki:/etc/...]``),
-carries the rule as its ``kubecert_rule`` marker (with ``id`` and ``family``), ``disruptive`` when it
+carries the rule as its ``kubecert_rule`` marker (with ``id`` and ``family``), ``kubecert_disruptive`` when it
 changes the target, and the rule's function name as a keyword, so ``-k leaf_validity``, ``-k KC-VAL``,
-``-m "kubecert_rule(family='validity')"``, ``-m "not disruptive"`` and ``--rule 'KC-VAL-*'`` all select.
+``-m "kubecert_rule(family='validity')"``, ``-m "not kubecert_disruptive"`` and ``--rule 'KC-VAL-*'`` all
+select. The unprefixed ``disruptive`` marker is still given beside it for a deprecation period.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 
 import pytest
 
+from kubecert.pytest_plugin.distribution import distributed, group_marker
 from kubecert.pytest_plugin.judging import selected
 from kubecert.pytest_plugin.outcomes import RULE_MARKER, TARGET_KEY, CheckOutcome
 from kubecert.rules import catalog
 from kubecert.rules.catalog import Rule
 from kubecert.targets.base import Target
 
-DISRUPTIVE_MARKER = "disruptive"
+DISRUPTIVE_MARKER = "kubecert_disruptive"
+DEPRECATED_DISRUPTIVE_MARKER = "disruptive"  # given beside it until kubecert 1.0: `-m "not disruptive"` still works
 
 
 class CatalogChecks:
@@ -32,8 +34,15 @@ def run_check(kubecert_verdict: CheckOutcome) -> None:
     kubecert_verdict.assert_passed()
 
 
-def xdist_group(target_id: str) -> str:
-    return "kubecert-" + hashlib.sha256(target_id.encode()).hexdigest()[:12]
+def mark_disruptive(item: pytest.Item) -> None:
+    item.add_marker(getattr(pytest.mark, DISRUPTIVE_MARKER))
+    item.add_marker(getattr(pytest.mark, DEPRECATED_DISRUPTIVE_MARKER))
+
+
+def mark_group(item: pytest.Item, lock_key: str) -> None:
+    """One worker for everything that locks together (a cluster and its nodes): read once, one actor at a time."""
+    if distributed(item.config) and item.get_closest_marker("xdist_group") is None:
+        item.add_marker(group_marker(lock_key))
 
 
 def catalog_items(collector: pytest.Collector, targets: Mapping[str, Target],
@@ -56,8 +65,7 @@ def _item(collector: pytest.Collector, rule: Rule, target_id: str, lock_key: str
     # Markers now, at creation, so that everything reading them later (xdist's scheduling, -m) sees them.
     item.add_marker(getattr(pytest.mark, RULE_MARKER)(rule.id, id=rule.id, family=rule.family))
     if rule.disruptive:
-        item.add_marker(getattr(pytest.mark, DISRUPTIVE_MARKER))
-    # One worker for everything that locks together (a cluster and its nodes): read once, one actor at a time.
-    item.add_marker(pytest.mark.xdist_group(xdist_group(lock_key)))
+        mark_disruptive(item)
+    mark_group(item, lock_key)
     item.extra_keyword_matches.update({rule.check_name, rule.family})
     return item

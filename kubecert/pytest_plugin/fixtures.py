@@ -2,7 +2,8 @@
 
 ``kubecert_context`` is what the check's rule judges: the plain observation, or the answers to its probe,
 or the target before and after its action, as the catalog says (kubecert.contexts). A check written by
-hand may override it; ``kubecert_verdict`` evaluates the marked rule on whatever context it gets.
+hand may override it; ``kubecert_verdict`` judges the marked rule on whatever context it gets, through the
+one judge every check calls (judging.py).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import pytest
 from kubecert.contexts import CannotJudge, CheckCouldNotRun, TargetContexts
 from kubecert.inventory.model import Inventory
 from kubecert.profiles import Profile
+from kubecert.pytest_plugin.judging import judge
 from kubecert.pytest_plugin.outcomes import VERDICT_KEY, CheckOutcome, rule_of, target_id_of
 from kubecert.pytest_plugin.session import kubecert_session
 from kubecert.rules.context import RuleContext
-from kubecert.rules.evaluate import evaluate
+from kubecert.rules.findings import Unjudged, Verdict
 from kubecert.status import Status
 from kubecert.targets.base import Target
 
@@ -56,22 +58,23 @@ def kubecert_clock(request: pytest.FixtureRequest, kubecert_inventory: Inventory
 @pytest.fixture
 def kubecert_context(request: pytest.FixtureRequest, kubecert_target: Target) -> RuleContext:
     """What this check's rule judges on the target, its action or probe done first if the run has not yet."""
+    rule = rule_of(request.node)
     try:
-        return _contexts(request).for_rule(rule_of(request.node))
+        return _contexts(request).for_rule(rule)
     except CannotJudge as exc:
-        pytest.skip(str(exc))
+        skipped = request.node.stash[VERDICT_KEY] = Verdict.single(rule.id, Status.SKIPPED, str(exc),
+                                                                   Unjudged.CANNOT_JUDGE)
+        pytest.skip(skipped.message)
 
 
 @pytest.fixture
 def kubecert_verdict(request: pytest.FixtureRequest, kubecert_context: object) -> CheckOutcome:
     """The marked rule's verdict on this target; errors and skips surface here, during setup."""
-    rule = rule_of(request.node)
-    verdict = evaluate(rule, kubecert_context)
-    request.node.stash[VERDICT_KEY] = verdict
+    node = request.node
+    verdict = node.stash[VERDICT_KEY] = judge(kubecert_session(request.config), rule_of(node), target_id_of(node)
+                                              or "", kubecert_context)
     if verdict.status is Status.ERROR:
         raise CheckCouldNotRun(verdict.message)
-    if verdict.status is Status.SKIPPED:
+    if verdict.status in (Status.SKIPPED, Status.NOT_APPLICABLE):  # the stashed verdict tells them apart
         pytest.skip(verdict.message)
-    if verdict.status is Status.NOT_APPLICABLE:
-        pytest.skip(f"not applicable: {verdict.message}")
     return CheckOutcome(verdict)

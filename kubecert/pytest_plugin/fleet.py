@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from kubecert.options import AUTO_FLEET_TARGETS
-from kubecert.pytest_plugin.collect import DISRUPTIVE_MARKER
+from kubecert.pytest_plugin.collect import mark_disruptive, mark_group
 from kubecert.pytest_plugin.judging import judge, selected_rules
 from kubecert.pytest_plugin.outcomes import TARGET_KEY, report_nodeid, result_from_verdict
 from kubecert.pytest_plugin.session import KubecertSession, kubecert_session
@@ -51,6 +51,7 @@ class FleetCheck(pytest.Item):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.disruptive = disruptive
         self.results: list[Result] = []
+        self.options: list[tuple[str, ...]] = []  # what each result needs to be judged (judging.gate)
         self.last_of_target = True  # no later check judges this target: its observation may go after this one
 
     def runtest(self) -> None:
@@ -60,6 +61,7 @@ class FleetCheck(pytest.Item):
         for rule in rules_of(state, target_id, self.disruptive):
             started = time.perf_counter()
             verdict = judge(state, rule, target_id)
+            self.options.append(verdict.options)
             self.results.append(result_from_verdict(
                 rule, target_id, verdict, check_nodeid(prefix, rule.id, target_id),
                 duration_s=round(time.perf_counter() - started, 6)))
@@ -120,5 +122,6 @@ def _item(collector: pytest.Collector, target_id: str, state: KubecertSession, *
     item = FleetCheck.from_parent(collector, name=name, disruptive=disruptive)
     item.stash[TARGET_KEY] = target_id
     if disruptive:
-        item.add_marker(getattr(pytest.mark, DISRUPTIVE_MARKER))
+        mark_disruptive(item)
+    mark_group(item, state.targets[target_id].lock_key)
     return item

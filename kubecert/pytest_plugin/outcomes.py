@@ -40,12 +40,20 @@ class CheckOutcome:
             pytest.fail(f"{self.verdict.rule}: {self.verdict.message}", pytrace=False)
 
 
-def attach(report: pytest.TestReport, results: list[Result], target: dict[str, Any]) -> None:
-    """Put a check's results and its target's description on its report, as JSON text: it travels from an
-    xdist worker to the controller with the report, and execnet moves one string far faster than the
-    nested dicts of a fleet check's results."""
+def attach(report: pytest.TestReport, results: list[Result], target: dict[str, Any],
+           options: list[tuple[str, ...]]) -> None:
+    """Put a check's results, the options each skip needs and its target's description on its report, as JSON
+    text: it travels from an xdist worker to the controller with the report, and execnet moves one string far
+    faster than the nested dicts of a fleet check's results."""
     report.kubecert_results = json.dumps([r.to_json() for r in results])  # type: ignore[attr-defined]
+    report.kubecert_options = json.dumps(options)  # type: ignore[attr-defined]
     report.kubecert_target = json.dumps(target)  # type: ignore[attr-defined]
+
+
+def attached_options(report: pytest.TestReport) -> list[tuple[str, ...]]:
+    """The options each result on ``report`` needs to be judged (one entry per result, empty for most)."""
+    options = getattr(report, "kubecert_options", None)
+    return [tuple(needed) for needed in json.loads(options)] if isinstance(options, str) else []
 
 
 def attached(report: pytest.TestReport) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -130,10 +138,7 @@ def _status_from_report(report: pytest.TestReport, call: pytest.CallInfo[None]) 
     if report.skipped:
         longrepr = report.longrepr
         reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
-        reason = reason.removeprefix("Skipped: ")
-        if reason.startswith("not applicable: "):
-            return Status.NOT_APPLICABLE, reason.removeprefix("not applicable: ")
-        return Status.SKIPPED, reason
+        return Status.SKIPPED, reason.removeprefix("Skipped: ")  # a check's own pytest.skip
     if report.when == "setup":
         return Status.ERROR, f"could not set up the check: {_short(call)}"
     return (Status.FAILED if report.failed else Status.PASSED), (_short(call) if report.failed else "passed")

@@ -1,8 +1,9 @@
 """kubecert's pytest11 entry point: the hooks, and nothing else (the work is in this package's modules).
 
-Options come from the one table (kubecert/options.py) plus every target kind's; checks are generated from
-the catalog (collect.py); the gates (capability, disruptive opt-in) run before a check's fixtures touch
-its target; results and reports are reporting.py's.
+Loaded into every pytest run of the environment, it stays inert unless the run asks for kubecert
+(activation.py): then options come from the one table (kubecert/options.py) plus every target kind's; checks
+are generated from the catalog (collect.py); the gates (capability, disruptive opt-in) run before a check's
+fixtures touch its target; results and reports are reporting.py's.
 """
 
 from __future__ import annotations
@@ -13,16 +14,24 @@ from typing import Any
 
 import pytest
 
-from kubecert.options import unique
+from kubecert.options import CHECK_OPTIONS, Option, unique
 from kubecert.pytest_plugin import hookspecs
-from kubecert.pytest_plugin.collect import DISRUPTIVE_MARKER, CatalogChecks, catalog_items, xdist_group
+from kubecert.pytest_plugin.activation import gives_an_option, names_the_suite, suite_items
+from kubecert.pytest_plugin.collect import (
+    DEPRECATED_DISRUPTIVE_MARKER,
+    DISRUPTIVE_MARKER,
+    CatalogChecks,
+    catalog_items,
+    mark_group,
+)
 from kubecert.pytest_plugin.distribution import DISTRIBUTIONS, scheduler
 from kubecert.pytest_plugin.fleet import FleetCheck, fleet_items, fleet_wanted, mark_last_checks
-from kubecert.pytest_plugin.judging import NOT_APPLICABLE_PREFIX, gate, selected
+from kubecert.pytest_plugin.judging import gate, selected
 from kubecert.pytest_plugin.live import live_writer
 from kubecert.pytest_plugin.options import add_options, settings_from
 from kubecert.pytest_plugin.outcomes import (
     RULE_MARKER,
+    VERDICT_KEY,
     attach,
     keep_quiet_errors_short,
     result_of,
@@ -32,27 +41,28 @@ from kubecert.pytest_plugin.outcomes import (
 from kubecert.pytest_plugin.reporting import Reporter
 from kubecert.pytest_plugin.session import READS_KEY, SESSION_KEY, KubecertSession, kubecert_session
 from kubecert.pytest_plugin.signals import restore_signals, stop_on_signals
-from kubecert.pytest_plugin.terminal import add_terminal_options, register_compact
+from kubecert.pytest_plugin.terminal import TERMINAL_OPTIONS, register_compact
 from kubecert.rules import catalog
-from kubecert.status import Status
 from kubecert.targets.registry import BUILTIN_KINDS, Registry, TargetKind, entry_point_kinds
 
 KIND_HOOK = "pytest_kubecert_target_kinds"
+KIND_OPTIONS = "kubecert.kind-options"
 
 
 class KindOptions:
     """Adds the options of target kinds as the plugins that declare them are registered (the hook's own
-    results come too late: options must exist before the command line is parsed)."""
+    results come too late: options must exist before the command line is parsed), and knows every option
+    kubecert added: one of them given is what makes a run kubecert's."""
 
     def __init__(self, parser: pytest.Parser, kinds: list[TargetKind]) -> None:
         self.parser = parser
-        self.added: set[str] = set()
+        self.added: dict[str, Option] = {o.name: o for o in (*CHECK_OPTIONS, *TERMINAL_OPTIONS)}
         self._add(kinds)
 
     def _add(self, kinds: list[TargetKind]) -> None:
         options = unique([o for kind in kinds for o in kind.options if o.name not in self.added])
         add_options(self.parser, options)
-        self.added.update(o.name for o in options)
+        self.added.update((o.name, o) for o in options)
 
     @pytest.hookimpl
     def pytest_plugin_registered(self, plugin: Any) -> None:
@@ -69,38 +79,57 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
-    add_options(parser)
-    add_terminal_options(parser)
-    pluginmanager.register(KindOptions(parser, [*BUILTIN_KINDS, *entry_point_kinds()]), "kubecert.kind-options")
+    add_options(parser, (*CHECK_OPTIONS, *TERMINAL_OPTIONS))
+    pluginmanager.register(KindOptions(parser, [*BUILTIN_KINDS, *entry_point_kinds()]), KIND_OPTIONS)
+
+
+def _kind_options(config: pytest.Config) -> KindOptions:
+    kind_options = config.pluginmanager.get_plugin(KIND_OPTIONS)
+    assert isinstance(kind_options, KindOptions)
+    return kind_options
+
+
+def _asked_for(config: pytest.Config) -> bool:
+    """Whether this run is kubecert's (activation.py); a run that only collects the suite becomes one then."""
+    return gives_an_option(config, _kind_options(config).added.values()) or names_the_suite(config)
+
+
+def _active(config: pytest.Config) -> bool:
+    return SESSION_KEY in config.stash
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object]:
     # With -n, send all checks of one target to one worker: each target is observed once per run,
     # and a disruptive check never runs beside another check of the same target. A wrapper, so that
-    # this runs before xdist's own hook turns an unset --dist into "load".
+    # this runs before xdist's own hook turns an unset --dist into "load". Not in a run that is not kubecert's.
     option = config.option
-    if getattr(option, "numprocesses", None) and getattr(option, "dist", "no") == "no":
+    if getattr(option, "numprocesses", None) and getattr(option, "dist", "no") == "no" and _asked_for(config):
         option.dist = "loadgroup"
     return (yield)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    if config.getvalue("dist") not in DISTRIBUTIONS or SESSION_KEY not in config.stash:
+    if config.getvalue("dist") not in DISTRIBUTIONS or not _active(config):
         return None
     return scheduler(config, log, kubecert_session(config).targets)
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # kubecert's own markers are known in every run (a suite may mark a check of its own, and --markers lists
+    # them); the rest only in a run that asks for kubecert.
     config.addinivalue_line("markers", f"{RULE_MARKER}(id, family=...): the catalog rule (e.g. KC-VAL-01) a check "
                                        "enforces; select with -m \"kubecert_rule(family='validity')\"")
     config.addinivalue_line("markers", f"{DISRUPTIVE_MARKER}: the check changes its target (needs --allow-disruptive)")
-    # Every check carries xdist's group marker (collect.py), in a run without xdist too (kubecert check loads
-    # it only for -n): there it is known from here.
-    config.addinivalue_line("markers", "xdist_group(name): the checks of one target run on one xdist worker")
-    kind_options = config.pluginmanager.get_plugin("kubecert.kind-options")
-    assert isinstance(kind_options, KindOptions)
+    if _asked_for(config):
+        activate(config)
+
+
+def activate(config: pytest.Config) -> None:
+    """Start kubecert's session: the targets, the fixtures, and on the controller the reports and the terminal."""
+    config.addinivalue_line("markers", f"{DEPRECATED_DISRUPTIVE_MARKER}: deprecated, the same as {DISRUPTIVE_MARKER}")
+    kind_options = _kind_options(config)
     registry = Registry([*BUILTIN_KINDS, *entry_point_kinds(), *kind_options.kinds(config)])
     settings = settings_from(config, registry.options())
     session = KubecertSession.start(settings, registry, progress=live_writer(config))
@@ -140,6 +169,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> list[pytest.Item] | None:
     if not isinstance(obj, CatalogChecks):
         return None
+    if not _active(collector.config):  # the suite collected from a folder above it: the run is kubecert's now
+        activate(collector.config)
     state = kubecert_session(collector.config)
     if fleet_wanted(state.settings.mode, state.targets):
         return fleet_items(collector, state)
@@ -148,7 +179,7 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A check written by hand (a marked test using kubecert_target) runs once per target its rule concerns."""
-    if "kubecert_target" not in metafunc.fixturenames:
+    if "kubecert_target" not in metafunc.fixturenames or not _active(metafunc.config):
         return
     targets = kubecert_session(metafunc.config).targets
     ids = list(targets)
@@ -171,10 +202,15 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     session ends, and a fleet's would hold every result twice."""
     report.__dict__.pop("kubecert_results", None)
     report.__dict__.pop("kubecert_target", None)
+    report.__dict__.pop("kubecert_options", None)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist names each item's group in its node id
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not _active(config):
+        return
     state = kubecert_session(config)
+    items += suite_items(session)
     kept, deselected = [], []
     for item in items:
         rule_id = rule_id_of(item)
@@ -190,8 +226,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         if unconcerned or not selected(rule_id, state.settings.rule_patterns):
             deselected.append(item)
             continue
-        if target_id is not None and item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(xdist_group(state.targets[target_id].lock_key)))
+        if target_id is not None:
+            mark_group(item, state.targets[target_id].lock_key)
         kept.append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
@@ -215,26 +251,31 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """The gates, before any fixture acts on the target (judging.gate): a rule of another role is not
     applicable, whatever the target could offer for it."""
     rule_id, target_id = rule_id_of(item), target_id_of(item)
-    if rule_id is None or target_id is None:
+    if rule_id is None or target_id is None or not _active(item.config):
         return
     stopped = gate(kubecert_session(item.config), catalog.get(rule_id), target_id)
     if stopped is not None:
-        prefix = NOT_APPLICABLE_PREFIX if stopped.status is Status.NOT_APPLICABLE else ""
-        pytest.skip(prefix + stopped.message)
+        item.stash[VERDICT_KEY] = stopped  # the result is made from it: skipped or not applicable, and why
+        pytest.skip(stopped.message)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    if not _active(item.config):
+        return (yield)
     if rule_id_of(item) is not None:
         keep_quiet_errors_short(call)
     report = yield
+    options: list[tuple[str, ...]] = []
     if isinstance(item, FleetCheck):
-        results = item.results if report.when == "call" else []
+        results, options = (item.results, item.options) if report.when == "call" else ([], [])
     else:
         result = result_of(item, report, call)
         results = [result] if result is not None else []
+        verdict = item.stash.get(VERDICT_KEY, None)
+        options = [verdict.options if verdict is not None else ()] if result is not None else []
         if result is not None:
             # On the item, so that the teardown report (the one JUnit XML reads) carries them too.
             item.user_properties.extend([
@@ -242,10 +283,10 @@ def pytest_runtest_makereport(
                 ("kubecert_status", str(result.status)),
             ])
     if isinstance(item, FleetCheck) and report.when == "call":
-        item.results = []  # the report carries them on; the item lives until the session ends
+        item.results, item.options = [], []  # the report carries them on; the item lives until the session ends
     if results:
         target = kubecert_session(item.config).targets[results[0].target]
-        attach(report, results, target.describe())
+        attach(report, results, target.describe(), options)
         if isinstance(item, FleetCheck) and item.last_of_target:
             target.release_observation()
     return report

@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from kubecert.options import Kind, Option
 from kubecert.pytest_plugin.fleet import FLEET_ITEM
-from kubecert.pytest_plugin.outcomes import attached
+from kubecert.pytest_plugin.outcomes import attached, attached_options
 from kubecert.reports.results import BaselineRecord, Result, Status
 from kubecert.status import STATUSES
 from kubecert.text import shown, shown_each_line
 
 CATALOG_ITEM = re.compile(r"::(KC-[A-Z0-9]+-\d{2})\[(.*)\]$")  # a catalog check's node id: its rule and target
-_OPTION_HINT = re.compile(r"\b(?:give|pass) (--[a-z][-a-z]*)")
 _MARKUP = {Status.PASSED: {"green": True}, Status.FAILED: {"red": True, "bold": True},
            Status.ERROR: {"yellow": True, "bold": True}}
 _LABEL = {Status.PASSED: "pass", Status.FAILED: "FAIL", Status.ERROR: "ERROR", Status.SKIPPED: "skip",
@@ -32,16 +32,12 @@ _LABEL = {Status.PASSED: "pass", Status.FAILED: "FAIL", Status.ERROR: "ERROR", S
 ACCEPTED = "accepted"
 COMPACT_PLUGIN = "kubecert.compact-terminal"
 FOLDED_TARGETS = 3  # a skip said of more targets than this is one line for all of them
-COMPACT_FLAG, COMPACT_QUIET_FLAG = "--kubecert-compact", "--kubecert-compact-quiet"
+TERMINAL_OPTIONS = (
+    Option("compact", "kubecert's lines instead of pytest's: one per rule and target, skips folded, an error once",
+           kind=Kind.FLAG),
+    Option("compact-quiet", "with --kubecert-compact: leave out the lines of checks that passed", kind=Kind.FLAG),
+)
 CONTINUED = "    "  # how a message's further lines are indented under its first
-
-
-def add_terminal_options(parser: pytest.Parser) -> None:
-    group = parser.getgroup("kubecert")
-    group.addoption(COMPACT_FLAG, action="store_true", dest="kubecert_compact",
-                    help="kubecert's lines instead of pytest's: one per rule and target, skips folded, an error once")
-    group.addoption(COMPACT_QUIET_FLAG, action="store_true", dest="kubecert_compact_quiet",
-                    help="with --kubecert-compact: leave out the lines of checks that passed")
 
 
 def register_compact(config: pytest.Config) -> None:
@@ -72,18 +68,19 @@ def _checks(count: int) -> str:
 class Folded:
     """Skips and errors gathered to be said once each."""
 
-    skips: dict[str, list[Result]] = field(default_factory=lambda: defaultdict(list))  # by target
+    # by target: each skip with the options that would let it run (judging.gate; none for most)
+    skips: dict[str, list[tuple[Result, tuple[str, ...]]]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))  # (target, msg)
 
     def skip_lines(self) -> list[str]:
         """One line per target and kind of skip; the same line for many targets (a fleet) said once."""
         said: dict[str, list[str]] = defaultdict(list)  # what is said → the targets it is said of
-        for target, results in self.skips.items():
-            hints = list(dict.fromkeys(h for r in results for h in _OPTION_HINT.findall(r.message)))
-            hinted = [r for r in results if _OPTION_HINT.search(r.message)]
+        for target, skipped in self.skips.items():
+            needed = list(dict.fromkeys(option for _, options in skipped for option in options))
+            hinted = [r for r, options in skipped if options]
             if hinted:
-                said[f"{_checks(len(hinted))} skipped; they need {', '.join(hints)}"].append(target)
-            by_reason = Counter(r.message for r in results if not _OPTION_HINT.search(r.message))
+                said[f"{_checks(len(hinted))} skipped; they need {', '.join(needed)}"].append(target)
+            by_reason = Counter(r.message for r, options in skipped if not options)
             for reason, count in by_reason.items():
                 said[f"{_checks(count)} skipped: {reason}"].append(target)
         lines = []
@@ -116,12 +113,13 @@ class CompactTerminal:
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        for data in attached(report)[0]:
-            self._result(Result.from_json(data))
+        results, options = attached(report)[0], attached_options(report)
+        for data, needed in zip(results, options or [()] * len(results), strict=True):
+            self._result(Result.from_json(data), needed)
 
-    def _result(self, result: Result) -> None:
+    def _result(self, result: Result, options: tuple[str, ...]) -> None:
         if result.status in (Status.SKIPPED, Status.NOT_APPLICABLE):
-            self.folded.skips[result.target].append(result)
+            self.folded.skips[result.target].append((result, options))
             return
         if result.status is Status.ERROR:
             # Said once at the end, with every check it stopped: a target that cannot be read stops them all.

@@ -8,7 +8,7 @@ from typing import Any
 from kubecert.inventory.facts import NodeFacts
 from kubecert.rules.catalog import Rule, all_rules
 from kubecert.rules.context import RuleContext
-from kubecert.rules.findings import Finding, Verdict, error
+from kubecert.rules.findings import Finding, Unjudged, Verdict, error
 from kubecert.status import Status
 
 
@@ -31,14 +31,15 @@ def evaluate(rule: Rule, context: Any) -> Verdict:
 
 def _judged(rule: Rule, context: Any) -> Verdict:
     if rule.function is None:
-        return Verdict.single(rule.id, Status.SKIPPED, f"{rule.id} is not implemented in this version")
+        return Verdict.single(rule.id, Status.SKIPPED, f"{rule.id} is not implemented in this version",
+                              Unjudged.NOT_IMPLEMENTED)
     if not isinstance(context, rule.context):
         return Verdict.single(rule.id, Status.SKIPPED, f"{rule.id} judges a {rule.context.__name__}, "
-                              f"not a {type(context).__name__}")
+                              f"not a {type(context).__name__}", Unjudged.OTHER_CONTEXT)
     if isinstance(context, RuleContext):
         unconcerned = outside_role(rule, context.inventory.facts, context.inventory.target)
         if unconcerned:
-            return Verdict.single(rule.id, Status.NOT_APPLICABLE, unconcerned)
+            return Verdict.single(rule.id, Status.NOT_APPLICABLE, unconcerned, Unjudged.OTHER_ROLE)
     try:
         findings = list(rule.function(context))
     except Exception as exc:  # a rule must never take the run down with it

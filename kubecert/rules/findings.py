@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,17 @@ def not_applicable(subject: str | CertRecord, message: str, **facts: Any) -> Fin
     return _finding(Status.NOT_APPLICABLE, subject, message, False, facts)
 
 
+class Unjudged(enum.StrEnum):
+    """Why a rule was not judged on a target: what the terminal folds skips by, never their prose."""
+
+    OTHER_ROLE = "other-role"  # a rule of another node role (not applicable)
+    MISSING_CAPABILITY = "missing-capability"  # the target cannot offer what the rule needs (as configured)
+    OPT_IN = "opt-in"  # the rule changes the target and the run did not allow it
+    CANNOT_JUDGE = "cannot-judge"  # the target cannot act or offers no API for the rule's step
+    NOT_IMPLEMENTED = "not-implemented"
+    OTHER_CONTEXT = "other-context"  # the rule judges another kind of context than it was given
+
+
 _PRECEDENCE = (Status.FAILED, Status.ERROR, Status.PASSED, Status.NOT_APPLICABLE)
 
 
@@ -68,6 +80,8 @@ class Verdict:
     status: Status
     message: str
     findings: tuple[Finding, ...] = ()
+    unjudged: Unjudged | None = None  # a verdict reached without judging: why
+    options: tuple[str, ...] = ()  # the options that would let the rule be judged (``--renew-command``)
 
     @classmethod
     def of(cls, rule: str, findings: Iterable[Finding]) -> Verdict:
@@ -79,9 +93,10 @@ class Verdict:
         return cls(rule, status, _summary(status, found), found)
 
     @classmethod
-    def single(cls, rule: str, status: Status, message: str) -> Verdict:
+    def single(cls, rule: str, status: Status, message: str, unjudged: Unjudged | None = None,
+               options: tuple[str, ...] = ()) -> Verdict:
         """A verdict reached without findings: skipped, or the target could not be observed."""
-        return cls(rule, status, shown_lines(message))
+        return cls(rule, status, shown_lines(message), unjudged=unjudged, options=options)
 
     def evidence(self) -> list[dict[str, Any]]:
         return [f.to_evidence() for f in self.findings]

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from kubecert.inventory.facts import NodeFacts
 from kubecert.inventory.model import Inventory, isoformat
 from kubecert.inventory.summary import certificate_summary
-from kubecert.options import Option
+from kubecert.options import Option, OptionsHint
 from kubecert.profiles import Profile
 from kubecert.targets.errors import TargetError, TargetUnavailable, failure_copy
 from kubecert.text import shown
@@ -63,6 +63,12 @@ class Target(abc.ABC):
             return None
         reason = self.capability_reasons().get(missing[0])
         return f"{self.id} cannot offer {', '.join(missing)}" + (f": {reason}" if reason else "")
+
+    def options_for(self, wanted: tuple[str, ...]) -> tuple[str, ...]:
+        """The options that would give the first of ``wanted`` this target lacks (none known: empty)."""
+        missing = [c for c in wanted if c not in self.capabilities]
+        reason = self.capability_reasons().get(missing[0]) if missing else None
+        return reason.options if isinstance(reason, OptionsHint) else ()
 
     def concerns(self, wanted: tuple[str, ...]) -> bool:
         """False when this kind of target can never offer one of ``wanted``: a rule that needs it does

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kubecert.options import Option
+from kubecert.options import Option, OptionsHint
 from kubecert.targets.errors import TargetError
 
 if TYPE_CHECKING:
@@ -271,5 +271,6 @@ class CommandActions:
 
 def capability_reasons() -> dict[str, str]:
     """Why a pki target lacks an action capability: the option that would give it."""
-    return {spec.capability: f"give --{spec.option} (e.g. {spec.example!r}) to let kubecert act on the node"
+    return {spec.capability: OptionsHint(f"give --{spec.option} (e.g. {spec.example!r}) to let kubecert act on "
+                                         "the node", (f"--{spec.option}",))
             for spec in COMMANDS}

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kubecert.inventory.safe_json import JsonError, loads_bounded
+from kubecert.options import OptionsHint
 from kubecert.targets.cluster import permissions as rbac
 from kubecert.targets.cluster.client import TIMEOUT, ClusterClient, ReadProblem
 from kubecert.targets.cluster.podapi import read_bounded
@@ -26,8 +27,9 @@ PLURAL = "spectroclusters"
 MERGE_PATCH = "application/merge-patch+json"
 MAX_OBJECT_BYTES = 1 << 20  # one object: its annotations alone may hold 256 KiB
 OPTION = "--palette-kubeconfig"
-REASON = (f"give {OPTION} FILE, a kubeconfig of the Kubernetes API that holds the cluster's SpectroCluster object "
-          "(what kubectl annotate spc uses), to let kubecert set and restore the control-plane-only annotation")
+REASON = OptionsHint(f"give {OPTION} FILE, a kubeconfig of the Kubernetes API that holds the cluster's SpectroCluster "
+                     "object (what kubectl annotate spc uses), to let kubecert set and restore the control-plane-only "
+                     "annotation", (OPTION,))
 
 
 def read_annotation(target: PaletteApi, key: str) -> str | None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubecert.inventory.platform import Exchange
+from kubecert.options import OptionsHint
 from kubecert.targets.errors import TargetError, TargetUnavailable
 from kubecert.targets.palette import parse
 from kubecert.targets.palette.http import ApiClient
@@ -27,8 +28,9 @@ from kubecert.text import shown
 
 MAX_WORD_CHARS = 256
 QUERY = {"resolveNotification": "true"}  # what the SDK's client sends with a profile update
-REASON = ("give --upgrade-profile UID (the uid of the cluster profile version to upgrade the cluster to: one that "
-          "carries a Kubernetes release the cluster does not run yet) to let kubecert upgrade the cluster")
+REASON = OptionsHint("give --upgrade-profile UID (the uid of the cluster profile version to upgrade the cluster to: "
+                     "one that carries a Kubernetes release the cluster does not run yet) to let kubecert upgrade "
+                     "the cluster", ("--upgrade-profile",))
 
 
 @dataclass(frozen=True)
