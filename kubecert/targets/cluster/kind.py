@@ -34,8 +34,8 @@ from kubecert.targets.base import split_uri
 from kubecert.targets.cluster import crictl
 from kubecert.targets.cluster.access import access_from_document
 from kubecert.targets.cluster.nodes import ClusterNodeTarget, split_node, with_nodes
-from kubecert.targets.cluster.parts import ClusterParts, ClusterRenewalRun
 from kubecert.targets.cluster.runtime import ContainerRuntime, chosen_runtime
+from kubecert.targets.cluster.shared_parts import ClusterParts, ClusterRenewalRun
 from kubecert.targets.cluster.tarcopy import MAX_STREAM_BYTES, unpack
 from kubecert.targets.cluster.trust import FROM_NODE
 from kubecert.targets.cluster.whole import WholeClusterTarget

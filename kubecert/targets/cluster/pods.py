@@ -31,9 +31,9 @@ from kubecert.stopping import stop_signals_to
 from kubecert.targets.cluster import readerpod as rp
 from kubecert.targets.cluster.access import access_from_file
 from kubecert.targets.cluster.client import ClusterClient, ReadProblem
-from kubecert.targets.cluster.parts import ClusterParts, ClusterRenewalRun
 from kubecert.targets.cluster.permissions import RBAC_MANIFEST
 from kubecert.targets.cluster.podapi import PodApi, TooLarge
+from kubecert.targets.cluster.shared_parts import ClusterParts, ClusterRenewalRun
 from kubecert.targets.cluster.tarcopy import unpack
 from kubecert.targets.cluster.trust import KubeconfigTrust
 from kubecert.targets.errors import TargetUnavailable, failure_copy
