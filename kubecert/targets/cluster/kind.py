@@ -38,7 +38,7 @@ from kubecert.targets.cluster.runtime import ContainerRuntime, chosen_runtime
 from kubecert.targets.cluster.shared_parts import ClusterParts, ClusterRenewalRun
 from kubecert.targets.cluster.tarcopy import MAX_STREAM_BYTES, unpack
 from kubecert.targets.cluster.trust import FROM_NODE
-from kubecert.targets.cluster.whole import WholeClusterTarget
+from kubecert.targets.cluster.whole_cluster import WholeClusterTarget
 from kubecert.targets.commands import action_timeout, run_command
 from kubecert.targets.errors import TargetError, TargetUnavailable
 from kubecert.text import shown

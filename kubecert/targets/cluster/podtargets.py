@@ -24,7 +24,7 @@ from kubecert.targets.cluster.pods import DEFAULT_TIMEOUT_S, READ_ONLY, PodsPart
 from kubecert.targets.cluster.readerpod import DEFAULT_IMAGE, DEFAULT_NAMESPACE
 from kubecert.targets.cluster.target import KubeconfigTarget
 from kubecert.targets.cluster.trust import KubeconfigTrust
-from kubecert.targets.cluster.whole import WholeClusterTarget
+from kubecert.targets.cluster.whole_cluster import WholeClusterTarget
 from kubecert.targets.commands import ACTION_CAPABILITIES
 from kubecert.targets.errors import TargetError, TargetUnavailable
 from kubecert.text import shown
