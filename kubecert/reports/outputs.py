@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kubecert.text import shown
+from kubecert.text import escaped
 
 PARTIAL_SUFFIX = ".partial"
 
@@ -105,7 +105,7 @@ class ReportPaths:
                 except OSError as exc:
                     return [], [f"{destination}: {exc.strerror or exc}; no report of this run was written"]
                 except Exception as exc:  # a renderer's fault must not leave half a set behind either
-                    why = shown(f"{type(exc).__name__}: {exc}")[:300]
+                    why = escaped(f"{type(exc).__name__}: {exc}")[:300]
                     return [], [f"{destination}: could not be rendered ({why}); no report of this run was written"]
             for temporary, destination in staged:
                 os.replace(temporary, destination)

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from kubecert.text import shown
+from kubecert.text import escaped
 
 MAX_STRING_CHARS = 4 << 20  # a message naming every offender, or a command's output kept as evidence (1 MiB)
 # Integers past 2**53 mean different things to different JSON readers (RFC 7493); no count or day is that large.
@@ -48,7 +48,7 @@ def show_value(value: Any) -> str:
     """A value of the document as a message quotes it: escaped, and cut short."""
     text = f'"{value}"' if isinstance(value, str) else _kind(value)
     text = text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "…"
-    return shown(text.encode("utf-8", "backslashreplace").decode("utf-8"))  # a lone surrogate as \ud800
+    return escaped(text.encode("utf-8", "backslashreplace").decode("utf-8"))  # a lone surrogate as \ud800
 
 
 def _kind(value: Any) -> str:
