@@ -8,9 +8,10 @@ from typing import Any
 
 from cryptography.x509.oid import NameOID
 
-from kubecert.inventory.model import CertRecord, Inventory, Role, isoformat
+from kubecert.inventory.model import CertRecord, Inventory, Role
 from kubecert.inventory.platform import ReportedCertificate, platform_of
 from kubecert.text import escaped
+from kubecert.timestamps import isoformat
 
 
 def certificate_summary(inventory: Inventory) -> list[dict[str, Any]]:

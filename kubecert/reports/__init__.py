@@ -17,12 +17,10 @@ _PUBLIC = {
     "dumps": "kubecert.reports.canonical",
     "exit_code": "kubecert.reports.canonical",
     "load": "kubecert.reports.canonical",
-    "write_atomic": "kubecert.reports.canonical",
 }
 
 __all__ = [
     "SCHEMA", "ProfileRecord", "Report", "Result", "Status", "TargetRecord", "build", "dumps", "exit_code", "load",
-    "write_atomic",
 ]
 
 

@@ -1,7 +1,7 @@
 """The canonical JSON report (schema kubecert.report/v1): every other report is rendered from it.
 
-``build`` makes the Report (results.py) from a run's results and targets; ``dumps``/``write_atomic`` put it
-on disk; ``load`` reads one back, refusing a file that is not one.
+``build`` makes the Report (results.py) from a run's results and targets; ``dumps`` makes its text,
+kubecert.atomic_files puts it on disk; ``load`` reads one back, refusing a file that is not one.
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -29,10 +27,7 @@ from kubecert.reports.results import (
     TargetRecord,
     Tool,
 )
-
-
-def isoformat(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+from kubecert.timestamps import isoformat
 
 
 def build(
@@ -112,23 +107,7 @@ def exit_code(report: Mapping[str, Any]) -> int:
     return 0
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file in the same folder: a reader never sees half a report."""
-    os.replace(stage(path, text), path)
-
-
-def stage(path: Path, text: str) -> Path:
-    """``text`` in a temporary file beside ``path``, ready to be renamed onto it (os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temporary, 0o644)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return Path(temporary)
+REPORT_MODE = 0o644  # reports are evidence to share; what could be secret never enters them (redact.py)
 
 
 _ONE_PER_LINE = ("targets", "results")
