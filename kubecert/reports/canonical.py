@@ -1,4 +1,4 @@
-"""The canonical JSON report (schema kubecert.report/v1): every other report is rendered from it.
+"""The canonical JSON report (schema kubecert.report/v1.N, versions.py): every other report is rendered from it.
 
 ``build`` makes the Report (results.py) from a run's results and targets; ``dumps`` makes its text,
 kubecert.atomic_files puts it on disk; ``load`` reads one back, refusing a file that is not one.
@@ -27,6 +27,7 @@ from kubecert.reports.results import (
     TargetRecord,
     Tool,
 )
+from kubecert.reports.versions import REPORT
 from kubecert.timestamps import isoformat
 
 
@@ -136,6 +137,21 @@ def load(path: Path, option: str = "") -> dict[str, Any]:
     return reading.read(path, option, reading.MAX_REPORT_BYTES, f"a {SCHEMA} report", problem)
 
 
+def upgraded(document: dict[str, Any]) -> None:
+    """``document``, of any minor version, given what the fields added since its own hold when a run has nothing
+    for them, so that what reads it may index every field of this version (CHANGELOG.md lists them)."""
+    for target in document["targets"]:
+        target.setdefault("identity", target["id"])  # 1.1: until then a target was what its URI named
+        target.setdefault("certificates", [])  # 1.2
+    for result in document["results"]:
+        for text in ("title", "statement", "remediation"):  # 1.2
+            result.setdefault(text, "")
+        result.setdefault("sources", [])
+    document.setdefault("command_line", [])  # 1.2
+    document.setdefault("host", "")
+    document.setdefault("coverage", [])
+
+
 def problem(document: dict[str, Any]) -> str | None:
     """Where ``document`` is not a report kubecert wrote (its schema, types included, and the profile
     parameters' types and ranges), or None: what reads it afterwards may index and render it."""
@@ -143,9 +159,13 @@ def problem(document: dict[str, Any]) -> str | None:
     from kubecert.reports import validate
     from kubecert.reports.schema import shipped
 
-    found = validate.problem(document, shipped())
+    version = REPORT.version_of(document)
+    if isinstance(version, str):
+        return version
+    found = validate.problem(document, shipped(), version.minor, version.later)
     if found is not None:
         return found
+    upgraded(document)
     profiles = [("profile", document["profile"])]
     profiles += [(f"targets[{n}].profile", t["profile"]) for n, t in enumerate(document["targets"])]
     return next((f"{where}.parameters.{wrong}" for where, profile in profiles

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kubecert.reports.canonical import coverage
-from kubecert.reports.results import Result, Status
+from kubecert.reports.results import SCHEMA, Result, Status
 from kubecert.text import escaped
 
 _SAME = ("status", "message", "evidence", "accepted")
@@ -55,6 +55,7 @@ def merge(reports: Sequence[tuple[Path, Mapping[str, Any]]], command_line: list[
     first = documents[0]
     merged: dict[str, Any] = {
         **{k: v for k, v in first.items() if k not in ("baseline", "evaluated_as_of", "notes")},
+        "schema": SCHEMA,  # written at this kubecert's version: the fields a later minor added were left out
         "command_line": command_line,
         "host": ", ".join(dict.fromkeys(d["host"] for d in documents)),
         "profile": first["profile"] if len(profiles) == 1 else {"name": "per target", "parameters": {},
