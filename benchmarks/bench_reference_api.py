@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from kubecert.reference.api import loadgen
-from kubecert.reference.api.child import serve
+from kubecert.reference.api.served_process import serve
 
 SECONDS = 5.0
 SHAPE = ("--control-planes", "3", "--workers", "2", "--time-scale", "200", "--rate-limit", "0")

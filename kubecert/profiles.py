@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kubecert.inventory.facts import NodeFacts
-from kubecert.text import shown
+from kubecert.text import escaped
 
 AUTO = "auto"
 # How a renewal through a management API must proceed: "auto" judges it by the mode the platform shows (a
@@ -151,7 +151,7 @@ def parameter_problem(name: str, value: Any) -> str | None:
 
 def _brief(value: Any) -> str:
     text = repr(value)
-    return shown(text if len(text) <= 60 else text[:60] + "…")
+    return escaped(text if len(text) <= 60 else text[:60] + "…")
 
 
 def parameters_problem(parameters: Mapping[str, Any]) -> str | None:

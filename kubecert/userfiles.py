@@ -17,7 +17,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubecert.text import shown
+from kubecert.text import escaped
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _KINDS = (
@@ -49,10 +49,10 @@ def kind_of(mode: int) -> str:
 
 def named(option: str, path: Path) -> str:
     """How a message names the file: the option, the path, and where it leads when that is elsewhere."""
-    label = f"{option} {shown(str(path))}" if option else shown(str(path))
+    label = f"{option} {escaped(str(path))}" if option else escaped(str(path))
     real = os.path.realpath(path)
     if os.path.islink(path):
-        label += f" (a link to {shown(real)})"
+        label += f" (a link to {escaped(real)})"
     return label
 
 

@@ -25,6 +25,7 @@ from kubecert.inventory.facts import NodeFacts
 from kubecert.inventory.kubelet import default_kubelet_dir
 from kubecert.reference.faults import Fault, Layer, all_faults
 from kubecert.reports import canonical
+from kubecert.reports.results import SCHEMA as REPORT_SCHEMA
 from kubecert.reports.schema import shipped
 from kubecert.rules import BUILTIN_PROFILES, RuleContext, Status, Verdict, all_rules, evaluate_all
 
@@ -209,7 +210,7 @@ def validate_every_report(folder: Path) -> int:
             document = json.loads(path.read_text())
         except (UnicodeDecodeError, json.JSONDecodeError):
             continue
-        if isinstance(document, dict) and document.get("schema") == "kubecert.report/v1":
+        if isinstance(document, dict) and document.get("schema") == REPORT_SCHEMA:
             validated(document)
             found += 1
     return found

@@ -301,7 +301,7 @@ def report_cases(report: dict[str, Any]) -> list[Case]:
                    _set(report, ["profile", "parameters", "min_remaining_days"], 10**9)),
         _json_case("horizon-as-text", "targets[0].profile.parameters.min_remaining_days: must be a whole number",
                    _set(report, ["targets", 0, "profile", "parameters", "min_remaining_days"], "30")),
-        _json_case("schema-v2", 'schema: expected "kubecert.report/v1"',
+        _json_case("schema-v2", 'schema: "kubecert.report/v2" is a later major version',
                    _set(report, ["schema"], "kubecert.report/v2")),
     ]
     generated = list(schema_cases("report", report, shipped()))
@@ -317,7 +317,7 @@ def baseline_cases() -> list[Case]:
                    _set(GOOD_BASELINE, ["accepted", 0, "expires"], "soon")),
         _json_case("baseline-expires-13th-month", "accepted[0].expires: ",
                    _set(GOOD_BASELINE, ["accepted", 0, "expires"], "2027-13-01")),
-        _json_case("baseline-is-a-report", 'schema: "kubecert.report/v1" is not one of',
+        _json_case("baseline-is-a-report", 'schema: "kubecert.report/v1" is not a version of kubecert.baseline',
                    _set(GOOD_BASELINE, ["schema"], "kubecert.report/v1")),
     ]
     generated = list(schema_cases("baseline", GOOD_BASELINE, DOCUMENT_SCHEMA))
@@ -426,7 +426,7 @@ def _as_baseline(case: Case) -> str:
     below_schema = ("empty", "byte order mark", "not UTF-8", "not JSON", "Extra data", "not a JSON number",
                     "beyond what", "a number of", "nested deeper", "appears twice", "Invalid control", "bytes, over",
                     "not a JSON object")
-    return case.says if any(word in case.says for word in below_schema) else "not a kubecert.baseline/v2 file"
+    return case.says if any(word in case.says for word in below_schema) else "not a kubecert.baseline/v2.0 file"
 
 
 @pytest.mark.parametrize("command", ["merge", "baseline-write", "check"])

@@ -140,10 +140,10 @@ def test_a_baseline_accepts_todays_failures_and_only_new_ones_fail(tmp_path: Pat
 
 @pytest.mark.parametrize(("content", "message"), [
     ("{", "not JSON"),
-    ('{"schema": "other"}', "not a kubecert.baseline/v2 file (write one with kubecert baseline write): schema: "
-                            '"other" is not one of kubecert.baseline/v2, kubecert.baseline/v1'),
+    ('{"schema": "other"}', "not a kubecert.baseline/v2.0 file (write one with kubecert baseline write): schema: "
+                            '"other" is not a version of kubecert.baseline (e.g. kubecert.baseline/v2.0)'),
     ('{"schema": "kubecert.baseline/v1", "accepted": [{"rule": 1, "target": "t", "offender": ""}]}',
-     "not a kubecert.baseline/v2 file (write one with kubecert baseline write): accepted[0].rule: expected text, "
+     "not a kubecert.baseline/v2.0 file (write one with kubecert baseline write): accepted[0].rule: expected text, "
      "got 1"),
 ])
 def test_a_bad_baseline_is_a_usage_error_naming_the_file(tmp_path: Path, reference_tree: Any, content: str,
@@ -159,7 +159,7 @@ def test_a_bad_baseline_is_a_usage_error_naming_the_file(tmp_path: Path, referen
 def test_baseline_write_refuses_a_file_that_is_not_a_report(tmp_path: Path) -> None:
     (tmp_path / "r.json").write_text("[]")
     run = kubecert("baseline", "write", "b.json", "--report", "r.json", cwd=tmp_path)
-    assert run.returncode == 3 and "r.json: not a kubecert.report/v1 report" in run.stderr, run.stderr
+    assert run.returncode == 3 and "r.json: not a kubecert.report/v1.8 report" in run.stderr, run.stderr
     assert not (tmp_path / "b.json").exists()
 
 
@@ -233,6 +233,6 @@ def test_a_damaged_report_is_refused_naming_the_file_and_field(tmp_path: Path, r
         refused = subprocess.run([sys.executable, "-m", "kubecert", *command], cwd=tmp_path, capture_output=True,
                                  text=True, timeout=120, check=False)
         assert refused.returncode == 3, refused.stderr
-        assert f"b.json: not a kubecert.report/v1 report: {field}" in refused.stderr
+        assert f"b.json: not a kubecert.report/v1.8 report: {field}" in refused.stderr
         assert "Traceback" not in refused.stderr
     assert not (tmp_path / "base.json").exists() and not (tmp_path / "m").exists()

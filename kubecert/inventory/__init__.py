@@ -1,12 +1,12 @@
 """The inventory: a target's certificates, keys, kubeconfigs and files, observed once.
 
 The names below are imported when first used: the node facts (facts.py) that profiles and the catalog read
-need none of the certificate model's libraries (kubecert/lazy.py says why).
+need none of the certificate model's libraries (kubecert/lazy_imports.py says why).
 """
 
 from typing import Any
 
-from kubecert.lazy import public_name
+from kubecert.lazy_imports import public_name
 
 _PUBLIC = {
     "CertRecord": "kubecert.inventory.model",

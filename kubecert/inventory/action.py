@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubecert.inventory.keymaterial import REDACTED, KeyTraces, scrub
-from kubecert.inventory.model import isoformat
+from kubecert.timestamps import isoformat
 
 __all__ = ["REDACTED", "ActionRecord", "scrub", "tail"]
 

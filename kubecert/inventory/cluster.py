@@ -12,7 +12,8 @@ from typing import Any
 from cryptography import x509
 
 from kubecert.inventory.components import ComponentsObservation
-from kubecert.inventory.model import CertRecord, Inventory, isoformat
+from kubecert.inventory.model import CertRecord, Inventory
+from kubecert.timestamps import isoformat
 
 
 @dataclass(frozen=True)

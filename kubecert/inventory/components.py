@@ -13,7 +13,7 @@ from typing import Any
 
 from cryptography import x509
 
-from kubecert.inventory.model import isoformat
+from kubecert.timestamps import isoformat
 
 
 class Component(enum.StrEnum):

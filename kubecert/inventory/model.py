@@ -26,6 +26,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from kubecert.inventory.facts import NodeFacts
 from kubecert.inventory.keymaterial import KeyTraces
+from kubecert.timestamps import isoformat
 
 _EKU_NAMES = {
     ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
@@ -425,8 +426,4 @@ class Inventory:
     def problems_for(self, *subjects: str) -> list[Problem]:
         wanted = set(subjects)
         return [p for p in self.problems if p.subject in wanted]
-
-
-def isoformat(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubecert import layout
-from kubecert.inventory.model import Inventory, isoformat
+from kubecert.inventory.model import Inventory
+from kubecert.timestamps import isoformat
 
 # RFC 3339 date-time: what the Palette specification's "date-time" format means.
 RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII)

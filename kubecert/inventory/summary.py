@@ -8,9 +8,10 @@ from typing import Any
 
 from cryptography.x509.oid import NameOID
 
-from kubecert.inventory.model import CertRecord, Inventory, Role, isoformat
+from kubecert.inventory.model import CertRecord, Inventory, Role
 from kubecert.inventory.platform import ReportedCertificate, platform_of
-from kubecert.text import shown
+from kubecert.text import escaped
+from kubecert.timestamps import isoformat
 
 
 def certificate_summary(inventory: Inventory) -> list[dict[str, Any]]:
@@ -25,29 +26,29 @@ def certificate_summary(inventory: Inventory) -> list[dict[str, Any]]:
 def _common_name(record: CertRecord, issuer: bool) -> str | None:
     name = record.cert.issuer if issuer else record.cert.subject
     values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return shown(str(values[0].value)) if values else None
+    return escaped(str(values[0].value)) if values else None
 
 
 def _from_x509(record: CertRecord) -> dict[str, Any]:
     entry: dict[str, Any] = {
-        "name": shown(record.name), "path": shown(record.path), "role": str(record.role),
-        "is_ca": record.role is Role.CA, "subject": shown(record.subject), "issuer": shown(record.issuer),
+        "name": escaped(record.name), "path": escaped(record.path), "role": str(record.role),
+        "is_ca": record.role is Role.CA, "subject": escaped(record.subject), "issuer": escaped(record.issuer),
         "subject_cn": _common_name(record, issuer=False), "issuer_cn": _common_name(record, issuer=True),
         "not_before": isoformat(record.not_before), "not_after": isoformat(record.not_after),
         "fingerprint_sha256": record.fingerprint_sha256,
     }
     if record.machine:
-        entry["machine"] = shown(record.machine)
+        entry["machine"] = escaped(record.machine)
     return entry
 
 
 def _from_listing(reported: ReportedCertificate) -> dict[str, Any]:
     """An API lists a name and an expiry per machine: no DN, no start, no fingerprint."""
-    name = shown(reported.canonical or reported.reported_name)
+    name = escaped(reported.canonical or reported.reported_name)
     return {
-        "name": name, "path": shown(f"{reported.machine}/{reported.reported_name}"),
+        "name": name, "path": escaped(f"{reported.machine}/{reported.reported_name}"),
         "role": "ca" if reported.is_ca else "leaf", "is_ca": reported.is_ca, "subject": None, "issuer": None,
-        "subject_cn": shown(reported.reported_name), "issuer_cn": shown(reported.authority),
+        "subject_cn": escaped(reported.reported_name), "issuer_cn": escaped(reported.authority),
         "not_before": None, "not_after": isoformat(reported.expiry) if reported.expiry is not None else None,
-        "fingerprint_sha256": None, "machine": shown(reported.machine),
+        "fingerprint_sha256": None, "machine": escaped(reported.machine),
     }

@@ -17,7 +17,7 @@ from kubecert.rules.evaluate import evaluate
 from kubecert.rules.findings import Unjudged, Verdict
 from kubecert.status import Status
 from kubecert.targets.errors import TargetUnavailable
-from kubecert.text import shown_lines
+from kubecert.text import escaped_multiline
 
 ALLOW = "--allow-disruptive"
 
@@ -66,8 +66,8 @@ def judge(state: KubecertSession, rule: Rule, target_id: str, context: object | 
     except CannotJudge as exc:
         return Verdict.single(rule.id, Status.SKIPPED, str(exc), Unjudged.CANNOT_JUDGE)
     except (TargetUnavailable, CheckCouldNotRun) as exc:
-        return Verdict.single(rule.id, Status.ERROR, shown_lines(str(exc)))
+        return Verdict.single(rule.id, Status.ERROR, escaped_multiline(str(exc)))
     except Exception as exc:  # a target's bug must not take the other targets down with it
-        return Verdict.single(rule.id, Status.ERROR, shown_lines(
+        return Verdict.single(rule.id, Status.ERROR, escaped_multiline(
             f"could not set up the check: {type(exc).__name__}: {exc}"))
     return evaluate(rule, context)

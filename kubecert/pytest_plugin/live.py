@@ -9,14 +9,14 @@ import sys
 import pytest
 
 from kubecert.targets.base import Progress
-from kubecert.text import shown
+from kubecert.text import escaped
 
 
 def live_writer(config: pytest.Config) -> Progress:
     capture = config.pluginmanager.getplugin("capturemanager")
 
     def write(text: str) -> None:
-        line = shown(text)  # progress names machines and states the target reported
+        line = escaped(text)  # progress names machines and states the target reported
         terminal = config.pluginmanager.getplugin("terminalreporter")  # absent on xdist workers: stderr then
         context = capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext()
         with context:

@@ -22,7 +22,7 @@ from kubecert.rules.catalog import Rule
 from kubecert.rules.findings import Verdict
 from kubecert.status import Status
 from kubecert.targets.errors import TargetUnavailable
-from kubecert.text import shown_lines
+from kubecert.text import escaped_multiline
 
 RULE_MARKER = "kubecert_rule"
 VERDICT_KEY = pytest.StashKey[Verdict]()
@@ -115,7 +115,7 @@ def result_of(item: pytest.Item, report: pytest.TestReport, call: pytest.CallInf
     rule = catalog.get(rule_id)
     verdict = item.stash.get(VERDICT_KEY, None)
     if call.excinfo is not None and call.excinfo.errisinstance(_QUIET_ERRORS):
-        said = shown_lines(str(call.excinfo.value))  # it may quote the target (paths, answers)
+        said = escaped_multiline(str(call.excinfo.value))  # it may quote the target (paths, answers)
         report.longrepr = said
         if verdict is None:
             verdict = Verdict.single(rule_id, Status.ERROR, said)

@@ -22,7 +22,7 @@ from kubecert.pytest_plugin.fleet import FLEET_ITEM
 from kubecert.pytest_plugin.outcomes import attached, attached_options
 from kubecert.reports.results import BaselineRecord, Result, Status
 from kubecert.status import STATUSES
-from kubecert.text import shown, shown_each_line
+from kubecert.text import escaped, escaped_each_line
 
 CATALOG_ITEM = re.compile(r"::(KC-[A-Z0-9]+-\d{2})\[(.*)\]$")  # a catalog check's node id: its rule and target
 _MARKUP = {Status.PASSED: {"green": True}, Status.FAILED: {"red": True, "bold": True},
@@ -136,7 +136,7 @@ class CompactTerminal:
         label = "ACCEPTED" if result.accepted else _LABEL[result.status]
         detail = result.title if result.status is Status.PASSED else first_offender(result)
         markup = {"cyan": True} if result.accepted else _MARKUP.get(result.status, {})
-        terminal.write_line(f"{label:<8} {result.rule:<11} {shown(result.target)}  {shown(detail)}", **markup)
+        terminal.write_line(f"{label:<8} {result.rule:<11} {escaped(result.target)}  {escaped(detail)}", **markup)
 
 
 def summary_lines(results: Iterable[Result], folded: Folded | None) -> list[tuple[str, dict[str, bool]]]:
@@ -147,27 +147,27 @@ def summary_lines(results: Iterable[Result], folded: Folded | None) -> list[tupl
     by_target: defaultdict[str, Counter[str]] = defaultdict(Counter)
     for result in results:
         by_target[result.target][status_label(result)] += 1
-    width = max((len(shown(t)) for t in by_target), default=6)
+    width = max((len(escaped(t)) for t in by_target), default=6)
     lines.append((f"{'target':<{width}}  " + "  ".join(columns), {"bold": True}))
     for target, counts in by_target.items():
         markup = {"red": True} if counts[Status.FAILED] else ({"yellow": True} if counts[Status.ERROR] else {})
         cells = "  ".join(f"{counts[c]:>{len(c)}}" for c in columns)
-        lines.append((f"{shown(target):<{width}}  {cells}", markup))
+        lines.append((f"{escaped(target):<{width}}  {cells}", markup))
     failing = [r for r in results if r.status is Status.FAILED]
     if failing:
         lines.append(("", {}))
     for result in failing:
         head = "accepted" if result.accepted else "FAILED"
-        lines.append((f"{head} {result.rule} {result.title} [{shown(result.target)}]",
+        lines.append((f"{head} {result.rule} {result.title} [{escaped(result.target)}]",
                       {"cyan": True} if result.accepted else {"red": True, "bold": True}))
-        lines += [(f"{CONTINUED}{line}", {}) for line in shown_each_line(result.message)]
+        lines += [(f"{CONTINUED}{line}", {}) for line in escaped_each_line(result.message)]
         if result.remediation:
             lines.append((f"    fix: {result.remediation}", {"green": True}))
     if folded is not None:
         for (target, message), rules in folded.errors.items():
             checks = f"{len(rules)} checks could not run" if len(rules) > 1 else f"{rules[0]} could not run"
             said = message.removeprefix(f"{target}: ")
-            lines += _block(f"ERROR {shown(target)}: ", said, f" ({checks})", {"yellow": True, "bold": True})
+            lines += _block(f"ERROR {escaped(target)}: ", said, f" ({checks})", {"yellow": True, "bold": True})
         for line in folded.skip_lines():
             lines += _block("", line, "", {})
     return lines
@@ -177,7 +177,7 @@ def _block(head: str, message: str, tail: str, markup: dict[str, bool]) -> list[
     """A message on the terminal: its first line after ``head`` and before ``tail``, each further line of its own
     an indented continuation. Each line is escaped by itself, so a line break kubecert wrote stays one, and one a
     target slipped into its text shows as ``\\x0a`` (the message escaped it where it was made)."""
-    first, *rest = shown_each_line(message)
+    first, *rest = escaped_each_line(message)
     return [(f"{head}{first}{tail}", markup), *((f"{CONTINUED}{line}", markup) for line in rest)]
 
 
@@ -187,13 +187,13 @@ STALE_SHOWN = 20  # the report lists every stale entry; the terminal the first o
 def baseline_lines(record: BaselineRecord) -> list[tuple[str, dict[str, bool]]]:
     """What the baseline did this run: how many failures it accepted, and every entry that matched nothing."""
     stale = record.stale or []
-    said = f"baseline {shown(record.path)}: {record.accepted} failures accepted, {record.new} new"
+    said = f"baseline {escaped(record.path)}: {record.accepted} failures accepted, {record.new} new"
     if stale:
         said += f"; {len(stale)} entries stale (they matched nothing: remove them)"
     lines: list[tuple[str, dict[str, bool]]] = [(said, {})]
     for entry in stale[:STALE_SHOWN]:
-        lines.append((f"STALE    {entry.rule:<11} {shown(entry.target)}  {shown(entry.offender) or '(no subject)'}: "
-                      f"{shown(entry.why)}", {"yellow": True}))
+        lines.append((f"STALE    {entry.rule:<11} {escaped(entry.target)}  "
+                      f"{escaped(entry.offender) or '(no subject)'}: {escaped(entry.why)}", {"yellow": True}))
     if len(stale) > STALE_SHOWN:
         lines.append((f"         ... and {len(stale) - STALE_SHOWN} more stale entries (the report lists them all)",
                       {"yellow": True}))

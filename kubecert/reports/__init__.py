@@ -1,10 +1,10 @@
 """Reports: the canonical JSON report and every format rendered from it (outputs.FORMATS). The renderers
 are imported when a format is written, and the names below when first used, so ``kubecert --help`` loads
-none of their libraries (kubecert/lazy.py says why)."""
+none of their libraries (kubecert/lazy_imports.py says why)."""
 
 from typing import Any
 
-from kubecert.lazy import public_name
+from kubecert.lazy_imports import public_name
 
 _PUBLIC = {
     "SCHEMA": "kubecert.reports.results",
@@ -17,12 +17,10 @@ _PUBLIC = {
     "dumps": "kubecert.reports.canonical",
     "exit_code": "kubecert.reports.canonical",
     "load": "kubecert.reports.canonical",
-    "write_atomic": "kubecert.reports.canonical",
 }
 
 __all__ = [
     "SCHEMA", "ProfileRecord", "Report", "Result", "Status", "TargetRecord", "build", "dumps", "exit_code", "load",
-    "write_atomic",
 ]
 
 

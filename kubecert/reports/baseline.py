@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from kubecert.reports.results import BaselineRecord, Result, StaleEntry, Status
+from kubecert.reports.versions import BASELINE
 
-BASELINE_SCHEMA = "kubecert.baseline/v2"
+BASELINE_SCHEMA = BASELINE.current  # kubecert.baseline/v2.N (versions.py); v2 before minors were written
 UNPINNED_SCHEMA = "kubecert.baseline/v1"  # entries without pins: read, never written
 MAX_BASELINE_BYTES = 16 * 1024 * 1024
 # The facts of an evidence entry that say which thing failed and how: a certificate by its fingerprint, a file
@@ -53,7 +54,7 @@ DOCUMENT_SCHEMA = {
     "type": "object",
     "required": ["schema", "accepted"],
     "properties": {
-        "schema": {"type": "string", "enum": [BASELINE_SCHEMA, UNPINNED_SCHEMA]},
+        "schema": {"type": "string", "pattern": BASELINE.pattern},
         "written_from": {"type": "string"},
         "accepted": {"type": "array", "items": _ENTRY_SCHEMA},
     },
@@ -128,12 +129,11 @@ def dumps(entries: Iterable[Entry], source: str) -> str:
 
 def load(path: Path) -> Baseline:
     """The baseline at ``path`` (named by --baseline), read as hostile input (reading.py)."""
-    from kubecert.reports import reading, validate
+    from kubecert.reports import reading
 
     kind = f"a {BASELINE_SCHEMA} file (write one with kubecert baseline write)"
     try:
-        document = reading.read(path, "--baseline", MAX_BASELINE_BYTES, kind,
-                                lambda found: validate.problem(found, DOCUMENT_SCHEMA))
+        document = reading.read(path, "--baseline", MAX_BASELINE_BYTES, kind, _problem)
     except ValueError as exc:
         raise BaselineError(str(exc)) from None
     entries = [
@@ -143,6 +143,15 @@ def load(path: Path) -> Baseline:
         for item in document["accepted"]
     ]
     return Baseline(path, entries)
+
+
+def _problem(document: dict[str, Any]) -> str | None:
+    from kubecert.reports import validate
+
+    version = BASELINE.version_of(document)
+    if isinstance(version, str):
+        return version
+    return validate.problem(document, DOCUMENT_SCHEMA, version.minor, version.later)
 
 
 class Baseline:

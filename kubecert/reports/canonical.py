@@ -1,7 +1,7 @@
-"""The canonical JSON report (schema kubecert.report/v1): every other report is rendered from it.
+"""The canonical JSON report (schema kubecert.report/v1.N, versions.py): every other report is rendered from it.
 
-``build`` makes the Report (results.py) from a run's results and targets; ``dumps``/``write_atomic`` put it
-on disk; ``load`` reads one back, refusing a file that is not one.
+``build`` makes the Report (results.py) from a run's results and targets; ``dumps`` makes its text,
+kubecert.atomic_files puts it on disk; ``load`` reads one back, refusing a file that is not one.
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -29,10 +27,8 @@ from kubecert.reports.results import (
     TargetRecord,
     Tool,
 )
-
-
-def isoformat(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+from kubecert.reports.versions import REPORT
+from kubecert.timestamps import isoformat
 
 
 def build(
@@ -112,23 +108,7 @@ def exit_code(report: Mapping[str, Any]) -> int:
     return 0
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file in the same folder: a reader never sees half a report."""
-    os.replace(stage(path, text), path)
-
-
-def stage(path: Path, text: str) -> Path:
-    """``text`` in a temporary file beside ``path``, ready to be renamed onto it (os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temporary, 0o644)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return Path(temporary)
+REPORT_MODE = 0o644  # reports are evidence to share; what could be secret never enters them (redact.py)
 
 
 _ONE_PER_LINE = ("targets", "results")
@@ -157,6 +137,21 @@ def load(path: Path, option: str = "") -> dict[str, Any]:
     return reading.read(path, option, reading.MAX_REPORT_BYTES, f"a {SCHEMA} report", problem)
 
 
+def upgraded(document: dict[str, Any]) -> None:
+    """``document``, of any minor version, given what the fields added since its own hold when a run has nothing
+    for them, so that what reads it may index every field of this version (CHANGELOG.md lists them)."""
+    for target in document["targets"]:
+        target.setdefault("identity", target["id"])  # 1.1: until then a target was what its URI named
+        target.setdefault("certificates", [])  # 1.2
+    for result in document["results"]:
+        for text in ("title", "statement", "remediation"):  # 1.2
+            result.setdefault(text, "")
+        result.setdefault("sources", [])
+    document.setdefault("command_line", [])  # 1.2
+    document.setdefault("host", "")
+    document.setdefault("coverage", [])
+
+
 def problem(document: dict[str, Any]) -> str | None:
     """Where ``document`` is not a report kubecert wrote (its schema, types included, and the profile
     parameters' types and ranges), or None: what reads it afterwards may index and render it."""
@@ -164,9 +159,13 @@ def problem(document: dict[str, Any]) -> str | None:
     from kubecert.reports import validate
     from kubecert.reports.schema import shipped
 
-    found = validate.problem(document, shipped())
+    version = REPORT.version_of(document)
+    if isinstance(version, str):
+        return version
+    found = validate.problem(document, shipped(), version.minor, version.later)
     if found is not None:
         return found
+    upgraded(document)
     profiles = [("profile", document["profile"])]
     profiles += [(f"targets[{n}].profile", t["profile"]) for n, t in enumerate(document["targets"])]
     return next((f"{where}.parameters.{wrong}" for where, profile in profiles

@@ -60,6 +60,7 @@ def _fail(message: str) -> int:
 
 
 def run_baseline_write(args: argparse.Namespace) -> int:
+    from kubecert.atomic_files import write_atomic
     from kubecert.reports import baseline, canonical
 
     try:
@@ -68,7 +69,7 @@ def run_baseline_write(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     entries = baseline.entries_of(report, args.reason, args.expires)
     try:
-        canonical.write_atomic(args.file, baseline.dumps(entries, str(args.report)))
+        write_atomic(args.file, baseline.dumps(entries, str(args.report)).encode(), canonical.REPORT_MODE)
     except OSError as exc:
         return _fail(f"{args.file}: cannot write the baseline: {exc.strerror or exc}")
     print(f"{args.file}: {len(entries)} accepted offenders from {args.report}")

@@ -25,7 +25,7 @@ import jinja2
 from kubecert.reports import timeline
 from kubecert.reports.results import Report
 from kubecert.status import STATUSES
-from kubecert.text import shown_values
+from kubecert.text import escaped_values
 
 _ENVIRONMENT = jinja2.Environment(
     loader=jinja2.PackageLoader("kubecert.reports", "templates"),
@@ -52,7 +52,7 @@ def status_of(result: Mapping[str, Any]) -> str:
 
 def render(report: Report | Mapping[str, Any]) -> str:
     """The HTML of a report (the canonical one, or its JSON as read back from a file)."""
-    document = shown_values(report.to_json() if isinstance(report, Report) else dict(report))
+    document = escaped_values(report.to_json() if isinstance(report, Report) else dict(report))
     values = view(document)
     style = _ENVIRONMENT.get_template("style.css.j2").render(**values)
     digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()

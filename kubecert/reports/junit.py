@@ -17,11 +17,11 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from kubecert.text import shown_text
+from kubecert.text import escaped_block
 
 
 def _text(value: Any) -> str:
-    return shown_text(str(value))  # XML 1.0 cannot carry most control characters: escape them visibly
+    return escaped_block(str(value))  # XML 1.0 cannot carry most control characters: escape them visibly
 
 
 def failure_text(result: Mapping[str, Any]) -> str:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from kubecert.reports.canonical import coverage
-from kubecert.reports.results import Result, Status
-from kubecert.text import shown
+from kubecert.reports.results import SCHEMA, Result, Status
+from kubecert.text import escaped
 
 _SAME = ("status", "message", "evidence", "accepted")
 
@@ -35,9 +35,9 @@ def merge(reports: Sequence[tuple[Path, Mapping[str, Any]]], command_line: list[
         for target in report["targets"]:
             known = targets.get(target["id"])
             if known is not None and known[1]["identity"] != target["identity"]:
-                raise MergeError(f"{shown(target['id'])} is {shown(known[1]['identity'])} in {shown(str(known[0]))} "
-                                 f"but {shown(target['identity'])} in {shown(str(path))}: two different targets "
-                                 "under one id")
+                raise MergeError(f"{escaped(target['id'])} is {escaped(known[1]['identity'])} in "
+                                 f"{escaped(str(known[0]))} but {escaped(target['identity'])} in {escaped(str(path))}: "
+                                 "two different targets under one id")
             targets.setdefault(target["id"], (path, target))
         for result in report["results"]:
             key = (result["rule"], result["target"])
@@ -45,8 +45,8 @@ def merge(reports: Sequence[tuple[Path, Mapping[str, Any]]], command_line: list[
             if known_result is None:
                 results[key] = (path, result)
             elif any(known_result[1].get(f) != result.get(f) for f in _SAME):
-                raise MergeError(f"{shown(key[0])} on {shown(key[1])} is {known_result[1]['status']} in "
-                                 f"{shown(str(known_result[0]))} but {result['status']} in {shown(str(path))}: "
+                raise MergeError(f"{escaped(key[0])} on {escaped(key[1])} is {known_result[1]['status']} in "
+                                 f"{escaped(str(known_result[0]))} but {result['status']} in {escaped(str(path))}: "
                                  "conflicting results; merge runs of different targets")
     documents = [report for _, report in reports]
     merged_results = sorted((r for _, r in results.values()), key=lambda r: (r["target"], r["rule"]))
@@ -55,6 +55,7 @@ def merge(reports: Sequence[tuple[Path, Mapping[str, Any]]], command_line: list[
     first = documents[0]
     merged: dict[str, Any] = {
         **{k: v for k, v in first.items() if k not in ("baseline", "evaluated_as_of", "notes")},
+        "schema": SCHEMA,  # written at this kubecert's version: the fields a later minor added were left out
         "command_line": command_line,
         "host": ", ".join(dict.fromkeys(d["host"] for d in documents)),
         "profile": first["profile"] if len(profiles) == 1 else {"name": "per target", "parameters": {},

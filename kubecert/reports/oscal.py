@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from kubecert.text import shown
+from kubecert.text import escaped
 
 _NAMESPACE = uuid.UUID("6f1c2a7e-3b9d-4c1e-9a55-2d8e7b4f0c11")  # kubecert's own: UUIDs stable per report
 PROPERTY_NS = "https://kubecert.invalid/ns/oscal"
@@ -28,7 +28,7 @@ def _uuid(*parts: str) -> str:
 
 def _one_line(text: str) -> str:
     """OSCAL titles and property values are single lines without outer spaces."""
-    return shown(" ".join(text.split())) or "-"
+    return escaped(" ".join(text.split())) or "-"
 
 
 def _prop(name: str, value: str) -> dict[str, str]:
@@ -95,7 +95,7 @@ def _observation(report: Mapping[str, Any], result: Mapping[str, Any]) -> dict[s
     observation: dict[str, Any] = {
         "uuid": _uuid(run, result["rule"], result["target"], "observation"),
         "title": _one_line(f"{result['rule']} on {result['target']}"),
-        "description": shown(result["message"]) or _status(result), "methods": ["TEST"],
+        "description": escaped(result["message"]) or _status(result), "methods": ["TEST"],
         "types": ["finding"] if result["status"] == "failed" else ["discovery"],
         "subjects": [{"subject-uuid": _uuid(run, "target", result["target"]), "type": "inventory-item"}],
         "collected": target.get("observed_at") or report["finished_at"],
@@ -132,4 +132,4 @@ def _finding(report: Mapping[str, Any], result: Mapping[str, Any]) -> dict[str, 
 
 def _evidence_line(entry: Mapping[str, Any]) -> str:
     facts = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("subject", "status", "detail"))
-    return shown(f"{entry['status']}: {entry['subject']}: {entry['detail']}" + (f" ({facts})" if facts else ""))
+    return escaped(f"{entry['status']}: {entry['subject']}: {entry['detail']}" + (f" ({facts})" if facts else ""))

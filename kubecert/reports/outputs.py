@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kubecert.text import shown
+from kubecert.text import escaped
 
 PARTIAL_SUFFIX = ".partial"
 
@@ -91,7 +91,8 @@ class ReportPaths:
         when all are there are they renamed into place, so a report that cannot be rendered or written leaves
         none of this set and whatever set was there before. An unfinished run's go to ``PATH.partial``. What
         was written, and a line per report that could not be."""
-        from kubecert.reports.canonical import stage
+        from kubecert.atomic_files import stage
+        from kubecert.reports.canonical import REPORT_MODE
 
         staged: list[tuple[Path, Path]] = []  # temporary file, destination
         try:
@@ -101,11 +102,11 @@ class ReportPaths:
                     continue
                 destination = path if complete else partial(path)
                 try:
-                    staged.append((stage(destination, fmt.render(document)), destination))
+                    staged.append((stage(destination, fmt.render(document).encode(), REPORT_MODE), destination))
                 except OSError as exc:
                     return [], [f"{destination}: {exc.strerror or exc}; no report of this run was written"]
                 except Exception as exc:  # a renderer's fault must not leave half a set behind either
-                    why = shown(f"{type(exc).__name__}: {exc}")[:300]
+                    why = escaped(f"{type(exc).__name__}: {exc}")[:300]
                     return [], [f"{destination}: could not be rendered ({why}); no report of this run was written"]
             for temporary, destination in staged:
                 os.replace(temporary, destination)

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from kubecert.targets.lock import names_same_file
-from kubecert.text import shown
+from kubecert.text import escaped
 
 _MAX_HOLDER_BYTES = 4096
 
@@ -52,7 +52,7 @@ class ReportLock:
                 try:
                     self._lock(report, holder)
                 except OSError as exc:
-                    raise ReportLockError(f"{shown(str(report))}: cannot lock it for this run: "
+                    raise ReportLockError(f"{escaped(str(report))}: cannot lock it for this run: "
                                           f"{exc.strerror or exc}") from None
         except BaseException:
             self.release()
@@ -70,8 +70,8 @@ class ReportLock:
             except BlockingIOError:
                 other = os.pread(fd, _MAX_HOLDER_BYTES, 0).decode("utf-8", "replace").strip() or "it says nothing"
                 os.close(fd)
-                raise ReportLockError(f"{shown(str(report))}: another kubecert run is writing this report "
-                                      f"({shown(other)}); wait for it to end, or write elsewhere") from None
+                raise ReportLockError(f"{escaped(str(report))}: another kubecert run is writing this report "
+                                      f"({escaped(other)}); wait for it to end, or write elsewhere") from None
             if names_same_file(path, fd):
                 break
             os.close(fd)  # its holder removed it between our open and our lock: lock the one there now

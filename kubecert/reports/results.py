@@ -1,9 +1,10 @@
-"""The canonical report's types (schema ``kubecert.report/v1``): one Result per (rule, target), the targets,
-the profile and the run. Every report format is rendered from these, and the JSON Schema shipped beside
+"""The canonical report's types (schema ``kubecert.report/v1.N``, versions.py): one Result per (rule, target),
+the targets, the profile and the run. Every report format is rendered from these, and the JSON Schema shipped beside
 this module (report.schema.json) is generated from them (schema.py), so the two cannot drift apart.
 
 Field metadata: ``doc`` describes the field in the schema; ``omit_if_none`` leaves the key out of the
-JSON when its value is None (it is then optional in the schema).
+JSON when its value is None (it is then optional in the schema); ``since`` is the version that added the
+field, when not the first (the schema's ``x-since``: a reader does not require it of an older minor).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubecert.reports.versions import REPORT
 from kubecert.status import STATUSES, Status
 
-SCHEMA = "kubecert.report/v1"
+SCHEMA = REPORT.current
 __all__ = [
     "SCHEMA", "STATUSES", "BaselineRecord", "CertificateRecord", "CoverageEntry", "ProfileRecord", "Report", "Result",
     "SourceRecord", "StaleEntry", "Status", "TargetRecord", "Tool",
@@ -65,14 +67,14 @@ class Result:
     citation: str = field(metadata=_doc("the source's own words the rule rests on, and the source keys"))
     nodeid: str = field(metadata=_doc("the check's pytest node id"))
     duration_s: float = field(default=0.0, metadata=_doc("seconds the check took"))
-    title: str = field(default="", metadata=_doc("the rule's title"))
-    statement: str = field(default="", metadata=_doc("the rule's statement: what must hold"))
-    remediation: str = field(default="", metadata=_doc("what fixes a failure of the rule"))
+    title: str = field(default="", metadata=_doc("the rule's title", since="1.2"))
+    statement: str = field(default="", metadata=_doc("the rule's statement: what must hold", since="1.2"))
+    remediation: str = field(default="", metadata=_doc("what fixes a failure of the rule", since="1.2"))
     sources: list[SourceRecord] = field(default_factory=list, metadata=_doc(
-        "the documents the citation quotes, with their URL and version"))
+        "the documents the citation quotes, with their URL and version", since="1.2"))
     accepted: bool | None = field(default=None, metadata=_doc(
         "true when the result failed and every offender is accepted by the baseline (--baseline): it is shown "
-        "apart and does not fail the run", omit_if_none=True))
+        "apart and does not fail the run", omit_if_none=True, since="1.2"))
 
     def to_json(self) -> dict[str, Any]:
         return dict(_to_json(self))
@@ -122,7 +124,7 @@ class CertificateRecord:
 class TargetRecord:
     id: str = field(metadata=_doc("the target's URI"))
     identity: str = field(metadata=_doc("what it really is (a resolved folder, an API and cluster): two URIs "
-                                        "with one identity are one target"))
+                                        "with one identity are one target", since="1.1"))
     kind: str = field(metadata=_doc("its URI scheme"))
     capabilities: list[str] = field(metadata=_doc("what it could show or do in this run"))
     location: dict[str, str] = field(metadata=_doc("where it was read (folders, API address)"))
@@ -130,9 +132,10 @@ class TargetRecord:
     declared: dict[str, Any] = field(metadata=_doc("node facts the user declared (node name, service range, ...)"))
     observed_at: str | None = field(metadata=_moment("when it was first read (RFC 3339)"))
     role: str | None = field(default=None, metadata=_doc(
-        "the node's role, declared or recognised from its files: control-plane or worker", omit_if_none=True))
+        "the node's role, declared or recognised from its files: control-plane or worker", omit_if_none=True,
+        since="1.3"))
     certificates: list[CertificateRecord] = field(default_factory=list, metadata=_doc(
-        "every certificate it showed when first read (none when it could not be read)"))
+        "every certificate it showed when first read (none when it could not be read)", since="1.2"))
 
     def to_json(self) -> dict[str, Any]:
         return dict(_to_json(self))
@@ -179,19 +182,21 @@ class BaselineRecord:
     accepted: int = field(metadata=_doc("failed results whose every offender it accepts"))
     new: int = field(metadata=_doc("failed results with an offender it does not accept: these fail the run"))
     stale: list[StaleEntry] | None = field(default=None, metadata=_doc(
-        "entries that accepted nothing, though their rule was judged on their target: remove them", omit_if_none=True))
+        "entries that accepted nothing, though their rule was judged on their target: remove them", omit_if_none=True,
+        since="1.6"))
     unpinned: int | None = field(default=None, metadata=_doc(
         "entries that pin nothing of what was observed (files written before pins): each accepts any failure "
-        "of its offender", omit_if_none=True))
+        "of its offender", omit_if_none=True, since="1.6"))
 
 
 @dataclass(frozen=True)
 class Report:
-    schema: str = field(metadata=_doc(f"always {SCHEMA}", const=SCHEMA))
+    schema: str = field(metadata=_doc(f"the format and its version: {SCHEMA} (versions.py)", pattern=REPORT.pattern))
     tool: Tool = field(metadata=_doc("what wrote the report"))
     command_line: list[str] = field(metadata=_doc(
-        "the command that ran, with credentials and anything that looks like a token replaced by <redacted>"))
-    host: str = field(metadata=_doc("the machine kubecert ran on"))
+        "the command that ran, with credentials and anything that looks like a token replaced by <redacted>",
+        since="1.2"))
+    host: str = field(metadata=_doc("the machine kubecert ran on", since="1.2"))
     profile: ProfileRecord = field(metadata=_doc("the run's profile"))
     started_at: str = field(metadata=_moment("RFC 3339"))
     finished_at: str = field(metadata=_moment("RFC 3339"))
@@ -201,14 +206,14 @@ class Report:
     results: list[Result] = field(metadata=_doc("one per (rule, target) checked"))
     summary: dict[Status, int] = field(metadata=_doc("how many results have each status"))
     coverage: list[CoverageEntry] = field(metadata=_doc(
-        "every rule of the catalog: implemented or not, and how many results judge it"))
+        "every rule of the catalog: implemented or not, and how many results judge it", since="1.2"))
     evaluated_as_of: str | None = field(default=None, metadata=_moment(
         "the date every date rule was judged as of (--at), when not the observation time", omit_if_none=True))
     notes: list[str] | None = field(default=None, metadata=_doc(
         "what a reader must know beyond the results, e.g. an action stopped midway that may have left a node "
-        "half-renewed", omit_if_none=True))
+        "half-renewed", omit_if_none=True, since="1.1"))
     baseline: BaselineRecord | None = field(default=None, metadata=_doc(
-        "the accepted failures the run was judged against (--baseline)", omit_if_none=True))
+        "the accepted failures the run was judged against (--baseline)", omit_if_none=True, since="1.2"))
 
     def to_json(self) -> dict[str, Any]:
         return dict(_to_json(self))

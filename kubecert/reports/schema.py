@@ -1,4 +1,4 @@
-"""The JSON Schema of ``kubecert.report/v1``, generated from the report's types (results.py).
+"""The JSON Schema of ``kubecert.report/v1.N`` (versions.py), generated from the report's types (results.py).
 
 ``python -m kubecert.reports.schema`` prints it; the package ships it as report.schema.json, and a test
 keeps the shipped file equal to what this module generates. Evidence entries are open objects (each
@@ -16,8 +16,9 @@ from importlib import resources
 from typing import Any
 
 from kubecert.reports.results import SCHEMA, Report
+from kubecert.reports.versions import REPORT
 
-SCHEMA_ID = "https://kubecert.invalid/schemas/kubecert.report.v1.json"
+SCHEMA_ID = REPORT.id_for("report")
 _EVIDENCE_ENTRY = {
     "type": "object",
     "required": ["subject", "status", "detail"],
@@ -62,6 +63,8 @@ def _object(cls: type, definitions: dict[str, Any]) -> dict[str, Any]:
             schema = _formatted(schema, "format", f.metadata["format"])
         if "pattern" in f.metadata:
             schema = _formatted(schema, "pattern", f.metadata["pattern"])
+        if "since" in f.metadata:
+            schema = {**schema, "x-since": f.metadata["since"]}
         properties[f.name] = schema
         if not f.metadata.get("omit_if_none"):
             required.append(f.name)

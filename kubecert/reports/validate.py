@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from kubecert.text import shown
+from kubecert.text import escaped
 
 MAX_STRING_CHARS = 4 << 20  # a message naming every offender, or a command's output kept as evidence (1 MiB)
 # Integers past 2**53 mean different things to different JSON readers (RFC 7493); no count or day is that large.
@@ -35,20 +35,34 @@ class _Invalid(Exception):
     pass
 
 
-def problem(document: Any, schema: Mapping[str, Any]) -> str | None:
-    """Where ``document`` first breaks ``schema``, and how; None when it is valid."""
+def problem(document: Any, schema: Mapping[str, Any], minor: int | None = None, later: bool = False) -> str | None:
+    """Where ``document`` first breaks ``schema``, and how; None when it is valid.
+
+    ``minor``: the document's minor version: a field the schema marks as added in a later minor
+    (``x-since``) is not required of it. ``later``: the document is of a later minor than ``schema``: a
+    field the schema does not know is checked for size only and then removed from ``document``
+    (versions.py says why)."""
+    checker = _Checker(schema, minor, later)
     try:
-        _Checker(schema).check(document, schema, "")
+        checker.check(document, schema, "")
     except _Invalid as exc:
         return str(exc)
+    for holder, key in checker.unknown:
+        del holder[key]
     return None
+
+
+def since_minor(field: Mapping[str, Any]) -> int:
+    """The minor version that added a field (its ``x-since``, "1.2"); 0 for one the first minor had."""
+    since = field.get("x-since")
+    return int(since.rsplit(".", 1)[-1]) if isinstance(since, str) else 0
 
 
 def show_value(value: Any) -> str:
     """A value of the document as a message quotes it: escaped, and cut short."""
     text = f'"{value}"' if isinstance(value, str) else _kind(value)
     text = text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "…"
-    return shown(text.encode("utf-8", "backslashreplace").decode("utf-8"))  # a lone surrogate as \ud800
+    return escaped(text.encode("utf-8", "backslashreplace").decode("utf-8"))  # a lone surrogate as \ud800
 
 
 def _kind(value: Any) -> str:
@@ -78,8 +92,11 @@ def _is(value: Any, kind: str) -> bool:
 
 
 class _Checker:
-    def __init__(self, root: Mapping[str, Any]) -> None:
+    def __init__(self, root: Mapping[str, Any], minor: int | None, later: bool) -> None:
         self.definitions: Mapping[str, Any] = root.get("$defs", {})
+        self.minor = minor
+        self.later = later
+        self.unknown: list[tuple[dict[str, Any], str]] = []  # fields of a later minor, removed once all is valid
 
     def fail(self, path: str, message: str) -> _Invalid:
         return _Invalid(f"{path or 'the document'}: {message}")
@@ -153,7 +170,7 @@ class _Checker:
         for name, field in properties.items():
             if name in value:
                 self.check(value[name], field, field_path(path, name))
-            elif name in required:
+            elif name in required and (self.minor is None or since_minor(field) <= self.minor):
                 raise self.fail(field_path(path, name), "missing (a required field)")
         extra = schema.get("additionalProperties", True)
         for key, item in value.items():
@@ -163,6 +180,10 @@ class _Checker:
             if key in properties:
                 continue
             where = field_path(path, key)
+            if extra is False and self.later:
+                self._open(item, where)
+                self.unknown.append((value, key))
+                continue
             if extra is False:
                 raise self.fail(where, "not a field kubecert writes here")
             self.check(item, extra if isinstance(extra, dict) else {}, where)

@@ -19,11 +19,12 @@ from cryptography.hazmat.primitives import hashes
 from kubecert import layout
 from kubecert.inventory.cluster import ClusterInventory
 from kubecert.inventory.components import Component, ComponentsObservation, Missing, NodeComponents
-from kubecert.inventory.model import CertRecord, Inventory, ProblemKind, isoformat
+from kubecert.inventory.model import CertRecord, Inventory, ProblemKind
 from kubecert.rules._common import fmt_duration, fmt_time, issuing_ca
 from kubecert.rules.catalog import implements
 from kubecert.rules.context import RuleContext
 from kubecert.rules.findings import Finding, error, failed, not_applicable, passed
+from kubecert.timestamps import isoformat
 
 # What each serving component must serve, by its name in the node's inventory (the kubelet's is its folder's).
 ON_DISK = {Component.APISERVER: "apiserver", Component.ETCD: "etcd-server", Component.KUBELET: layout.KUBELET_SERVING}

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kubecert.status import Status
-from kubecert.text import shown, shown_lines, shown_values
+from kubecert.text import escaped, escaped_multiline, escaped_values
 
 if TYPE_CHECKING:  # the model brings cryptography, which the catalog (`kubecert rules`) does without
     from kubecert.inventory.model import CertRecord
@@ -28,7 +28,7 @@ class Finding:
     def to_evidence(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"subject": self.subject, "status": str(self.status), "detail": self.message}
         # A fact never takes the place of what the finding itself says (an HTTP status is not a verdict).
-        entry.update((key, value) for key, value in shown_values(dict(self.evidence)).items() if key not in entry)
+        entry.update((key, value) for key, value in escaped_values(dict(self.evidence)).items() if key not in entry)
         return entry
 
 
@@ -39,7 +39,7 @@ def _finding(status: Status, subject: str | CertRecord, message: str, notable: b
         subject = subject.name
     evidence.update(facts)
     # Subjects and messages carry a target's text (file names, DNs, answers): never raw control characters.
-    return Finding(shown(subject), status, shown(message), evidence, notable)
+    return Finding(escaped(subject), status, escaped(message), evidence, notable)
 
 
 def passed(subject: str | CertRecord, message: str, *, notable: bool = False, **facts: Any) -> Finding:
@@ -96,7 +96,7 @@ class Verdict:
     def single(cls, rule: str, status: Status, message: str, unjudged: Unjudged | None = None,
                options: tuple[str, ...] = ()) -> Verdict:
         """A verdict reached without findings: skipped, or the target could not be observed."""
-        return cls(rule, status, shown_lines(message), unjudged=unjudged, options=options)
+        return cls(rule, status, escaped_multiline(message), unjudged=unjudged, options=options)
 
     def evidence(self) -> list[dict[str, Any]]:
         return [f.to_evidence() for f in self.findings]

@@ -27,7 +27,7 @@ from kubecert.rules.context import RuleContext
 from kubecert.rules.files import KUBEADM_CERT, PRIVATE, mode_finding, owner_finding, regular_files
 from kubecert.rules.findings import Finding, error, failed, passed
 from kubecert.rules.validity import leaf_lifetime
-from kubecert.text import shown
+from kubecert.text import escaped
 
 SIGNER = "kubernetes.io/kube-apiserver-client-kubelet"  # the CSR signer of the kubelets' client certificates
 ROTATES_BY = 0.9  # client-go's certificate manager rotates at 70-90% of a certificate's lifetime
@@ -235,7 +235,7 @@ def _as_kubeadm_leaf(ctx: RuleContext, client: CertRecord, why: str, facts: dict
     said = f"kubeadm's initial certificate, not the CSR signer's ({why}); as a kubeadm leaf: {judged.message}"
     evidence = {**facts, **judged.evidence, "judged_as": "kubeadm's leaf (kubeadm init signed it with the cluster CA)",
                 "recognised_by": why}
-    return dataclasses.replace(judged, message=shown(said), evidence=evidence, notable=True)
+    return dataclasses.replace(judged, message=escaped(said), evidence=evidence, notable=True)
 
 
 def _as_signed_by_controller_manager(client: CertRecord, duration: dt.timedelta, source: str,

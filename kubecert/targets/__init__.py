@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubecert.lazy import public_name
+from kubecert.lazy_imports import public_name
 
 _PUBLIC = {
     "ActsOnNode": "kubecert.targets.protocols",

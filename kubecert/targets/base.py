@@ -9,12 +9,13 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from kubecert.inventory.facts import NodeFacts
-from kubecert.inventory.model import Inventory, isoformat
+from kubecert.inventory.model import Inventory
 from kubecert.inventory.summary import certificate_summary
 from kubecert.options import Option, OptionsHint
 from kubecert.profiles import Profile
 from kubecert.targets.errors import TargetError, TargetUnavailable, failure_copy
-from kubecert.text import shown
+from kubecert.text import escaped
+from kubecert.timestamps import isoformat
 
 TargetOption = Option  # what the user may tell targets of a kind: declared once, for the CLI and pytest
 
@@ -25,7 +26,7 @@ def stderr_progress(line: str) -> None:
     """Where a target's warnings and progress go unless the runner points them elsewhere."""
     stream = sys.__stderr__
     if stream is not None:
-        stream.write(f"[kubecert] {shown(line)}\n")
+        stream.write(f"[kubecert] {escaped(line)}\n")
         stream.flush()
 
 

@@ -21,7 +21,7 @@ from kubecert.targets.commands import ACTION_OPTIONS
 from kubecert.targets.errors import TargetError
 from kubecert.targets.palette import OPTIONS as PALETTE_OPTIONS
 from kubecert.targets.reference import expand_reference, reference_extra
-from kubecert.text import shown
+from kubecert.text import escaped
 
 if TYPE_CHECKING:
     from kubecert.inventory.facts import NodeFacts
@@ -127,8 +127,8 @@ class Registry:
         the targets' (a kind may need them to ask what a URI stands for)."""
         seen: dict[str, None] = {}
         for uri in uris:
-            if shown(uri) != uri:
-                raise TargetError(f"{shown(uri)!r}: a target URI cannot hold control characters")
+            if escaped(uri) != uri:
+                raise TargetError(f"{escaped(uri)!r}: a target URI cannot hold control characters")
             for concrete in self.kind_of(uri).concrete(uri, options):
                 seen.setdefault(concrete, None)
         return list(seen)

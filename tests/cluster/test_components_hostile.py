@@ -24,8 +24,8 @@ from kubecert.targets.cluster import crictl, static_pods
 from kubecert.targets.cluster import permissions as rbac
 from kubecert.targets.cluster.client import TIMEOUT, ReadProblem
 from kubecert.targets.cluster.components import observe_components
-from kubecert.targets.cluster.parts import ClusterParts
 from kubecert.targets.cluster.runtime import ContainerRuntime
+from kubecert.targets.cluster.shared_parts import ClusterParts
 from kubecert.targets.cluster.static_pods import MAX_LIST_BYTES, MAX_PODS, mirror_pods, parse_mirror_pods
 from kubecert.targets.errors import TargetUnavailable
 

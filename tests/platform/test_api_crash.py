@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from kubecert.reference.api.child import ServedProcess, serve
 from kubecert.reference.api.cli import seed
+from kubecert.reference.api.served_process import ServedProcess, serve
 from kubecert.reference.pki import FreshKeys
 from kubecert.reference.platform.engine import Platform
 

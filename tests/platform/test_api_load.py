@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kubecert.reference.api import loadgen
-from kubecert.reference.api.child import ServedProcess, serve
+from kubecert.reference.api.served_process import ServedProcess, serve
 
 CONTROL_PLANES, WORKERS = 3, 2
 # Platform time 200x: a repave's own waits take a second or two, so several renewals start and end

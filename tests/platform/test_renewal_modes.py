@@ -333,7 +333,7 @@ def _profiles(server: Any) -> tuple[str, str]:
 
 
 def test_the_approval_part_says_so_when_served(tmp_path: Path) -> None:
-    from kubecert.reference.api.child import serve
+    from kubecert.reference.api.served_process import serve
 
     with serve(tmp_path / "state.db", "--control-planes", "1", "--workers", "0", "--repave-approval") as served:
         assert "(repave, repaves held for approval)" in served.output

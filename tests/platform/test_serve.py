@@ -12,7 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from kubecert.reference.api.child import ServedProcess, serve
+from kubecert.reference.api.served_process import ServedProcess, serve
 
 
 def renewal_state(served: ServedProcess) -> str:

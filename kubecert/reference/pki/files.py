@@ -4,39 +4,27 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
 
+from kubecert.atomic_files import DIR_MODE, ensure_dir, missing_folders, write_atomic
+
 # The modes kubeadm writes (kubeadm's pkiutil and kubeconfig writers; static pods from WriteStaticPodToDisk).
-DIR_MODE = 0o755
 CERT_MODE = 0o644
 KEY_MODE = 0o600  # private keys and sa.pub alike: keyutil.WriteKey
 KUBECONFIG_MODE = 0o600
 MANIFEST_MODE = 0o600
 MANIFEST_DIR_MODE = 0o700
 
-
-def _missing_levels(path: Path) -> list[Path]:
-    """The folders of ``path`` that do not exist yet, outermost first."""
-    missing = []
-    current = path
-    while not current.exists():
-        missing.append(current)
-        current = current.parent
-    return missing[::-1]
-
-
-def ensure_dir(path: Path, mode: int = DIR_MODE) -> None:
-    """Create ``path`` (and missing parents) with ``mode``; an existing directory keeps its mode."""
-    for directory in _missing_levels(path):
-        directory.mkdir()
-        os.chmod(directory, mode)
+__all__ = [
+    "CERT_MODE", "DIR_MODE", "KEY_MODE", "KUBECONFIG_MODE", "MANIFEST_DIR_MODE", "MANIFEST_MODE", "TreeWriter",
+    "ensure_dir", "make_dirs", "replace_link", "write_atomic", "write_new",
+]
 
 
 def make_dirs(path: Path, mode: int) -> None:
     """Go's os.MkdirAll: every missing level made with ``mode`` less the process umask, as kubeadm's writers
     leave folders they create (an existing folder keeps its mode)."""
-    for directory in _missing_levels(path):
+    for directory in missing_folders(path):
         directory.mkdir(mode)
 
 
@@ -46,23 +34,6 @@ def write_new(path: Path, data: bytes, mode: int) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
-
-
-def write_atomic(path: Path, data: bytes, mode: int) -> None:
-    """Replace ``path`` with ``data`` in one step: readers see the old file or the new, never half."""
-    ensure_dir(path.parent)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)  # before any byte is written: a key is never readable by others
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
 
 
 def replace_link(path: Path, target: str) -> None:

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from kubecert import layout
-from kubecert.inventory.model import CertRecord, isoformat
+from kubecert.inventory.model import CertRecord
 from kubecert.rules._common import fmt_time
 from kubecert.rules.catalog import implements
 from kubecert.rules.findings import Finding, error, failed, not_applicable, passed
 from kubecert.rules.renewal.context import ActionObservation, RenewalContext, renewal_window
+from kubecert.timestamps import isoformat
 
 
 def facts(record: CertRecord | None) -> dict[str, Any] | None:

@@ -17,11 +17,12 @@ from kubecert.inventory.listing import (
     ListingRow,
     parse_listing,
 )
-from kubecert.inventory.model import CertRecord, Inventory, isoformat
+from kubecert.inventory.model import CertRecord, Inventory
 from kubecert.rules._common import fmt_duration, fmt_time, is_external
 from kubecert.rules.catalog import implements
 from kubecert.rules.findings import Finding, error, failed, passed
 from kubecert.rules.renewal.context import ListingContext
+from kubecert.timestamps import isoformat
 
 UNREAD_TAIL_CHARS = 1000  # of output that is no listing: enough to see what it is
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kubecert import layout
-from kubecert.inventory.model import isoformat
 from kubecert.rules._common import fmt_time
 from kubecert.rules.catalog import implements
 from kubecert.rules.findings import Finding, failed, passed
 from kubecert.rules.renewal.certificates import action_findings, before_after, outside_renewal
 from kubecert.rules.renewal.context import ActionObservation, UpgradeContext, renewal_window
+from kubecert.timestamps import isoformat
 
 OFF = "[certificate-renewal=false]"
 ON = "[certificate-renewal=true]"

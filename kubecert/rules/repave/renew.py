@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from kubecert.inventory.model import isoformat
 from kubecert.inventory.platform import Machine, RenewalRecord, Sample, UnauthenticatedRenewal
 from kubecert.inventory.renewal_progress import REPAVE
 from kubecert.rules._common import fmt_time
@@ -25,6 +24,7 @@ from kubecert.rules.repave.expiries import ca_expiries_unchanged, finished_sampl
 from kubecert.rules.repave.expiries import good as _good
 from kubecert.rules.repave.modes import RenewalMode, mode_of, with_mode
 from kubecert.status import Status
+from kubecert.timestamps import isoformat
 
 PROMPT_S = 30.0  # "promptly": a renew request that takes longer than this is not answered before the work
 

@@ -46,7 +46,7 @@ from kubecert.inventory.kubeconfig import chosen_entries, read_document
 from kubecert.inventory.model import ProblemKind
 from kubecert.targets.cluster.trust import ALLOW_EXEC, ALLOW_FILES, KubeconfigTrust
 from kubecert.targets.errors import TargetUnavailable
-from kubecert.text import shown
+from kubecert.text import escaped
 
 EXEC_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")
 MAX_SERVER_CHARS = 2048
@@ -119,7 +119,7 @@ def access_from_file(path: Path, context: str | None, trust: KubeconfigTrust) ->
     except ReadFailure as failure:
         problem = failure.problem
         why = " does not exist" if problem.kind is ProblemKind.MISSING else f": {problem.message}"
-        raise KubeconfigRefused(f"the kubeconfig {shown(str(path))}{why}") from None
+        raise KubeconfigRefused(f"the kubeconfig {escaped(str(path))}{why}") from None
     return access_from_document(document, str(path), context, trust, path.parent)
 
 
@@ -127,7 +127,7 @@ def access_from_document(document: dict[str, Any], source: str, context: str | N
                          folder: Path | None) -> KubeconfigAccess:
     """``document`` (a kubeconfig parsed with bounds) checked field by field; KubeconfigRefused names the
     first field kubecert will not use. ``folder`` is where relative file names start (None: nowhere)."""
-    source = shown(source)
+    source = escaped(source)
 
     def refuse(message: str) -> NoReturn:
         raise KubeconfigRefused(f"the kubeconfig {source}: {message}")
@@ -163,14 +163,14 @@ def access_from_document(document: dict[str, Any], source: str, context: str | N
 
 def _value(value: Any) -> str:
     """A kubeconfig's value for a message: escaped, and cut short."""
-    text = shown(str(value))
+    text = escaped(str(value))
     return text if len(text) <= _SHOWN_VALUE_CHARS else text[:_SHOWN_VALUE_CHARS] + "..."
 
 
 def _server(value: Any, at: str, refuse: Callable[[str], NoReturn]) -> str:
     if not isinstance(value, str) or not value:
         refuse(f"{at}: no API server named")
-    if len(value) > MAX_SERVER_CHARS or shown(value) != value or " " in value:
+    if len(value) > MAX_SERVER_CHARS or escaped(value) != value or " " in value:
         refuse(f"{at}: not an address")
     try:
         parts = urllib.parse.urlsplit(value)
@@ -283,14 +283,14 @@ class _Reader:
         if not self.trust.read_files:
             self.refuse(f"{at} names a file ({_value(value)}): kubecert reads the files a kubeconfig names only with "
                         f"--{ALLOW_FILES} (or embed them: kubectl config view --raw --flatten --minify)")
-        if not isinstance(value, str) or not value or shown(value) != value:
+        if not isinstance(value, str) or not value or escaped(value) != value:
             self.refuse(f"{at}: {_value(value)} is not a file name")
         where = Path(value) if os.path.isabs(value) or self.folder is None else self.folder / value
         resolved = Path(os.path.realpath(where))  # judged and read as what it leads to
         try:
             return read_bytes(resolved, resolved.name)
         except ReadFailure as failure:
-            self.refuse(f"{at}: {shown(str(where))}: {failure.problem.message}")
+            self.refuse(f"{at}: {escaped(str(where))}: {failure.problem.message}")
 
     def exec_plugin(self, value: Any, at: str) -> ExecPlugin | None:
         if value is None:
@@ -304,7 +304,7 @@ class _Reader:
         self.known(value, at, _EXEC_FIELDS, {})
         command, args, env = value.get("command"), value.get("args") or [], value.get("env") or []
         version, mode = value.get("apiVersion"), value.get("interactiveMode") or "Never"
-        if not isinstance(command, str) or not command or shown(command) != command:
+        if not isinstance(command, str) or not command or escaped(command) != command:
             self.refuse(f"{at}.command: not a command")
         if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
             self.refuse(f"{at}.args: not a list of words")

@@ -31,7 +31,7 @@ from kubecert.inventory.components import (
 )
 from kubecert.targets.cluster.client import ClusterClient, NoAnswer, ReadProblem
 from kubecert.targets.cluster.handshake import HANDSHAKE_TIMEOUT_S, handshake_certificate
-from kubecert.targets.cluster.parts import ClusterParts
+from kubecert.targets.cluster.shared_parts import ClusterParts
 from kubecert.targets.cluster.static_pods import DEFAULT_PORTS, NAMESPACE, Endpoint, MirrorPod, mirror_pods
 from kubecert.targets.errors import TargetUnavailable
 

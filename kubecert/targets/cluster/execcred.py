@@ -23,7 +23,7 @@ from kubecert.inventory.safe_json import JsonError, loads_bounded
 from kubecert.targets.cluster.access import ExecPlugin, KubeconfigAccess, usable_client_pair, usable_token
 from kubecert.targets.cluster.runtime import bounded_output, kill_group
 from kubecert.targets.errors import TargetUnavailable
-from kubecert.text import shown
+from kubecert.text import escaped
 
 PLUGIN_TIMEOUT_S = 60.0  # a cloud's plugin may sign in to its provider first
 MAX_ANSWER_BYTES = 1 << 20
@@ -48,14 +48,14 @@ def run_plugin(access: KubeconfigAccess, plugin: ExecPlugin, *, timeout: float =
     what = f"the kubeconfig {access.source}: {plugin.at}"
     binary = _binary(plugin)
     if binary is None:
-        hint = f" ({shown(plugin.install_hint)[:300]})" if plugin.install_hint else ""
-        raise TargetUnavailable(f"{what}: {shown(plugin.command)!r} is not on PATH{hint}")
+        hint = f" ({escaped(plugin.install_hint)[:300]})" if plugin.install_hint else ""
+        raise TargetUnavailable(f"{what}: {escaped(plugin.command)!r} is not on PATH{hint}")
     env = {**os.environ, **dict(plugin.env), EXEC_INFO: json.dumps(_exec_info(access, plugin))}
     try:
         process = subprocess.Popen([binary, *plugin.args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, env=env, start_new_session=True)
     except OSError as exc:
-        raise TargetUnavailable(f"{what}: {shown(plugin.command)!r} could not start: {exc.strerror or exc}") from None
+        raise TargetUnavailable(f"{what}: {escaped(plugin.command)!r} could not start: {exc.strerror or exc}") from None
     try:
         out, _ = bounded_output(process, timeout, MAX_ANSWER_BYTES, what)
     except BaseException:

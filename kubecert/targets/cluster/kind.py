@@ -34,14 +34,14 @@ from kubecert.targets.base import split_uri
 from kubecert.targets.cluster import crictl
 from kubecert.targets.cluster.access import access_from_document
 from kubecert.targets.cluster.nodes import ClusterNodeTarget, split_node, with_nodes
-from kubecert.targets.cluster.parts import ClusterParts, ClusterRenewalRun
 from kubecert.targets.cluster.runtime import ContainerRuntime, chosen_runtime
+from kubecert.targets.cluster.shared_parts import ClusterParts, ClusterRenewalRun
 from kubecert.targets.cluster.tarcopy import MAX_STREAM_BYTES, unpack
 from kubecert.targets.cluster.trust import FROM_NODE
-from kubecert.targets.cluster.whole import WholeClusterTarget
+from kubecert.targets.cluster.whole_cluster import WholeClusterTarget
 from kubecert.targets.commands import action_timeout, run_command
 from kubecert.targets.errors import TargetError, TargetUnavailable
-from kubecert.text import shown
+from kubecert.text import escaped
 
 CLUSTER_LABEL = "io.x-k8s.kind.cluster"
 ROLE_LABEL = "io.x-k8s.kind.role"
@@ -67,7 +67,7 @@ def cluster_name(uri: str) -> tuple[str, dict[str, str]]:
     """``kind:NAME[?runtime=...]`` → (NAME, query); a name kind would not make is a usage error."""
     name, query = split_uri(uri, "kind", _QUERY_KEYS)
     if not _NAME.fullmatch(name):
-        raise TargetError(f"{shown(uri)}: give the kind cluster's name, e.g. kind:kind "
+        raise TargetError(f"{escaped(uri)}: give the kind cluster's name, e.g. kind:kind "
                           "(`kind get clusters` lists them)")
     return name, query
 
@@ -107,7 +107,7 @@ def published_port(listing: str) -> int:
         host, _, port = line.strip().rpartition(":")
         if host and port.isdigit() and 0 < int(port) < 65536:
             return int(port)
-    raise TargetUnavailable(f"the API port is not published: {shown(listing.strip()) or 'nothing'}")
+    raise TargetUnavailable(f"the API port is not published: {escaped(listing.strip()) or 'nothing'}")
 
 
 class KindParts(ClusterParts):
@@ -232,7 +232,7 @@ class KindParts(ClusterParts):
         try:
             while True:
                 try:
-                    return f"[restart] the API answers again: {shown(client.version())}"
+                    return f"[restart] the API answers again: {escaped(client.version())}"
                 except ReadProblem as exc:
                     if time.monotonic() > deadline:
                         raise TargetUnavailable(f"the API did not answer within {RESTART_WAIT_S:g} s after "
@@ -315,7 +315,7 @@ class KindNodeActions:
         # The container's /tmp, made by its own mktemp: nothing of this machine's.
         scratch = self.parts.runtime.text(["exec", container, "mktemp", "-d", "/tmp/kubecert-csr.XXXXXX"]).strip()  # noqa: S108
         if not re.fullmatch(r"/tmp/kubecert-csr\.[A-Za-z0-9]+", scratch):  # noqa: S108
-            raise TargetUnavailable(f"mktemp in {container} answered {shown(scratch)!r}")
+            raise TargetUnavailable(f"mktemp in {container} answered {escaped(scratch)!r}")
         try:
             record = self._kubeadm("generate-csr", "certs", "generate-csr", "--cert-dir", f"{scratch}/pki",
                                    "--kubeconfig-dir", scratch)

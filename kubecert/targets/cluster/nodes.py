@@ -16,7 +16,7 @@ from kubecert.inventory.facts import NodeFacts
 from kubecert.inventory.model import Inventory
 from kubecert.profiles import Profile
 from kubecert.targets.base import Target
-from kubecert.targets.cluster.parts import ClusterParts, PartOfCluster, borrow, give_back
+from kubecert.targets.cluster.shared_parts import ClusterParts, PartOfCluster, borrow, give_back
 from kubecert.targets.commands import ACTION_CAPABILITIES
 from kubecert.targets.errors import TargetError
 from kubecert.targets.pki import PkiTarget

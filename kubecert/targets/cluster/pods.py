@@ -31,13 +31,13 @@ from kubecert.stopping import stop_signals_to
 from kubecert.targets.cluster import readerpod as rp
 from kubecert.targets.cluster.access import access_from_file
 from kubecert.targets.cluster.client import ClusterClient, ReadProblem
-from kubecert.targets.cluster.parts import ClusterParts, ClusterRenewalRun
 from kubecert.targets.cluster.permissions import RBAC_MANIFEST
 from kubecert.targets.cluster.podapi import PodApi, TooLarge
+from kubecert.targets.cluster.shared_parts import ClusterParts, ClusterRenewalRun
 from kubecert.targets.cluster.tarcopy import unpack
 from kubecert.targets.cluster.trust import KubeconfigTrust
 from kubecert.targets.errors import TargetUnavailable, failure_copy
-from kubecert.text import shown
+from kubecert.text import escaped
 
 # The kubelet rotates a container's log at 10 MiB (containerLogMaxSize) and the API serves only the current
 # file, so a longer log would come back cut short; 8 MiB of base64 is about 6 MiB of files, where a kubeadm
@@ -93,7 +93,7 @@ class PodsParts(ClusterParts):
             found = [node for node in listed if node.control_plane]
             for node in found:
                 if not _NAME.fullmatch(node.name):
-                    self._note(f"a control-plane Node object named {shown(node.name)!r} is not a node name; not read")
+                    self._note(f"a control-plane Node object named {escaped(node.name)!r} is not a node name; not read")
             if len(found) > MAX_NODES:
                 raise TargetUnavailable(f"the API lists {len(found)} control-plane nodes; kubecert reads at most "
                                         f"{MAX_NODES}")
@@ -118,7 +118,7 @@ class PodsParts(ClusterParts):
 
     def _read_node(self, node: str) -> Path:
         if node not in self.control_plane():
-            raise TargetUnavailable(f"{shown(node)!r} is not a control-plane Node object of {self.key}")
+            raise TargetUnavailable(f"{escaped(node)!r} is not a control-plane Node object of {self.key}")
         index = list(self.control_plane()).index(node) + 1
         name = f"kubecert-reader-{self.run}-{index}"
         api = PodApi(self.client(), self.namespace)
@@ -159,7 +159,7 @@ class PodsParts(ClusterParts):
 
     def _taints(self, node: str) -> str:
         taints = self.control_plane()[node].taints
-        return f" (the node's taints: {', '.join(shown(t) for t in taints)})" if taints else ""
+        return f" (the node's taints: {', '.join(escaped(t) for t in taints)})" if taints else ""
 
     def _unpacked(self, node: str, name: str, log: bytes) -> Path:
         dest = self.folder / "nodes" / node
@@ -233,7 +233,7 @@ def decode_log(log: bytes) -> tuple[bytes, list[str]]:
         if _BASE64_LINE.fullmatch(line):
             data.append(line)
         else:
-            said.append(shown(line[:200].decode(errors="replace")))
+            said.append(escaped(line[:200].decode(errors="replace")))
     try:
         return base64.b64decode(b"".join(data), validate=True), said
     except (binascii.Error, ValueError):

@@ -24,10 +24,10 @@ from kubecert.targets.cluster.pods import DEFAULT_TIMEOUT_S, READ_ONLY, PodsPart
 from kubecert.targets.cluster.readerpod import DEFAULT_IMAGE, DEFAULT_NAMESPACE
 from kubecert.targets.cluster.target import KubeconfigTarget
 from kubecert.targets.cluster.trust import KubeconfigTrust
-from kubecert.targets.cluster.whole import WholeClusterTarget
+from kubecert.targets.cluster.whole_cluster import WholeClusterTarget
 from kubecert.targets.commands import ACTION_CAPABILITIES
 from kubecert.targets.errors import TargetError, TargetUnavailable
-from kubecert.text import shown
+from kubecert.text import escaped
 
 SCHEME = "kubeconfig"
 READER_KEYS = ("nodes", "namespace", "image", "timeout")
@@ -50,22 +50,22 @@ def reader_settings(uri: str) -> ReaderSettings:
     """What ``kubeconfig:PATH?nodes=pods&...`` asks for; a usage error names the option that is wrong."""
     path, query = split_uri(uri, SCHEME, _QUERY_KEYS)
     if not path:
-        raise TargetError(f"{shown(uri)}: give the kubeconfig's path, e.g. kubeconfig:$HOME/.kube/config?nodes=pods")
+        raise TargetError(f"{escaped(uri)}: give the kubeconfig's path, e.g. kubeconfig:$HOME/.kube/config?nodes=pods")
     if query.get("nodes") != "pods":
-        raise TargetError(f"{shown(uri)}: nodes={shown(query.get('nodes', ''))!r}: nodes are read through the API "
+        raise TargetError(f"{escaped(uri)}: nodes={escaped(query.get('nodes', ''))!r}: nodes are read through the API "
                           "with nodes=pods")
     namespace = query.get("namespace") or DEFAULT_NAMESPACE
     if not _NAMESPACE.fullmatch(namespace):
-        raise TargetError(f"{shown(uri)}: namespace={shown(namespace)!r} is not a namespace name")
+        raise TargetError(f"{escaped(uri)}: namespace={escaped(namespace)!r} is not a namespace name")
     image = query.get("image") or DEFAULT_IMAGE
     if not _IMAGE.fullmatch(image):
-        raise TargetError(f"{shown(uri)}: image={shown(image)!r} is not an image reference")
+        raise TargetError(f"{escaped(uri)}: image={escaped(image)!r} is not an image reference")
     try:
         timeout = float(query.get("timeout") or DEFAULT_TIMEOUT_S)
     except ValueError:
         timeout = -1.0
     if not 1 <= timeout <= MAX_TIMEOUT_S:
-        raise TargetError(f"{shown(uri)}: timeout= takes seconds, 1 to {MAX_TIMEOUT_S:g}")
+        raise TargetError(f"{escaped(uri)}: timeout= takes seconds, 1 to {MAX_TIMEOUT_S:g}")
     return ReaderSettings(Path(path).expanduser(), query.get("context") or None, namespace, image, timeout)
 
 
@@ -144,7 +144,8 @@ def kubeconfig_target(uri: str, profile: Profile, options: Mapping[str, Any], fa
         _, query = split_uri(uri, SCHEME, _QUERY_KEYS)
         given = [key for key in READER_KEYS if key in query]
         if given:
-            raise TargetError(f"{shown(uri)}: {given[0]}= is an option of nodes=pods (reading the nodes through pods)")
+            raise TargetError(f"{escaped(uri)}: {given[0]}= is an option of nodes=pods "
+                              "(reading the nodes through pods)")
         return KubeconfigTarget(uri, profile, options, facts)
     return (PodsNodeTarget if _is_node(uri) else PodsClusterTarget)(uri, profile, options, facts)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubecert.text import shown
+from kubecert.text import escaped
 
 DEFAULT_IMAGE = "busybox:1.36"  # sh, tar and base64 in 2 MB; override with &image= where nodes cannot pull it
 DEFAULT_NAMESPACE = "kubecert"
@@ -82,7 +82,7 @@ def _at(document: Any, *keys: str) -> Any:
 
 def _text(value: Any) -> str:
     text = str(value) if isinstance(value, str | int) else ""
-    return shown(text if len(text) <= _SAID else text[:_SAID] + "...")
+    return escaped(text if len(text) <= _SAID else text[:_SAID] + "...")
 
 
 def _said(reason: Any, message: Any) -> str:

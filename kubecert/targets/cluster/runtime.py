@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 
 from kubecert.targets.commands import STOP_GRACE_S
 from kubecert.targets.errors import TargetError, TargetUnavailable
-from kubecert.text import shown
+from kubecert.text import escaped
 
 RUNTIMES = ("docker", "podman")
 PROVIDER_ENV = "KIND_EXPERIMENTAL_PROVIDER"  # how kind itself is told to use podman
@@ -32,7 +32,7 @@ def chosen_runtime(options: Mapping[str, object], env: Mapping[str, str] = os.en
     wanted = options.get("runtime") or env.get(PROVIDER_ENV) or ""
     if wanted:
         if str(wanted) not in RUNTIMES:
-            raise TargetError(f"runtime={shown(str(wanted))!r}: expected one of {', '.join(RUNTIMES)}")
+            raise TargetError(f"runtime={escaped(str(wanted))!r}: expected one of {', '.join(RUNTIMES)}")
         return str(wanted)
     return next((name for name in RUNTIMES if shutil.which(name)), RUNTIMES[0])
 
@@ -62,7 +62,7 @@ class ContainerRuntime:
             kill_group(process)
             raise
         if process.returncode != 0:
-            said = shown(err.decode(errors="replace").strip().splitlines()[-1] if err.strip() else "")
+            said = escaped(err.decode(errors="replace").strip().splitlines()[-1] if err.strip() else "")
             raise TargetUnavailable(f"{shown_command}: exit {process.returncode}" + (f": {said}" if said else ""))
         return out
 

@@ -26,7 +26,7 @@ from kubecert.inventory.safe_json import JsonError, loads_bounded
 from kubecert.targets.cluster import permissions as rbac
 from kubecert.targets.cluster.client import DEADLINE_S, TIMEOUT, ClusterClient, ReadProblem
 from kubecert.targets.cluster.podapi import read_bounded
-from kubecert.text import shown
+from kubecert.text import escaped
 
 NAMESPACE = "kube-system"
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
@@ -209,5 +209,5 @@ def _checked(host: str | None, port: int | None, value: Any, source: str) -> tup
 
 def shown_value(value: Any) -> str:
     """A value from the answer, for a message: escaped, quoted and cut short."""
-    text = shown(str(value)[:4 * _SHOWN_CHARS])
+    text = escaped(str(value)[:4 * _SHOWN_CHARS])
     return repr(text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "...")

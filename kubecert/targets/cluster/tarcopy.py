@@ -26,7 +26,7 @@ from pathlib import Path
 
 from kubecert.targets.cluster.confined import ConfinedFolder, Refused
 from kubecert.targets.errors import TargetUnavailable
-from kubecert.text import shown
+from kubecert.text import escaped
 
 MAX_ENTRIES = 10_000
 MAX_BYTES = 64 << 20  # of regular files
@@ -127,7 +127,7 @@ def _unsupported(member: tarfile.TarInfo, parts: tuple[str, ...] | None) -> str:
     elif member.type in _SPECIAL:
         why = f"{_SPECIAL[member.type]}: neither a file, a folder nor a symlink"
     elif not (member.isdir() or member.isfile() or member.issym() or member.islnk()):
-        why = f"an entry of type {shown(repr(member.type))}: neither a file, a folder nor a symlink"
+        why = f"an entry of type {escaped(repr(member.type))}: neither a file, a folder nor a symlink"
     elif parts == () and not member.isdir():
         why = "the copied folder itself, as something else than a folder"
     elif not (0 <= member.uid <= MAX_ID and 0 <= member.gid <= MAX_ID):
@@ -180,7 +180,7 @@ def _content(archive: tarfile.TarFile, member: tarfile.TarInfo, folder: str) -> 
             chunk = source.read(min(left, _CHUNK))
         except Exception as exc:  # whatever tarfile raises on a member that lies about its size
             raise TargetUnavailable(f"the copy of {folder} is a broken tar stream at {_name(member.name)}: "
-                                    f"{shown(str(exc))}") from None
+                                    f"{escaped(str(exc))}") from None
         if not chunk:
             raise TargetUnavailable(f"the copy of {folder} ends inside {_name(member.name)}")
         left -= len(chunk)
@@ -216,7 +216,7 @@ def _opened(data: bytes, folder: str) -> tarfile.TarFile:
     except _Bound as exc:
         raise TargetUnavailable(f"the copy of {folder} is refused: {exc}") from None
     except Exception as exc:  # tarfile's parser raises more than TarError on hostile input
-        raise TargetUnavailable(f"the copy of {folder} is not a tar stream: {shown(str(exc))}") from None
+        raise TargetUnavailable(f"the copy of {folder} is not a tar stream: {escaped(str(exc))}") from None
 
 
 def _members(archive: tarfile.TarFile, folder: str) -> Iterator[tarfile.TarInfo]:
@@ -227,7 +227,7 @@ def _members(archive: tarfile.TarFile, folder: str) -> Iterator[tarfile.TarInfo]
         except _Bound as exc:
             raise TargetUnavailable(f"the copy of {folder} is refused: {exc}") from None
         except Exception as exc:  # tarfile's parser raises more than TarError on hostile input
-            raise TargetUnavailable(f"the copy of {folder} is a broken tar stream: {shown(str(exc))}") from None
+            raise TargetUnavailable(f"the copy of {folder} is a broken tar stream: {escaped(str(exc))}") from None
         if member is None:
             return
         if count == MAX_ENTRIES:
@@ -247,7 +247,7 @@ def _check_end(archive: tarfile.TarFile, data: bytes, folder: str) -> None:
 def _name(name: str, limit: int = _SAID) -> str:
     """A member's name (or what a note says of it) as a note shows it: escaped, bytes that are not UTF-8 as
     \\x.., and bounded."""
-    text = shown(name.encode(errors="surrogateescape").decode(errors="backslashreplace"))
+    text = escaped(name.encode(errors="surrogateescape").decode(errors="backslashreplace"))
     return text if len(text) <= limit else text[:limit] + "..."
 
 

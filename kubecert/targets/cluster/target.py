@@ -30,7 +30,7 @@ from kubecert.targets.cluster.client import ClusterClient, ReadProblem
 from kubecert.targets.cluster.handshake import host_and_port, served_certificate
 from kubecert.targets.cluster.trust import KubeconfigTrust
 from kubecert.targets.errors import TargetError, TargetUnavailable
-from kubecert.text import shown
+from kubecert.text import escaped
 from kubecert.userfiles import what_is
 
 SERVED = "served-apiserver"  # the served certificate's name in the inventory and the reports
@@ -90,7 +90,7 @@ class KubeconfigTarget(Target):
     def _observe(self, now: dt.datetime) -> ClusterInventory:
         unusable = what_is(self.kubeconfig)  # a FIFO or /dev/zero says what it is, not "does not exist"
         if unusable is not None:
-            raise TargetUnavailable(f"{self.id}: the kubeconfig {shown(str(self.kubeconfig))} {unusable}")
+            raise TargetUnavailable(f"{self.id}: the kubeconfig {escaped(str(self.kubeconfig))} {unusable}")
         try:
             access = self.access()  # first: nothing is read or dialled for a kubeconfig kubecert refuses
         except TargetUnavailable as exc:

@@ -34,7 +34,7 @@ from kubecert.secret_text import REDACTED, SecretText
 from kubecert.targets.deadline import Deadline, TimeBudget, WatchedAdapter
 from kubecert.targets.errors import TargetUnavailable, TargetUnresponsive
 from kubecert.targets.palette.retry_after import retry_after_s
-from kubecert.text import shown
+from kubecert.text import escaped
 
 __all__ = ["REDACTED", "ApiClient", "Credential", "HttpLimits"]
 
@@ -121,7 +121,7 @@ class _Heard:
         """The status line and every header: hidden where shown, here only looked at for echoes."""
         self.text(f"{response.status_code} {response.reason or ''}", "the status line")
         for name, value in response.headers.items():
-            shown_name = shown(self.text(name, "a header's name")[:_HEADER_NAME_SHOWN])
+            shown_name = escaped(self.text(name, "a header's name")[:_HEADER_NAME_SHOWN])
             self.text(value, f"the {shown_name} header")
 
 

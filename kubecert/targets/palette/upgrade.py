@@ -24,7 +24,7 @@ from kubecert.options import OptionsHint
 from kubecert.targets.errors import TargetError, TargetUnavailable
 from kubecert.targets.palette import parse
 from kubecert.targets.palette.http import ApiClient
-from kubecert.text import shown
+from kubecert.text import escaped
 
 MAX_WORD_CHARS = 256
 QUERY = {"resolveNotification": "true"}  # what the SDK's client sends with a profile update
@@ -94,7 +94,7 @@ def _attached(client: ApiClient, target: str, cluster_path: str, new: str, name:
     matching = [uid for uid, attached_name in attached if uid and name and attached_name == name]
     if len(matching) == 1:
         return matching[0]
-    listed = ", ".join(f"{shown(n or '(no name)')[:64]} ({shown(u or '?')[:64]})" for u, n in attached) or "none"
+    listed = ", ".join(f"{escaped(n or '(no name)')[:64]} ({escaped(u or '?')[:64]})" for u, n in attached) or "none"
     raise TargetUnavailable(f"{target}: --upgrade-profile {new}: {'no' if not matching else 'more than one'} "
                             f"attached cluster profile is named{_named(name) or ' as it is'} (attached: {listed}); "
                             "give --upgrade-replaces UID, the attached version it replaces")
@@ -110,12 +110,12 @@ def _answer(target: str, exchange: Exchange, what: str) -> dict[str, Any]:
         said = f"{request} answered 200 but not a JSON object" + (f" ({exchange.error})" if exchange.error else "")
     else:
         code = exchange.document.get("code") if isinstance(exchange.document, dict) else None
-        said = f"{request} answered {exchange.status}" + (f" {shown(str(code))[:64]}" if code else "")
+        said = f"{request} answered {exchange.status}" + (f" {escaped(str(code))[:64]}" if code else "")
     raise TargetUnavailable(f"{target}: {what} could not be read: {said}")
 
 
 def _named(name: str | None) -> str:
-    return f" {shown(name)[:128]!r}" if name else ""
+    return f" {escaped(name)[:128]!r}" if name else ""
 
 
 def _word(uri: str, options: Mapping[str, Any], name: str) -> str | None:

@@ -17,8 +17,8 @@ from kubecert.inventory.action import ActionRecord
 from kubecert.inventory.facts import NodeFacts
 from kubecert.profiles import Profile
 from kubecert.targets.cluster.nodes import ClusterNodeTarget, split_node
-from kubecert.targets.cluster.parts import ClusterParts, ClusterRenewalRun
-from kubecert.targets.cluster.whole import WholeClusterTarget
+from kubecert.targets.cluster.shared_parts import ClusterParts, ClusterRenewalRun
+from kubecert.targets.cluster.whole_cluster import WholeClusterTarget
 from kubecert.targets.protocols import NodeActions
 from kubecert.targets.reference.actions import ReferenceActions
 

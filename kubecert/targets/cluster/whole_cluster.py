@@ -19,7 +19,7 @@ from kubecert.targets.base import Target
 from kubecert.targets.cluster.client import ReadProblem
 from kubecert.targets.cluster.components import observe_components
 from kubecert.targets.cluster.nodes import node_uri
-from kubecert.targets.cluster.parts import ClusterParts, ClusterRenewalRun, PartOfCluster, borrow, give_back
+from kubecert.targets.cluster.shared_parts import ClusterParts, ClusterRenewalRun, PartOfCluster, borrow, give_back
 from kubecert.targets.cluster.target import KubeconfigTarget
 from kubecert.targets.errors import TargetUnavailable
 
