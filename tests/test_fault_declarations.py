@@ -41,7 +41,8 @@ def test_a_rule_needing_what_a_fault_takes_away_is_unjudged_under_it_with_no_edi
     planned_rule = _added("KC-CL-05", "KC-CL-98", planned=True)  # not implemented: judged by nothing
     unrelated_rule = _added("KC-API-02", "KC-API-99")  # reads the listing only
     catalog = [*all_rules(), new_cluster_rule, new_renewal_rule, planned_rule, unrelated_rule]
-    monkeypatch.setattr(faults_module, "all_rules", lambda: catalog)
+    monkeypatch.setattr(faults_module, "all_rules", lambda: catalog,
+                        raising=False)  # where nothing derives, the claim below fails, not this line
 
     assert cut_off.unjudged == (*before["kubeconfig-other-ca"], "KC-CL-99")
     assert stalled.unjudged == (*before["provisioning-stalls"], "KC-RPV-99")
