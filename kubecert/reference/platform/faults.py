@@ -35,8 +35,7 @@ class PlatformFault(Fault):
     @property
     def renewal_modes(self) -> tuple[str, ...]:
         """The ways of renewing a cluster it is checked on: its own, and in place too where it says so."""
-        return (self.renewal_mode, "in-place") if self.also_in_place and self.renewal_mode != "in-place" \
-            else (self.renewal_mode,)
+        return tuple(dict.fromkeys((self.renewal_mode, *(("in-place",) if self.also_in_place else ()))))
 
 
 def _platform(name: str, rules: tuple[str, ...], description: str, **more: Any) -> PlatformFault:
