@@ -86,7 +86,8 @@ def test_cells_say_fails_before_may_fail_before_unjudged_and_rows_are_implemente
     faults = [
         Fault(name="f", layer=Layer.TREE, fails=("KC-A-01",), description="d",
               may_also_fail=("KC-A-01", "KC-A-02")),
-        Fault(name="f", layer=Layer.PLATFORM, fails=("KC-A-02",), description="d", unjudged=("KC-A-01",)),
+        Fault(name="f", layer=Layer.PLATFORM, fails=("KC-A-02",), description="d", unjudged_named=("KC-A-01",),
+              note="n"),
         Fault(name="g", layer=Layer.RENEWER, fails=("KC-A-03",), description="d"),
     ]
     table = build(rules, faults)
@@ -104,7 +105,8 @@ def test_cells_say_fails_before_may_fail_before_unjudged_and_rows_are_implemente
 def test_the_page_has_a_row_per_rule_and_per_fault_and_escapes_table_syntax() -> None:
     rules = [_rule("KC-A-01", title="keys | certificates"), _rule("KC-A-02")]
     faults = [Fault(name="f", layer=Layer.TREE, fails=("KC-A-01",), description="breaks a | b"),
-              Fault(name="g", layer=Layer.PLATFORM, fails=("KC-A-02",), description="d", unjudged=("KC-A-01",))]
+              Fault(name="g", layer=Layer.PLATFORM, fails=("KC-A-02",), description="d", unjudged_named=("KC-A-01",),
+                    note="n")]
     page = render_markdown(build(rules, faults))
     assert ("2 implemented rules × 2 faults (1 tree, 1 platform): 4 cells, of which 2 say *fails*, 0 *may fail* "
             "and 1 *unjudged*") in page
@@ -117,15 +119,18 @@ def test_the_page_has_a_row_per_rule_and_per_fault_and_escapes_table_syntax() ->
 
 def test_a_fault_disagrees_with_verdicts_that_break_its_declaration() -> None:
     fault = Fault(name="f", layer=Layer.TREE, fails=("KC-A-01", "KC-A-02"), description="d",
-                  may_also_fail=("KC-A-03",), unjudged=("KC-A-04",))
+                  may_also_fail=("KC-A-03",), unjudged_named=("KC-A-04",), note="n")
     held = {"KC-A-01": "failed", "KC-A-02": "failed", "KC-A-03": "error", "KC-A-04": "error", "KC-A-05": "passed",
             "KC-A-06": "not_applicable"}
     assert fault.disagreements(held) == []
-    assert fault.disagreements({**held, "KC-A-03": "failed", "KC-A-04": "passed"}) == []  # may, and need not
-    broken = {**held, "KC-A-02": "passed", "KC-A-05": "failed", "KC-A-06": "skipped"}
+    assert fault.disagreements({**held, "KC-A-03": "failed", "KC-A-04": "not_applicable"}) == []
+    assert fault.disagreements({**held, "KC-A-03": "passed"}) == []  # may, and need not
+    broken = {**held, "KC-A-02": "passed", "KC-A-04": "passed", "KC-A-05": "failed", "KC-A-06": "skipped"}
     del broken["KC-A-01"]
     assert fault.disagreements(broken) == [
         "KC-A-01 did not fail (no verdict)", "KC-A-02 did not fail (passed)",
         "KC-A-05 failed, which the fault does not declare",
         "KC-A-06 was not judged (skipped), which the fault does not declare",
+        "KC-A-04 passed, which the fault declares unjudged",
     ]
+    assert fault.disagreements({**held, "KC-A-04": "failed"}) == ["KC-A-04 failed, which the fault does not declare"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from kubecert.reference.faults import Fault, Layer, all_faults
@@ -43,11 +43,12 @@ def fault_id(fault: Fault) -> str:
     return f"{fault.layer}:{fault.name}"
 
 
-def _declared(fault: Fault) -> Iterable[tuple[str, Cell]]:
-    """The rules ``fault`` names, strongest claim first: a rule it fails is not also one it may fail."""
+def _declared(fault: Fault, catalog: Sequence[Rule]) -> Iterable[tuple[str, Cell]]:
+    """The rules ``fault`` declares (those it leaves unjudged derived against ``catalog``), strongest claim
+    first: a rule it fails is not also one it may fail."""
     yield from ((rule, Cell.FAILS) for rule in fault.fails)
     yield from ((rule, Cell.MAY_FAIL) for rule in fault.may_also_fail)
-    yield from ((rule, Cell.UNJUDGED) for rule in fault.unjudged)
+    yield from ((rule, Cell.UNJUDGED) for rule in fault.unjudged_in(catalog))
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,10 @@ class Matrix:
         """The faults whose cell in ``rule``'s row is ``cell``, in column order."""
         return [fault for fault in self.faults if self.cell(rule, fault) is cell]
 
+    def rules_with(self, fault: Fault, cell: Cell) -> list[str]:
+        """The rules whose cell in ``fault``'s column is ``cell``, in the order the fault declares them."""
+        return [rule for (rule, column), value in self.cells.items() if column == fault_id(fault) and value is cell]
+
     def count(self, cell: Cell) -> int:
         return sum(1 for value in self.cells.values() if value is cell)
 
@@ -73,11 +78,12 @@ def build(rules: Iterable[Rule] | None = None, faults: Iterable[Fault] | None = 
     A cell is kept for every rule a fault names, implemented or not, so that a fault naming a rule the
     rows lack can be seen (``cells`` then has a rule no row has).
     """
-    chosen_rules = tuple(r for r in (all_rules() if rules is None else rules) if r.implemented)
+    catalog = tuple(all_rules() if rules is None else rules)
+    chosen_rules = tuple(r for r in catalog if r.implemented)
     chosen_faults = tuple(all_faults() if faults is None else faults)
     cells: dict[tuple[str, str], Cell] = {}
     for fault in chosen_faults:
-        for rule, cell in _declared(fault):
+        for rule, cell in _declared(fault, catalog):
             cells.setdefault((rule, fault_id(fault)), cell)
     return Matrix(chosen_rules, chosen_faults, cells)
 
@@ -143,7 +149,7 @@ def render_markdown(matrix: Matrix) -> str:
         for fault in faults:
             lines.append(
                 f"| `{fault.name}` | {_cell_text(fault.description)} | {', '.join(fault.fails)} | "
-                f"{', '.join(fault.may_also_fail)} | {', '.join(fault.unjudged)} |"
+                f"{', '.join(fault.may_also_fail)} | {', '.join(matrix.rules_with(fault, Cell.UNJUDGED))} |"
             )
     return "\n".join(lines) + "\n"
 

@@ -22,6 +22,7 @@ from kubecert.inventory.load import load_pki
 from kubecert.inventory.model import Inventory
 from kubecert.profiles import BUILTIN
 from kubecert.reference.kube import ClusterServer, ReferenceCluster
+from kubecert.reference.kube.faults import FAULTS as CLUSTER_FAULTS
 from kubecert.reference.pki import KeyPool, PkiTree
 from kubecert.reference.pki.renew import renew
 from kubecert.rules import catalog
@@ -106,12 +107,10 @@ def test_the_reference_cluster_passes_both_rules_before_and_after_a_disruptive_r
     assert again["certificates"][0]["on_disk"]["serial"] != controller["certificates"][0]["on_disk"]["serial"]
 
 
-@pytest.mark.parametrize(("fault", "rule", "offender"), [
-    ("renewal-skips-restart", "KC-CL-06", "cp-1 kube-controller-manager"),
-    ("kubelet-serves-old-certificate", "KC-CL-05", "cp-3 kubelet"),
-])
+@pytest.mark.parametrize("fault", [name for name, fault in CLUSTER_FAULTS.items() if fault.rule in RULES])
 def test_each_fault_fails_its_rule_before_and_after_a_disruptive_run_naming_what_runs(
-        reference_cluster: Callable[..., ReferenceClusterTarget], fault: str, rule: str, offender: str) -> None:
+        reference_cluster: Callable[..., ReferenceClusterTarget], fault: str) -> None:
+    rule, offender = CLUSTER_FAULTS[fault].rule, CLUSTER_FAULTS[fault].offender  # what the fault declares
     target = reference_cluster(fault)
     for moment in ("before", "after"):
         if moment == "after":

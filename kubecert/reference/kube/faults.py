@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from kubecert.capabilities import Capability
 from kubecert.reference.errors import ReferenceUsageError
 from kubecert.reference.faults import Fault, Layer
 
@@ -39,9 +40,8 @@ def _fault(name: str, fails: tuple[str, ...], description: str, **more: Any) -> 
 _ALL = (
     _fault(KUBECONFIG_OTHER_CA, ("KC-CL-01",),
            "the admin kubeconfig written for clients carries certificate-authority-data of another CA",
-           offender="kubeconfig's CA",
-           unjudged=("KC-CL-02", "KC-CL-03", "KC-CL-04", "KC-CL-05", "KC-CL-06"),
-           note="a client trusting that CA cannot reach the API, so the rules that read it are unjudged (the Node "
+           offender="kubeconfig's CA", takes_away=frozenset({Capability.CLUSTER_API}),
+           note="a client trusting that CA cannot reach the API, so every rule that reads it is unjudged (the Node "
                 "objects and mirror Pods that say where and since when each component runs among them); the nodes' "
                 "files are still judged"),
     _fault(SERVED_CERT_WITHOUT_SERVICE_SAN, ("KC-CL-01", "KC-CL-05"),
@@ -67,7 +67,7 @@ _ALL = (
     _fault(RENEWAL_SKIPS_RESTART, ("KC-CL-06",),
            "renewal runs kubeadm certs renew all on every control-plane node and restarts no static pod; the "
            "served cluster starts as such a renewal left it, a minute after its static pods started",
-           offender="kube-controller-manager"),
+           offender="cp-1 kube-controller-manager"),
     _fault(KUBELET_SERVES_OLD_CERTIFICATE, ("KC-CL-05",),
            "the last control-plane node's kubelet serves the certificate it made when it started, a day before the "
            "kubelet.crt now on its disk", offender="cp-3 kubelet"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from kubecert.capabilities import Action, Probe
 from kubecert.reference.errors import ReferenceUsageError
@@ -47,9 +48,11 @@ class RenewalFault(Fault):
 
 
 def _renewer(name: str, verb: str, step: Action | Probe, rule: str, offender: str,  # noqa: PLR0917 - a table row
-             description: str, *, needs_external_ca: bool = False) -> RenewalFault:
-    return RenewalFault(name=name, layer=Layer.RENEWER, fails=(rule,), description=description, offender=offender,
-                        verb=verb, step=step, requires=frozenset({"external-ca"} if needs_external_ca else ()))
+             description: str, *, needs_external_ca: bool = False, also_fails: tuple[str, ...] = (),
+             **more: Any) -> RenewalFault:
+    return RenewalFault(name=name, layer=Layer.RENEWER, fails=(rule, *also_fails), description=description,
+                        offender=offender, verb=verb, step=step,
+                        requires=frozenset({"external-ca"} if needs_external_ca else ()), **more)
 
 
 _ALL = (
