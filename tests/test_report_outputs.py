@@ -211,8 +211,9 @@ def test_without_the_reports_extra_output_dir_leaves_oscal_and_metrics_out_and_a
     assert sorted(paths.paths) == ["html", "json", "junitxml"] and paths.left_out == ("oscal", "metrics")
     assert paths.problems() == []
     asked = outputs.ReportPaths.resolve({"oscal": tmp_path / "o.json"}, None)
-    assert asked.problems() == ["--oscal needs pip install 'kubecert[reports]' (kubecert_no_such_module is not "
-                                "installed)"]
+    assert asked.problems() == ["--oscal needs kubecert's 'reports' extra (kubecert_no_such_module is not installed): "
+                                "pip install 'kubecert[reports]' (from a clone of kubecert, in its folder: "
+                                "pip install '.[reports]')"]
 
 
 @pytest.mark.parametrize(("change", "field"), [

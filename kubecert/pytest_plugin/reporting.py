@@ -207,6 +207,6 @@ class Reporter:
             terminalreporter.write_line(f"report: {path}")
         left_out = self.session.settings.reports.left_out
         if left_out:
-            terminalreporter.write_line(f"not written: {', '.join(left_out)} (pip install 'kubecert[{outputs.EXTRA}]')")
+            terminalreporter.write_line(f"not written: {', '.join(left_out)} ({outputs.INSTALL})")
         for failure in self.failed_writes:
             terminalreporter.write_line(f"kubecert: could not write the report {failure}", red=True)

@@ -38,6 +38,7 @@ class KubecertSession:
             # Each listed target with its own profile (an inventory entry's), and the parts it stands for with it.
             listed = [(uri, entry) for entry in settings.targets
                       for uri in registry.expand([entry], settings.target_options)]
+            registry.require_extras(uri for uri, _ in listed)  # every missing extra in one message
             for uri, entry in listed:
                 if uri in session.targets:
                     continue

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubecert.extras import install_command
 from kubecert.text import escaped
 
 PARTIAL_SUFFIX = ".partial"
@@ -47,7 +48,8 @@ FORMATS: tuple[Format, ...] = (
     Format("oscal", "kubecert-oscal.json", "kubecert.reports.oscal:render", needs="trestle"),
     Format("metrics", "kubecert.prom", "kubecert.reports.metrics:render", needs="prometheus_client"),
 )
-EXTRA = "reports"  # pip install 'kubecert[reports]' brings what the formats with ``needs`` import
+EXTRA = "reports"  # the pip extra that brings what the formats with ``needs`` import
+INSTALL = install_command([EXTRA])
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,8 @@ class ReportPaths:
         found = problems((f"--{option}", path) for option, path in self.paths.items())
         for fmt in FORMATS:
             if fmt.option in self.paths and not fmt.available():
-                found.append(f"--{fmt.option} needs pip install 'kubecert[{EXTRA}]' ({fmt.needs} is not installed)")
+                found.append(f"--{fmt.option} needs kubecert's {EXTRA!r} extra ({fmt.needs} is not installed): "
+                             f"{INSTALL}")
         return found
 
     def write(self, document: Mapping[str, Any], complete: bool) -> tuple[list[Path], list[str]]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from kubecert.extras import MissingExtra, require
+from kubecert.extras import MissingExtra, missing, require_all
 from kubecert.options import Option
 from kubecert.targets.cluster.trust import OPTIONS as KUBECONFIG_OPTIONS
 from kubecert.targets.commands import ACTION_OPTIONS
@@ -46,6 +46,8 @@ class TargetKind:
     expand_with_options: Callable[[str, Mapping[str, Any]], list[str]] | None = None
 
     def concrete(self, uri: str, options: Mapping[str, Any] | None = None) -> list[str]:
+        if isinstance(self.pip_extra, str) and missing(self.pip_extra):
+            return [uri]  # expanding asks through what the extra brings; opening it says the extra is missing
         if self.expand_with_options is not None:
             return self.expand_with_options(uri, options or {})
         return self.expand(uri) if self.expand is not None else [uri]
@@ -133,15 +135,22 @@ class Registry:
                 seen.setdefault(concrete, None)
         return list(seen)
 
+    def require_extras(self, uris: Iterable[str]) -> None:
+        """A TargetError naming every pip extra these targets need and lack, with what needs each, at once: a
+        run asked for several kinds is told everything to install in one message, not one extra a run."""
+        needs: dict[str, list[str]] = {}
+        for uri in uris:
+            extra = self.kind_of(uri).needed_extra(uri)
+            if extra:
+                needs.setdefault(extra, []).append(uri)
+        try:
+            require_all(needs)
+        except MissingExtra as exc:
+            raise TargetError(str(exc)) from None
+
     def open(self, uri: str, profile: Profile, options: Mapping[str, Any], facts: NodeFacts) -> Target:
-        kind = self.kind_of(uri)
-        extra = kind.needed_extra(uri)
-        if extra:
-            try:
-                require(extra, uri)
-            except MissingExtra as exc:
-                raise TargetError(str(exc)) from None
-        return kind.backend()(uri, profile, options, facts)
+        self.require_extras([uri])
+        return self.kind_of(uri).backend()(uri, profile, options, facts)
 
 
 @cache
