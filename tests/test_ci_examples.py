@@ -20,6 +20,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests import audit
+
 ROOT = Path(__file__).resolve().parent.parent
 CI = ROOT / "docs" / "ci"
 NODE = ROOT / "deploy" / "node"
@@ -128,6 +130,30 @@ def test_the_service_is_root_without_capabilities_network_or_a_writable_file_sys
     assert argv[argv.index("--target") + 1] == f"pki:{PKI}"
     assert argv[argv.index("--baseline") + 1] == BASELINE
     assert argv[argv.index("--output-dir") + 1].startswith(REPORTS + "/")
+
+
+def test_the_services_command_checks_a_node_writing_nothing_but_its_reports(tmp_path: Path,
+                                                                           reference_copy: Path) -> None:
+    """The unit's own command line, its paths moved into the test's folder: with a baseline of today's
+    failures it exits 0, under the audit guard it writes only into its reports folder and starts nothing."""
+    first = tmp_path / "first"
+    run, _ = audit.run_audited(["check", "--target", f"pki:{reference_copy / 'pki'}", "--output-dir", str(first)],
+                               cwd=tmp_path)
+    assert run.returncode in (0, 1), run.stdout[-3000:] + run.stderr[-3000:]
+    baseline = tmp_path / "etc" / "kubecert-baseline.json"
+    baseline.parent.mkdir()
+    written, _ = audit.run_audited(["baseline", "write", str(baseline), "--report", str(first / "kubecert.json")],
+                                   cwd=tmp_path)
+    assert written.returncode == 0, written.stdout + written.stderr
+    state = tmp_path / "state"
+    state.mkdir()
+    one = {key: values[-1] for key, values in unit(SERVICE)["Service"].items()}
+    argv = [arg.replace(PKI, str(reference_copy / "pki")).replace(BASELINE, str(baseline)).replace(REPORTS, str(state))
+            for arg in shlex.split(one["ExecStart"])[1:]]
+    run, seen = audit.run_audited(argv, cwd=state, env={"NO_COLOR": "1"})
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert (state / "reports" / "kubecert.json").is_file()
+    assert seen.writes_outside([state]) == [] and seen.processes_besides([]) == []
 
 
 def test_the_timer_starts_the_service_daily_and_catches_up() -> None:
