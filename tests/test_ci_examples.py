@@ -16,11 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import audit
 import kubernetes_validate
 import pytest
 import yaml
-
-from tests import audit
 
 ROOT = Path(__file__).resolve().parent.parent
 CI = ROOT / "docs" / "ci"
