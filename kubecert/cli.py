@@ -35,7 +35,34 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n{_nearest_options(self, message)}")
+
+
+def _nearest_options(parser: argparse.ArgumentParser, message: str) -> str:
+    """"did you mean --profile?" for each misspelled option of an "unrecognized arguments" error, looked up
+    among the options of the parser and of the commands it has arguments for."""
+    prefix = "unrecognized arguments: "
+    if not message.startswith(prefix):
+        return ""
+    import difflib
+
+    known = _option_strings(parser)
+    hints = []
+    for word in message[len(prefix):].split():
+        near = difflib.get_close_matches(word.partition("=")[0], known, n=1) if word.startswith("--") else []
+        if near:
+            hints.append(f"{parser.prog}: {word}: did you mean {near[0]}?\n")
+    return "".join(hints)
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    found = []
+    for action in parser._actions:
+        found += [option for option in action.option_strings if option.startswith("--")]
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                found += _option_strings(command)
+    return found
 
 
 class Command:

@@ -94,3 +94,39 @@ def test_one_kind_of_fault_has_one_name_in_every_layer() -> None:
     for fault in all_faults():
         by_words.setdefault(tuple(sorted(fault.name.split("-"))), set()).add(fault.name)
     assert not [names for names in by_words.values() if len(names) > 1]
+
+
+def _report(*results: dict[str, Any]) -> dict[str, Any]:
+    summary = {str(s): sum(r["status"] == s for r in results) for s in Status}
+    return {"summary": summary, "results": list(results), "complete": True}
+
+
+def _result(status: str, accepted: bool | None = None) -> dict[str, Any]:
+    return {"rule": "KC-VAL-01", "target": "pki:x\x1b[2J", "status": status, "message": "m", "accepted": accepted}
+
+
+def test_the_tally_agrees_with_the_exit_code() -> None:
+    from kubecert.reports.tally import failing_lines, tally_line
+
+    gated = _report(_result("passed"), _result("failed", True), _result("not_applicable"))
+    assert tally_line(gated, 0) == ("1 passed, 1 failed (1 accepted by the baseline), 1 not applicable; exit 0: "
+                                    "every failure is accepted by the baseline")
+    assert failing_lines(gated) == []
+    failing = _report(_result("failed"), _result("skipped"))
+    assert tally_line(failing, 1) == "1 failed, 1 skipped; exit 1: a rule failed"
+    assert failing_lines(failing) == ["FAILED  KC-VAL-01 pki:x\\x1b[2J: m"]  # a report's text is escaped
+    assert tally_line(_report(), 2) == "no results; exit 2: no check ran"
+
+
+def test_the_node_folder_given_for_its_pki_folder_gets_a_hint_not_every_file_missing(
+        tmp_path: Path, reference_tree: Any) -> None:
+    run = kubecert("check", "--target", f"pki:{reference_tree.root}", "-q", cwd=tmp_path)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert f"a pki: target names the PKI folder itself: --target pki:{reference_tree.root / 'pki'}" in run.stdout
+    report = (tmp_path / "reports" / "kubecert.json").read_text()
+    assert '"status": "failed"' not in report  # nothing judged "missing"
+
+
+def test_a_misspelled_option_gets_the_nearest_one(tmp_path: Path) -> None:
+    run = kubecert("check", "--profle", "palette", cwd=tmp_path)
+    assert run.returncode == 3 and "--profle: did you mean --profile?" in run.stderr, run.stderr
