@@ -24,7 +24,6 @@ from kubecert._version import __version__
 TYPE_CHECKING = False  # typing.TYPE_CHECKING as type checkers read it, without importing typing
 if TYPE_CHECKING:
     from kubecert.options import Option
-    from kubecert.rules import Rule
     from kubecert.targets.registry import TargetKind
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_USAGE = 0, 1, 2, 3
@@ -36,7 +35,34 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n{_nearest_options(self, message)}")
+
+
+def _nearest_options(parser: argparse.ArgumentParser, message: str) -> str:
+    """"did you mean --profile?" for each misspelled option of an "unrecognized arguments" error, looked up
+    among the options of the parser and of the commands it has arguments for."""
+    prefix = "unrecognized arguments: "
+    if not message.startswith(prefix):
+        return ""
+    import difflib
+
+    known = _option_strings(parser)
+    hints = []
+    for word in message[len(prefix):].split():
+        near = difflib.get_close_matches(word.partition("=")[0], known, n=1) if word.startswith("--") else []
+        if near:
+            hints.append(f"{parser.prog}: {word}: did you mean {near[0]}?\n")
+    return "".join(hints)
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    found = []
+    for action in parser._actions:
+        found += [option for option in action.option_strings if option.startswith("--")]
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                found += _option_strings(command)
+    return found
 
 
 class Command:
@@ -56,6 +82,7 @@ class Command:
 
 
 COMMANDS_ELSEWHERE: tuple[Command, ...] = (
+    Command("rules", "list the rule catalog, or the rules named", "kubecert.rules.commands:add_rules"),
     Command("baseline", "accept today's failures so that CI fails only on new ones",
             "kubecert.reports.commands:add_baseline"),
     Command("report", "work with reports written by kubecert check", "kubecert.reports.commands:add_report"),
@@ -85,11 +112,6 @@ def build_parser(kinds: Sequence[TargetKind] = (), words: Sequence[str] | None =
                                             "Arguments after -- go to pytest.")
     if wanted("check"):
         _add_check_arguments(check, kinds)
-
-    rules = commands.add_parser("rules", help="list the rule catalog")
-    rules.add_argument("--json", action="store_true", help="print the catalog as JSON")
-    rules.add_argument("--markdown", action="store_true", help="print the catalog as a Markdown table")
-    rules.set_defaults(handler=run_rules)
 
     for command in COMMANDS_ELSEWHERE:
         command.add_to(commands, wanted(command.name))
@@ -248,51 +270,6 @@ def run_check(args: argparse.Namespace) -> int:
         print("kubecert: the run made no report to judge it by", file=sys.stderr)
         return EXIT_ERROR
     return canonical.exit_code(typed.report)
-
-
-def run_rules(args: argparse.Namespace) -> int:
-    import textwrap
-
-    from kubecert.rules import all_rules, sources
-
-    rules = all_rules()
-    if args.json:
-        import json
-
-        document = {"sources": {k: s.to_json() for k, s in sources().items()},
-                    "rules": [r.to_json() for r in rules]}
-        print(json.dumps(document, indent=2))
-        return EXIT_OK
-    if args.markdown:
-        print(rules_markdown(rules))
-        return EXIT_OK
-    implemented = sum(r.implemented for r in rules)
-    print(f"{len(rules)} rules, {implemented} implemented in kubecert {__version__}\n")
-    for rule in rules:
-        mark = "implemented" if rule.implemented else "not implemented yet"
-        flags = ["disruptive"] if rule.disruptive else []
-        print(f"{rule.id}  {rule.title}  [{mark}{', ' + ', '.join(flags) if flags else ''}]")
-        print(textwrap.indent(textwrap.fill(rule.statement, 100), "    "))
-        print(f"    sources: {', '.join(rule.sources)}"
-              + (f"; parameters: {', '.join(rule.parameters)}" if rule.parameters else "")
-              + (f"; needs: {', '.join(rule.capabilities)}" if rule.capabilities else "")
-              + (f"; nodes: {', '.join(rule.roles)}" if rule.roles else ""))
-        if rule.remediation:
-            print(textwrap.indent(textwrap.fill(f"fix: {rule.remediation}", 100), "    "))
-        if rule.note:
-            print(textwrap.indent(textwrap.fill(f"note: {rule.note}", 100), "    "))
-    return EXIT_OK
-
-
-def rules_markdown(rules: Sequence[Rule]) -> str:
-    """The catalog as the README shows it (a test keeps the two the same)."""
-    lines = ["| ID | rule | sources | needs | nodes | implemented |", "|---|---|---|---|---|---|"]
-    for rule in rules:
-        needs = ", ".join(rule.capabilities) + (" (disruptive)" if rule.disruptive else "")
-        implemented = "yes" if rule.implemented else "not yet (planned)"
-        lines.append(f"| {rule.id} | {rule.title} | {', '.join(rule.sources)} | {needs} | {', '.join(rule.roles)} "
-                     f"| {implemented} |")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ from types import ModuleType
 
 import pytest
 
-from kubecert.cli import rules_markdown
 from kubecert.rules import all_rules
+from kubecert.rules.commands import rules_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

@@ -128,7 +128,7 @@ def test_a_renewal_by_another_renewer_is_judged_the_same(pytester: pytest.Pytest
 
 def test_a_faulty_renewer_fails_in_the_report(pytester: pytest.Pytester, node: Path) -> None:
     run, report = run_suite(pytester, node, "--kubecert-allow-disruptive", "--kubecert-rule", "KC-REN-0[1-4]",
-                            *node_commands(fault="san-dropped"))
+                            *node_commands(fault="dropped-san"))
     assert statuses(report) == {"KC-REN-01": "passed", "KC-REN-02": "failed", "KC-REN-03": "passed",
                                 "KC-REN-04": "passed"}
     entry = next(e for e in result_for(report, "KC-REN-02")["evidence"] if e["status"] == "failed")

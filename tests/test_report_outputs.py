@@ -174,6 +174,9 @@ def test_merge_joins_runs_of_different_targets_into_every_format(tmp_path: Path,
     assert (first.returncode, second.returncode) == (1, 0)
     merged = kubecert("report", "merge", "a/kubecert.json", "b/kubecert.json", "--output-dir", "m", cwd=tmp_path)
     assert merged.returncode == 1, merged.stderr  # the exit code of the whole: a rule failed
+    said = merged.stdout.splitlines()  # what failed, and the count that agrees with the exit code
+    assert any(line.startswith("FAILED  KC-VAL-02 pki:") for line in said), said
+    assert said[-1].startswith("merged 2 reports: ") and said[-1].endswith("; exit 1: a rule failed"), said[-1]
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == NAMES
     report = validated(json.loads((tmp_path / "m" / "kubecert.json").read_text()))
     parts = [json.loads((tmp_path / d / "kubecert.json").read_text()) for d in ("a", "b")]

@@ -10,9 +10,9 @@ import os
 import sys
 from pathlib import Path
 
-from kubecert.cli import rules_markdown
 from kubecert.reference.matrix import build, render_markdown
 from kubecert.rules import all_rules
+from kubecert.rules.commands import rules_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

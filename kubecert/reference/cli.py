@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 from kubecert.reference.errors import EXIT_USAGE, ReferenceUsageError, guarded
+from kubecert.reference.faults import listed
 from kubecert.reference.pki.expiration import OUTPUT_FORMATS, check_expiration, render
 from kubecert.reference.pki.faults import FAULTS, apply_fault, fault_names
 from kubecert.reference.pki.init import init_pki
@@ -49,7 +50,7 @@ def _add_init(verbs: Subparsers) -> None:
                     "folder (kubelet/, standing for /var/lib/kubelet), into an empty folder; with --role worker, "
                     "what a worker has once it joined: ca.crt, kubelet.conf and the kubelet's folder.",
     )
-    parser.add_argument("--dir", required=True, type=Path, help="the empty folder to write (a node's /etc/kubernetes)")
+    parser.add_argument("--dir", type=Path, help="the empty folder to write (a node's /etc/kubernetes); required")
     parser.add_argument("--role", choices=ROLES, default=ROLES[0], help="the node to write (default control-plane)")
     parser.add_argument("--node-name", default=None, help=f"default cp-1, or {DEFAULT_NODE_NAME} for a worker")
     parser.add_argument("--advertise-address", default=None,
@@ -86,10 +87,16 @@ def _add_init(verbs: Subparsers) -> None:
                              "not self-signed")
     parser.add_argument("--fault", action="append", default=[], metavar="NAME",
                         help=f"plant a named fault after init; repeatable: {', '.join(fault_names())}")
+    parser.add_argument("--list-faults", action="store_true", help="list the faults and the rules they fail")
     parser.set_defaults(handler=guarded(_run_init))
 
 
 def _run_init(args: argparse.Namespace) -> int:
+    if args.list_faults:
+        print(listed(FAULTS.values()))
+        return EXIT_OK
+    if args.dir is None:
+        raise ReferenceUsageError("--dir is required: the empty folder to write (a node's /etc/kubernetes)")
     for name in args.fault:  # refuse before writing anything
         if name not in FAULTS:
             raise ReferenceUsageError(f"unknown fault {name!r}; known faults: {', '.join(fault_names())}")

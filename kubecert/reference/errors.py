@@ -27,6 +27,8 @@ def guarded(handler: Handler) -> Handler:
             return handler(args)
         except ReferenceUsageError as exc:
             print(f"kubecert: error: {exc}", file=sys.stderr)
+        except BrokenPipeError:  # `... --list-faults | head`: the command's own handling says it quietly
+            raise
         except OSError as exc:  # unwritable folder, disk full: the user's environment, not a bug
             where = f" {exc.filename}" if exc.filename else ""
             print(f"kubecert: error:{where}: {exc.strerror or exc}", file=sys.stderr)

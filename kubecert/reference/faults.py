@@ -101,6 +101,14 @@ class Fault:
         return problems
 
 
+def listed(faults: Iterable[Fault]) -> str:
+    """What ``--list-faults`` prints: a line per fault, its name, the rules it fails and what it does."""
+    shown = list(faults)
+    name_width = max((len(f.name) for f in shown), default=0)
+    rules_width = max((len(", ".join(f.fails)) for f in shown), default=0)
+    return "\n".join(f"{f.name:{name_width}}  fails {', '.join(f.fails):{rules_width}}  {f.description}" for f in shown)
+
+
 def _needs(rule: Rule) -> set[str]:
     """What a rule needs of a target: its capabilities, and its action."""
     return {*rule.capabilities, *((rule.action,) if rule.action else ())}

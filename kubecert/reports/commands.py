@@ -85,6 +85,7 @@ def run_merge(args: argparse.Namespace) -> int:
     from kubecert.reports.outputs import ReportPaths
     from kubecert.reports.redact import redact_command_line
     from kubecert.reports.report_lock import ReportLock, ReportLockError, this_run
+    from kubecert.reports.tally import failing_lines, tally_line
 
     chosen = {fmt.option: getattr(args, fmt.option) for fmt in FORMATS if getattr(args, fmt.option)}
     paths = ReportPaths.resolve(chosen, args.output_dir)
@@ -117,4 +118,8 @@ def run_merge(args: argparse.Namespace) -> int:
         print(f"report: {path}")
     for failure in failed:
         print(f"kubecert: could not write the report {failure}", file=sys.stderr)
-    return canonical.exit_code(merged) if not failed else 2
+    code = canonical.exit_code(merged) if not failed else 2
+    for line in failing_lines(merged):
+        print(line)
+    print(f"merged {len(loaded)} reports: {tally_line(merged, code)}")
+    return code

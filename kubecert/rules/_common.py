@@ -34,6 +34,18 @@ def fmt_time(moment: dt.datetime) -> str:
     return utc.replace(tzinfo=None).isoformat(sep=" ", timespec="seconds") + " UTC"
 
 
+def expiry_problem(not_after: dt.datetime, now: dt.datetime, horizon_days: int) -> str | None:
+    """Why a certificate ending at ``not_after`` fails the expiry horizon, said as it is: expired (and since
+    when), or expiring within the horizon; None when it ends beyond it."""
+    remaining = not_after - now
+    if remaining <= dt.timedelta(0):
+        return f"expired {fmt_duration(-remaining)} ago, at {fmt_time(not_after)} (observed {fmt_time(now)})"
+    if remaining < dt.timedelta(days=horizon_days):
+        return (f"expires {fmt_time(not_after)}, {fmt_duration(remaining)} from {fmt_time(now)}: within the "
+                f"{horizon_days}d horizon")
+    return None
+
+
 def issuer_name(record: CertRecord) -> str | None:
     """The CA that should have signed ``record``: from the layout, or ``ca`` for kubeconfig clients."""
     if record.role is Role.KUBECONFIG:

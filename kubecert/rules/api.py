@@ -27,7 +27,7 @@ from kubecert.inventory.platform import (
     platform_of,
     read_time,
 )
-from kubecert.rules._common import fmt_duration, fmt_time
+from kubecert.rules._common import expiry_problem, fmt_duration, fmt_time
 from kubecert.rules.catalog import implements
 from kubecert.rules.context import RuleContext
 from kubecert.rules.findings import Finding, error, failed, not_applicable, passed
@@ -222,10 +222,9 @@ def _expiry_problems(ctx: RuleContext, cert: ReportedCertificate, ca: ReportedCe
     profile = ctx.profile
     assert cert.expiry is not None
     problems = []
-    remaining = cert.expiry - ctx.now
-    if remaining < dt.timedelta(days=profile.min_remaining_days):
-        problems.append(f"expires {fmt_time(cert.expiry)}, {fmt_duration(remaining)} from {fmt_time(ctx.now)}: "
-                        f"within the {profile.min_remaining_days}d horizon")
+    expiring = expiry_problem(cert.expiry, ctx.now, profile.min_remaining_days)
+    if expiring:
+        problems.append(expiring)
     skew = dt.timedelta(seconds=profile.clock_skew_seconds)
     if cert.is_ca:
         if created is not None:

@@ -20,7 +20,7 @@ from kubecert.inventory.facts import go_duration
 from kubecert.inventory.files import parse_certificates
 from kubecert.inventory.kubelet import CLIENT_KEY, PKI_FOLDER, SERVING_KEY
 from kubecert.inventory.model import CertRecord, KubeletFolder, ProblemKind
-from kubecert.rules._common import fmt_duration, fmt_time
+from kubecert.rules._common import expiry_problem, fmt_duration, fmt_time
 from kubecert.rules.catalog import implements
 from kubecert.rules.chains import refused
 from kubecert.rules.context import RuleContext
@@ -305,13 +305,10 @@ def kubelet_serving_certificate(ctx: RuleContext) -> Iterator[Finding]:
 def _window(ctx: RuleContext, record: CertRecord) -> list[str]:
     """Why ``record`` cannot serve now, or soon: expired, not yet valid, or inside the expiry horizon."""
     skew = dt.timedelta(seconds=ctx.profile.clock_skew_seconds)
-    if ctx.now > record.not_after:
-        return [f"expired {fmt_duration(ctx.now - record.not_after)} ago, at {fmt_time(record.not_after)}"]
-    if ctx.now < record.not_before - skew:
+    if ctx.now < min(record.not_before - skew, record.not_after):  # not yet valid (an expired one says expired)
         return [f"not valid before {fmt_time(record.not_before)}"]
-    if record.not_after - ctx.now < dt.timedelta(days=ctx.profile.min_remaining_days):
-        return [f"expires {fmt_time(record.not_after)}, within the {ctx.profile.min_remaining_days}d horizon"]
-    return []
+    problem = expiry_problem(record.not_after, ctx.now, ctx.profile.min_remaining_days)
+    return [problem] if problem else []
 
 
 def _bootstrapped(ctx: RuleContext, serving: CertRecord, folder: KubeletFolder, problems: list[str],

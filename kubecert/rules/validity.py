@@ -8,7 +8,7 @@ from typing import Any
 
 from kubecert import layout
 from kubecert.inventory.model import CertRecord, Role
-from kubecert.rules._common import fmt_duration, fmt_time, is_external, issuer_name, issuing_ca
+from kubecert.rules._common import expiry_problem, fmt_duration, fmt_time, is_external, issuer_name, issuing_ca
 from kubecert.rules.catalog import implements
 from kubecert.rules.context import RuleContext
 from kubecert.rules.findings import Finding, failed, not_applicable, passed
@@ -131,15 +131,14 @@ def inside_validity_window(ctx: RuleContext) -> Iterator[Finding]:
 @implements("KC-EXP-01")
 def not_expiring_soon(ctx: RuleContext) -> Iterator[Finding]:
     """The CI gate: Palette renews 30 days ahead, so anything closer has missed its renewal."""
-    horizon = dt.timedelta(days=ctx.profile.min_remaining_days)
     yield from _unjudged_certificates(ctx)
     for record in ctx.inventory.all_certs():
         remaining = record.not_after - ctx.now
         facts: dict[str, Any] = {
             "remaining": fmt_duration(remaining), "remaining_days": remaining.days, "ca": issuer_name(record),
         }
-        if remaining < horizon:
-            yield failed(record, f"expires {fmt_time(record.not_after)}, {fmt_duration(remaining)} from "
-                         f"{fmt_time(ctx.now)}: within the {ctx.profile.min_remaining_days}d horizon", **facts)
+        problem = expiry_problem(record.not_after, ctx.now, ctx.profile.min_remaining_days)
+        if problem:
+            yield failed(record, problem, **facts)
         else:
             yield passed(record, f"{fmt_duration(remaining)} remaining", **facts)

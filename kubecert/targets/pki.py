@@ -102,6 +102,11 @@ class PkiTarget(Target):
             raise TargetUnavailable(f"{self.id}: {self.pki_dir} is not a folder")
         if not os.access(self.pki_dir, os.R_OK | os.X_OK):
             raise TargetUnavailable(f"{self.id}: cannot list {self.pki_dir} (permission denied; run as root)")
+        inner = self.pki_dir / "pki"
+        if not (self.pki_dir / "ca.crt").exists() and (inner / "ca.crt").exists():
+            # the node's folder (/etc/kubernetes) given for its pki/: one hint instead of every file "missing"
+            raise TargetUnavailable(f"{self.id}: {self.pki_dir} holds no ca.crt but its pki/ folder does; a pki: "
+                                    f"target names the PKI folder itself: --target pki:{inner}")
         return load_pki(
             self.pki_dir, kubeconfig_dir=self.kubeconfig_dir, manifests_dir=self.manifests_dir,
             kubelet_dir=self.kubelet_folder(), declared=self.declared, target=self.id, observed_at=now,

@@ -174,7 +174,7 @@ def test_upgrade_with_external_etcd_leaves_out_etcd(node: Path) -> None:
         (["renew", "ca"], "unknown certificate 'ca'"),
         (["renew", "all", "--fault", "no-such-fault"], "unknown renew fault 'no-such-fault'; known: ca-rotated"),
         (["renew", "all", "--fault", "csr-for-ca"], "unknown renew fault 'csr-for-ca'"),
-        (["upgrade", "--fault", "san-dropped"], "unknown upgrade fault 'san-dropped'; known: renewal-flag-ignored"),
+        (["upgrade", "--fault", "dropped-san"], "unknown upgrade fault 'dropped-san'; known: renewal-flag-ignored"),
         (["upgrade", "--certificate-renewal=maybe"], "'maybe' is not true or false"),
     ],
 )

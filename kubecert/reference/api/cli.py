@@ -64,6 +64,7 @@ def add_serve(commands: Any) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from kubecert.reference.faults import listed
     from kubecert.reference.platform.faults import FAULTS, checked
 
     try:
@@ -71,8 +72,7 @@ def run_serve(args: argparse.Namespace) -> int:
     except MissingExtra as exc:
         raise ReferenceUsageError(str(exc)) from None
     if args.list_faults:
-        for fault in FAULTS.values():
-            print(f"{fault.name:24} fails {', '.join(fault.rules):22} {fault.description}")
+        print(listed(FAULTS.values()))
         return 0
     faults = checked(args.fault)
     if args.rate_limit < 0 or args.rate_limit_per_ip < 0:

@@ -46,11 +46,11 @@ def add_cluster(commands: Any) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from kubecert.reference.faults import listed
     from kubecert.reference.kube.faults import FAULTS, checked
 
     if args.list_faults:
-        for fault in FAULTS.values():
-            print(f"{fault.name:34} fails {', '.join(fault.rules):20} {fault.description}")
+        print(listed(FAULTS.values()))
         return 0
     if args.dir is None:
         raise ReferenceUsageError("--dir is required: the folder the cluster lives in")

@@ -23,7 +23,7 @@ RENEW_ALL, RENEW_ONE, CSR, UPGRADE = Action.RENEW_ALL, Action.RENEW_ONE, Action.
 LISTING = Probe.CHECK_EXPIRATION
 
 CA_ROTATED = "ca-rotated"
-SAN_DROPPED = "san-dropped"
+SAN_DROPPED = "dropped-san"
 OLD_EXPIRY_KEPT = "old-expiry-kept"
 KEY_REUSED = "key-reused"
 OTHER_CERT_TOUCHED = "other-cert-touched"
