@@ -70,8 +70,8 @@ def test_each_permission_names_itself_as_a_403_would() -> None:
 
 def test_kubectl_applies_it_and_it_is_enough_for_a_whole_run(
         tmp_path: Path, kubectl: Kubectl, served: ClusterServer, https: Any) -> None:
-    # --validate=false: kubectl validates against the server's OpenAPI documents, which the reference does not serve.
-    applied = kubectl(served.admin_kubeconfig, "apply", "--validate=false", "-f", str(RBAC_MANIFEST))
+    # as the README says it, with kubectl's strict validation on (the default): the server's OpenAPI v3 says so
+    applied = kubectl(served.admin_kubeconfig, "apply", "-f", str(RBAC_MANIFEST))
     assert applied.stdout.splitlines() == [
         "namespace/kubecert created", "serviceaccount/kubecert created",
         f"role.{RBAC}/kubecert-node-reader created", f"rolebinding.{RBAC}/kubecert-node-reader created",
@@ -80,7 +80,7 @@ def test_kubectl_applies_it_and_it_is_enough_for_a_whole_run(
         f"role.{RBAC}/kubecert-published-ca created", f"rolebinding.{RBAC}/kubecert-published-ca created",
         f"role.{RBAC}/kubecert-kubeadm-config created", f"rolebinding.{RBAC}/kubecert-kubeadm-config created",
         f"role.{RBAC}/kubecert-static-pods created", f"rolebinding.{RBAC}/kubecert-static-pods created"]
-    again = kubectl(served.admin_kubeconfig, "apply", "--validate=false", "--dry-run=client", "-f", str(RBAC_MANIFEST))
+    again = kubectl(served.admin_kubeconfig, "apply", "--dry-run=client", "-f", str(RBAC_MANIFEST))
     assert all(line.endswith("(dry run)") for line in again.stdout.splitlines())
     kubeconfig = kubeconfig_as(served, https, tmp_path / "kubecert.conf", "kubecert")
     uri = f"kubeconfig:{kubeconfig}?nodes=pods"
@@ -98,3 +98,16 @@ def test_kubectl_applies_it_and_it_is_enough_for_a_whole_run(
     assert 'cannot get resource "pods" in API group "" in the namespace "kube-system"' in one.stderr
     other = kubectl(kubeconfig, "get", "configmap", "kube-root-ca.crt", "-n", "kube-system", check=False)
     assert "forbidden" in other.stderr
+
+
+def test_kubectl_validation_is_left_to_the_server_and_an_unknown_field_is_refused(
+        tmp_path: Path, kubectl: Kubectl, served: ClusterServer) -> None:
+    misspelled = tmp_path / "role.yaml"
+    misspelled.write_text("apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: misspelled, "
+                          "namespace: default}\nrules:\n- apiGroups: ['']\n  resources: [pods]\n  verb: [get]\n")
+    refused = kubectl(served.admin_kubeconfig, "apply", "-f", str(misspelled), check=False)
+    assert refused.returncode != 0
+    assert 'Role in version "v1" cannot be handled as a Role: strict decoding error: unknown field ' \
+           '"rules[0].verb"' in refused.stderr, refused.stderr
+    kept = kubectl(served.admin_kubeconfig, "get", "role", "misspelled", "-n", "default", check=False)
+    assert "NotFound" in kept.stderr

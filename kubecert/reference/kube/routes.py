@@ -1,7 +1,8 @@
 """The reference cluster's Kubernetes API, free of HTTP: a request (method, target, headers that
 matter, body, the authenticated identity) in, a status, body and content type out.
 
-Routes: /version, /healthz, /readyz, /livez; discovery (/api, /api/v1, /apis, /apis/<group>[/<version>]);
+Routes: /version, /healthz, /readyz, /livez; discovery (/api, /api/v1, /apis, /apis/<group>[/<version>]) and
+what kubectl's validation reads of /openapi/v3 (openapi.py);
 nodes, namespaces, ConfigMaps, pods and events (get and list, also across namespaces); namespaces and pods
 are created and pods deleted, their logs read (writes.py, and kubelet.py for what becomes of a pod); the
 SpectroCluster custom object (get, list, and PATCH with a JSON merge patch of its annotations). Every
@@ -19,6 +20,7 @@ import yaml
 
 from kubecert.reference.kube import discovery as disc
 from kubecert.reference.kube import objects as obj
+from kubecert.reference.kube import openapi
 from kubecert.reference.kube.auth import Authorizer, Identity, authenticated
 from kubecert.reference.kube.cluster import ReferenceCluster
 from kubecert.reference.kube.exchange import ApiRequest, ApiResponse, json_response
@@ -75,6 +77,12 @@ class ClusterApi:
             if parts == ["version"]:
                 return json_response(200, obj.version_document(self.kubernetes_version()))
             return ApiResponse(200, b"ok", "text/plain; charset=utf-8")
+        if parts[:2] == ["openapi", "v3"]:
+            document = openapi.root_document() if len(parts) == 2 else openapi.group_version_document(
+                "/".join(parts[2:]))
+            if document is None:
+                raise _no_route()
+            return self._discovery(request, document)
         if parts[:1] == ["api"]:
             return self._core(request, identity, parts[1:], query)
         if parts[:1] == ["apis"]:

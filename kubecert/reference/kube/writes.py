@@ -13,13 +13,15 @@ import copy
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from kubecert.reference.kube import discovery as disc
 from kubecert.reference.kube import objects as obj
-from kubecert.reference.kube.admission import admitted
+from kubecert.reference.kube.admission import admitted, parsed
 from kubecert.reference.kube.auth import Authorizer, Identity
 from kubecert.reference.kube.cluster import ReferenceCluster
 from kubecert.reference.kube.exchange import ApiRequest, ApiResponse, json_response
+from kubecert.reference.kube.openapi import unknown_fields
 from kubecert.reference.kube.state import MAX_STORED, AlreadyExists, StoreFull
 
 TEXT = "text/plain"
@@ -36,6 +38,8 @@ class Writes:
         self.authorizer.authorize(identity, "create", resource, name=None, namespace=namespace)
         if resource.namespaced:
             self._existing_namespace(namespace or "")
+        if _field_validation(request) == "Strict":  # decoding comes first: an unknown field before an invalid one
+            _strictly(resource, parsed(request.body), group_version)
         document = admitted(resource, request.body, namespace, group_version, self.clock())
         name = document["metadata"]["name"]
         taken = [d["metadata"]["name"] for d in self.cluster.store.stored(resource.name)
@@ -121,3 +125,18 @@ def _not_started(pod: dict[str, Any], container: str) -> str:
     reason = waiting.get("reason") or "PodInitializing"
     said = "trying and failing to pull image" if reason == "ErrImagePull" else reason
     return f'container "{container}" in pod "{name}" is waiting to start: {said}'
+
+
+def _field_validation(request: ApiRequest) -> str:
+    values = parse_qs(urlsplit(request.target).query).get("fieldValidation", [])
+    return values[-1] if values else ""
+
+
+def _strictly(resource: disc.Resource, document: dict[str, Any], group_version: str) -> None:
+    """``?fieldValidation=Strict``: a field the kind does not have is refused, as kube-apiserver does."""
+    unknown = unknown_fields(resource.kind, document)
+    if unknown:
+        version = group_version.rpartition("/")[2]
+        fields = ", ".join(f'unknown field "{obj.bounded(field, 64)}"' for field in unknown[:10])
+        raise obj.ApiError(400, f'{resource.kind} in version "{version}" cannot be handled as a {resource.kind}: '
+                                f"strict decoding error: {fields}")
