@@ -130,3 +130,19 @@ def test_the_node_folder_given_for_its_pki_folder_gets_a_hint_not_every_file_mis
 def test_a_misspelled_option_gets_the_nearest_one(tmp_path: Path) -> None:
     run = kubecert("check", "--profle", "palette", cwd=tmp_path)
     assert run.returncode == 3 and "--profle: did you mean --profile?" in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize(("target", "hint"), [
+    ("/etc/kubernetes/pki", "'/etc/kubernetes/pki' names no target kind (known: pki, reference, palette, kubeconfig, "
+                            "kind); for a PKI folder: --target pki:/etc/kubernetes/pki"),
+    ("admin.conf", "for a kubeconfig file: --target kubeconfig:admin.conf"),
+    ("pkl:/etc/kubernetes/pki", "unknown target kind 'pkl' (known: pki, reference, palette, kubeconfig, kind): did "
+                                "you mean pki:?"),
+])
+def test_a_target_without_its_kind_gets_the_kind_it_most_likely_meant(target: str, hint: str) -> None:
+    from kubecert.targets.errors import TargetError
+    from kubecert.targets.registry import Registry
+
+    with pytest.raises(TargetError) as raised:
+        Registry().kind_of(target)
+    assert hint in str(raised.value)

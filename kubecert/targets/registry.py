@@ -8,6 +8,7 @@ the ``kubecert.target_kinds`` entry point group.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -118,10 +119,14 @@ class Registry:
         return list(seen.values())
 
     def kind_of(self, uri: str) -> TargetKind:
-        scheme = uri.split(":", 1)[0]
+        scheme, colon, _ = uri.partition(":")
         if scheme not in self._kinds:
             known = ", ".join(self._kinds)
-            raise TargetError(f"{uri!r}: unknown target kind {scheme!r} (known: {known})")
+            if not colon:  # a bare path or name: the kind was left out
+                raise TargetError(f"{uri!r} names no target kind (known: {known}){_kind_hint(uri)}")
+            near = difflib.get_close_matches(scheme, list(self._kinds), n=1)
+            hint = f": did you mean {near[0]}:?" if near else ""
+            raise TargetError(f"{uri!r}: unknown target kind {scheme!r} (known: {known}){hint}")
         return self._kinds[scheme]
 
     def expand(self, uris: Iterable[str], options: Mapping[str, Any] | None = None) -> list[str]:
@@ -164,3 +169,12 @@ def entry_point_kinds() -> tuple[TargetKind, ...]:
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         found.extend(entry.load()())
     return tuple(found)
+
+
+def _kind_hint(uri: str) -> str:
+    """What a bare word most likely meant: a folder is a pki: target, a file a kubeconfig: one."""
+    if uri.endswith((".conf", ".kubeconfig", ".yaml")):
+        return f"; for a kubeconfig file: --target kubeconfig:{uri}"
+    if "/" in uri or uri in (".", ".."):
+        return f"; for a PKI folder: --target pki:{uri}"
+    return ""
