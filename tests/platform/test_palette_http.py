@@ -89,7 +89,7 @@ def test_a_429_is_sent_again_no_sooner_than_retry_after_says(tmp_path: Path) -> 
 @pytest.mark.parametrize(("retry_after", "shown"), [
     (lambda: "120", r"Retry-After: 120 asks for 120 s"),
     (lambda: email.utils.formatdate(time.time() + 3600, usegmt=True), r"GMT asks for 3(599|600) s"),  # a second on
-    (lambda: "Fri, 31 Dec 9999 23:59:59 GMT", r"Retry-After: Fri, 31 Dec 9999 23:59:59 GMT asks for 25\d{10} s"),
+    (lambda: "Fri, 31 Dec 9999 23:59:59 GMT", r"Retry-After: Fri, 31 Dec 9999 23:59:59 GMT asks for \d{12} s"),
 ])
 def test_a_retry_after_longer_than_kubecert_waits_is_refused_and_named(
         tmp_path: Path, retry_after: Callable[[], str], shown: str) -> None:

@@ -10,7 +10,7 @@
   a write answered anything else is never sent again. A ``Retry-After`` longer than kubecert waits is refused,
   never cut short: the answer stands, with an error naming the value and the bound. (urllib3's ``Retry`` would
   cut it to its maximum and sleep that, and reads dates more loosely than retry_after.py: a subclass that
-  undoes both, hears the answers it retries and does not drain their bodies is twice this loop's length.)
+  undoes both, hears the answers it retries and does not drain their bodies is more than twice this loop's length.)
 - Bodies are read up to a size limit; a larger answer is an error, not memory exhaustion.
 - Everything the server said (status line, headers, redirect address, body, the errors they cause) passes
   through one place, ``_Heard``, that hides every credential this client sent, in every spelling
