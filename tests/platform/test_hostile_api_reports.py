@@ -243,8 +243,16 @@ CASES: dict[str, Case] = {
     "retry-after-negative": Case(first_rate_limited("-1"), {"KC-API-01": "passed"}),
     "retry-after-huge": Case(first_rate_limited("9" * 40), {"KC-API-01": "passed"}),
     "retry-after-date-past": Case(first_rate_limited("Wed, 21 Oct 2015 07:28:00 GMT"), {"KC-API-01": "passed"}),
-    "retry-after-date-year-9999": Case(first_rate_limited("Fri, 31 Dec 9999 23:59:59 GMT"),
-                                       {"KC-API-01": "error"}, {"KC-API-01": "answered 429"}),
+    "retry-after-date-year-9999": Case(first_rate_limited("Fri, 31 Dec 9999 23:59:59 GMT"), {"KC-API-01": "error"},
+                                       {"KC-API-01": "answered 429 (not sent again: Retry-After: Fri, 31 Dec 9999 "
+                                                     "23:59:59 GMT asks for "}),
+    "retry-after-seconds-past-the-bound": Case(first_rate_limited("3600"), {"KC-API-01": "error"}, {
+        "KC-API-01": "answered 429 (not sent again: Retry-After: 3600 asks for 3600 s, more than kubecert waits "
+                     "(15 s))"}),
+    "retry-after-past-the-deadline": Case(first_rate_limited("10"), {"KC-API-01": "error"}, {  # --api-deadline 3
+        "KC-API-01": "answered 429 (not sent again: a wait of 10 s would pass the exchange's deadline: 3 s from"}),
+    "retry-after-control-characters": Case(first_rate_limited("\x1c3600\x1f"), {"KC-API-01": "passed"}),
+    "retry-after-date-loose": Case(first_rate_limited("1 Jan 2099 00:00:00 +0000"), {"KC-API-01": "passed"}),
 }
 
 

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import email.utils
 import json
+import re
+import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -82,12 +86,98 @@ def test_a_429_is_sent_again_no_sooner_than_retry_after_says(tmp_path: Path) -> 
     assert api.seen[1].at - api.seen[0].at >= 1.0  # the server's own clock: a busy machine only waits longer
 
 
-def test_a_429_asking_for_longer_than_kubecert_waits_is_the_answer(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("retry_after", "shown"), [
+    (lambda: "120", r"Retry-After: 120 asks for 120 s"),
+    (lambda: email.utils.formatdate(time.time() + 3600, usegmt=True), r"GMT asks for 3(599|600) s"),  # a second on
+    (lambda: "Fri, 31 Dec 9999 23:59:59 GMT", r"Retry-After: Fri, 31 Dec 9999 23:59:59 GMT asks for \d{12} s"),
+])
+def test_a_retry_after_longer_than_kubecert_waits_is_refused_and_named(
+        tmp_path: Path, retry_after: Callable[[], str], shown: str) -> None:
+    """urllib3's Retry cuts a Retry-After longer than its maximum to the maximum and sleeps it: a hostile server
+    would make every request wait that long. kubecert does not wait at all, and names the value and its bound."""
     with serving(lambda seen: Answer(429, b'{"code": "TooManyRequests"}', {
-            "Retry-After": "120", "Content-Type": "application/json"}), tls_dir=tmp_path) as api:
+            "Retry-After": retry_after(), "Content-Type": "application/json"}), tls_dir=tmp_path) as api:
         exchange = client(api.url, api.ca_bundle, max_backoff_s=15, total_timeout_s=60).request("GET", "/v1/x")
     assert exchange.status == 429 and exchange.document == {"code": "TooManyRequests"}
+    assert re.search(shown, exchange.error or "") and "more than kubecert waits (15 s)" in (exchange.error or "")
+    assert (exchange.error or "").startswith("not sent again: Retry-After: ")
     assert len(api.seen) == 1  # not sent again before the server said: not at all
+
+
+@pytest.mark.parametrize("retry_after", [
+    "soon", "²", "1.5", "-1", "9" * 11,
+    "1 Jan 2099 00:00:00 +0000",  # email.utils (urllib3's reading) takes it: 2099, a wait past every bound
+    "Thu, 01 Jan 2099 00:00:00 UTC",  # the same: only GMT is an HTTP date
+])
+def test_a_retry_after_that_is_no_http_value_is_ignored_and_the_backoff_used(tmp_path: Path,
+                                                                            retry_after: str) -> None:
+    answers = [Answer(429, headers={"Retry-After": retry_after}), Answer(200, b"{}")]
+    with serving(lambda seen: answers.pop(0) if answers else Answer(500), tls_dir=tmp_path) as api:
+        read = client(api.url, api.ca_bundle).request("GET", "/v1/x")
+    assert read.status == 200 and read.error is None and len(api.seen) == 2
+
+
+@pytest.mark.parametrize("retry_after", [
+    lambda: "1",
+    lambda: email.utils.formatdate(time.time() + 2, usegmt=True),  # IMF-fixdate: at least 1 s on (whole seconds)
+    lambda: time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(time.time() + 2)),  # asctime
+])
+def test_a_429_then_a_200_is_the_200_sent_no_sooner_than_retry_after_says(
+        tmp_path: Path, retry_after: Callable[[], str]) -> None:
+    answers = [Answer(429, headers={"Retry-After": retry_after()}), Answer(200, b"{}")]
+    with serving(lambda seen: answers.pop(0) if answers else Answer(500), tls_dir=tmp_path) as api:
+        read = client(api.url, api.ca_bundle, max_backoff_s=15).request("GET", "/v1/x")
+    assert read.status == 200 and len(api.seen) == 2
+    assert api.seen[1].at - api.seen[0].at >= 1.0  # the server's own clock: a busy machine only waits longer
+
+
+def test_a_503_without_retry_after_is_sent_again_with_backoff(tmp_path: Path) -> None:
+    """The backoff: backoff_s, then twice as long each time, up to max_backoff_s."""
+    answers = [Answer(503), Answer(503), Answer(503), Answer(200, b"{}")]
+    with serving(lambda seen: answers.pop(0) if answers else Answer(500), tls_dir=tmp_path) as api:
+        read = client(api.url, api.ca_bundle, backoff_s=0.2, max_backoff_s=0.5).request("GET", "/v1/x")
+    assert read.status == 200 and len(api.seen) == 4
+    gaps = [later.at - earlier.at for earlier, later in zip(api.seen, api.seen[1:], strict=False)]
+    assert gaps[0] >= 0.2 and gaps[1] >= 0.4 and gaps[2] >= 0.5  # 0.2, 0.2 * 2, then 0.2 * 4 cut to 0.5
+
+
+def test_retries_are_bounded_and_the_last_answer_stands(tmp_path: Path) -> None:
+    with serving(lambda seen: Answer(429, headers={"Retry-After": "0"}), tls_dir=tmp_path) as api:
+        read = client(api.url, api.ca_bundle, retries=3).request("GET", "/v1/x")
+    assert read.status == 429 and read.error is None and len(api.seen) == 4
+
+
+@pytest.mark.parametrize(("method", "answer"), [
+    ("PATCH", Answer(503)),
+    ("PATCH", Answer(503, headers={"Retry-After": "0"})),  # Retry(allowed_methods=None) would send it again
+    ("PUT", Answer(503, headers={"Retry-After": "1"})),
+    ("POST", Answer(500)),
+    ("GET", Answer(413, headers={"Retry-After": "0"})),  # and any 413 with a Retry-After
+])
+def test_a_write_answered_503_and_other_answers_are_not_sent_again(tmp_path: Path, method: str,
+                                                                   answer: Answer) -> None:
+    with serving(lambda seen: answer, tls_dir=tmp_path) as api:
+        exchange = client(api.url, api.ca_bundle).request(method, "/v1/x", body={"a": 1})
+    assert exchange.status == answer.status and len(api.seen) == 1
+
+
+def test_a_wait_past_the_deadline_is_not_begun(tmp_path: Path) -> None:
+    """A Retry-After within the bound but past the exchange's deadline: the 429 is the answer, at once; waiting
+    would only end in the deadline, and mark the API unresponsive."""
+    with serving(lambda seen: Answer(429, headers={"Retry-After": "10"}), tls_dir=tmp_path) as api:
+        exchange = client(api.url, api.ca_bundle, max_backoff_s=15, total_timeout_s=3).request("GET", "/v1/x")
+    assert exchange.status == 429 and len(api.seen) == 1
+    assert exchange.error == "not sent again: a wait of 10 s would pass the exchange's deadline: 3 s from its start"
+
+
+def test_a_wait_past_the_time_budget_is_not_begun_and_names_it(tmp_path: Path) -> None:
+    with serving(lambda seen: Answer(429, headers={"Retry-After": "10"}), tls_dir=tmp_path) as api:
+        api_client = ApiClient("palette:test", api.url, Credential(KEY), None, verify=str(api.ca_bundle),
+                               limits=HttpLimits(max_backoff_s=15), budget=TimeBudget(5, "--api-time-budget"))
+        exchange = api_client.request("GET", "/v1/x")
+    assert exchange.status == 429 and len(api.seen) == 1
+    assert "a wait of 10 s would pass what is left of the target's time budget (--api-time-budget)" in (
+        exchange.error or "")
 
 
 def test_answers_are_size_bounded(tmp_path: Path) -> None:
@@ -132,6 +222,7 @@ NOW = dt.datetime(2025, 6, 1, 12, 0, 0, tzinfo=dt.UTC)
     ("²", None), ("١", None), ("-1", None), ("1.5", None), ("1e3", None), ("9" * 11, None), ("", None), (None, None),
     ("Mon, 31 Feb 2025 12:00:00 GMT", None), ("Sun, 01 Jun 2025 12:00:10 UTC", None), ("soon", None),
     ("Sun, 01 Jun 2025 12:00:10 GMT" + " " * 60, None),
+    ("\t3\t", 3.0), ("\x1c3\x1f", None), ("\x0b3\x0c", None), ("3\x85", None),  # whitespace is SP and HTAB only
 ])
 def test_retry_after_is_seconds_in_ascii_digits_or_an_http_date(value: str | None, seconds: float | None) -> None:
     assert retry_after_s(value, NOW) == seconds

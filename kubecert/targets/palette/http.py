@@ -7,7 +7,10 @@
   one to another host is refused, so the ``ApiKey`` header never reaches it.
 - Every request is retried with backoff on 429 (the API did not take it: Palette's resource limits answer
   ``TooManyRequests`` past 10 requests a second per IP), reads on 503 too, honouring a valid ``Retry-After``;
-  a write answered anything else is never sent again.
+  a write answered anything else is never sent again. A ``Retry-After`` longer than kubecert waits is refused,
+  never cut short: the answer stands, with an error naming the value and the bound. (urllib3's ``Retry`` would
+  cut it to its maximum and sleep that, and reads dates more loosely than retry_after.py: a subclass that
+  undoes both, hears the answers it retries and does not drain their bodies is more than twice this loop's length.)
 - Bodies are read up to a size limit; a larger answer is an error, not memory exhaustion.
 - Everything the server said (status line, headers, redirect address, body, the errors they cause) passes
   through one place, ``_Heard``, that hides every credential this client sent, in every spelling
@@ -224,9 +227,9 @@ class ApiClient:
             response, error = self._send(outgoing, heard, started)
             status = response.status_code if response is not None else None
             if (status == 429 or (outgoing.method == "GET" and status == 503)) and attempt < self.limits.retries:
-                wait = self._backoff(response, attempt)
-                if wait is not None and time.monotonic() + wait - started < deadline.seconds \
-                        and wait < self.budget.remaining():
+                wait, error = self._backoff(response, attempt)
+                error = error or self._wait_refused(wait, started, deadline)
+                if error is None:
                     if response is not None:
                         response.close()
                     time.sleep(wait)
@@ -237,14 +240,25 @@ class ApiClient:
                 raise TargetUnresponsive(f"{self.target}: {deadline.message(outgoing.request)}")
             return exchange
 
-    def _backoff(self, response: requests.Response | None, attempt: int) -> float | None:
-        """How long to wait before sending again: the backoff, or longer where the server says so; None when the
-        server asks for longer than kubecert waits (the request is then not sent again before it said)."""
+    def _backoff(self, response: requests.Response | None, attempt: int) -> tuple[float, str | None]:
+        """How long to wait before sending again: the backoff, or longer where the server says so; and why not at
+        all when it asks for longer than kubecert waits (a wait never cut short: not sent again before it said)."""
         wait: float = min(self.limits.backoff_s * (2 ** attempt), self.limits.max_backoff_s)
-        advised = retry_after_s(response.headers.get("Retry-After"), _utc_now()) if response is not None else None
-        if advised is None:
-            return wait
-        return max(wait, advised) if advised <= self.limits.max_backoff_s else None
+        said = response.headers.get("Retry-After") if response is not None else None
+        advised = retry_after_s(said, _utc_now())
+        if advised is None or advised <= self.limits.max_backoff_s:
+            return max(wait, advised or 0.0), None
+        return wait, (f"not sent again: Retry-After: {escaped(said or '')} asks for {advised:.0f} s, more than "
+                      f"kubecert waits ({self.limits.max_backoff_s:g} s)")
+
+    def _wait_refused(self, wait: float, started: float, deadline: Deadline) -> str | None:
+        """Why a wait is not begun: it would end past the exchange's deadline (the sooner of its own and what is
+        left of the target's time budget), where the request could not be sent anyway."""
+        if time.monotonic() + wait - started < deadline.seconds:
+            return None
+        bound = ("the exchange's deadline" if deadline.seconds >= self.limits.total_timeout_s
+                 else f"what is left of the target's time budget ({self.budget.option})")
+        return f"not sent again: a wait of {wait:g} s would pass {bound}: {deadline.seconds:g} s from its start"
 
     def _send(self, outgoing: _Outgoing, heard: _Heard, started: float
               ) -> tuple[requests.Response | None, str | None]:
@@ -311,9 +325,10 @@ class ApiClient:
             return Exchange(method, path, sent, None, elapsed_s=time.monotonic() - started,
                             error=heard.error(error or "") or None, at=moment, echoed=tuple(heard.echoed))
         try:
-            body, error = self._read(response, started)
+            body, unread = self._read(response, started)
         finally:
             response.close()
+        error = "; ".join(filter(None, (error, unread))) or None  # a Retry-After refused, and a body not read
         content_type = response.headers.get("Content-Type")
         raw = body.decode("utf-8", "replace")
         text = heard.text(raw, "the body")

@@ -27,7 +27,7 @@ def retry_after_s(value: str | None, now: dt.datetime) -> float | None:
     ``Retry-After``."""
     if not value or len(value) > _MAX_CHARS:
         return None
-    text = value.strip()
+    text = value.strip(" \t")  # RFC 9110's optional whitespace; str.strip would take \x1c-\x1f and \x85 too
     if re.fullmatch(r"[0-9]{1,10}", text):
         return float(int(text))
     moment = _http_date(text)

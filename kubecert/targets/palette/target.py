@@ -490,7 +490,9 @@ def _failure(what: str, exchange: Exchange) -> str:
     hint = {401: " (is the API key right?)", 403: " (does the key's user have access to the project?)",
             404: " (is the cluster uid right, and in this project?)"}.get(exchange.status, "")
     code = exchange.document.get("code") if isinstance(exchange.document, dict) else None
-    return f"{what}: {exchange.method} {exchange.path} answered {exchange.status}{f' {code}' if code else ''}{hint}"
+    said_code = f" {code}" if code else ""
+    why = f" ({exchange.error})" if exchange.error else ""  # a Retry-After refused, a body too large
+    return f"{what}: {exchange.method} {exchange.path} answered {exchange.status}{said_code}{hint}{why}"
 
 
 def _now() -> dt.datetime:
