@@ -110,9 +110,9 @@ def test_a_re_signed_certificate_is_not_the_one_accepted() -> None:
 
     accepted = failing("aa" * 32)
     baseline = Baseline(Path("b.json"), [Entry("KC-VAL-01", "/x", "apiserver", observation(accepted, "apiserver"))])
-    assert baseline.mark(accepted, "/x").accepted is True
+    assert baseline.mark(accepted, {"identity": "/x"}).accepted is True
     fresh = Baseline(Path("b.json"), baseline.entries)
-    assert fresh.mark(failing("bb" * 32), "/x").accepted is None
+    assert fresh.mark(failing("bb" * 32), {"identity": "/x"}).accepted is None
     [stale] = fresh.stale()
     assert stale.why == f"the offender now shows fingerprint_sha256={'bb' * 32}, not fingerprint_sha256={'aa' * 32}"
 

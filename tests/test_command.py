@@ -42,6 +42,27 @@ def test_a_failed_rule_exits_1(tmp_path: Path, reference_tree: Any) -> None:
     assert read_report(tmp_path)["summary"]["failed"] == 1  # KC-VAL-02: 3652-day CAs under kubeadm's 3650
 
 
+@pytest.mark.parametrize(("profile", "fits"), [("kubeadm", "palette"), ("days.yaml", "palette"),
+                                               ("no-backdate.yaml", None)])
+def test_cas_of_another_builtin_profile_are_said_to_fit_it(tmp_path: Path, reference_tree: Any, profile: str,
+                                                           fits: str | None) -> None:
+    """The reference tree's CAs are palette's 3652 days, backdated 5 minutes: judged as kubeadm (3650) or by a
+    profile of 1000 days, each failure says so and names the profile to check with; judged as palette allowing
+    no backdate, no other built-in fits and none is named."""
+    (tmp_path / "days.yaml").write_text("ca_days: 1000\n")
+    (tmp_path / "no-backdate.yaml").write_text("extends: palette\nbackdate_seconds: 0\n")
+    run = kubecert("check", "--target", f"pki:{reference_tree.root / 'pki'}", "--profile", profile, "-q",
+                   "--rule", "KC-VAL-02", cwd=tmp_path)
+    assert run.returncode == 1, run.stdout + run.stderr
+    [result] = read_report(tmp_path)["results"]
+    failing = [e for e in result["evidence"] if e["status"] == "failed"]
+    assert sorted(e["subject"] for e in failing) == ["ca", "etcd-ca", "front-proxy-ca"]
+    assert all(e.get("fits_profile") == fits for e in failing)
+    hint = "3652 days is the palette profile's CA lifetime; if the platform is palette's, check with --profile palette"
+    assert all((hint in e["detail"]) == (fits is not None) for e in failing)
+    assert (hint in run.stdout) == (fits is not None)
+
+
 def test_a_check_that_cannot_run_exits_2(tmp_path: Path) -> None:
     run = kubecert("check", "--target", "pki:/nonexistent/kubecert", "-q", cwd=tmp_path)
     assert run.returncode == 2

@@ -34,6 +34,7 @@ from kubecert.reports import validate
 from kubecert.reports.baseline import DOCUMENT_SCHEMA, MAX_BASELINE_BYTES
 from kubecert.reports.reading import MAX_DEPTH, MAX_REPORT_BYTES
 from kubecert.reports.schema import shipped
+from kubecert.reports.versions import BASELINE
 
 from support import validated
 
@@ -426,7 +427,7 @@ def _as_baseline(case: Case) -> str:
     below_schema = ("empty", "byte order mark", "not UTF-8", "not JSON", "Extra data", "not a JSON number",
                     "beyond what", "a number of", "nested deeper", "appears twice", "Invalid control", "bytes, over",
                     "not a JSON object")
-    return case.says if any(word in case.says for word in below_schema) else "not a kubecert.baseline/v2.0 file"
+    return case.says if any(word in case.says for word in below_schema) else f"not a {BASELINE.current} file"
 
 
 @pytest.mark.parametrize("command", ["merge", "baseline-write", "check"])

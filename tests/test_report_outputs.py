@@ -140,10 +140,10 @@ def test_a_baseline_accepts_todays_failures_and_only_new_ones_fail(tmp_path: Pat
 
 @pytest.mark.parametrize(("content", "message"), [
     ("{", "not JSON"),
-    ('{"schema": "other"}', "not a kubecert.baseline/v2.0 file (write one with kubecert baseline write): schema: "
-                            '"other" is not a version of kubecert.baseline (e.g. kubecert.baseline/v2.0)'),
+    ('{"schema": "other"}', "not a kubecert.baseline/v3.0 file (write one with kubecert baseline write): schema: "
+                            '"other" is not a version of kubecert.baseline (e.g. kubecert.baseline/v3.0)'),
     ('{"schema": "kubecert.baseline/v1", "accepted": [{"rule": 1, "target": "t", "offender": ""}]}',
-     "not a kubecert.baseline/v2.0 file (write one with kubecert baseline write): accepted[0].rule: expected text, "
+     "not a kubecert.baseline/v3.0 file (write one with kubecert baseline write): accepted[0].rule: expected text, "
      "got 1"),
 ])
 def test_a_bad_baseline_is_a_usage_error_naming_the_file(tmp_path: Path, reference_tree: Any, content: str,

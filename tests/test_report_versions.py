@@ -129,11 +129,12 @@ def test_a_later_major_report_is_refused_naming_its_version(
 
 
 def test_a_later_major_baseline_is_refused_naming_its_version(tmp_path: Path, reference_tree: Any) -> None:
-    _write(tmp_path, "v3.json", {"schema": "kubecert.baseline/v3.0", "accepted": []})
-    run = kubecert("check", "--target", f"pki:{reference_tree.root / 'pki'}", "-q", "--baseline", "v3.json",
+    later = f"kubecert.baseline/v{BASELINE.major + 1}.0"
+    _write(tmp_path, "later.json", {"schema": later, "accepted": []})
+    run = kubecert("check", "--target", f"pki:{reference_tree.root / 'pki'}", "-q", "--baseline", "later.json",
                    "--json", "b.json", cwd=tmp_path)
     assert run.returncode == 3
-    assert 'schema: "kubecert.baseline/v3.0" is a later major version' in run.stderr, run.stderr
+    assert f'schema: "{later}" is a later major version' in run.stderr, run.stderr
     assert not (tmp_path / "b.json").exists()
 
 

@@ -33,7 +33,8 @@ def test_one_line_per_rule_and_target_with_the_first_offender(tmp_path: Path, re
     assert len(judged) == len(set(judged)) == 30  # every read-only check once, the kubelet's included; skips folded
     failed = [line for line in lines if line[0] == "FAIL"]
     assert failed == [("FAIL", "KC-VAL-02", target,
-                       "ca: valid 3652d 0h 5m, expected 3650d (+ up to 5m backdate) (+2 more)")]
+                       "ca: valid 3652d 0h 5m, expected 3650d (+ up to 5m backdate): 3652 days is the palette "
+                       "profile's CA lifetime; if the platform is palette's, check with --profile palette (+2 more)")]
     assert "::" not in run.stdout and "plugin.py" not in run.stdout  # no test ids, no plugin locations
     assert "\x1b[" not in run.stdout  # not a terminal, and NO_COLOR: no colour
 

@@ -107,7 +107,7 @@ class Reporter:
             return
         results = [Result.from_json(d) for d in data]
         if self.baseline is not None:
-            results = [self.baseline.mark(r, target["identity"] if target else r.target) for r in results]
+            results = [self.baseline.mark(r, target) for r in results]
             report.kubecert_results = [r.to_json() for r in results]  # type: ignore[attr-defined]
         if FLEET_ITEM.search(report.nodeid):
             self.results.update(results_by_nodeid(report.nodeid, results))

@@ -35,7 +35,7 @@ class Format:
     name: str  # kubecert.report
     major: int  # what this kubecert writes
     minor: int
-    older_majors: frozenset[int] = frozenset()  # read too, with their own rules (a baseline's v1)
+    older_majors: frozenset[int] = frozenset()  # read too, with their own rules (a baseline's v1 and v2)
 
     @property
     def current(self) -> str:
@@ -71,4 +71,4 @@ class Format:
 
 
 REPORT = Format("kubecert.report", 1, 8)
-BASELINE = Format("kubecert.baseline", 2, 0, older_majors=frozenset({1}))
+BASELINE = Format("kubecert.baseline", 3, 0, older_majors=frozenset({1, 2}))

@@ -8,6 +8,7 @@ from typing import Any
 
 from kubecert import layout
 from kubecert.inventory.model import CertRecord, Role
+from kubecert.profiles import BUILTIN
 from kubecert.rules._common import expiry_problem, fmt_duration, fmt_time, is_external, issuer_name, issuing_ca
 from kubecert.rules.catalog import implements
 from kubecert.rules.context import RuleContext
@@ -86,14 +87,26 @@ def ca_validity(ctx: RuleContext) -> Iterator[Finding]:
 
 def ca_lifetime(ctx: RuleContext, ca: CertRecord) -> Finding:
     """KC-VAL-02's judgement of one CA: valid ca_days."""
-    period = dt.timedelta(days=ctx.profile.ca_days)
     backdate = dt.timedelta(seconds=ctx.profile.backdate_seconds)
-    excess = ca.lifetime - period
     facts: dict[str, Any] = {"lifetime": fmt_duration(ca.lifetime), "expected": f"{ctx.profile.ca_days}d"}
-    if -_ROUNDING <= excess <= backdate + _ROUNDING:
+    if _lasts(ca.lifetime, ctx.profile.ca_days, backdate):
         return passed(ca, f"valid {ctx.profile.ca_days}d", **facts)
-    return failed(ca, f"valid {fmt_duration(ca.lifetime)}, expected {ctx.profile.ca_days}d "
-                  f"(+ up to {fmt_duration(backdate)} backdate)", **facts)
+    message = (f"valid {fmt_duration(ca.lifetime)}, expected {ctx.profile.ca_days}d "
+               f"(+ up to {fmt_duration(backdate)} backdate)")
+    fitting = next((profile for profile in BUILTIN.values()
+                    if profile.ca_days != ctx.profile.ca_days and _lasts(ca.lifetime, profile.ca_days, backdate)), None)
+    if fitting is not None:
+        # Another profile's CA judged by this one: the platform may well be right and the --profile wrong.
+        facts["fits_profile"] = fitting.name
+        message += (f": {fitting.ca_days} days is the {fitting.name} profile's CA lifetime; if the platform is "
+                    f"{fitting.name}'s, check with --profile {fitting.name}")
+    return failed(ca, message, **facts)
+
+
+def _lasts(lifetime: dt.timedelta, days: int, backdate: dt.timedelta) -> bool:
+    """Whether a CA valid ``lifetime`` was issued for ``days``: NotBefore may be backdated by up to ``backdate``."""
+    excess = lifetime - dt.timedelta(days=days)
+    return -_ROUNDING <= excess <= backdate + _ROUNDING
 
 
 @implements("KC-VAL-03")

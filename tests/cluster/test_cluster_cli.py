@@ -1,5 +1,5 @@
-"""``kubecert reference cluster serve``: serves until SIGTERM, reuses its folder, and refuses bad usage
-with one line and exit code 3."""
+"""``kubecert reference cluster serve``: serves until SIGTERM, reuses its folder, refuses bad usage with one
+line and exit code 3, and is made to the profile ``kubecert check`` judges its kubeconfig by."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ import pytest
 from kubecert.cli import EXIT_USAGE, main
 from kubecert.reference.kube import FAULTS, ReferenceCluster
 
-from support import with_signals
+from reader_support import create_all, rbac_documents
+from support import run_check, with_signals
 
 READY_TIMEOUT_S = 30.0
 
@@ -88,6 +89,7 @@ def test_serve_announces_serves_and_stops_on_sigterm(tmp_path: Path,
     (["--port", "70000"], "--port 70000 is not a port"),
     (["--control-planes", "0"], "control-plane nodes must be 1 to 9"),
     (["--encryption-algorithm", "DSA"], "unknown encryption algorithm 'DSA'"),
+    (["--profile", "cis"], "unknown profile 'cis'; expected one of kubeadm, palette"),
 ])
 def test_usage_errors_are_one_line_and_exit_3(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                               arguments: list[str], message: str) -> None:
@@ -102,6 +104,40 @@ def test_usage_errors_are_one_line_and_exit_3(tmp_path: Path, capsys: pytest.Cap
 def test_a_reused_folder_keeps_its_shape(cluster: ReferenceCluster, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["reference", "cluster", "serve", "--dir", str(cluster.folder), "--workers", "4"]) == EXIT_USAGE
     assert "made with --workers 2; use a new folder" in capsys.readouterr().err
+
+
+def test_a_reused_folder_keeps_its_profile(cluster: ReferenceCluster, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reference", "cluster", "serve", "--dir", str(cluster.folder), "--profile", "kubeadm"]) == EXIT_USAGE
+    assert "made with --profile palette; use a new folder" in capsys.readouterr().err
+
+
+def test_the_served_cluster_passes_through_its_own_kubeconfig_with_the_profile_auto_picks(
+        tmp_path: Path, https_for: Callable[[ReferenceCluster], Any]) -> None:
+    """As a user runs it: serve, then check the admin kubeconfig it prints with no --profile (auto: kubeadm's
+    for kubeconfig:), the cluster and, through pods, every node. Judged as palette, the CAs fail, and the failure
+    names the profile they fit."""
+    folder = tmp_path / "cluster"
+    process, lines = _serve(folder, "--encryption-algorithm", "ECDSA-P256", "--workers", "1")
+    try:
+        assert "profile kubeadm: CAs valid 3650 days" in lines
+        served = re.fullmatch(r"kubecert reference cluster serving at (\S+)", lines[0])
+        admin = re.fullmatch(r"admin kubeconfig: (\S+)", lines[1])
+        assert served is not None and admin is not None
+        create_all(https_for(ReferenceCluster(folder)), served.group(1), rbac_documents())  # what ?nodes=pods needs
+        for target in (f"kubeconfig:{admin.group(1)}", f"kubeconfig:{admin.group(1)}?nodes=pods"):
+            run, report = run_check(tmp_path, "--target", target, timeout=600)
+            assert run.returncode == 0, run.stdout
+            assert report["summary"]["failed"] == 0 and report["summary"]["passed"] > 0
+        run, report = run_check(tmp_path, "--target", f"kubeconfig:{admin.group(1)}?nodes=pods",
+                                "--profile", "palette", "--rule", "KC-CL-02", "--rule", "KC-VAL-02", timeout=600)
+        assert run.returncode == 1
+        failing = [e for r in report["results"] for e in r["evidence"] if e["status"] == "failed"]
+        assert {r["rule"] for r in report["results"] if r["status"] == "failed"} == {"KC-CL-02", "KC-VAL-02"}
+        assert failing and all(e["fits_profile"] == "kubeadm" for e in failing)
+        assert all("3650 days is the kubeadm profile's CA lifetime" in e["detail"] and
+                   "check with --profile kubeadm" in e["detail"] for e in failing)
+    finally:
+        assert _stop(process) == 0
 
 
 def test_list_faults_needs_no_folder(capsys: pytest.CaptureFixture[str]) -> None:

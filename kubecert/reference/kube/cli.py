@@ -16,6 +16,7 @@ from typing import Any
 
 from kubecert.reference.errors import ReferenceUsageError, guarded
 from kubecert.reference.pki.keys import DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS
+from kubecert.reference.pki.options import INIT_COMMAND_PROFILE, PROFILE_CA_DAYS, ca_days_for_profile
 from kubecert.stopping import stop_signals_to
 
 
@@ -39,6 +40,11 @@ def add_cluster(commands: Any) -> None:
     serve.add_argument("--encryption-algorithm", default=None, metavar="ALGORITHM",
                        help=f"key type of a new cluster: {', '.join(KEY_ALGORITHMS)} "
                             f"(default: {DEFAULT_KEY_ALGORITHM})")
+    profiles = ", ".join(f"{name} {days} days" for name, days in PROFILE_CA_DAYS.items())
+    # kubeadm's by default, as `reference pki init`: what `kubecert check --target kubeconfig:...` judges by.
+    serve.add_argument("--profile", default=None, metavar="PROFILE",
+                       help=f"CA validity of a new cluster: {profiles} (default: {INIT_COMMAND_PROFILE}, as "
+                            "kubeadm init; check a palette cluster with kubecert check --profile palette)")
     serve.add_argument("--fault", action="append", default=[], metavar="NAME",
                        help="turn on a named fault (repeatable); see --list-faults")
     serve.add_argument("--list-faults", action="store_true", help="list the faults and the rules they fail")
@@ -83,9 +89,9 @@ def _cluster(args: argparse.Namespace, faults: frozenset[str]) -> Any:
         nodes = cluster.nodes()
         have = {"--control-planes": sum(n.control_plane for n in nodes),
                 "--workers": sum(not n.control_plane for n in nodes),
-                "--encryption-algorithm": cluster.info.key_algorithm}
+                "--encryption-algorithm": cluster.info.key_algorithm, "--profile": cluster.info.profile}
         given = {"--control-planes": args.control_planes, "--workers": args.workers,
-                 "--encryption-algorithm": args.encryption_algorithm}
+                 "--encryption-algorithm": args.encryption_algorithm, "--profile": args.profile}
         for option, value in given.items():
             if value is not None and value != have[option]:
                 raise ReferenceUsageError(f"{args.dir} holds a cluster made with {option} {have[option]}; "
@@ -93,7 +99,8 @@ def _cluster(args: argparse.Namespace, faults: frozenset[str]) -> Any:
         return cluster
     spec = ClusterSpec(control_planes=3 if args.control_planes is None else args.control_planes,
                        workers=2 if args.workers is None else args.workers,
-                       key_algorithm=args.encryption_algorithm or DEFAULT_KEY_ALGORITHM)
+                       key_algorithm=args.encryption_algorithm or DEFAULT_KEY_ALGORITHM,
+                       profile=args.profile or INIT_COMMAND_PROFILE)
     return ReferenceCluster.create(args.dir, spec, faults=faults)
 
 
@@ -101,6 +108,7 @@ def _announce(cluster: Any, server: Any, faults: frozenset[str]) -> None:
     print(f"kubecert reference cluster serving at {server.url}")
     print(f"admin kubeconfig: {server.admin_kubeconfig.resolve()}")
     print(f"cluster {cluster.info.name} uid {cluster.info.uid} namespace {cluster.namespace}")
+    print(f"profile {cluster.info.profile}: CAs valid {ca_days_for_profile(cluster.info.profile)} days")
     trees = cluster.node_trees()
     for node, node_url in server.node_urls.items():
         print(f"control-plane node {node} at {node_url}, tree {trees[node].resolve()}")

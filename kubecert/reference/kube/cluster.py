@@ -39,7 +39,12 @@ from kubecert.reference.pki.join import join_control_plane
 from kubecert.reference.pki.keys import DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS, FreshKeys, KeyFactory
 from kubecert.reference.pki.kubeconfig import current_cluster, encode_data, render_kubeconfig
 from kubecert.reference.pki.kubelet import KubeletTree
-from kubecert.reference.pki.options import InitOptions, is_dns_subdomain
+from kubecert.reference.pki.options import (
+    DEFAULT_PROFILE,
+    InitOptions,
+    ca_days_for_profile,
+    is_dns_subdomain,
+)
 from kubecert.reference.pki.renew import renew as renew_node
 from kubecert.reference.pki.tree import PkiTree
 
@@ -75,8 +80,10 @@ class ClusterSpec:
     workers: int = 2
     key_algorithm: str = DEFAULT_KEY_ALGORITHM
     kubernetes_version: str = "v1.31.0"
+    profile: str = DEFAULT_PROFILE  # the CA lifetime of its trees: kubeadm's or palette's (PROFILE_CA_DAYS)
 
     def validate(self) -> None:
+        ca_days_for_profile(self.profile)
         if not is_dns_subdomain(self.name):
             raise ReferenceUsageError(f"cluster name {self.name!r} is not a valid RFC 1123 subdomain")
         if not 1 <= self.control_planes <= _MAX_CONTROL_PLANES:
@@ -150,7 +157,7 @@ class ReferenceCluster:
         info = ClusterInfo(
             name=spec.name, uid=new_uid(), created_at=start, kubernetes_version=spec.kubernetes_version,
             key_algorithm=spec.key_algorithm, control_plane_endpoint=CONTROL_PLANE_ENDPOINT, cert_sans=CERT_SANS,
-            creation_faults=tuple(sorted(f for f in chosen if kf.FAULTS[f].at_creation)),
+            creation_faults=tuple(sorted(f for f in chosen if kf.FAULTS[f].at_creation)), profile=spec.profile,
         )
         existed = folder.exists()
         ensure_dir(folder)
@@ -241,7 +248,7 @@ class ReferenceCluster:
     def published_ca_pem(self) -> bytes:
         """The CA bundle the kube-root-ca.crt ConfigMaps publish."""
         if kf.ROOT_CA_CONFIGMAP_DIFFERS in self.faults:
-            return self.fault_files.other_ca_pem(self.info.key_algorithm)
+            return self.fault_files.other_ca_pem(self.info.key_algorithm, ca_days_for_profile(self.info.profile))
         return self.ca_pem()
 
     def kubelet_serving_files(self, node: str) -> tuple[Path, Path, Path]:
@@ -287,7 +294,7 @@ class ReferenceCluster:
             cluster["server"] = self._server_url or cluster["server"]
             if kf.KUBECONFIG_OTHER_CA in self.faults:
                 cluster["certificate-authority-data"] = encode_data(
-                    self.fault_files.other_ca_pem(self.info.key_algorithm))
+                    self.fault_files.other_ca_pem(self.info.key_algorithm, ca_days_for_profile(self.info.profile)))
             write_atomic(self.admin_kubeconfig_path, render_kubeconfig(document), KUBECONFIG_MODE)
             return self.admin_kubeconfig_path
 
@@ -359,6 +366,7 @@ def _options(info: ClusterInfo, number: int) -> InitOptions:
         node_name=control_plane_name(number), advertise_address=node_address(number, worker=False),
         control_plane_endpoint=info.control_plane_endpoint, cert_sans=info.cert_sans,
         key_algorithm=info.key_algorithm, kubernetes_version=info.kubernetes_version, super_admin=number == 1,
+        ca_days=ca_days_for_profile(info.profile),
     )
 
 
@@ -369,7 +377,9 @@ def _write_trees(folder: Path, info: ClusterInfo, count: int, keys: KeyFactory, 
     for number in range(2, count + 1):
         source = first
         if own_ca_last and number == count:
-            source = FaultFiles.source_with_own_ca(first, folder / ".own-ca-source", keys, now, info.key_algorithm)
+            source = FaultFiles.source_with_own_ca(first, folder / ".own-ca-source", keys, now,
+                                                   key_algorithm=info.key_algorithm,
+                                                   ca_days=ca_days_for_profile(info.profile))
         try:
             join_control_plane(folder / NODES_DIR / control_plane_name(number), source, _options(info, number),
                                keys=keys, now=now)

@@ -16,7 +16,6 @@ from kubecert.reference.pki.issue import cert_pem, issue_ca, sign, template_of
 from kubecert.reference.pki.join import shared_files
 from kubecert.reference.pki.keys import KeyFactory, private_key_pem
 from kubecert.reference.pki.kubelet import SELF_SIGNED_BACKDATE, KubeletTree, self_signed_serving
-from kubecert.reference.pki.options import InitOptions
 from kubecert.reference.pki.tree import PkiTree
 
 _CLUSTER_CA_CN = "kubernetes"  # another CA named as kubeadm names the cluster CA: only its key tells it apart
@@ -29,13 +28,13 @@ class FaultFiles:
         self.clock = clock
         self._lock = threading.Lock()
 
-    def other_ca_pem(self, key_algorithm: str) -> bytes:
+    def other_ca_pem(self, key_algorithm: str, ca_days: int) -> bytes:
         """A CA that is not the cluster's, made on first use (its key is not kept: nothing signs with it)."""
         path = self.folder / "other-ca.crt"
         with self._lock:
             if not path.is_file():
                 key = self.keys.new_key(key_algorithm)
-                cert = issue_ca(cn=_CLUSTER_CA_CN, key=key, now=self.clock(), ca_days=InitOptions().ca_days)
+                cert = issue_ca(cn=_CLUSTER_CA_CN, key=key, now=self.clock(), ca_days=ca_days)
                 write_atomic(path, cert_pem(cert), CERT_MODE)
             return path.read_bytes()
 
@@ -74,7 +73,8 @@ class FaultFiles:
         return cert_path, key_path
 
     @staticmethod
-    def source_with_own_ca(first: Path, staging: Path, keys: KeyFactory, now: dt.datetime, key_algorithm: str) -> Path:
+    def source_with_own_ca(first: Path, staging: Path, keys: KeyFactory, now: dt.datetime, *, key_algorithm: str,
+                           ca_days: int) -> Path:
         """A copy of the first node's shared files whose cluster CA is replaced by a new one: what a node
         joined with under node-ca-differs copies. The caller removes ``staging``."""
         source, target = PkiTree(first), PkiTree(staging)
@@ -84,5 +84,5 @@ class FaultFiles:
             write_atomic(target.root / path.relative_to(source.root), path.read_bytes(), KEY_MODE)
         key = keys.new_key(key_algorithm)
         target.write_key("ca", key)
-        target.write_cert("ca", issue_ca(cn=_CLUSTER_CA_CN, key=key, now=now, ca_days=InitOptions().ca_days))
+        target.write_cert("ca", issue_ca(cn=_CLUSTER_CA_CN, key=key, now=now, ca_days=ca_days))
         return staging

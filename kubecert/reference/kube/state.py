@@ -39,6 +39,7 @@ class ClusterInfo:
     control_plane_endpoint: str
     cert_sans: tuple[str, ...]
     creation_faults: tuple[str, ...] = ()  # faults that shaped the node trees
+    profile: str = "palette"  # whose CA lifetime the trees have (options.PROFILE_CA_DAYS); palette before it was kept
 
     @property
     def namespace(self) -> str:
@@ -236,7 +237,7 @@ def _info(entry: dict[str, Any]) -> ClusterInfo:
         name=entry["name"], uid=entry["uid"], created_at=dt.datetime.fromisoformat(entry["created_at"]),
         kubernetes_version=entry["kubernetes_version"], key_algorithm=entry["key_algorithm"],
         control_plane_endpoint=entry["control_plane_endpoint"], cert_sans=tuple(entry["cert_sans"]),
-        creation_faults=tuple(entry.get("creation_faults", ())),
+        creation_faults=tuple(entry.get("creation_faults", ())), profile=entry.get("profile", "palette"),
     )
 
 
