@@ -30,13 +30,20 @@ from kubecert.pytest_plugin.judging import gate, selected
 from kubecert.pytest_plugin.live import live_writer
 from kubecert.pytest_plugin.options import add_options, settings_from
 from kubecert.pytest_plugin.outcomes import (
+    CATALOG_CHECK,
+    CHECK_KIND,
+    FLEET_CHECK,
     RULE_MARKER,
+    TARGET_KEY,
     VERDICT_KEY,
     attach,
+    detach,
+    from_wire,
     keep_quiet_errors_short,
     result_of,
     rule_id_of,
     target_id_of,
+    to_wire,
 )
 from kubecert.pytest_plugin.reporting import Reporter
 from kubecert.pytest_plugin.session import READS_KEY, SESSION_KEY, KubecertSession, kubecert_session
@@ -200,9 +207,25 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Once every plugin has taken what it wants of a report (the reporter its results, xdist its copy for
     the controller), the results and target description leave it: pytest keeps every report until the
     session ends, and a fleet's would hold every result twice."""
-    report.__dict__.pop("kubecert_results", None)
-    report.__dict__.pop("kubecert_target", None)
-    report.__dict__.pop("kubecert_options", None)
+    detach(report)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_report_to_serializable(config: pytest.Config, report: object) -> Generator[None, object, object]:
+    """On an xdist worker: a check's results cross to the controller as text, and only there (outcomes.to_wire)."""
+    data = yield
+    if isinstance(data, dict) and _active(config):
+        to_wire(data)
+    return data
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_report_from_serializable(config: pytest.Config, data: object) -> Generator[None, object, object]:
+    """On the xdist controller: a worker's report carries its check's results as objects again."""
+    report = yield
+    if isinstance(report, pytest.TestReport) and _active(config):
+        from_wire(report)
+    return report
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist names each item's group in its node id
@@ -268,6 +291,8 @@ def pytest_runtest_makereport(
     if rule_id_of(item) is not None:
         keep_quiet_errors_short(call)
     report = yield
+    if TARGET_KEY in item.stash:  # a check kubecert made: every report of it says so, across xdist too
+        setattr(report, CHECK_KIND, FLEET_CHECK if isinstance(item, FleetCheck) else CATALOG_CHECK)
     options: list[tuple[str, ...]] = []
     if isinstance(item, FleetCheck):
         results, options = (item.results, item.options) if report.when == "call" else ([], [])
