@@ -28,7 +28,7 @@ from kubecert.pytest_plugin.distribution import DISTRIBUTIONS, scheduler
 from kubecert.pytest_plugin.fleet import FleetCheck, fleet_items, fleet_wanted, mark_last_checks
 from kubecert.pytest_plugin.judging import gate, selected
 from kubecert.pytest_plugin.live import live_writer
-from kubecert.pytest_plugin.options import add_options, settings_from
+from kubecert.pytest_plugin.options import add_options, command_run, settings_from
 from kubecert.pytest_plugin.outcomes import (
     CATALOG_CHECK,
     CHECK_KIND,
@@ -98,7 +98,8 @@ def _kind_options(config: pytest.Config) -> KindOptions:
 
 def _asked_for(config: pytest.Config) -> bool:
     """Whether this run is kubecert's (activation.py); a run that only collects the suite becomes one then."""
-    return gives_an_option(config, _kind_options(config).added.values()) or names_the_suite(config)
+    return (command_run(config) is not None or gives_an_option(config, _kind_options(config).added.values())
+            or names_the_suite(config))
 
 
 def _active(config: pytest.Config) -> bool:
@@ -138,7 +139,8 @@ def activate(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{DEPRECATED_DISRUPTIVE_MARKER}: deprecated, the same as {DISRUPTIVE_MARKER}")
     kind_options = _kind_options(config)
     registry = Registry([*BUILTIN_KINDS, *entry_point_kinds(), *kind_options.kinds(config)])
-    settings = settings_from(config, registry.options())
+    run = command_run(config)  # `kubecert check` parsed its options once; a run pytest started parses pytest's
+    settings = run.settings if run is not None else settings_from(config, registry.options())
     session = KubecertSession.start(settings, registry, progress=live_writer(config))
     config.stash[SESSION_KEY] = session
     fixtures: ModuleType = __import__("kubecert.pytest_plugin.fixtures", fromlist=["*"])

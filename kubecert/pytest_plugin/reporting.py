@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from kubecert.pytest_plugin.options import command_run
 from kubecert.pytest_plugin.outcomes import CHECK_KIND, FLEET_CHECK, attached
 from kubecert.pytest_plugin.owed import CheckNames, Owed, owed_by
 from kubecert.pytest_plugin.session import READS_KEY, KubecertSession
@@ -28,9 +29,6 @@ from kubecert.reports.redact import redact_command_line
 from kubecert.reports.report_lock import ReportLock, ReportLockError, this_run
 from kubecert.reports.results import ProfileRecord, Report, Result, Status, TargetRecord
 from kubecert.rules import catalog
-
-# The attribute of the object ``kubecert check`` registers to hand the plugin the command line the user typed.
-TYPED_ARGV = "kubecert_typed_argv"
 
 
 class Reporter:
@@ -161,9 +159,9 @@ class Reporter:
 
     def _command_line(self) -> list[str]:
         """The command as the user typed it: ``kubecert check ...`` when the command ran pytest, else pytest's."""
-        typed = next((getattr(p, TYPED_ARGV) for p in self.config.pluginmanager.get_plugins()
-                      if isinstance(getattr(p, TYPED_ARGV, None), list)), None)
-        return redact_command_line(typed if typed is not None else ["pytest", *self.config.invocation_params.args])
+        run = command_run(self.config)
+        typed = run.typed_argv if run is not None else ["pytest", *self.config.invocation_params.args]
+        return redact_command_line(typed)
 
     def _missing(self) -> list[Result]:
         """An error for every selected catalog check that ended without a result."""

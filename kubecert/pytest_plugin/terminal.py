@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from kubecert.options import Kind, Option
+from kubecert.pytest_plugin.options import command_run
 from kubecert.pytest_plugin.outcomes import CHECK_KIND, attached
 from kubecert.reports.results import BaselineRecord, Result, Status
 from kubecert.status import STATUSES
@@ -38,9 +39,11 @@ CONTINUED = "    "  # how a message's further lines are indented under its first
 
 
 def register_compact(config: pytest.Config) -> None:
-    if config.getoption("kubecert_compact"):
-        config.pluginmanager.register(CompactTerminal(config, bool(config.getoption("kubecert_compact_quiet"))),
-                                      COMPACT_PLUGIN)
+    run = command_run(config)
+    compact, quiet = ((run.compact, run.compact_quiet) if run is not None else
+                      (config.getoption("kubecert_compact"), config.getoption("kubecert_compact_quiet")))
+    if compact:
+        config.pluginmanager.register(CompactTerminal(config, bool(quiet)), COMPACT_PLUGIN)
 
 
 def first_offender(result: Result) -> str:
