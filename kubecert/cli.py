@@ -185,6 +185,9 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
         values = check_values(args)
         argv += [word for option in _options(getattr(args, "kinds", ())) for word in option.pytest_args(
             values[option.name])]
+    # kubecert's progress lines are shown once, by its own handler, as they come: pytest's log capture keeps none
+    # of them to show again in a failed check's section (a --log-level after `--` still wins).
+    argv += ["-o", "log_level=CRITICAL"]
     if getattr(args, "verbose", False):
         argv += ["-v", "-rfEs"]
     else:

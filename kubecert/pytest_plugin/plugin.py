@@ -27,7 +27,7 @@ from kubecert.pytest_plugin.collect import (
 from kubecert.pytest_plugin.distribution import DISTRIBUTIONS, scheduler
 from kubecert.pytest_plugin.fleet import FleetCheck, fleet_items, fleet_wanted, mark_last_checks
 from kubecert.pytest_plugin.judging import gate, selected
-from kubecert.pytest_plugin.live import live_writer
+from kubecert.pytest_plugin.live import leave_progress_to_live_logging, show_progress, stop_showing_progress
 from kubecert.pytest_plugin.options import add_options, command_run, settings_from
 from kubecert.pytest_plugin.outcomes import (
     CATALOG_CHECK,
@@ -141,7 +141,8 @@ def activate(config: pytest.Config) -> None:
     registry = Registry([*BUILTIN_KINDS, *entry_point_kinds(), *kind_options.kinds(config)])
     run = command_run(config)  # `kubecert check` parsed its options once; a run pytest started parses pytest's
     settings = run.settings if run is not None else settings_from(config, registry.options())
-    session = KubecertSession.start(settings, registry, progress=live_writer(config))
+    show_progress(config)  # before any target is opened: opening one may warn
+    session = KubecertSession.start(settings, registry)
     config.stash[SESSION_KEY] = session
     fixtures: ModuleType = __import__("kubecert.pytest_plugin.fixtures", fromlist=["*"])
     config.pluginmanager.register(fixtures, "kubecert.fixtures")
@@ -158,6 +159,10 @@ def activate(config: pytest.Config) -> None:
         stop_on_signals(config)
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    leave_progress_to_live_logging(session.config)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     # An xdist worker's targets (servers, temporary folders) are released before it tells the controller it
     # has finished: the controller kills a worker that has not exited 10 s after that, and releasing many
@@ -172,6 +177,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     restore_signals(config)
     if SESSION_KEY in config.stash:
         config.stash[SESSION_KEY].close()
+    stop_showing_progress(config)
 
 
 @pytest.hookimpl(tryfirst=True)
