@@ -24,6 +24,7 @@ from kubecert._version import __version__
 TYPE_CHECKING = False  # typing.TYPE_CHECKING as type checkers read it, without importing typing
 if TYPE_CHECKING:
     from kubecert.options import Option
+    from kubecert.pytest_plugin.options import CommandRun
     from kubecert.targets.registry import TargetKind
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_USAGE = 0, 1, 2, 3
@@ -187,10 +188,11 @@ AUTOLOAD_OFF = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 
 
 def pytest_arguments(args: argparse.Namespace) -> list[str]:
-    """The pytest command line that ``kubecert check`` stands for (run with no plugin autoloaded)."""
+    """The pytest command line that ``kubecert check`` stands for (run with no plugin autoloaded). kubecert's own
+    settings are not on it: the command hands them to the plugin as an object (kubecert.pytest_plugin.options.
+    CommandRun). Only xdist's workers, which get the controller's command line and nothing else, need them as
+    ``--kubecert-*`` words, so with xdist they are added and each worker reads them."""
     from importlib import resources
-
-    from kubecert.reports.outputs import FORMATS
 
     suite = resources.files("kubecert.conformance")
     argv = [
@@ -199,21 +201,34 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
     ]
     for module in args.plugin:
         argv += ["-p", module]
-    argv += ["-p", PLUGIN] + (["-p", "xdist"] if asks_for_xdist(args.pytest_args) else [])
+    argv += ["-p", PLUGIN]
+    if asks_for_xdist(args.pytest_args):
+        argv += ["-p", "xdist"]
+        values = check_values(args)
+        argv += [word for option in _options(getattr(args, "kinds", ())) for word in option.pytest_args(
+            values[option.name])]
+    # kubecert's progress lines are shown once, by its own handler, as they come: pytest's log capture keeps none
+    # of them to show again in a failed check's section (a --log-level after `--` still wins).
+    argv += ["-o", "log_level=CRITICAL"]
     if getattr(args, "verbose", False):
         argv += ["-v", "-rfEs"]
     else:
         # kubecert's own lines (one per rule and target, skips folded, an error said once) instead of
         # pytest's: no progress letters, no tracebacks, no short summary.
-        argv += ["-q", "--tb=no", "-rN", "--kubecert-compact"] + (["--kubecert-compact-quiet"] if args.quiet else [])
+        argv += ["-q", "--tb=no", "-rN"]
+    return argv + list(args.pytest_args)
+
+
+def check_values(args: argparse.Namespace) -> dict[str, object]:
+    """Option name → the value the command line gave (or the command's default) for every option of a check."""
+    from kubecert.reports.outputs import FORMATS
+
     # No report option at all: every format, into reports/.
     no_report_option = not any(getattr(args, f"kubecert_{fmt.option}") for fmt in FORMATS)
-    for option in _options(getattr(args, "kinds", ())):
-        value = getattr(args, option.dest)
-        if option.name == "output-dir" and value is None and no_report_option:
-            value = DEFAULT_OUTPUT_DIR
-        argv += option.pytest_args(value)
-    return argv + list(args.pytest_args)
+    values = {option.name: getattr(args, option.dest) for option in _options(getattr(args, "kinds", ()))}
+    if values["output-dir"] is None and no_report_option:
+        values["output-dir"] = DEFAULT_OUTPUT_DIR
+    return values
 
 
 def asks_for_xdist(pytest_args: Sequence[str]) -> bool:
@@ -241,35 +256,42 @@ def no_plugin_autoload() -> Iterator[None]:
             os.environ[AUTOLOAD_OFF] = before
 
 
-class TypedCommand:
-    """Registered with the run: hands the plugin the command line the user typed (for the report) and takes
-    the finished report back (for the exit code), so the command reads no file to judge the run."""
+def handed_settings(args: argparse.Namespace) -> CommandRun:
+    """What the command hands the plugin: its options parsed once into the run's settings (a bad value is a usage
+    error, said as pytest says its own), how the terminal shows the run, and the command line as typed."""
+    from kubecert.options import CHECK_OPTIONS
+    from kubecert.pytest_plugin.options import CommandRun, parse_settings
 
-    def __init__(self, argv: Sequence[str]) -> None:
-        self.kubecert_typed_argv = ["kubecert", *argv]
-        self.report: dict[str, object] | None = None
-
-    def pytest_kubecert_report_ready(self, report: object, config: object) -> None:
-        to_json = getattr(report, "to_json", None)
-        self.report = to_json() if callable(to_json) else None
+    own = {option.name for option in CHECK_OPTIONS}
+    target_options = [o for o in _options(getattr(args, "kinds", ())) if o.name not in own]
+    # Without any report option the command writes every format into reports/: no default file is needed.
+    settings = parse_settings(check_values(args), target_options, default_json=None)
+    verbose = bool(getattr(args, "verbose", False))
+    return CommandRun(settings, getattr(args, "argv", ["check"]), compact=not verbose,
+                      compact_quiet=bool(getattr(args, "quiet", False)))
 
 
 def run_check(args: argparse.Namespace) -> int:
     import pytest
 
-    typed = TypedCommand(getattr(args, "argv", ["check"]))
+    try:
+        run = handed_settings(args)
+    except pytest.UsageError as exc:
+        print(f"ERROR: {exc}\n", file=sys.stderr)
+        return EXIT_USAGE
     with no_plugin_autoload():
-        code = pytest.main(pytest_arguments(args), plugins=[typed])
+        code = pytest.main(pytest_arguments(args), plugins=[run])
     if code == pytest.ExitCode.USAGE_ERROR:
         return EXIT_USAGE
     if code in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
         return EXIT_ERROR
     from kubecert.reports import canonical
 
-    if typed.report is None:
+    report = run.report
+    if report is None:
         print("kubecert: the run made no report to judge it by", file=sys.stderr)
         return EXIT_ERROR
-    return canonical.exit_code(typed.report)
+    return canonical.exit_code(report)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,19 @@ def read_report(path: Path) -> dict[str, Any]:
     return validated(json.loads(path.read_text())) if path.exists() else {}
 
 
+# A plugin that takes KC-VAL-02's result off its report, as a worker that died with it would lose it.
+LOSE_KC_VAL_02 = """
+import pytest
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)  # outermost: after kubecert attached its result
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if item.name.startswith("KC-VAL-02["):
+        report.__dict__.pop("kubecert_results", None)
+    return report
+"""
+
+
 def run_suite(pytester: pytest.Pytester, *args: str,
               subprocess: bool = False) -> tuple[pytest.RunResult, dict[str, Any]]:
     """The conformance suite under pytest with ``args``; its result and its (validated) JSON report."""

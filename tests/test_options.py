@@ -3,6 +3,7 @@ options of a target kind another plugin adds included."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,8 +13,10 @@ from typing import Any
 
 import pytest
 
-from kubecert.cli import build_parser, pytest_arguments
+from kubecert.cli import build_parser, handed_settings, main, pytest_arguments
 from kubecert.options import CHECK_OPTIONS, Kind, Option, unique
+from kubecert.pytest_plugin import options as plugin_options
+from kubecert.pytest_plugin.options import Settings
 from kubecert.targets.registry import BUILTIN_KINDS
 
 from support import run_suite, statuses
@@ -45,12 +48,21 @@ def test_every_check_option_has_help_and_is_declared_once() -> None:
         unique([Option("x", "one"), Option("x", "another")])
 
 
-def test_the_command_passes_every_option_on_under_its_pytest_name(tmp_path: Path) -> None:
+def test_the_command_hands_its_settings_over_and_words_only_to_xdist_workers(tmp_path: Path) -> None:
     argv = ["check", "--target", "pki:/x/pki", "--node-name", "cp-9", "--extra-san", "a.example",
             "--extra-san", "b.example", "--external-etcd", "--min-remaining", "45", "--renew-command", "true",
             "--ca-bundle", "ca.pem", "--insecure-skip-tls-verify", "--json", str(tmp_path / "r.json")]
     args = build_parser().parse_args(argv)
-    passed = pytest_arguments(args)
+    settings = handed_settings(args).settings
+    assert settings.targets == ("pki:/x/pki",) and settings.overrides == {"min_remaining_days": 45}
+    assert settings.facts.node_name == "cp-9" and settings.facts.external_etcd
+    assert settings.facts.extra_sans == ("a.example", "b.example")
+    assert settings.target_options["renew-command"] == "true" and settings.target_options["ca-bundle"] == "ca.pem"
+    assert settings.target_options["insecure-skip-tls-verify"] and not settings.allow_disruptive
+    assert settings.reports.paths == {"json": tmp_path / "r.json"}
+    assert not [word for word in pytest_arguments(args) if word.startswith("--kubecert-")]
+    # xdist's workers get the controller's command line and nothing else: the settings go there as words.
+    passed = pytest_arguments(build_parser().parse_args([*argv, "--", "-n", "2"]))
     joined = " ".join(passed)
     for expected in ("--kubecert-target pki:/x/pki", "--kubecert-node-name cp-9", "--kubecert-extra-san a.example",
                      "--kubecert-extra-san b.example", "--kubecert-min-remaining 45",
@@ -59,6 +71,40 @@ def test_the_command_passes_every_option_on_under_its_pytest_name(tmp_path: Path
         assert expected in joined, expected
     assert "--kubecert-external-etcd" in passed and "--kubecert-insecure-skip-tls-verify" in passed
     assert "--kubecert-allow-disruptive" not in passed  # a flag not given is not passed
+
+
+def parses_counted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
+    """A spy on the one function that parses a run's options into its settings: the targets of each call."""
+    calls: list[tuple[str, ...]] = []
+    parse = plugin_options.parse_settings
+
+    def spy(*args: Any, **kwargs: Any) -> Settings:
+        settings = parse(*args, **kwargs)
+        calls.append(settings.targets)
+        return settings
+
+    monkeypatch.setattr(plugin_options, "parse_settings", spy)
+    return calls
+
+
+def test_the_options_are_parsed_once_a_run_through_the_command(reference_tree: Any, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = parses_counted(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    target = f"pki:{reference_tree.root / 'pki'}"
+    assert main(["check", "-q", "--target", target, "--profile", "palette", "--rule", "KC-VAL-*", "--json",
+                 str(tmp_path / "r.json")]) == 0
+    assert calls == [(target,)]
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert {r["rule"] for r in report["results"]} == {"KC-VAL-01", "KC-VAL-02", "KC-VAL-03", "KC-VAL-04"}
+
+
+def test_the_options_are_parsed_once_a_run_under_pytest(pytester: pytest.Pytester, reference_tree: Any,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = parses_counted(monkeypatch)
+    target = f"pki:{reference_tree.root / 'pki'}"
+    _, report = run_suite(pytester, "--kubecert-target", target, "--kubecert-rule", "KC-VAL-*")
+    assert calls == [(target,)] and len(report["results"]) == 4
 
 
 def test_a_bad_value_is_a_usage_error_on_both_sides(pytester: pytest.Pytester,

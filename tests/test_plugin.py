@@ -15,7 +15,7 @@ from kubecert.pytest_plugin.session import SESSION_KEY, KubecertSession
 from kubecert.rules import BUILTIN_PROFILES, all_rules
 from kubecert.targets import PkiTarget
 
-from support import by_rule, run_suite, validated
+from support import LOSE_KC_VAL_02, by_rule, run_suite, validated
 
 # A plain pki target (a folder with the kubelet's beside it, no commands) judges the read-only rules that
 # need nothing but files; it skips the node actions it could run if given their commands; rules it can
@@ -285,16 +285,7 @@ def test_a_check_that_ends_without_a_result_is_an_error_never_silence(
     pytester: pytest.Pytester, reference_tree: Any
 ) -> None:
     """A result that never reaches the report (its worker died with it) is reported as an error."""
-    pytester.makepyfile(lose_one="""
-        import pytest
-
-        @pytest.hookimpl(wrapper=True, tryfirst=True)  # outermost: after kubecert attached its result
-        def pytest_runtest_makereport(item, call):
-            report = yield
-            if item.name.startswith("KC-VAL-02["):
-                report.__dict__.pop("kubecert_results", None)
-            return report
-    """)
+    pytester.makepyfile(lose_one=LOSE_KC_VAL_02)
     pytester.syspathinsert()
     _, report = run_suite(pytester, "-p", "lose_one", "--kubecert-target", f"pki:{reference_tree.root / 'pki'}",
                           "--kubecert-profile", "palette", "--kubecert-rule", "KC-VAL-*")

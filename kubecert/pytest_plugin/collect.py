@@ -58,9 +58,14 @@ def catalog_items(collector: pytest.Collector, targets: Mapping[str, Target],
     return items
 
 
+def check_name(rule_id: str, target_id: str) -> str:
+    """A catalog check's name: its rule and target (the id in the reports of a fleet check's results too)."""
+    return f"{rule_id}[{target_id}]"
+
+
 def _item(collector: pytest.Collector, rule: Rule, target_id: str, lock_key: str) -> pytest.Item:
     # No originalname: pytest builds a node id from it and a callspec, and these items have no callspec.
-    item = pytest.Function.from_parent(collector, name=f"{rule.id}[{target_id}]", callobj=run_check)
+    item = pytest.Function.from_parent(collector, name=check_name(rule.id, target_id), callobj=run_check)
     item.stash[TARGET_KEY] = target_id
     # Markers now, at creation, so that everything reading them later (xdist's scheduling, -m) sees them.
     item.add_marker(getattr(pytest.mark, RULE_MARKER)(rule.id, id=rule.id, family=rule.family))

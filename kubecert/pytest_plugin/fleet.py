@@ -9,17 +9,16 @@ every target is judged as found before any is changed, as in the per-pair mode.
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from kubecert.options import AUTO_FLEET_TARGETS
-from kubecert.pytest_plugin.collect import mark_disruptive, mark_group
+from kubecert.pytest_plugin.collect import check_name, mark_disruptive, mark_group
 from kubecert.pytest_plugin.judging import judge, selected_rules
-from kubecert.pytest_plugin.outcomes import TARGET_KEY, report_nodeid, result_from_verdict
+from kubecert.pytest_plugin.outcomes import TARGET_KEY, report_path, result_from_verdict
 from kubecert.pytest_plugin.session import KubecertSession, kubecert_session
 from kubecert.reports.results import Result
 from kubecert.rules.catalog import Rule
@@ -27,7 +26,6 @@ from kubecert.status import Status
 from kubecert.targets.base import Target
 
 FLEET, FLEET_DISRUPTIVE = "fleet", "fleet-disruptive"
-FLEET_ITEM = re.compile(rf"::(?:{FLEET}|{FLEET_DISRUPTIVE})\[(.*)\](?:@.*)?$")  # a fleet check's node id
 
 
 def fleet_wanted(mode: str, targets: Mapping[str, Target]) -> bool:
@@ -39,9 +37,13 @@ def rules_of(state: KubecertSession, target_id: str, disruptive: bool) -> list[R
     return [rule for rule in selected_rules(state, target_id) if rule.disruptive == disruptive]
 
 
-def check_nodeid(prefix: str, rule_id: str, target_id: str) -> str:
+def fleet_name(target_id: str, disruptive: bool) -> str:
+    return f"{FLEET_DISRUPTIVE if disruptive else FLEET}[{target_id}]"
+
+
+def check_nodeid(path: str, rule_id: str, target_id: str) -> str:
     """The node id a result of ``rule_id`` has in every report, whichever mode judged it."""
-    return f"{prefix}::{rule_id}[{target_id}]"
+    return f"{path}::{check_name(rule_id, target_id)}"
 
 
 class FleetCheck(pytest.Item):
@@ -57,13 +59,13 @@ class FleetCheck(pytest.Item):
     def runtest(self) -> None:
         state = kubecert_session(self.config)
         target_id = self.stash[TARGET_KEY]
-        prefix = report_nodeid(self).rsplit("::", 1)[0]
+        path = report_path(self)
         for rule in rules_of(state, target_id, self.disruptive):
             started = time.perf_counter()
             verdict = judge(state, rule, target_id)
             self.options.append(verdict.options)
             self.results.append(result_from_verdict(
-                rule, target_id, verdict, check_nodeid(prefix, rule.id, target_id),
+                rule, target_id, verdict, check_nodeid(path, rule.id, target_id),
                 duration_s=round(time.perf_counter() - started, 6)))
         bad = [r for r in self.results if r.status in (Status.FAILED, Status.ERROR)]
         if bad:
@@ -96,30 +98,11 @@ def mark_last_checks(items: list[pytest.Item]) -> None:
             seen.add(item.stash[TARGET_KEY])
 
 
-def expected_nodeids(state: KubecertSession, fleet_nodeid: str) -> Iterator[str]:
-    """The results a fleet item owes the reports, keyed as the reporter keys them (``results_by_nodeid``),
-    from its node id alone: under xdist the controller never sees the item."""
-    prefix, _, name = fleet_nodeid.split("@", 1)[0].rpartition("::")
-    kind, _, rest = name.partition("[")
-    target_id = rest[:-1]
-    if kind not in (FLEET, FLEET_DISRUPTIVE) or target_id not in state.targets:
-        return
-    for rule in rules_of(state, target_id, kind == FLEET_DISRUPTIVE):
-        yield check_nodeid(prefix, rule.id, target_id)
-
-
-def results_by_nodeid(nodeid: str, results: list[Result]) -> dict[str, Result]:
-    """A fleet item's results keyed beside its own node id, one key per (rule, target)."""
-    prefix = nodeid.split("@", 1)[0].rpartition("::")[0]
-    return {check_nodeid(prefix, r.rule, r.target): r for r in results}
-
-
 def _item(collector: pytest.Collector, target_id: str, state: KubecertSession, *,
           disruptive: bool) -> FleetCheck | None:
     if not rules_of(state, target_id, disruptive):
         return None
-    name = f"{FLEET_DISRUPTIVE if disruptive else FLEET}[{target_id}]"
-    item = FleetCheck.from_parent(collector, name=name, disruptive=disruptive)
+    item = FleetCheck.from_parent(collector, name=fleet_name(target_id, disruptive), disruptive=disruptive)
     item.stash[TARGET_KEY] = target_id
     if disruptive:
         mark_disruptive(item)

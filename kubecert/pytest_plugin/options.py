@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,8 +59,37 @@ def parse_at(text: str) -> dt.datetime:
         raise pytest.UsageError(f"--at {text!r}: in UTC that is outside the years 0001 to 9999") from None
 
 
+class CommandRun:
+    """What ``kubecert check`` hands the plugin as an object (``pytest.main(args, plugins=[it])``): the settings
+    it parsed, once; how its terminal shows the run; the command line as the user typed it (for the report). It
+    takes the finished report back, so the command judges the run without reading a file."""
+
+    def __init__(self, settings: Settings, typed_argv: Sequence[str], compact: bool, compact_quiet: bool) -> None:
+        self.settings = settings
+        self.typed_argv = ["kubecert", *typed_argv]
+        self.compact, self.compact_quiet = compact, compact_quiet
+        self.report: dict[str, Any] | None = None
+
+    def pytest_kubecert_report_ready(self, report: Any, config: pytest.Config) -> None:
+        self.report = report.to_json()
+
+
+def command_run(config: pytest.Config) -> CommandRun | None:
+    """The settings ``kubecert check`` handed this run, if it did (none under plain pytest, nor on an xdist worker)."""
+    return next((p for p in config.pluginmanager.get_plugins() if isinstance(p, CommandRun)), None)
+
+
 def settings_from(config: pytest.Config, target_options: Iterable[Option]) -> Settings:
-    values = values_of(CHECK_OPTIONS, config.option)
+    """The settings of a run that pytest started (plain pytest, or an xdist worker): from pytest's options."""
+    options = list(target_options)
+    return parse_settings(values_of([*CHECK_OPTIONS, *options], config.option), options,
+                          default_json=config.rootpath / DEFAULT_JSON)
+
+
+def parse_settings(values: Mapping[str, Any], target_options: Iterable[Option],
+                   default_json: Path | None) -> Settings:
+    """The one parse of a run's options (option name → value, as argparse or pytest read them) into its settings,
+    checked: ``kubecert check`` calls it with its own values, a run pytest started with pytest's."""
     profile = values["profile"]
     try:
         check_spec(profile)
@@ -83,19 +112,18 @@ def settings_from(config: pytest.Config, target_options: Iterable[Option]) -> Se
         profile=profile,
         reports=ReportPaths.resolve(
             {fmt.option: Path(values[fmt.option]) for fmt in FORMATS if values[fmt.option]},
-            Path(values["output-dir"]) if values["output-dir"] else None,
-            default_json=config.rootpath / DEFAULT_JSON),
+            Path(values["output-dir"]) if values["output-dir"] else None, default_json=default_json),
         baseline=_baseline(values),
         at=parse_at(values["at"]) if values["at"] else None,
         allow_disruptive=bool(values["allow-disruptive"]),
         rule_patterns=tuple(values["rule"]),
         overrides=overrides,
         facts=facts,
-        target_options=values_of(target_options, config.option),
+        target_options={o.name: values.get(o.name) for o in target_options},
     )
 
 
-def _baseline(values: dict[str, Any]) -> Baseline | None:
+def _baseline(values: Mapping[str, Any]) -> Baseline | None:
     """The --baseline file's entries; an acceptance that expires is judged on the day the dates are (--at)."""
     if not values["baseline"]:
         return None
@@ -108,7 +136,7 @@ def _baseline(values: dict[str, Any]) -> Baseline | None:
     return accepted
 
 
-def _entries(values: dict[str, Any]) -> list[fleetfile.Entry]:
+def _entries(values: Mapping[str, Any]) -> list[fleetfile.Entry]:
     """The targets to check: --target's, then the inventory file's, this shard's share of them."""
     entries = [fleetfile.Entry(uri) for uri in values["target"]]
     if values["inventory"]:
@@ -133,6 +161,6 @@ def _entries(values: dict[str, Any]) -> list[fleetfile.Entry]:
     return chosen
 
 
-def _facts(values: dict[str, Any]) -> NodeFacts:
+def _facts(values: Mapping[str, Any]) -> NodeFacts:
     """The node facts given on the command line."""
     return NodeFacts.declared({field: values[name] for name, field in FACT_OPTIONS.items()}, where="command line")

@@ -27,6 +27,9 @@ from kubecert.text import escaped_multiline
 RULE_MARKER = "kubecert_rule"
 VERDICT_KEY = pytest.StashKey[Verdict]()
 TARGET_KEY = pytest.StashKey[str]()  # the target of a catalog item
+# On every report of a check kubecert made (setup, call, teardown), across xdist too: which kind it is.
+CHECK_KIND = "kubecert_check"
+CATALOG_CHECK, FLEET_CHECK = "catalog", "fleet"
 _PACKAGE_ROOT = Path(kubecert.__file__).resolve().parent.parent
 _QUIET_ERRORS = (TargetUnavailable, CheckCouldNotRun)  # their message says it all: no traceback for the user
 
@@ -42,28 +45,48 @@ class CheckOutcome:
 
 def attach(report: pytest.TestReport, results: list[Result], target: dict[str, Any],
            options: list[tuple[str, ...]]) -> None:
-    """Put a check's results, the options each skip needs and its target's description on its report, as JSON
-    text: it travels from an xdist worker to the controller with the report, and execnet moves one string far
-    faster than the nested dicts of a fleet check's results."""
-    report.kubecert_results = json.dumps([r.to_json() for r in results])  # type: ignore[attr-defined]
-    report.kubecert_options = json.dumps(options)  # type: ignore[attr-defined]
-    report.kubecert_target = json.dumps(target)  # type: ignore[attr-defined]
+    """Put a check's results, the options each skip needs and its target's description on its report, as they
+    are: in the process they stay objects; only across xdist are they text (``to_wire``, ``from_wire``)."""
+    report.kubecert_results = results  # type: ignore[attr-defined]
+    report.kubecert_options = options  # type: ignore[attr-defined]
+    report.kubecert_target = target  # type: ignore[attr-defined]
 
 
-def attached_options(report: pytest.TestReport) -> list[tuple[str, ...]]:
-    """The options each result on ``report`` needs to be judged (one entry per result, empty for most)."""
-    options = getattr(report, "kubecert_options", None)
-    return [tuple(needed) for needed in json.loads(options)] if isinstance(options, str) else []
+def attached(report: pytest.TestReport) -> tuple[list[Result], list[tuple[str, ...]], dict[str, Any] | None]:
+    """The results on ``report``, the options each needs to be judged (empty for most) and the target's
+    description (nothing for a report that carries none)."""
+    results: list[Result] = getattr(report, "kubecert_results", None) or []
+    options: list[tuple[str, ...]] = getattr(report, "kubecert_options", None) or [() for _ in results]
+    return results, options, getattr(report, "kubecert_target", None)
 
 
-def attached(report: pytest.TestReport) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """The results and target description on ``report`` (nothing for a report that carries none)."""
-    results, target = getattr(report, "kubecert_results", None), getattr(report, "kubecert_target", None)
-    if isinstance(results, str):
-        results = report.kubecert_results = json.loads(results)  # type: ignore[attr-defined]
-    if isinstance(target, str):
-        target = report.kubecert_target = json.loads(target)  # type: ignore[attr-defined]
-    return list(results or ()), target
+WIRE = "kubecert_wire"  # the report's attribute that carries them across xdist
+_ATTACHED = ("kubecert_results", "kubecert_options", "kubecert_target")
+
+
+def to_wire(data: dict[str, Any]) -> None:
+    """An xdist worker's report, serialised: what ``attach`` put on it becomes one JSON string (execnet moves
+    one string far faster than the nested dicts of a fleet check's results)."""
+    if "kubecert_results" not in data:
+        return
+    results, options, target = (data.pop(name, None) for name in _ATTACHED)
+    data[WIRE] = json.dumps({"results": [r.to_json() for r in results or ()], "options": options or [],
+                             "target": target})
+
+
+def from_wire(report: pytest.TestReport) -> None:
+    """The controller's copy of a worker's report: its results objects again, as ``attach`` left them."""
+    wire = report.__dict__.pop(WIRE, None)
+    if not isinstance(wire, str):
+        return
+    data = json.loads(wire)
+    attach(report, [Result.from_json(r) for r in data["results"]], data["target"],
+           [tuple(needed) for needed in data["options"]])
+
+
+def detach(report: pytest.TestReport) -> None:
+    for name in _ATTACHED:
+        report.__dict__.pop(name, None)
 
 
 def rule_id_of(item: pytest.Item) -> str | None:
@@ -88,13 +111,18 @@ def target_id_of(item: pytest.Item) -> str | None:
     return callspec.params.get("kubecert_target") if callspec is not None else None
 
 
-def report_nodeid(item: pytest.Item) -> str:
-    """The same id however the suite was invoked (installed, --pyargs, xdist group suffixes)."""
+def report_path(item: pytest.Item) -> str:
+    """What comes before the item's name in its id in the reports: its file, relative to the package root
+    however the suite was invoked (installed, --pyargs), else its parent's node id."""
     try:
-        relative = Path(item.path).resolve().relative_to(_PACKAGE_ROOT)
+        return Path(item.path).resolve().relative_to(_PACKAGE_ROOT).as_posix()
     except ValueError:
-        return item.nodeid.split("@", 1)[0]
-    return f"{relative.as_posix()}::{item.name}"
+        return item.parent.nodeid if item.parent is not None else ""
+
+
+def report_nodeid(item: pytest.Item) -> str:
+    """The same id however the suite was invoked (installed, --pyargs), without xdist's group suffix."""
+    return f"{report_path(item)}::{item.name}"
 
 
 def keep_quiet_errors_short(call: pytest.CallInfo[None]) -> None:

@@ -27,16 +27,23 @@ from kubecert.pytest_plugin.collect import (
 from kubecert.pytest_plugin.distribution import DISTRIBUTIONS, scheduler
 from kubecert.pytest_plugin.fleet import FleetCheck, fleet_items, fleet_wanted, mark_last_checks
 from kubecert.pytest_plugin.judging import gate, selected
-from kubecert.pytest_plugin.live import live_writer
-from kubecert.pytest_plugin.options import add_options, settings_from
+from kubecert.pytest_plugin.live import leave_progress_to_live_logging, show_progress, stop_showing_progress
+from kubecert.pytest_plugin.options import add_options, command_run, settings_from
 from kubecert.pytest_plugin.outcomes import (
+    CATALOG_CHECK,
+    CHECK_KIND,
+    FLEET_CHECK,
     RULE_MARKER,
+    TARGET_KEY,
     VERDICT_KEY,
     attach,
+    detach,
+    from_wire,
     keep_quiet_errors_short,
     result_of,
     rule_id_of,
     target_id_of,
+    to_wire,
 )
 from kubecert.pytest_plugin.reporting import Reporter
 from kubecert.pytest_plugin.session import READS_KEY, SESSION_KEY, KubecertSession, kubecert_session
@@ -91,7 +98,8 @@ def _kind_options(config: pytest.Config) -> KindOptions:
 
 def _asked_for(config: pytest.Config) -> bool:
     """Whether this run is kubecert's (activation.py); a run that only collects the suite becomes one then."""
-    return gives_an_option(config, _kind_options(config).added.values()) or names_the_suite(config)
+    return (command_run(config) is not None or gives_an_option(config, _kind_options(config).added.values())
+            or names_the_suite(config))
 
 
 def _active(config: pytest.Config) -> bool:
@@ -131,8 +139,10 @@ def activate(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{DEPRECATED_DISRUPTIVE_MARKER}: deprecated, the same as {DISRUPTIVE_MARKER}")
     kind_options = _kind_options(config)
     registry = Registry([*BUILTIN_KINDS, *entry_point_kinds(), *kind_options.kinds(config)])
-    settings = settings_from(config, registry.options())
-    session = KubecertSession.start(settings, registry, progress=live_writer(config))
+    run = command_run(config)  # `kubecert check` parsed its options once; a run pytest started parses pytest's
+    settings = run.settings if run is not None else settings_from(config, registry.options())
+    show_progress(config)  # before any target is opened: opening one may warn
+    session = KubecertSession.start(settings, registry)
     config.stash[SESSION_KEY] = session
     fixtures: ModuleType = __import__("kubecert.pytest_plugin.fixtures", fromlist=["*"])
     config.pluginmanager.register(fixtures, "kubecert.fixtures")
@@ -149,6 +159,10 @@ def activate(config: pytest.Config) -> None:
         stop_on_signals(config)
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    leave_progress_to_live_logging(session.config)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     # An xdist worker's targets (servers, temporary folders) are released before it tells the controller it
     # has finished: the controller kills a worker that has not exited 10 s after that, and releasing many
@@ -163,6 +177,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     restore_signals(config)
     if SESSION_KEY in config.stash:
         config.stash[SESSION_KEY].close()
+    stop_showing_progress(config)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -200,9 +215,25 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Once every plugin has taken what it wants of a report (the reporter its results, xdist its copy for
     the controller), the results and target description leave it: pytest keeps every report until the
     session ends, and a fleet's would hold every result twice."""
-    report.__dict__.pop("kubecert_results", None)
-    report.__dict__.pop("kubecert_target", None)
-    report.__dict__.pop("kubecert_options", None)
+    detach(report)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_report_to_serializable(config: pytest.Config, report: object) -> Generator[None, object, object]:
+    """On an xdist worker: a check's results cross to the controller as text, and only there (outcomes.to_wire)."""
+    data = yield
+    if isinstance(data, dict) and _active(config):
+        to_wire(data)
+    return data
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_report_from_serializable(config: pytest.Config, data: object) -> Generator[None, object, object]:
+    """On the xdist controller: a worker's report carries its check's results as objects again."""
+    report = yield
+    if isinstance(report, pytest.TestReport) and _active(config):
+        from_wire(report)
+    return report
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist names each item's group in its node id
@@ -268,6 +299,8 @@ def pytest_runtest_makereport(
     if rule_id_of(item) is not None:
         keep_quiet_errors_short(call)
     report = yield
+    if TARGET_KEY in item.stash:  # a check kubecert made: every report of it says so, across xdist too
+        setattr(report, CHECK_KIND, FLEET_CHECK if isinstance(item, FleetCheck) else CATALOG_CHECK)
     options: list[tuple[str, ...]] = []
     if isinstance(item, FleetCheck):
         results, options = (item.results, item.options) if report.when == "call" else ([], [])

@@ -18,19 +18,17 @@ from typing import Any
 
 import pytest
 
-from kubecert.pytest_plugin.fleet import FLEET_ITEM, expected_nodeids, results_by_nodeid
-from kubecert.pytest_plugin.outcomes import attached
+from kubecert.pytest_plugin.options import command_run
+from kubecert.pytest_plugin.outcomes import CHECK_KIND, FLEET_CHECK, attached
+from kubecert.pytest_plugin.owed import CheckNames, Owed, owed_by
 from kubecert.pytest_plugin.session import READS_KEY, KubecertSession
-from kubecert.pytest_plugin.terminal import CATALOG_ITEM, COMPACT_PLUGIN, baseline_lines, summary_lines
+from kubecert.pytest_plugin.terminal import COMPACT_PLUGIN, baseline_lines, summary_lines
 from kubecert.reports import canonical, outputs
 from kubecert.reports.citations import rule_fields
 from kubecert.reports.redact import redact_command_line
 from kubecert.reports.report_lock import ReportLock, ReportLockError, this_run
 from kubecert.reports.results import ProfileRecord, Report, Result, Status, TargetRecord
 from kubecert.rules import catalog
-
-# The attribute of the object ``kubecert check`` registers to hand the plugin the command line the user typed.
-TYPED_ARGV = "kubecert_typed_argv"
 
 
 class Reporter:
@@ -39,12 +37,14 @@ class Reporter:
     def __init__(self, config: pytest.Config, session: KubecertSession) -> None:
         self.config = config
         self.session = session
-        self.results: dict[str, Result] = {}
+        self.results: dict[tuple[str, str, str], Result] = {}  # by (the check's node id, rule, target)
         self.targets: dict[str, dict[str, Any]] = {}
-        self.durations: defaultdict[str, float] = defaultdict(float)
+        self.durations: defaultdict[str, float] = defaultdict(float)  # by node id
+        self.timed_by_pytest: set[str] = set()  # node ids of checks whose results take pytest's duration
         self.written: list[Path] = []
         self.failed_writes: list[str] = []
-        self.expected: set[str] = set()  # node ids of the results the selected checks owe
+        self.expected: dict[tuple[str, str, str], Owed] = {}  # the results the selected checks owe
+        self.names: CheckNames | None = None
         self.readers: defaultdict[str, list[str]] = defaultdict(list)  # target → the xdist workers that read it
         self.report: Report | None = None
         self.baseline = session.settings.baseline
@@ -79,18 +79,16 @@ class Reporter:
 
     @pytest.hookimpl
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        self._expect(item.nodeid for item in session.items)
+        self._expect(owed for item in session.items for owed in owed_by(item, self.session))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        self._expect(ids)
+        if self.names is None:  # the controller has node ids only (owed.py)
+            self.names = CheckNames(self.session)
+        self._expect(owed for nodeid in ids for owed in self.names.owed(nodeid))
 
-    def _expect(self, nodeids: Iterable[str]) -> None:
-        for nodeid in nodeids:
-            if CATALOG_ITEM.search(nodeid):
-                self.expected.add(nodeid)
-            elif FLEET_ITEM.search(nodeid):
-                self.expected.update(expected_nodeids(self.session, nodeid))
+    def _expect(self, owed: Iterable[Owed]) -> None:
+        self.expected.update((o.key, o) for o in owed)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -102,17 +100,15 @@ class Reporter:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """First of the hooks: a failure the baseline accepts is marked before anything shows it."""
         self.durations[report.nodeid] += report.duration
-        data, target = attached(report)
-        if not data:
+        results, _, target = attached(report)
+        if not results:
             return
-        results = [Result.from_json(d) for d in data]
         if self.baseline is not None:
             results = [self.baseline.mark(r, target) for r in results]
-            report.kubecert_results = [r.to_json() for r in results]  # type: ignore[attr-defined]
-        if FLEET_ITEM.search(report.nodeid):
-            self.results.update(results_by_nodeid(report.nodeid, results))
-        else:
-            self.results[report.nodeid] = results[0]
+            report.kubecert_results = results  # type: ignore[attr-defined]
+        if getattr(report, CHECK_KIND, None) != FLEET_CHECK:  # a fleet check timed each rule itself
+            self.timed_by_pytest.add(report.nodeid)
+        self.results.update(((report.nodeid, r.rule, r.target), r) for r in results)
         if target is not None:
             self._keep_target(target)
 
@@ -134,7 +130,7 @@ class Reporter:
         complete = exitstatus not in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
         # A check per (rule, target) takes pytest's duration; a fleet check timed each rule itself.
         results = [dataclasses.replace(result, duration_s=round(self.durations[nodeid], 6))
-                   if nodeid in self.durations else result for nodeid, result in self.results.items()]
+                   if nodeid in self.timed_by_pytest else result for (nodeid, _, _), result in self.results.items()]
         if complete:
             results += self._missing()
         record = self.baseline.record(results) if self.baseline is not None else None
@@ -163,20 +159,18 @@ class Reporter:
 
     def _command_line(self) -> list[str]:
         """The command as the user typed it: ``kubecert check ...`` when the command ran pytest, else pytest's."""
-        typed = next((getattr(p, TYPED_ARGV) for p in self.config.pluginmanager.get_plugins()
-                      if isinstance(getattr(p, TYPED_ARGV, None), list)), None)
-        return redact_command_line(typed if typed is not None else ["pytest", *self.config.invocation_params.args])
+        run = command_run(self.config)
+        typed = run.typed_argv if run is not None else ["pytest", *self.config.invocation_params.args]
+        return redact_command_line(typed)
 
     def _missing(self) -> list[Result]:
         """An error for every selected catalog check that ended without a result."""
         missing = []
-        for nodeid in sorted(self.expected - self.results.keys()):
-            match = CATALOG_ITEM.search(nodeid)
-            if match is None or match.group(2) not in self.session.targets:
-                continue
-            rule = catalog.get(match.group(1))
+        for key in sorted(self.expected.keys() - self.results.keys()):
+            owed = self.expected[key]
+            rule = catalog.get(owed.rule)
             missing.append(Result(
-                rule=rule.id, target=match.group(2), status=Status.ERROR, nodeid=nodeid.split("@", 1)[0],
+                rule=rule.id, target=owed.target, status=Status.ERROR, nodeid=owed.nodeid,
                 message="the check ended without a result (its process stopped?); it was not judged",
                 evidence=[], **rule_fields(rule),
             ))

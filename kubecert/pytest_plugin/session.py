@@ -11,7 +11,7 @@ from kubecert.contexts import TargetContexts
 from kubecert.profiles import Profile, ProfileError, resolve
 from kubecert.pytest_plugin.options import Settings
 from kubecert.rules.catalog import Rule
-from kubecert.targets.base import Progress, Target
+from kubecert.targets.base import Target
 from kubecert.targets.errors import TargetError
 from kubecert.targets.registry import Registry
 
@@ -30,7 +30,7 @@ class KubecertSession:
     started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     @classmethod
-    def start(cls, settings: Settings, registry: Registry, progress: Progress | None = None) -> KubecertSession:
+    def start(cls, settings: Settings, registry: Registry) -> KubecertSession:
         """Validate every target and profile now, so a typo is a usage error before anything runs."""
         session = cls(settings, registry)
         identities: dict[str, str] = {}
@@ -43,8 +43,6 @@ class KubecertSession:
                 if uri in session.targets:
                     continue
                 target = registry.open(uri, session._profile_for(entry), settings.target_options, settings.facts)
-                if progress is not None:
-                    target.progress = progress
                 first = identities.setdefault(target.identity, uri)
                 if first != uri:  # pki:/x/pki/ and pki:/y/../x/pki are one folder: check it once
                     target.progress(f"{uri} is {first} ({target.identity}); it is checked once, as {first}")

@@ -10,7 +10,6 @@ failure with what fixes it, and the reports written. Colour follows pytest's ter
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,13 +17,12 @@ from dataclasses import dataclass, field
 import pytest
 
 from kubecert.options import Kind, Option
-from kubecert.pytest_plugin.fleet import FLEET_ITEM
-from kubecert.pytest_plugin.outcomes import attached, attached_options
+from kubecert.pytest_plugin.options import command_run
+from kubecert.pytest_plugin.outcomes import CHECK_KIND, attached
 from kubecert.reports.results import BaselineRecord, Result, Status
 from kubecert.status import STATUSES
 from kubecert.text import escaped, escaped_each_line
 
-CATALOG_ITEM = re.compile(r"::(KC-[A-Z0-9]+-\d{2})\[(.*)\]$")  # a catalog check's node id: its rule and target
 _MARKUP = {Status.PASSED: {"green": True}, Status.FAILED: {"red": True, "bold": True},
            Status.ERROR: {"yellow": True, "bold": True}}
 _LABEL = {Status.PASSED: "pass", Status.FAILED: "FAIL", Status.ERROR: "ERROR", Status.SKIPPED: "skip",
@@ -41,9 +39,11 @@ CONTINUED = "    "  # how a message's further lines are indented under its first
 
 
 def register_compact(config: pytest.Config) -> None:
-    if config.getoption("kubecert_compact"):
-        config.pluginmanager.register(CompactTerminal(config, bool(config.getoption("kubecert_compact_quiet"))),
-                                      COMPACT_PLUGIN)
+    run = command_run(config)
+    compact, quiet = ((run.compact, run.compact_quiet) if run is not None else
+                      (config.getoption("kubecert_compact"), config.getoption("kubecert_compact_quiet")))
+    if compact:
+        config.pluginmanager.register(CompactTerminal(config, bool(quiet)), COMPACT_PLUGIN)
 
 
 def first_offender(result: Result) -> str:
@@ -103,7 +103,7 @@ class CompactTerminal:
     @pytest.hookimpl(tryfirst=True)
     def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
         """No progress letter for a catalog or fleet check: its lines are kubecert's."""
-        if not CATALOG_ITEM.search(report.nodeid) and not FLEET_ITEM.search(report.nodeid):
+        if getattr(report, CHECK_KIND, None) is None:
             return None
         if report.when in ("setup", "teardown") and report.failed:
             return "error", "", ""
@@ -113,9 +113,9 @@ class CompactTerminal:
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        results, options = attached(report)[0], attached_options(report)
-        for data, needed in zip(results, options or [()] * len(results), strict=True):
-            self._result(Result.from_json(data), needed)
+        results, options, _ = attached(report)
+        for result, needed in zip(results, options, strict=True):
+            self._result(result, needed)
 
     def _result(self, result: Result, options: tuple[str, ...]) -> None:
         if result.status in (Status.SKIPPED, Status.NOT_APPLICABLE):

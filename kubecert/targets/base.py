@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-import sys
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -22,12 +22,19 @@ TargetOption = Option  # what the user may tell targets of a kind: declared once
 Progress = Callable[[str], None]
 
 
-def stderr_progress(line: str) -> None:
-    """Where a target's warnings and progress go unless the runner points them elsewhere."""
-    stream = sys.__stderr__
-    if stream is not None:
-        stream.write(f"[kubecert] {escaped(line)}\n")
-        stream.flush()
+# Progress and warnings of kubecert's own (a renewal's state, TLS verification off): shown by the handler kubecert
+# installs for its run's terminal (kubecert.pytest_plugin.live), and seen by pytest's log capture and live logs.
+PROGRESS_LOG = logging.getLogger("kubecert")
+
+
+def logged_progress(line: str) -> None:
+    """Where a target's progress goes: kubecert's logger, escaped (it names what the target reported)."""
+    PROGRESS_LOG.info(escaped(line))
+
+
+def logged_warning(line: str) -> None:
+    """A warning, logged as one: without any handler (kubecert used as a library) Python still shows it."""
+    PROGRESS_LOG.warning(escaped(line))
 
 
 class Target(abc.ABC):
@@ -46,7 +53,7 @@ class Target(abc.ABC):
         self.options = options
         self.declared = facts or NodeFacts()  # what the user declared about the node or cluster
         # Where warnings and progress lines go while the target works (a runner points it at its terminal).
-        self.progress: Progress = stderr_progress
+        self.progress: Progress = logged_progress
         self.notes: list[str] = []  # what a report must say beyond the results (an action stopped midway)
         self._inventory: Inventory | None = None
         self._description: dict[str, Any] | None = None  # what describe() said when the observation was released

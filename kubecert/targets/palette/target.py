@@ -40,7 +40,7 @@ from kubecert.inventory.platform import (
     UpgradeRecord,
 )
 from kubecert.profiles import Profile
-from kubecert.targets.base import Target, split_uri, stderr_progress
+from kubecert.targets.base import Target, logged_warning, split_uri
 from kubecert.targets.cluster.access import KubeconfigAccess, KubeconfigRefused, access_from_file
 from kubecert.targets.cluster.trust import KubeconfigTrust
 from kubecert.targets.deadline import TimeBudget
@@ -434,8 +434,8 @@ def _api_key(uri: str, options: Mapping[str, Any]) -> Credential:
             raise TargetError(f"{uri}: {exc}") from None
         mode = found.mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            stderr_progress(f"WARNING: the API key file {path} can be read by other users "
-                            f"(mode {mode:04o}); chmod 600 it")
+            logged_warning(f"WARNING: the API key file {path} can be read by other users "
+                           f"(mode {mode:04o}); chmod 600 it")
         if not text:
             raise TargetError(f"{uri}: --api-key-file {path} is empty")
         return _checked_key(uri, text, f"--api-key-file {path}")
