@@ -92,6 +92,8 @@ def test_the_page_loads_nothing_else_and_logs_no_error(page: Any, two_targets: t
 def test_one_timeline_bar_per_certificate_with_the_failing_ones_marked(
     page: Any, two_targets: tuple[Path, dict[str, Any]]
 ) -> None:
+    """Each certificate is a bar on the scale of whole lives; the CAs the palette tree's KC-VAL-02 failure names
+    (a validity period, not an expiry) are marked apart, not red: red is for an expiry problem only."""
     _, report = two_targets
     total = sum(1 for t in report["targets"] for c in t["certificates"] if c["not_after"])
     assert page.locator("svg.timeline rect.bar").count() == total
@@ -102,9 +104,15 @@ def test_one_timeline_bar_per_certificate_with_the_failing_ones_marked(
         assert section.locator("rect.bar.ca").count() == sum(c["is_ca"] for c in target["certificates"])
         failed = {e["subject"] for r in report["results"] if r["target"] == target["id"] and r["status"] == "failed"
                   for e in r["evidence"] if e["status"] == "failed"}
-        assert section.locator("rect.bar.failing").count() == len(failed)
-        assert section.locator("line.mark.today").count() == section.locator("line.mark.horizon").count() == 1
-    assert page.locator("rect.bar.failing").count() == 3  # the palette tree's three CAs
+        assert section.locator("rect.bar.flagged").count() == len(failed)
+        # The moment judged and the horizon, on each of the two scales.
+        assert section.locator("line.mark.today").count() == section.locator("line.mark.horizon").count() == 2
+    assert page.locator("rect.bar.flagged").count() == 3  # the palette tree's three CAs
+    assert page.locator("rect.bar.expired, rect.bar.expiring").count() == 0
+    # Marked apart, it keeps a CA's colour.
+    fill = "e => getComputedStyle(e).fill"
+    assert page.locator("rect.bar.flagged").first.evaluate(fill) == page.locator(
+        "rect.bar.ca:not(.flagged)").first.evaluate(fill)
 
 
 def visible_results(page: Any) -> list[str]:

@@ -3,12 +3,14 @@
 One self-contained page: no script, no external asset, and a Content-Security-Policy that forbids both (the
 page's one style sheet is allowed by its hash), so nothing in a report can make it run or load anything.
 It opens with the verdict and the run's facts (command line, host, profile parameters), then summaries by
-rule and by target, then every result with failures and errors first and their evidence shown, then each
-target with its certificates on an expiry timeline (inline SVG, timeline.py). Filters by status and target
-are radio buttons that CSS alone obeys; a browser without CSS shows the full list. Every string of the
-report goes through kubecert.text first (control characters escaped) and Jinja2's autoescape after, so
-nothing a target sent can become markup; an address becomes a link only when it is an http: or https:
-one (a ``javascript:`` source stays text).
+target (failures first) and by rule (catalog order), then every result: failures and errors first, each
+with its offenders' evidence shown and the rest folded, then one line per pass or skip that unfolds
+(details/summary: no script), then each target with its certificates on an expiry timeline (inline SVG,
+timeline.py). Filters by status and target are radio buttons that CSS alone obeys; a browser without CSS
+shows the full list. Every string of the report goes through kubecert.text first (control characters
+escaped) and Jinja2's autoescape after, so nothing a target sent can become markup; every value is shown
+as words (``displayed``: JSON's null, booleans, lists and objects, never Python's reprs); an address
+becomes a link only when it is an http: or https: one (a ``javascript:`` source stays text).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import base64
 import hashlib
 import urllib.parse
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jinja2
@@ -27,12 +29,34 @@ from kubecert.reports.results import Report
 from kubecert.status import STATUSES
 from kubecert.text import escaped_values
 
+
+def displayed(value: Any) -> Any:
+    """How a value of the report reads on the page: null as a dash, booleans as yes and no, a list as its
+    items and an object as its "key: value" pairs, never Python's ``None``, ``True`` or ``['...']``.
+    Every ``{{ }}`` of the templates passes through it (the environment's finalize)."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(_nested(item) for item in value) if value else "—"
+    if isinstance(value, dict):
+        return "; ".join(f"{key}: {_nested(item)}" for key, item in value.items()) if value else "—"
+    return value
+
+
+def _nested(value: Any) -> str:
+    shown = str(displayed(value))
+    return f"({shown})" if isinstance(value, list | tuple | dict) and value else shown
+
+
 _ENVIRONMENT = jinja2.Environment(
     loader=jinja2.PackageLoader("kubecert.reports", "templates"),
     autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
     trim_blocks=True,
     lstrip_blocks=True,
     undefined=jinja2.StrictUndefined,
+    finalize=displayed,
 )
 WEB_SCHEMES = ("https", "http")
 _ENVIRONMENT.tests["web_address"] = lambda url: web_address(str(url))
@@ -44,6 +68,8 @@ FILTER_STATUSES = ("failed", "error", "accepted", "passed", "skipped", "not_appl
 # JSON report has each with its evidence). A thousand targets would otherwise make a page of 200 MB.
 DETAILED_TARGETS = 16
 SHOWN_IN_SUMMARY = ("failed", "error", "accepted")
+# What every result of a rule repeats: said once in the section of the rules, and again on each card.
+RULE_FACTS = ("statement", "citation", "sources")
 
 
 def status_of(result: Mapping[str, Any]) -> str:
@@ -75,20 +101,26 @@ def view(document: Mapping[str, Any]) -> dict[str, Any]:
     target_ids = sorted({t["id"] for t in targets} | {r["target"] for r in document["results"]})
     summarised = len(target_ids) > DETAILED_TARGETS
     index = {target: number for number, target in enumerate(target_ids)}
-    results = sorted(document["results"], key=lambda r: (ORDER.index(status_of(r)), r["rule"], r["target"]))
+    catalog = catalog_order(document)
     by_target: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for result in document["results"]:
+        by_target[result["target"]][status_of(result)] += 1
+    # A fleet is read from its worst targets down; a target keeps its number (its anchors and filter) whatever
+    # its place.
+    target_order = sorted(target_ids, key=lambda t: (*(-by_target[t][s] for s in ORDER[:3]), t))
+    place = {target: number for number, target in enumerate(target_order)}
+    results = sorted(document["results"], key=lambda r: (ORDER.index(status_of(r)), catalog(r["rule"]),
+                                                         place[r["target"]]))
     rules: dict[str, dict[str, Any]] = {}
     failing: defaultdict[str, set[str]] = defaultdict(set)
     for result in results:
-        status = status_of(result)
-        by_target[result["target"]][status] += 1
-        row = rules.setdefault(result["rule"], {"rule": result["rule"], "title": result.get("title", ""), "cells": {}})
-        row["cells"][result["target"]] = status
+        row = rules.setdefault(result["rule"], {"rule": result["rule"], "title": result.get("title", ""), "cells": {},
+                                                **{key: result.get(key) for key in RULE_FACTS}})
+        row["cells"][result["target"]] = status_of(result)
         if result["status"] in ("failed", "error"):
             failing[result["target"]].update(str(e["subject"]) for e in result["evidence"]
                                              if e.get("status") in ("failed", "error"))
-    rule_rows = sorted(rules.values(), key=lambda row: (min(ORDER.index(s) for s in row["cells"].values()),
-                                                        row["rule"]))
+    rule_rows = sorted(rules.values(), key=lambda row: catalog(row["rule"]))
     verdict = ("failed" if any(status_of(r) == "failed" for r in results)
                else "error" if any(r["status"] == "error" for r in results) or not results else "passed")
     counts = Counter(status_of(r) for r in results)
@@ -97,15 +129,37 @@ def view(document: Mapping[str, Any]) -> dict[str, Any]:
         results, problems = _one_per_problem([r for r in results if status_of(r) in SHOWN_IN_SUMMARY])
         shown = {r["target"] for r in results} | {p["target"] for p in problems}
         targets = [t for t in targets if t["id"] in shown]
+    targets.sort(key=lambda t: place[t["id"]])
     return {
         "summarised": summarised, "rule_counts": {row["rule"]: Counter(row["cells"].values()) for row in rule_rows},
         "report": document, "results": results, "rule_rows": rule_rows, "target_ids": target_ids,
-        "target_index": index, "by_target": by_target, "statuses": [*STATUSES, "accepted"],
-        "filter_statuses": FILTER_STATUSES, "status_of": status_of, "verdict": verdict,
+        "target_order": target_order, "target_index": index, "by_target": by_target,
+        "statuses": [*STATUSES, "accepted"], "filter_statuses": FILTER_STATUSES, "status_of": status_of,
+        "verdict": verdict,
         "target_views": [_target_view(document, t, failing[t["id"]], index[t["id"]]) for t in targets],
         "not_implemented": [c for c in document.get("coverage", ()) if not c["implemented"]],
         "counts": counts, "problems": problems,
     }
+
+
+def catalog_order(document: Mapping[str, Any]) -> Callable[[str], tuple[int, str]]:
+    """The sort key that puts rules in the catalog's order: the report's coverage lists every rule of the
+    catalog in that order; a rule it does not list (a report of another version) comes after, by ID."""
+    position = {entry["rule"]: number for number, entry in enumerate(document.get("coverage", ()))}
+    return lambda rule: (position.get(rule, len(position)), rule)
+
+
+def folded(evidence: list[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """A result's evidence as shown: its offenders (what failed or could not be judged), and the rest,
+    folded under them."""
+    offenders = [e for e in evidence if e.get("status") in ("failed", "error")]
+    return offenders, [e for e in evidence if e.get("status") not in ("failed", "error")]
+
+
+def facts(entry: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """An evidence entry's facts beyond its subject, status and detail; a fact that is null says nothing."""
+    return [(key, value) for key, value in entry.items()
+            if key not in ("status", "subject", "detail") and value is not None]
 
 
 def _one_per_problem(results: list[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], list[dict[str, Any]]]:
@@ -129,3 +183,7 @@ def _target_view(document: Mapping[str, Any], target: Mapping[str, Any], failing
     horizon = int(parameters.get("min_remaining_days", 30))
     return {"target": target, "number": number, "failing": failing,
             "timeline": timeline.build(target.get("certificates", ()), judged_at, horizon, failing)}
+
+
+# What the templates' macros call (an imported template sees the environment's globals, not the page's values).
+_ENVIRONMENT.globals.update(folded=folded, facts=facts)
