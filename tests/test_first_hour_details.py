@@ -4,6 +4,7 @@ expired, faults listed without a folder, one name for one kind of fault."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import subprocess
 import sys
@@ -146,3 +147,24 @@ def test_a_target_without_its_kind_gets_the_kind_it_most_likely_meant(target: st
     with pytest.raises(TargetError) as raised:
         Registry().kind_of(target)
     assert hint in str(raised.value)
+
+
+def test_check_takes_rule_patterns_in_any_case_and_names_one_that_matches_nothing(
+        tmp_path: Path, reference_tree: Any) -> None:
+    target = f"pki:{reference_tree.root / 'pki'}"
+    lost = kubecert("check", "--target", target, "--rule", "KC-VAL-99", cwd=tmp_path)
+    assert lost.returncode == 3, lost.stdout + lost.stderr
+    assert "--rule 'KC-VAL-99' matches no rule of the catalog: did you mean KC-VAL-0" in lost.stdout + lost.stderr
+    assert not (tmp_path / "reports").exists()
+    chosen = kubecert("check", "--target", target, "--rule", "kc-exp-*", "-q", cwd=tmp_path)
+    assert chosen.returncode == 0, chosen.stdout + chosen.stderr
+    report = json.loads((tmp_path / "reports" / "kubecert.json").read_text())
+    assert {r["rule"] for r in report["results"]} == {"KC-EXP-01"}
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs /proc, where nothing can be created")
+def test_an_output_folder_nothing_can_be_written_in_is_refused_before_any_check(tmp_path: Path) -> None:
+    run = kubecert("check", "--target", f"pki:{tmp_path}/absent", "--output-dir", "/proc/kubecert-nope", cwd=tmp_path)
+    assert run.returncode == 3, run.stdout + run.stderr
+    assert "cannot write the reports" in run.stdout + run.stderr and "cannot write in /proc" in run.stdout + run.stderr
+    assert "could not run" not in run.stdout  # no check ran

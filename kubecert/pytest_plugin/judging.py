@@ -6,12 +6,11 @@ options that would let the rule run), never only in its message.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterable
 
 from kubecert.contexts import CannotJudge, CheckCouldNotRun
 from kubecert.pytest_plugin.session import KubecertSession
-from kubecert.rules import catalog
+from kubecert.rules import catalog, selection
 from kubecert.rules.catalog import Rule
 from kubecert.rules.evaluate import evaluate
 from kubecert.rules.findings import Unjudged, Verdict
@@ -22,9 +21,8 @@ from kubecert.text import escaped_multiline
 ALLOW = "--allow-disruptive"
 
 def selected(rule_id: str, patterns: Iterable[str]) -> bool:
-    """Whether --rule's patterns choose the rule (no pattern: every rule)."""
-    chosen = tuple(patterns)
-    return not chosen or any(fnmatch.fnmatchcase(rule_id, p) for p in chosen)
+    """Whether --rule's patterns choose the rule (no pattern: every rule; any case)."""
+    return selection.matches(rule_id, patterns)
 
 
 def selected_rules(state: KubecertSession, target_id: str) -> list[Rule]:

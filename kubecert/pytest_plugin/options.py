@@ -16,6 +16,8 @@ from kubecert.profiles import MAX_DAYS, ProfileError, check_spec, declared_facts
 from kubecert.reports.baseline import Baseline, BaselineError
 from kubecert.reports.baseline import load as load_baseline
 from kubecert.reports.outputs import FORMATS, ReportPaths
+from kubecert.rules.catalog import all_rules
+from kubecert.rules.selection import NoRuleMatches, chosen_rules
 from kubecert.targets import fleetfile
 
 DEFAULT_TARGET = "reference"
@@ -104,6 +106,10 @@ def parse_settings(values: Mapping[str, Any], target_options: Iterable[Option],
         overrides["min_remaining_days"] = values["min-remaining"]
     if values["fleet"] and values["per-check"]:
         raise pytest.UsageError("--fleet and --per-check ask for different modes: give one")
+    try:
+        chosen_rules(all_rules(), values["rule"])
+    except NoRuleMatches as exc:
+        raise pytest.UsageError(str(exc)) from None
     entries = _entries(values)
     return Settings(
         targets=tuple(e.target for e in entries),

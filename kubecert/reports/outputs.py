@@ -134,6 +134,13 @@ def unwritable(path: Path) -> str | None:
         return f"{path}: {ancestor} is a file, so nothing can be written under it"
     if not os.access(ancestor, os.W_OK | os.X_OK):
         return f"{path}: cannot write in {ancestor} (permission denied)"
+    # root passes every access check, yet cannot write on a read-only mount or in /proc or /sys (file systems
+    # with no storage): found out now, from the mount alone, rather than after every check has run
+    mount = os.statvfs(ancestor)
+    if mount.f_flag & os.ST_RDONLY:
+        return f"{path}: cannot write in {ancestor} (a read-only file system)"
+    if mount.f_blocks == 0:
+        return f"{path}: cannot write in {ancestor} (a virtual file system, such as /proc, holds no reports)"
     return None
 
 
