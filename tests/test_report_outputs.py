@@ -103,7 +103,8 @@ def test_stale_reports_of_every_format_are_removed(tmp_path: Path) -> None:
     reports.mkdir()
     for name in NAMES:
         (reports / name).write_text("an earlier run's report")
-    run = kubecert("check", "--target", f"pki:{tmp_path / 'nowhere'}", "--rule", "KC-API-*", cwd=tmp_path)  # rules no pki: target is judged by
+    # KC-API-*: rules of a management API, which no pki: target is judged by
+    run = kubecert("check", "--target", f"pki:{tmp_path / 'nowhere'}", "--rule", "KC-API-*", cwd=tmp_path)
     assert run.returncode == 2  # nothing was checked
     assert [p.name for p in reports.iterdir() if p.read_text() == "an earlier run's report"] == []
 
