@@ -107,16 +107,20 @@ def _result(status: str, accepted: bool | None = None) -> dict[str, Any]:
 
 
 def test_the_tally_agrees_with_the_exit_code() -> None:
-    from kubecert.reports.tally import failing_lines, tally_line
+    from kubecert.reports.tally import Tally, failing_lines
 
     gated = _report(_result("passed"), _result("failed", True), _result("not_applicable"))
-    assert tally_line(gated, 0) == ("1 passed, 1 failed (1 accepted by the baseline), 1 not applicable; exit 0: "
-                                    "every failure is accepted by the baseline")
+    tally = Tally.of_document(gated)
+    assert tally.exit_code() == 0
+    assert tally.line(0) == ("1 passed, 1 failed (1 accepted by the baseline), 1 not applicable; exit 0: "
+                             "every failure is accepted by the baseline")
     assert failing_lines(gated) == []
     failing = _report(_result("failed"), _result("skipped"))
-    assert tally_line(failing, 1) == "1 failed, 1 skipped; exit 1: a rule failed"
+    assert Tally.of_document(failing).line(1) == "1 failed, 1 skipped; exit 1: a rule failed"
+    assert Tally.of_document(failing).exit_code() == 1
     assert failing_lines(failing) == ["FAILED  KC-VAL-01 pki:x\\x1b[2J: m"]  # a report's text is escaped
-    assert tally_line(_report(), 2) == "no results; exit 2: no check ran"
+    assert Tally.of_document(_report()).line(2) == "no results; exit 2: no check ran"
+    assert Tally.of_document(_report(_result("error"))).exit_code() == 2
 
 
 def test_the_node_folder_given_for_its_pki_folder_gets_a_hint_not_every_file_missing(

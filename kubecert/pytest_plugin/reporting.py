@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from kubecert.pytest_plugin.closing import ClosingLine
 from kubecert.pytest_plugin.options import command_run
 from kubecert.pytest_plugin.outcomes import CHECK_KIND, FLEET_CHECK, attached
 from kubecert.pytest_plugin.owed import CheckNames, Owed, owed_by
@@ -47,6 +48,7 @@ class Reporter:
         self.names: CheckNames | None = None
         self.readers: defaultdict[str, list[str]] = defaultdict(list)  # target → the xdist workers that read it
         self.report: Report | None = None
+        self.closing = ClosingLine()
         self.baseline = session.settings.baseline
         self.lock = ReportLock(session.settings.reports.paths.values())
 
@@ -100,6 +102,7 @@ class Reporter:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """First of the hooks: a failure the baseline accepts is marked before anything shows it."""
         self.durations[report.nodeid] += report.duration
+        self.closing.seen(report)
         results, _, target = attached(report)
         if not results:
             return
@@ -147,6 +150,7 @@ class Reporter:
         # The report holds every result now: a fleet's would otherwise be held twice while it is written.
         self.results.clear()
         del results
+        self.closing.settle(self.report)
         self.config.hook.pytest_kubecert_report_ready(report=self.report, config=self.config)
         self.written, self.failed_writes = reports.write(self.report.to_json(), complete)
         junit = self._junit()
@@ -204,3 +208,14 @@ class Reporter:
             terminalreporter.write_line(f"not written: {', '.join(left_out)} ({outputs.INSTALL})")
         for failure in self.failed_writes:
             terminalreporter.write_line(f"kubecert: could not write the report {failure}", red=True)
+        tally = self.closing.tally
+        if tally is None:
+            return
+        if command_run(self.config) is not None:  # the command's exit code is kubecert's (cli.run_check)
+            self.closing.install(terminalreporter, 2 if self.failed_writes else tally.exit_code())
+        else:
+            terminalreporter.write_line(f"kubecert: {tally.line()}")
+
+    @pytest.hookimpl
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        self.closing.seen(report)

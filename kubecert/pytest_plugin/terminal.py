@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 import pytest
 
 from kubecert.options import Kind, Option
+from kubecert.pytest_plugin.folding import Folded, label, legend
 from kubecert.pytest_plugin.options import command_run
 from kubecert.pytest_plugin.outcomes import CHECK_KIND, attached
 from kubecert.reports.results import BaselineRecord, Result, Status
@@ -29,7 +29,6 @@ _LABEL = {Status.PASSED: "pass", Status.FAILED: "FAIL", Status.ERROR: "ERROR", S
           Status.NOT_APPLICABLE: "n/a"}
 ACCEPTED = "accepted"
 COMPACT_PLUGIN = "kubecert.compact-terminal"
-FOLDED_TARGETS = 3  # a skip said of more targets than this is one line for all of them
 TERMINAL_OPTIONS = (
     Option("compact", "kubecert's lines instead of pytest's: one per rule and target, skips folded, an error once",
            kind=Kind.FLAG),
@@ -58,38 +57,6 @@ def first_offender(result: Result) -> str:
 
 def status_label(result: Result) -> str:
     return ACCEPTED if result.accepted else str(result.status)
-
-
-def _checks(count: int) -> str:
-    return f"{count} check" if count == 1 else f"{count} checks"
-
-
-@dataclass
-class Folded:
-    """Skips and errors gathered to be said once each."""
-
-    # by target: each skip with the options that would let it run (judging.gate; none for most)
-    skips: dict[str, list[tuple[Result, tuple[str, ...]]]] = field(default_factory=lambda: defaultdict(list))
-    errors: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))  # (target, msg)
-
-    def skip_lines(self) -> list[str]:
-        """One line per target and kind of skip; the same line for many targets (a fleet) said once."""
-        said: dict[str, list[str]] = defaultdict(list)  # what is said → the targets it is said of
-        for target, skipped in self.skips.items():
-            needed = list(dict.fromkeys(option for _, options in skipped for option in options))
-            hinted = [r for r, options in skipped if options]
-            if hinted:
-                said[f"{_checks(len(hinted))} skipped; they need {', '.join(needed)}"].append(target)
-            by_reason = Counter(r.message for r, options in skipped if not options)
-            for reason, count in by_reason.items():
-                said[f"{_checks(count)} skipped: {reason}"].append(target)
-        lines = []
-        for text, targets in said.items():
-            if len(targets) > FOLDED_TARGETS:
-                lines.append(f"{len(targets)} targets ({targets[0]}, ...): {text} each")
-            else:
-                lines += [f"{target}: {text}" for target in targets]
-        return lines
 
 
 class CompactTerminal:
@@ -133,10 +100,11 @@ class CompactTerminal:
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
         if terminal is None:
             return
-        label = "ACCEPTED" if result.accepted else _LABEL[result.status]
+        shown = "ACCEPTED" if result.accepted else _LABEL[result.status]
         detail = result.title if result.status is Status.PASSED else first_offender(result)
         markup = {"cyan": True} if result.accepted else _MARKUP.get(result.status, {})
-        terminal.write_line(f"{label:<8} {result.rule:<11} {escaped(result.target)}  {escaped(detail)}", **markup)
+        terminal.write_line(f"{shown:<8} {result.rule:<11} {escaped(label(result.target))}  {escaped(detail)}",
+                            **markup)
 
 
 def summary_lines(results: Iterable[Result], folded: Folded | None) -> list[tuple[str, dict[str, bool]]]:
@@ -147,18 +115,19 @@ def summary_lines(results: Iterable[Result], folded: Folded | None) -> list[tupl
     by_target: defaultdict[str, Counter[str]] = defaultdict(Counter)
     for result in results:
         by_target[result.target][status_label(result)] += 1
-    width = max((len(escaped(t)) for t in by_target), default=6)
+    width = max((len(escaped(label(t))) for t in by_target), default=6)
     lines.append((f"{'target':<{width}}  " + "  ".join(columns), {"bold": True}))
     for target, counts in by_target.items():
         markup = {"red": True} if counts[Status.FAILED] else ({"yellow": True} if counts[Status.ERROR] else {})
         cells = "  ".join(f"{counts[c]:>{len(c)}}" for c in columns)
-        lines.append((f"{escaped(target):<{width}}  {cells}", markup))
+        lines.append((f"{escaped(label(target)):<{width}}  {cells}", markup))
+    lines += [(f"  {escaped(line)}", {}) for line in legend(list(by_target))]
     failing = [r for r in results if r.status is Status.FAILED]
     if failing:
         lines.append(("", {}))
     for result in failing:
         head = "accepted" if result.accepted else "FAILED"
-        lines.append((f"{head} {result.rule} {result.title} [{escaped(result.target)}]",
+        lines.append((f"{head} {result.rule} {result.title} [{escaped(label(result.target))}]",
                       {"cyan": True} if result.accepted else {"red": True, "bold": True}))
         lines += [(f"{CONTINUED}{line}", {}) for line in escaped_each_line(result.message)]
         if result.remediation:
@@ -167,7 +136,7 @@ def summary_lines(results: Iterable[Result], folded: Folded | None) -> list[tupl
         for (target, message), rules in folded.errors.items():
             checks = f"{len(rules)} checks could not run" if len(rules) > 1 else f"{rules[0]} could not run"
             said = message.removeprefix(f"{target}: ")
-            lines += _block(f"ERROR {escaped(target)}: ", said, f" ({checks})", {"yellow": True, "bold": True})
+            lines += _block(f"ERROR {escaped(label(target))}: ", said, f" ({checks})", {"yellow": True, "bold": True})
         for line in folded.skip_lines():
             lines += _block("", line, "", {})
     return lines

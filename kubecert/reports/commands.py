@@ -85,7 +85,7 @@ def run_merge(args: argparse.Namespace) -> int:
     from kubecert.reports.outputs import ReportPaths
     from kubecert.reports.redact import redact_command_line
     from kubecert.reports.report_lock import ReportLock, ReportLockError, this_run
-    from kubecert.reports.tally import failing_lines, tally_line
+    from kubecert.reports.tally import Tally, failing_lines
 
     chosen = {fmt.option: getattr(args, fmt.option) for fmt in FORMATS if getattr(args, fmt.option)}
     paths = ReportPaths.resolve(chosen, args.output_dir)
@@ -121,5 +121,5 @@ def run_merge(args: argparse.Namespace) -> int:
     code = canonical.exit_code(merged) if not failed else 2
     for line in failing_lines(merged):
         print(line)
-    print(f"merged {len(loaded)} reports: {tally_line(merged, code)}")
+    print(f"merged {len(loaded)} reports: {Tally.of_document(merged).line(code)}")
     return code

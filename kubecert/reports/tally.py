@@ -1,49 +1,80 @@
-"""kubecert's own count of a report, as the last line of a run says it: every status by the table's names, the
-failures a baseline accepts, and what the exit code means. CI readers see the last line first; it must not
-contradict the exit code (pytest's "5 failed" over a baseline run that exits 0 did)."""
+"""kubecert's own count of a run, and the exit code it makes: what the last line of a run says. CI readers see
+the last line first; it must not contradict the exit code (pytest's "5 failed" over a baseline run that exits
+0 did, and so did "34 passed" over a fleet whose table showed 538 results)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from kubecert.status import Status
 from kubecert.text import escaped
 
-_SHOWN = ((Status.PASSED, "passed"), (Status.FAILED, "failed"), (Status.ERROR, "error"),
-          (Status.SKIPPED, "skipped"), (Status.NOT_APPLICABLE, "not applicable"))
-
-EXIT_MEANINGS = {
-    0: "no rule failed",
-    1: "a rule failed",
-    2: "a check could not run",
-}
+SHOWN = ((Status.PASSED, "passed"), (Status.FAILED, "failed"), (Status.ERROR, "error"),
+         (Status.SKIPPED, "skipped"), (Status.NOT_APPLICABLE, "not applicable"))
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
 
-def counts(report: Mapping[str, Any]) -> dict[str, int]:
-    """Results by status (the report's summary), and ``accepted``: the failures the baseline accepts."""
-    tally = {str(status): int(report["summary"].get(str(status), 0)) for status in Status}
-    tally["accepted"] = sum(1 for r in report["results"] if r["status"] == Status.FAILED and r.get("accepted"))
-    return tally
+@dataclass(frozen=True)
+class Tally:
+    by_status: Mapping[str, int]
+    accepted: int  # failures the baseline accepts
+    complete: bool
 
+    @classmethod
+    def of(cls, statuses: Iterable[tuple[str, bool]], complete: bool = True) -> Tally:
+        """From each result's (status, accepted)."""
+        by_status = {str(status): 0 for status in Status}
+        accepted = 0
+        for status, was_accepted in statuses:
+            by_status[str(status)] += 1
+            accepted += bool(status == Status.FAILED and was_accepted)
+        return cls(by_status, accepted, complete)
 
-def tally_line(report: Mapping[str, Any], exit_code: int) -> str:
-    """``95 passed, 5 failed (5 accepted by the baseline), 32 not applicable; exit 0: no rule failed``; a
-    status no result has is left out, and an empty report says so."""
-    tally = counts(report)
-    parts = []
-    for status, name in _SHOWN:
-        if tally[status]:
-            accepted = tally["accepted"] if status is Status.FAILED else 0
-            parts.append(f"{tally[status]} {name}" + (f" ({accepted} accepted by the baseline)" if accepted else ""))
-    meaning = EXIT_MEANINGS.get(exit_code, "")
-    if exit_code == 0 and tally["accepted"]:
-        meaning = "every failure is accepted by the baseline"
-    elif exit_code == 2 and not report["results"]:
-        meaning = "no check ran"
-    elif exit_code == 2 and not report.get("complete", True):
-        meaning = "the run did not finish"
-    return f"{', '.join(parts) or 'no results'}; exit {exit_code}" + (f": {meaning}" if meaning else "")
+    @classmethod
+    def of_document(cls, report: Mapping[str, Any]) -> Tally:
+        """From a report as JSON."""
+        return cls.of(((r["status"], bool(r.get("accepted"))) for r in report["results"]),
+                      bool(report.get("complete", True)))
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+    def exit_code(self) -> int:
+        """1 a rule failed (a failure the baseline accepts does not count), 2 a check could not run, nothing ran
+        or the run did not finish, else 0."""
+        if self.by_status[Status.FAILED] > self.accepted:
+            return EXIT_FAILED
+        if self.by_status[Status.ERROR] or not self.total or not self.complete:
+            return EXIT_ERROR
+        return EXIT_OK
+
+    def parts(self) -> list[tuple[str, Status]]:
+        """Each status some result has, counted, by the names of kubecert's table."""
+        found = []
+        for status, name in SHOWN:
+            count = self.by_status[status]
+            if count:
+                accepted = f" ({self.accepted} accepted by the baseline)" if status is Status.FAILED and \
+                    self.accepted else ""
+                found.append((f"{count} {name}{accepted}", status))
+        return found
+
+    def meaning(self, exit_code: int) -> str:
+        if exit_code == EXIT_OK:
+            return "every failure is accepted by the baseline" if self.accepted else "no rule failed"
+        if exit_code == EXIT_FAILED:
+            return "a rule failed"
+        if not self.total:
+            return "no check ran"
+        return "a check could not run" if self.complete else "the run did not finish"
+
+    def line(self, exit_code: int | None = None) -> str:
+        """``95 passed, 5 failed (5 accepted by the baseline); exit 0: every failure is accepted by the baseline``."""
+        said = ", ".join(text for text, _ in self.parts()) or "no results"
+        return said if exit_code is None else f"{said}; exit {exit_code}: {self.meaning(exit_code)}"
 
 
 def failing_lines(report: Mapping[str, Any], limit: int = 20) -> list[str]:
