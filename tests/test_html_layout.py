@@ -24,20 +24,19 @@ from kubecert.reports import html
 
 from support import validated
 
-FAULTS = {3: "expired-leaf", 5: "expiring-soon", 11: "dropped-san"}
-
 
 @pytest.fixture(scope="module")
 def sixteen(tmp_path_factory: pytest.TempPathFactory, reference_tree: InitResult,
             key_pool: KeyPool) -> tuple[Path, dict[str, Any]]:
     """The HTML and JSON reports of ``kubecert check`` over sixteen copies of the reference tree."""
     folder = tmp_path_factory.mktemp("sixteen")
+    planted = {3: "expired-leaf", 5: "expiring-soon", 11: "dropped-san"}  # an expiry, a soon one, a SAN problem
     targets = []
     for n in range(1, html.DETAILED_TARGETS + 1):
         node = folder / f"node-{n:02d}"
         shutil.copytree(reference_tree.root, node, symlinks=True, copy_function=shutil.copy2)
-        if n in FAULTS:
-            apply_fault(node, FAULTS[n], keys=key_pool, now=dt.datetime.now(dt.UTC))
+        if n in planted:
+            apply_fault(node, planted[n], keys=key_pool, now=dt.datetime.now(dt.UTC))
         targets += ["--target", f"pki:node-{n:02d}/pki"]
     run = subprocess.run([sys.executable, "-m", "kubecert", "check", "-q", "--profile", "palette",
                           "--output-dir", "out", *targets],

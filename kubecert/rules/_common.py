@@ -38,7 +38,7 @@ def expiry_problem(not_after: dt.datetime, now: dt.datetime, horizon_days: int) 
     """Why a certificate ending at ``not_after`` fails the expiry horizon, said as it is: expired (and since
     when), or expiring within the horizon; None when it ends beyond it."""
     remaining = not_after - now
-    if remaining <= dt.timedelta(0):
+    if remaining < dt.timedelta(0):  # valid through NotAfter itself (RFC 5280 4.1.2.5)
         return f"expired {fmt_duration(-remaining)} ago, at {fmt_time(not_after)} (observed {fmt_time(now)})"
     if remaining < dt.timedelta(days=horizon_days):
         return (f"expires {fmt_time(not_after)}, {fmt_duration(remaining)} from {fmt_time(now)}: within the "
