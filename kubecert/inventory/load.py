@@ -110,7 +110,7 @@ def _load_cert(pki_dir: Path, spec: layout.CertSpec, inventory: Inventory, machi
         return None
     record = CertRecord(
         name=spec.name, role=Role.CA if spec.is_ca else Role.LEAF, path=str(crt_path), cert=certs[0], pem=pem,
-        file=file_facts(crt_path, tree), machine=machine, in_file=len(certs),
+        file=file_facts(crt_path, tree), machine=machine, in_file=len(certs), rest_of_file=tuple(certs[1:]),
     )
     key_path = pki_dir / f"{spec.path}.key"
     key_subject = f"{spec.name}.key"

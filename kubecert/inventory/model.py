@@ -146,6 +146,8 @@ class CertRecord:
     file: FileFacts | None = None
     machine: str | None = None
     in_file: int = 1  # certificates in its file: kubeadm and kubecert use the first
+    # The certificates after it in its file, parsed when it was: rules never parse a file again.
+    rest_of_file: tuple[x509.Certificate, ...] = field(default=(), repr=False)
     # The target's report lists this certificate with the identity its evidence would give (summary.py): a
     # finding that passes names it by reference, and the report's join finds the rest there.
     listed: bool = field(default=False, repr=False)
