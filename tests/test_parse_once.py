@@ -19,6 +19,24 @@ from kubecert.targets.pki import PkiTarget
 _PARSERS = ("load_pem_x509_certificate", "load_pem_x509_certificates", "load_der_x509_certificate")
 
 
+def test_reading_a_target_parses_each_certificate_text_once(reference_tree: InitResult,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """kubeadm embeds ca.crt in every kubeconfig, byte for byte: parsed once, with the file."""
+    texts: list[bytes] = []
+    parse = x509.load_pem_x509_certificates
+
+    def counted(data: bytes) -> list[x509.Certificate]:
+        texts.append(data)
+        return parse(data)
+
+    monkeypatch.setattr(x509, "load_pem_x509_certificates", counted)
+    inventory = PkiTarget(f"pki:{Path(reference_tree.root) / 'pki'}", BUILTIN["palette"], {}).observe()
+
+    ca = inventory.certificates["ca"]
+    assert all(k.ca_cert is ca.cert for k in inventory.kubeconfigs.values())  # each embeds ca.crt
+    assert len(texts) == len(set(texts)) >= len(list(inventory.all_certs()))
+
+
 def test_no_rule_parses_a_certificate_the_reading_of_the_target_parsed(reference_tree: InitResult,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     target = PkiTarget(f"pki:{Path(reference_tree.root) / 'pki'}", BUILTIN["palette"], {})
