@@ -4,6 +4,10 @@ by another (its sources put first on PYTHONPATH). Timings, hosts, command lines 
 platform makes anew each run (keys, fingerprints, serials, dates, its temporary folders) are left out.
 
     python benchmarks/same_reports.py --baseline ../other-checkout
+    python benchmarks/same_reports.py --baseline ../other-checkout --inventory targets.yaml  # and a fleet's file
+
+With --inventory, a fleet run of that inventory file (--fleet, --profile kubeadm) is compared as well: the
+trees fleet.py builds (.bench-trees) make a 100-cluster one.
 """
 
 from __future__ import annotations
@@ -72,10 +76,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", required=True, metavar="CHECKOUT", help="the other checkout's root")
     parser.add_argument("--keep", metavar="DIR", help="keep the reports in DIR; reports already there are reused")
+    parser.add_argument("--inventory", type=Path, metavar="FILE", help="also a fleet run of this inventory file")
+    parser.add_argument("--only-inventory", action="store_true", help="with --inventory: that run alone")
     options = parser.parse_args()
     at = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).strftime("%Y-%m-%dT00:00:00Z")
     differ = 0
-    for name, extra in RUNS.items():
+    runs = {} if options.only_inventory and options.inventory else dict(RUNS)
+    if options.inventory:
+        runs["inventory"] = ["--inventory", str(options.inventory.resolve()), "--fleet", "--profile", "kubeadm"]
+    for name, extra in runs.items():
         with tempfile.TemporaryDirectory() as scratch:
             folders = [Path(options.keep or scratch) / name / side for side in ("this", "baseline")]
             for folder in folders:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import grp
 import itertools
 import os
@@ -72,6 +73,8 @@ def real_folders(*folders: Path) -> tuple[Path, ...]:
     return tuple(dict.fromkeys(Path(os.path.realpath(folder)) for folder in folders))
 
 
+# Each file's owner and group are named, 50 times per node: NSS reads /etc/passwd and /etc/group on every call.
+@functools.lru_cache(maxsize=1024)
 def _user_name(uid: int) -> str:
     try:
         return pwd.getpwuid(uid).pw_name
@@ -79,6 +82,7 @@ def _user_name(uid: int) -> str:
         return str(uid)
 
 
+@functools.lru_cache(maxsize=1024)
 def _group_name(gid: int) -> str:
     try:
         return grp.getgrgid(gid).gr_name

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from cryptography import x509
 
 from kubecert.inventory.files import (
     MAX_FILE_BYTES,
@@ -22,9 +24,11 @@ from kubecert.inventory.safe_yaml import YamlBeyondBound, YamlError, load_bounde
 
 
 def load_kubeconfig(path: Path, machine: str | None = None, tree: tuple[Path, ...] = (),
-                    context: str | None = None) -> KubeconfigRecord:
+                    context: str | None = None, parsed: Mapping[bytes, x509.Certificate] | None = None,
+                    ) -> KubeconfigRecord:
     """The kubeconfig at ``path`` as its current context (or ``context``) uses it; ReadFailure names the
-    file and field when it cannot be used."""
+    file and field when it cannot be used. ``parsed``: the first certificate of PEM texts already read (the
+    node's ca.crt, which kubeadm embeds in each kubeconfig byte for byte), not parsed again."""
     name = path.name
     document = read_document(path)
     invalid = _invalid(path)
@@ -32,7 +36,9 @@ def load_kubeconfig(path: Path, machine: str | None = None, tree: tuple[Path, ..
     user_name, user, cluster = chosen.user_name, chosen.user, chosen.cluster
 
     ca_pem = _decoded(cluster, "certificate-authority-data", invalid)
-    ca_cert = parse_certificate(ca_pem, path, name) if ca_pem is not None else None
+    ca_cert = None
+    if ca_pem is not None:
+        ca_cert = (parsed or {}).get(ca_pem) or parse_certificate(ca_pem, path, name)
 
     client_cert: CertRecord | None = None
     cert_pem = _decoded(user, "client-certificate-data", invalid)

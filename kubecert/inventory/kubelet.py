@@ -257,7 +257,8 @@ class _Reader:
         certs = parse_certificates(data, path, name)
         pem = b"".join(cert.public_bytes(serialization.Encoding.PEM) for cert in certs)  # never the key beside them
         record = CertRecord(name=name, role=Role.KUBELET, path=str(path), cert=certs[0], pem=pem,
-                            file=file_facts(path, self.tree), machine=self.machine, in_file=len(certs))
+                            file=file_facts(path, self.tree), machine=self.machine, in_file=len(certs),
+                            rest_of_file=tuple(certs[1:]))
         if name == layout.KUBELET_SERVING:
             self.self_signed = _signed_in_file(record, certs[1:])
         return record

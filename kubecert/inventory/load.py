@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography import x509
+
 from kubecert import layout
 from kubecert.inventory.facts import DurationTooLong, NodeFacts, endpoint_host, endpoint_problem, go_duration
 from kubecert.inventory.files import (
@@ -87,8 +89,9 @@ def load_pki(
         if record is not None:
             inventory.certificates[spec.name] = record
     inventory.service_account = _load_service_account(pki_dir, inventory, tree)
+    parsed = {record.pem: record.cert for record in inventory.certificates.values()}
     for kspec in layout.KUBECONFIGS:
-        kubeconfig = _load_kubeconfig(kubeconfig_dir / kspec.name, inventory, machine, tree)
+        kubeconfig = _load_kubeconfig(kubeconfig_dir / kspec.name, inventory, machine, tree, parsed)
         if kubeconfig is not None:
             inventory.kubeconfigs[kspec.name] = kubeconfig
             inventory.files.extend(f for f in [kubeconfig.file] if f is not None)
@@ -110,7 +113,7 @@ def _load_cert(pki_dir: Path, spec: layout.CertSpec, inventory: Inventory, machi
         return None
     record = CertRecord(
         name=spec.name, role=Role.CA if spec.is_ca else Role.LEAF, path=str(crt_path), cert=certs[0], pem=pem,
-        file=file_facts(crt_path, tree), machine=machine, in_file=len(certs),
+        file=file_facts(crt_path, tree), machine=machine, in_file=len(certs), rest_of_file=tuple(certs[1:]),
     )
     key_path = pki_dir / f"{spec.path}.key"
     key_subject = f"{spec.name}.key"
@@ -139,10 +142,10 @@ def _load_service_account(pki_dir: Path, inventory: Inventory, tree: tuple[Path,
     return ServiceAccountKeys(private=private, public=public, private_path=str(key_path), public_path=str(pub_path))
 
 
-def _load_kubeconfig(path: Path, inventory: Inventory, machine: str | None,
-                     tree: tuple[Path, ...]) -> KubeconfigRecord | None:
+def _load_kubeconfig(path: Path, inventory: Inventory, machine: str | None, tree: tuple[Path, ...],
+                     parsed: Mapping[bytes, x509.Certificate]) -> KubeconfigRecord | None:
     try:
-        return load_kubeconfig(path, machine, tree)
+        return load_kubeconfig(path, machine, tree, parsed=parsed)
     except ReadFailure as failure:
         inventory.problems.append(failure.problem)
         facts = file_facts(path, tree)

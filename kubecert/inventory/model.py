@@ -146,6 +146,11 @@ class CertRecord:
     file: FileFacts | None = None
     machine: str | None = None
     in_file: int = 1  # certificates in its file: kubeadm and kubecert use the first
+    # The certificates after it in its file, parsed when it was: rules never parse a file again.
+    rest_of_file: tuple[x509.Certificate, ...] = field(default=(), repr=False)
+    # The target's report lists this certificate with the identity its evidence would give (summary.py): a
+    # finding that passes names it by reference, and the report's join finds the rest there.
+    listed: bool = field(default=False, repr=False)
 
     @cached_property
     def fingerprint_sha256(self) -> str:
@@ -283,23 +288,31 @@ class CertRecord:
             return f"signature cannot be verified with {issuer.name}'s key: {exc}"
         return None
 
-    def evidence(self) -> dict[str, Any]:
-        """What a report needs to identify this certificate without the file at hand."""
-        facts: dict[str, Any] = {
-            "certificate": self.name,
-            "path": self.path,
-            "subject_dn": self.subject,
-            "issuer_dn": self.issuer,
-            "serial": format(self.serial, "x"),
-            "fingerprint_sha256": self.fingerprint_sha256,
-            "not_before": isoformat(self.not_before),
-            "not_after": isoformat(self.not_after),
-        }
+    def evidence(self, *, by_reference: bool = False) -> dict[str, Any]:
+        """What a report needs to identify this certificate without the file at hand; ``by_reference``
+        leaves out what the target's certificate record holds (IDENTITY_FIELDS), for a listed certificate."""
+        facts: dict[str, Any] = {"certificate": self.name}
+        if not by_reference:
+            facts.update(path=self.path, subject_dn=self.subject, issuer_dn=self.issuer)
+        facts.update(serial=format(self.serial, "x"), fingerprint_sha256=self.fingerprint_sha256)
+        if not by_reference:
+            facts.update(not_before=isoformat(self.not_before), not_after=isoformat(self.not_after))
         if self.machine:
             facts["machine"] = self.machine
         if self.in_file > 1:
             facts["certificates_in_file"] = self.in_file
         return facts
+
+    def finding_evidence(self, offender: bool, facts: Mapping[str, Any]) -> dict[str, Any]:
+        """This certificate's part of the evidence of a finding about it: by reference when it is listed, did not
+        offend (an offender is named in full where it is judged), and the rule's ``facts`` say none of it."""
+        return self.evidence(by_reference=self.listed and not offender and not facts.keys() & EVIDENCE_FIELDS)
+
+
+# What CertRecord.evidence says that the target's certificate records say too (the report joins them by
+# fingerprint_sha256), and every key it may give.
+IDENTITY_FIELDS = frozenset({"path", "subject_dn", "issuer_dn", "not_before", "not_after"})
+EVIDENCE_FIELDS = IDENTITY_FIELDS | {"certificate", "serial", "fingerprint_sha256", "machine", "certificates_in_file"}
 
 
 @dataclass(frozen=True)

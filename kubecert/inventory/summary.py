@@ -8,9 +8,10 @@ from typing import Any
 
 from cryptography.x509.oid import NameOID
 
+from kubecert.inventory.keymaterial import scrub
 from kubecert.inventory.model import CertRecord, Inventory, Role
 from kubecert.inventory.platform import ReportedCertificate, platform_of
-from kubecert.text import escaped
+from kubecert.text import escaped, escaped_block
 from kubecert.timestamps import isoformat
 
 
@@ -21,6 +22,24 @@ def certificate_summary(inventory: Inventory) -> list[dict[str, Any]]:
     if platform is not None:
         records += [_from_listing(reported) for machine in platform.certificates for reported in machine.certificates]
     return records
+
+
+# A certificate's identity in a finding's evidence (model.IDENTITY_FIELDS) → the same in its summary entry.
+_IDENTITY = {"path": "path", "subject_dn": "subject", "issuer_dn": "issuer", "not_before": "not_before",
+             "not_after": "not_after"}
+
+
+def mark_listed(inventory: Inventory) -> None:
+    """Mark the certificates whose identity the target's report lists as a finding's evidence would give it (the
+    report joins the two by fingerprint_sha256, the last of a fingerprint's entries): evidence of a finding that
+    passed then names them by reference instead of building, cleaning and escaping it again for every rule. What
+    differs (the same certificate at two paths, text that evidence shows otherwise) keeps its identity in full."""
+    traces = inventory.key_traces  # evidence is cleaned of the target's keys (rules/evaluate.py), then escaped
+    entries = {record.fingerprint_sha256: _from_x509(record) for record in inventory.all_certs()}
+    for record in inventory.all_certs():
+        entry, identity = entries[record.fingerprint_sha256], record.evidence()
+        record.listed = all(escaped_block(scrub(identity[mine], traces)) == entry[theirs]
+                            for mine, theirs in _IDENTITY.items())
 
 
 def _common_name(record: CertRecord, issuer: bool) -> str | None:

@@ -35,7 +35,7 @@ class Finding:
 def _finding(status: Status, subject: str | CertRecord, message: str, notable: bool, facts: Any) -> Finding:
     evidence: dict[str, Any] = {}
     if not isinstance(subject, str):  # a certificate
-        evidence.update(subject.evidence())
+        evidence.update(subject.finding_evidence(status in (Status.FAILED, Status.ERROR), facts))
         subject = subject.name
     evidence.update(facts)
     # Subjects and messages carry a target's text (file names, DNs, answers): never raw control characters.

@@ -40,11 +40,13 @@ def kubeconfigs_chain_to_cluster_ca(ctx: RuleContext) -> Iterator[Finding]:
             "ca_data_sha256": kubeconfig.ca_fingerprint_sha256, "ca_fingerprint_sha256": ca.fingerprint_sha256,
         }
         subject = client if client is not None else kubeconfig.name
+        if client is None:  # the client certificate's evidence names its kubeconfig's path
+            facts = {"path": kubeconfig.path, **facts}
         if problems:
-            yield failed(subject, "; ".join(problems), path=kubeconfig.path, **facts)
+            yield failed(subject, "; ".join(problems), **facts)
         else:
             what = "client certificate signed by ca, " if client is not None else ""
-            yield passed(subject, f"{what}certificate-authority-data is ca.crt", path=kubeconfig.path, **facts)
+            yield passed(subject, f"{what}certificate-authority-data is ca.crt", **facts)
 
 
 @implements("KC-KCFG-02")

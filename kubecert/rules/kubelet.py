@@ -11,13 +11,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from typing import Any
 
 from kubecert import layout
 from kubecert.capabilities import NodeRole
 from kubecert.inventory.facts import go_duration
-from kubecert.inventory.files import parse_certificates
 from kubecert.inventory.kubelet import CLIENT_KEY, PKI_FOLDER, SERVING_KEY
 from kubecert.inventory.model import CertRecord, KubeletFolder, ProblemKind
 from kubecert.rules._common import expiry_problem, fmt_duration, fmt_time
@@ -65,8 +64,7 @@ def _chain(record: CertRecord, ca: CertRecord) -> list[str]:
 def _self_signed_refused(serving: CertRecord, now: dt.datetime) -> str | None:
     """Why a client trusting the throw-away CA the kubelet wrote beside its serving certificate refuses it; a
     certificate that signed itself is its own trust anchor, which Go accepts as it is."""
-    in_file = parse_certificates(serving.pem, Path(serving.path), serving.name)[1:]  # read whole before
-    issuers = [cert for cert in in_file if cert.subject == serving.cert.issuer]
+    issuers = [cert for cert in serving.rest_of_file if cert.subject == serving.cert.issuer]
     return refused(serving, issuers, [layout.SERVER_AUTH], now) if issuers else None
 
 

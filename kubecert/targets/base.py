@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from kubecert.inventory.facts import NodeFacts
 from kubecert.inventory.model import Inventory
-from kubecert.inventory.summary import certificate_summary
+from kubecert.inventory.summary import certificate_summary, mark_listed
 from kubecert.options import Option, OptionsHint
 from kubecert.profiles import Profile
 from kubecert.targets.errors import TargetError, TargetUnavailable, failure_copy
@@ -96,6 +96,7 @@ class Target(abc.ABC):
         if kept is None:
             try:
                 kept = self._inventory = self._observe(dt.datetime.now(dt.UTC))
+                mark_listed(kept)  # what the report will list of it: passing evidence refers to it
             except TargetUnavailable as exc:
                 self._unavailable = failure_copy(exc)
                 raise
