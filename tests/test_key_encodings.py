@@ -244,3 +244,38 @@ def test_output_that_is_no_listing_keeps_only_a_short_tail_and_no_key(reference_
     assert leaks(json.dumps(report), [key for key, _ in keys]) == []
     assert lasting_writes_outside(seen, [tmp_path]) == []
     assert seen.processes_besides([sys.executable]) == []
+
+
+def test_a_certificate_name_carrying_the_trees_key_leaves_it_in_no_report(reference_copy: Path, tmp_path: Path) -> None:
+    """The report's list of a target's certificates (subject, issuer, names) is target text too: a certificate a
+    compromised node re-issued with its own key's numbers in its subject must not carry them into a report."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    pki = reference_copy / "pki"
+    key = load_private_key((pki / "apiserver.key").read_bytes())
+    secret = _big_endian(secret_numbers(key)[1])[:40]  # 40 bytes of a prime of the key, in two encodings
+    ca_key = load_private_key((pki / "front-proxy-ca.key").read_bytes())
+    ca = x509.load_pem_x509_certificate((pki / "front-proxy-ca.crt").read_bytes())
+    leaf = x509.load_pem_x509_certificate((pki / "front-proxy-client.crt").read_bytes())
+    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, secret.hex()),
+                         x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, base64.b64encode(secret).decode()),
+                         x509.NameAttribute(NameOID.COMMON_NAME, "front-proxy-client")])
+    now = dt.datetime.now(dt.UTC)
+    forged = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca.subject).public_key(leaf.public_key())
+              .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+              .not_valid_after(now + dt.timedelta(days=300)).sign(ca_key, hashes.SHA256()))
+    (pki / "front-proxy-client.crt").write_bytes(forged.public_bytes(serialization.Encoding.PEM))
+    run = subprocess.run([sys.executable, "-m", "kubecert", "check", "--target", f"pki:{pki}", "--output-dir",
+                          str(tmp_path / "out")], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                         check=False)
+    assert "Traceback" not in run.stdout + run.stderr
+    report = json.loads((tmp_path / "out" / "kubecert.json").read_text())
+    listed = json.dumps(report["targets"][0]["certificates"])
+    assert "front-proxy-client" in listed and REDACTED in listed  # the entry is there, its key text is not
+    for fmt in FORMATS:
+        assert leaks((tmp_path / "out" / fmt.file_name).read_text(), [key]) == [], fmt.file_name
+    assert leaks(run.stdout + run.stderr, [key]) == []

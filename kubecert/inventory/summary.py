@@ -8,7 +8,7 @@ from typing import Any
 
 from cryptography.x509.oid import NameOID
 
-from kubecert.inventory.keymaterial import scrub
+from kubecert.inventory.keymaterial import KeyTraces, scrub
 from kubecert.inventory.model import CertRecord, Inventory, Role
 from kubecert.inventory.platform import ReportedCertificate, platform_of
 from kubecert.text import escaped, escaped_block
@@ -17,10 +17,12 @@ from kubecert.timestamps import isoformat
 
 def certificate_summary(inventory: Inventory) -> list[dict[str, Any]]:
     """One entry per certificate the observation holds (read from files, or listed by an API), as JSON."""
-    records = [_from_x509(record) for record in inventory.all_certs()]
+    traces = inventory.key_traces  # a name or a path a target chose may carry its own keys: cleaned as evidence is
+    records = [_from_x509(record, traces) for record in inventory.all_certs()]
     platform = platform_of(inventory)
     if platform is not None:
-        records += [_from_listing(reported) for machine in platform.certificates for reported in machine.certificates]
+        records += [_from_listing(reported, traces) for machine in platform.certificates
+                    for reported in machine.certificates]
     return records
 
 
@@ -35,39 +37,45 @@ def mark_listed(inventory: Inventory) -> None:
     passed then names them by reference instead of building, cleaning and escaping it again for every rule. What
     differs (the same certificate at two paths, text that evidence shows otherwise) keeps its identity in full."""
     traces = inventory.key_traces  # evidence is cleaned of the target's keys (rules/evaluate.py), then escaped
-    entries = {record.fingerprint_sha256: _from_x509(record) for record in inventory.all_certs()}
+    entries = {record.fingerprint_sha256: _from_x509(record, traces) for record in inventory.all_certs()}
     for record in inventory.all_certs():
         entry, identity = entries[record.fingerprint_sha256], record.evidence()
         record.listed = all(escaped_block(scrub(identity[mine], traces)) == entry[theirs]
                             for mine, theirs in _IDENTITY.items())
 
 
-def _common_name(record: CertRecord, issuer: bool) -> str | None:
+def _common_name(record: CertRecord, issuer: bool, traces: KeyTraces) -> str | None:
     name = record.cert.issuer if issuer else record.cert.subject
     values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return escaped(str(values[0].value)) if values else None
+    return _text(str(values[0].value), traces) if values else None
 
 
-def _from_x509(record: CertRecord) -> dict[str, Any]:
+def _text(text: str, traces: KeyTraces) -> str:
+    """Target text for the report: cleaned of the target's keys (and of any key by its structure), escaped."""
+    return escaped(scrub(text, traces))
+
+
+def _from_x509(record: CertRecord, traces: KeyTraces) -> dict[str, Any]:
     entry: dict[str, Any] = {
-        "name": escaped(record.name), "path": escaped(record.path), "role": str(record.role),
-        "is_ca": record.role is Role.CA, "subject": escaped(record.subject), "issuer": escaped(record.issuer),
-        "subject_cn": _common_name(record, issuer=False), "issuer_cn": _common_name(record, issuer=True),
+        "name": _text(record.name, traces), "path": _text(record.path, traces), "role": str(record.role),
+        "is_ca": record.role is Role.CA, "subject": _text(record.subject, traces),
+        "issuer": _text(record.issuer, traces), "subject_cn": _common_name(record, False, traces),
+        "issuer_cn": _common_name(record, True, traces),
         "not_before": isoformat(record.not_before), "not_after": isoformat(record.not_after),
         "fingerprint_sha256": record.fingerprint_sha256,
     }
     if record.machine:
-        entry["machine"] = escaped(record.machine)
+        entry["machine"] = _text(record.machine, traces)
     return entry
 
 
-def _from_listing(reported: ReportedCertificate) -> dict[str, Any]:
+def _from_listing(reported: ReportedCertificate, traces: KeyTraces) -> dict[str, Any]:
     """An API lists a name and an expiry per machine: no DN, no start, no fingerprint."""
-    name = escaped(reported.canonical or reported.reported_name)
     return {
-        "name": name, "path": escaped(f"{reported.machine}/{reported.reported_name}"),
+        "name": _text(reported.canonical or reported.reported_name, traces),
+        "path": _text(f"{reported.machine}/{reported.reported_name}", traces),
         "role": "ca" if reported.is_ca else "leaf", "is_ca": reported.is_ca, "subject": None, "issuer": None,
-        "subject_cn": escaped(reported.reported_name), "issuer_cn": escaped(reported.authority),
+        "subject_cn": _text(reported.reported_name, traces), "issuer_cn": _text(reported.authority, traces),
         "not_before": None, "not_after": isoformat(reported.expiry) if reported.expiry is not None else None,
-        "fingerprint_sha256": None, "machine": escaped(reported.machine),
+        "fingerprint_sha256": None, "machine": _text(reported.machine, traces),
     }
