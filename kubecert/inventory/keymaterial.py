@@ -44,7 +44,9 @@ _KEY_DATA = re.compile(r"(client-key-data\"?\s*[:=]\s*\"?)[A-Za-z0-9+/=]+")
 _B64 = r"[A-Za-z0-9+/_-]+=*"
 _HEX_PAIRS = r"(?:\\x)?[0-9A-Fa-f]{2}(?:(?:[:. -]|\\x)?[0-9A-Fa-f]{2})*"
 _LINE_END = r"[ \t]*(?:\r?\n|\Z)"
-_BASE64_RUN = re.compile(rf"(?m:(?:^[ \t]*{_B64}{_LINE_END})+)|{_B64}(?:\\[nr]{_B64})*")
+# Within a line a run goes on across JSON's escaped line breaks and across RFC 4514's escaping of "+" in a
+# distinguished name (CN=...\+...): a key's base64 in a certificate's name is one run, not two.
+_BASE64_RUN = re.compile(rf"(?m:(?:^[ \t]*{_B64}{_LINE_END})+)|{_B64}(?:(?:\\[nr]|\\(?=\+)){_B64})*")
 _HEX_RUN = re.compile(rf"(?m:(?:^[ \t]*{_HEX_PAIRS}:?{_LINE_END})+)|{_HEX_PAIRS}")
 _DECIMAL_RUN = re.compile(rf"(?m:(?:^[ \t]*\d+{_LINE_END})+)|\d+")
 _NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/]")
