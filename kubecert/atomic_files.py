@@ -8,7 +8,9 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 DIR_MODE = 0o755
 
@@ -30,22 +32,32 @@ def ensure_dir(path: Path, mode: int = DIR_MODE) -> None:
         os.chmod(directory, mode)
 
 
-def stage(path: Path, data: bytes, mode: int) -> Path:
-    """``data`` in a temporary file beside ``path`` with ``mode``, flushed to disk, ready to be renamed onto
-    ``path`` (os.replace); the caller renames it or removes it."""
+@contextlib.contextmanager
+def staged_text(path: Path, mode: int) -> Iterator[tuple[Path, TextIO]]:
+    """A temporary file beside ``path`` with ``mode``, open for UTF-8 text, flushed to disk when the block ends,
+    ready to be renamed onto ``path`` (os.replace): what is written need not be held whole first. The caller
+    renames it or removes it, also when the block fails."""
     ensure_dir(path.parent)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.fchmod(fd, mode)  # before any byte is written
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        yield Path(temporary), handle
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def stage(path: Path, data: bytes, mode: int) -> Path:
+    """``data`` in a temporary file beside ``path`` with ``mode`` (``staged_text``); the caller renames it or
+    removes it."""
+    temporary = None
     try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)  # before any byte is written
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        with staged_text(path, mode) as (temporary, handle):
+            handle.buffer.write(data)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
         raise
-    return Path(temporary)
+    return temporary
 
 
 def write_atomic(path: Path, data: bytes, mode: int) -> None:

@@ -285,13 +285,10 @@ def run_check(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if code in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
         return EXIT_ERROR
-    from kubecert.reports import canonical
-
-    report = run.report
-    if report is None:
+    if run.tally is None:
         print("kubecert: the run made no report to judge it by", file=sys.stderr)
         return EXIT_ERROR
-    return canonical.exit_code(report)
+    return run.tally.exit_code()
 
 
 if __name__ == "__main__":

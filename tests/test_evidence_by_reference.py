@@ -12,7 +12,7 @@ from typing import Any
 from kubecert.profiles import BUILTIN
 from kubecert.pytest_plugin.outcomes import result_from_verdict
 from kubecert.reports import canonical
-from kubecert.reports.results import CertificateRecord, Result
+from kubecert.reports.results import Result
 from kubecert.rules import catalog
 from kubecert.rules.context import RuleContext
 from kubecert.rules.evaluate import evaluate_all
@@ -24,7 +24,7 @@ from kubecert.targets.pki import PkiTarget
 IDENTITY_FIELDS = {"path", "subject_dn", "issuer_dn", "not_before", "not_after"}
 
 
-def _results(kubernetes: Path, *, in_full: bool) -> tuple[list[Result], dict[str, CertificateRecord], Any]:
+def _results(kubernetes: Path, *, in_full: bool) -> tuple[list[Result], dict[str, Any], Any]:
     """Every static rule's results on the tree, and its certificate records by fingerprint as the report joins them;
     ``in_full``: every certificate's identity in every finding, as evidence was made before it was referenced."""
     target = PkiTarget(f"pki:{kubernetes / 'pki'}", BUILTIN["palette"], {})
@@ -36,12 +36,12 @@ def _results(kubernetes: Path, *, in_full: bool) -> tuple[list[Result], dict[str
     verdicts = evaluate_all(context, target.capabilities)
     results = [result_from_verdict(catalog.get(rule_id), target.id, verdict, f"t::{rule_id}")
                for rule_id, verdict in verdicts.items()]
-    listed = {c["fingerprint_sha256"]: CertificateRecord.from_json(c) for c in target.describe()["certificates"]}
+    listed = canonical.shown_certificates(target.describe())
     return results, listed, inventory
 
 
-def _joined(results: list[Result], listed: dict[str, CertificateRecord]) -> list[dict[str, Any]]:
-    return [canonical._joined(result, listed).to_json() for result in results]
+def _joined(results: list[Result], listed: dict[str, Any]) -> list[dict[str, Any]]:
+    return [canonical.joined(result, listed).to_json() for result in results]
 
 
 def _certificate_entries(results: list[Result]) -> list[dict[str, Any]]:

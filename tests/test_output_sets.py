@@ -104,8 +104,9 @@ def test_a_report_that_cannot_be_rendered_leaves_the_previous_set(tmp_path: Path
 
     report = json.loads(good_report(tmp_path, reference_tree.root, "a.json").read_text())
     before = previous_set(tmp_path / "out", NAMES)
-    # math.floor stands for a renderer with a fault: it raises TypeError on a report
-    broken = tuple(dataclasses.replace(f, renderer="math:floor") if f.option == "html" else f for f in FORMATS)
+    # math.floor stands for a renderer and a writer with a fault: it raises TypeError on a report
+    broken = tuple(dataclasses.replace(f, renderer="math:floor", writer="math:floor") if f.option == "html" else f
+                   for f in FORMATS)
     monkeypatch.setattr(outputs, "FORMATS", broken)
     paths = outputs.ReportPaths.resolve({}, tmp_path / "out")
     written, failed = paths.write(report, complete=True)

@@ -12,6 +12,7 @@ import pytest
 
 from kubecert.pytest_plugin import plugin
 from kubecert.pytest_plugin.session import SESSION_KEY, KubecertSession
+from kubecert.reports.results import SCHEMA
 from kubecert.rules import BUILTIN_PROFILES, all_rules
 from kubecert.targets import PkiTarget
 
@@ -40,7 +41,7 @@ def test_reference_tree_passes_every_static_rule(pytester: pytest.Pytester, refe
     target = f"pki:{reference_tree.root / 'pki'}"
     result, report = run_suite(pytester, "--kubecert-target", target, "--kubecert-profile", "palette")
     result.assert_outcomes(passed=len(STATIC), skipped=SKIPPED)
-    assert report["schema"] == "kubecert.report/v1.8" and report["complete"] is True
+    assert report["schema"] == SCHEMA and report["complete"] is True
     assert sorted(r for r, v in by_rule(report).items() if v["status"] == "passed") == STATIC
     assert report["summary"]["passed"] == len(STATIC)
     assert report["targets"][0]["id"] == target and "x509" in report["targets"][0]["capabilities"]

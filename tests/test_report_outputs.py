@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from kubecert.reports.outputs import FORMATS
+from kubecert.reports.results import SCHEMA
 
 from support import SUITE, validate_every_report, validated
 
@@ -160,7 +161,7 @@ def test_a_bad_baseline_is_a_usage_error_naming_the_file(tmp_path: Path, referen
 def test_baseline_write_refuses_a_file_that_is_not_a_report(tmp_path: Path) -> None:
     (tmp_path / "r.json").write_text("[]")
     run = kubecert("baseline", "write", "b.json", "--report", "r.json", cwd=tmp_path)
-    assert run.returncode == 3 and "r.json: not a kubecert.report/v1.8 report" in run.stderr, run.stderr
+    assert run.returncode == 3 and f"r.json: not a {SCHEMA} report" in run.stderr, run.stderr
     assert not (tmp_path / "b.json").exists()
 
 
@@ -238,6 +239,6 @@ def test_a_damaged_report_is_refused_naming_the_file_and_field(tmp_path: Path, r
         refused = subprocess.run([sys.executable, "-m", "kubecert", *command], cwd=tmp_path, capture_output=True,
                                  text=True, timeout=120, check=False)
         assert refused.returncode == 3, refused.stderr
-        assert f"b.json: not a kubecert.report/v1.8 report: {field}" in refused.stderr
+        assert f"b.json: not a {SCHEMA} report: {field}" in refused.stderr
         assert "Traceback" not in refused.stderr
     assert not (tmp_path / "base.json").exists() and not (tmp_path / "m").exists()

@@ -65,7 +65,7 @@ def later_minor(document: dict[str, Any]) -> dict[str, Any]:
     """``document`` as a later minor might write it: fields this kubecert does not know, at every level."""
     later = copy.deepcopy(document)
     later["schema"] = f"kubecert.report/v{REPORT.major}.{REPORT.minor + 1}"
-    later["rules"] = {"KC-VAL-01": {"title": "metadata moved to one section", "since": "a later minor"}}
+    later["waivers"] = {"KC-VAL-01": {"title": "a section of a later minor", "since": "a later minor"}}
     later["targets"][0]["cluster_uid"] = "c-1"
     with_evidence = next(r for r in later["results"] if r["evidence"])
     with_evidence["rule_ref"] = "#/rules/KC-VAL-01"
@@ -86,7 +86,7 @@ def test_a_later_minor_is_read_by_merge_and_baseline_write_without_its_unknown_f
     assert merged.returncode == 1, merged.stderr  # the shard's failures, merged
     document = json.loads((tmp_path / "merged" / "kubecert.json").read_text())
     assert document["schema"] == SCHEMA
-    assert "rules" not in document and "cluster_uid" not in document["targets"][0]
+    assert "waivers" not in document and "cluster_uid" not in document["targets"][0]
     assert all("rule_ref" not in r for r in document["results"])
     assert len(document["results"]) == len(report["results"])
     written = kubecert("baseline", "write", "base.json", "--report", name, cwd=tmp_path)
@@ -123,7 +123,7 @@ def test_a_later_major_report_is_refused_naming_its_version(
             else ["baseline", "write", "base.json", "--report", name])
     run = kubecert(*argv, cwd=tmp_path)
     assert run.returncode == 3
-    assert 'v2.json: not a kubecert.report/v1.8 report: schema: "kubecert.report/v2.0" is a later major version' \
+    assert f'v2.json: not a {SCHEMA} report: schema: "kubecert.report/v2.0" is a later major version' \
         in run.stderr, run.stderr
     assert "Traceback" not in run.stderr and not (tmp_path / "out").exists() and not (tmp_path / "base.json").exists()
 

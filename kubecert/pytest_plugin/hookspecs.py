@@ -24,4 +24,8 @@ def pytest_kubecert_target_kinds() -> list[TargetKind]:  # type: ignore[empty-bo
 
 @pytest.hookspec
 def pytest_kubecert_report_ready(report: Report, config: pytest.Config) -> None:
-    """Called with the canonical report (schema kubecert.report/v1) before it is written."""
+    """Called with the canonical report (schema kubecert.report/v1.N) before it is written.
+
+    Its ``results`` are read from the run's spool as they are iterated (kubecert/reports/spool.py), a result at
+    a time: iterate them rather than keep them, and avoid ``report.to_json()`` on a fleet, which holds them all.
+    """

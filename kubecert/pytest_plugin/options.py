@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -16,9 +16,13 @@ from kubecert.profiles import MAX_DAYS, ProfileError, check_spec, declared_facts
 from kubecert.reports.baseline import Baseline, BaselineError
 from kubecert.reports.baseline import load as load_baseline
 from kubecert.reports.outputs import FORMATS, ReportPaths
+from kubecert.reports.tally import Tally
 from kubecert.rules.catalog import all_rules
 from kubecert.rules.selection import NoRuleMatches, chosen_rules
 from kubecert.targets import fleetfile
+
+if TYPE_CHECKING:
+    from kubecert.reports.results import Report
 
 DEFAULT_TARGET = "reference"
 GROUP = "kubecert"
@@ -64,16 +68,16 @@ def parse_at(text: str) -> dt.datetime:
 class CommandRun:
     """What ``kubecert check`` hands the plugin as an object (``pytest.main(args, plugins=[it])``): the settings
     it parsed, once; how its terminal shows the run; the command line as the user typed it (for the report). It
-    takes the finished report back, so the command judges the run without reading a file."""
+    takes the finished report's count back, so the command judges the run without reading a file."""
 
     def __init__(self, settings: Settings, typed_argv: Sequence[str], compact: bool, compact_quiet: bool) -> None:
         self.settings = settings
         self.typed_argv = ["kubecert", *typed_argv]
         self.compact, self.compact_quiet = compact, compact_quiet
-        self.report: dict[str, Any] | None = None
+        self.tally: Tally | None = None
 
-    def pytest_kubecert_report_ready(self, report: Any, config: pytest.Config) -> None:
-        self.report = report.to_json()
+    def pytest_kubecert_report_ready(self, report: Report, config: pytest.Config) -> None:
+        self.tally = Tally.of_report(report)
 
 
 def command_run(config: pytest.Config) -> CommandRun | None:

@@ -19,7 +19,7 @@ from kubecert.pytest_plugin.session import KubecertSession
 from kubecert.rules.catalog import Rule
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per result a fleet's checks owe
 class Owed:
     check: str  # the node id of the check that owes it (its reports carry the result)
     rule: str

@@ -1,7 +1,11 @@
 """Collecting results on the controller and writing the reports when the session ends.
 
-Every catalog check the session selected must end with a result: one that gave none (its worker died)
-is reported as an error, never left out. An interrupted run writes every report as ``PATH.partial``,
+Each result goes to the run's spool (kubecert/reports/spool.py) when its check ends: a check per (rule, target)
+when its teardown is reported (its result takes pytest's duration), a fleet check's results at once. The reports
+are written from the spool, a result at a time, so memory does not grow with a fleet's results.
+
+Every catalog check the session selected must end with a result: one that gave none (its worker died) is
+reported as an error, never left out. An interrupted run writes every report as ``PATH.partial``,
 marked incomplete, JUnit included; a report that cannot be written is said plainly and the run exits 2.
 """
 
@@ -29,7 +33,14 @@ from kubecert.reports.citations import rule_fields
 from kubecert.reports.redact import redact_command_line
 from kubecert.reports.report_lock import ReportLock, ReportLockError, this_run
 from kubecert.reports.results import ProfileRecord, Report, Result, Status, TargetRecord
+from kubecert.reports.spool import ResultSpool
+from kubecert.reports.tally import Tally
 from kubecert.rules import catalog
+
+
+def _report_order(key: tuple[str, str, str]) -> tuple[str, tuple[str, int], str]:
+    nodeid, rule, target = key
+    return target, canonical.rule_order(rule), nodeid
 
 
 class Reporter:
@@ -38,10 +49,11 @@ class Reporter:
     def __init__(self, config: pytest.Config, session: KubecertSession) -> None:
         self.config = config
         self.session = session
-        self.results: dict[tuple[str, str, str], Result] = {}  # by (the check's node id, rule, target)
+        self.spool = ResultSpool()
+        self.pending: defaultdict[str, dict[tuple[str, str], Result]] = defaultdict(dict)  # awaiting their teardown
         self.targets: dict[str, dict[str, Any]] = {}
-        self.durations: defaultdict[str, float] = defaultdict(float)  # by node id
-        self.timed_by_pytest: set[str] = set()  # node ids of checks whose results take pytest's duration
+        self.shown: dict[str, dict[str, Any]] = {}  # a target's certificate records by fingerprint (canonical.joined)
+        self.durations: defaultdict[str, float] = defaultdict(float)  # by node id, until its teardown
         self.written: list[Path] = []
         self.failed_writes: list[str] = []
         self.expected: dict[tuple[str, str, str], Owed] = {}  # the results the selected checks owe
@@ -73,6 +85,7 @@ class Reporter:
     @pytest.hookimpl
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.lock.release()
+        self.spool.close()
 
     def clear_stale(self) -> None:
         """A report left from an earlier run must not pass for this run's if this one dies early."""
@@ -104,16 +117,30 @@ class Reporter:
         self.durations[report.nodeid] += report.duration
         self.closing.seen(report)
         results, _, target = attached(report)
-        if not results:
-            return
-        if self.baseline is not None:
-            results = [self.baseline.mark(r, target) for r in results]
-            report.kubecert_results = results  # type: ignore[attr-defined]
-        if getattr(report, CHECK_KIND, None) != FLEET_CHECK:  # a fleet check timed each rule itself
-            self.timed_by_pytest.add(report.nodeid)
-        self.results.update(((report.nodeid, r.rule, r.target), r) for r in results)
         if target is not None:
             self._keep_target(target)
+        if results and self.baseline is not None:
+            results = [self.baseline.mark(r, target) for r in results]
+            report.kubecert_results = results  # type: ignore[attr-defined]
+        if getattr(report, CHECK_KIND, None) == FLEET_CHECK:  # a fleet check timed each rule itself
+            for result in results:
+                self._spool(report.nodeid, result)
+        else:
+            self.pending[report.nodeid].update(((r.rule, r.target), r) for r in results)
+        if report.when == "teardown":
+            self._settle(report.nodeid)
+
+    def _settle(self, nodeid: str) -> None:
+        """A check has ended: its results, with pytest's duration of it (setup, call and teardown), to the spool."""
+        duration = round(self.durations.pop(nodeid, 0.0), 6)
+        for result in self.pending.pop(nodeid, {}).values():
+            self._spool(nodeid, dataclasses.replace(result, duration_s=duration))
+
+    def _spool(self, nodeid: str, result: Result) -> None:
+        shown = self.shown.get(result.target)
+        if shown is None:
+            shown = self.shown[result.target] = canonical.shown_certificates(self.targets.get(result.target, {}))
+        self.spool.add((nodeid, result.rule, result.target), result, shown)
 
     def _keep_target(self, target: dict[str, Any]) -> None:
         known = self.targets.get(target["id"], {})
@@ -123,36 +150,37 @@ class Reporter:
             target = {**target, "observed_at": first["observed_at"], "certificates": first["certificates"]}
         elif known.get("observed_at"):
             target = {**target, "observed_at": known["observed_at"], "certificates": known["certificates"]}
+        if target.get("certificates") != known.get("certificates"):
+            self.shown.pop(target["id"], None)
         self.targets[target["id"]] = target
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         reports = self.session.settings.reports
-        if not self.results and (not reports.paths or reports.default_json):
+        for nodeid in list(self.pending):  # checks whose teardown never came (an interrupted run)
+            self._settle(nodeid)
+        if not len(self.spool) and (not reports.paths or reports.default_json):
             return
         complete = exitstatus not in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
-        # A check per (rule, target) takes pytest's duration; a fleet check timed each rule itself.
-        results = [dataclasses.replace(result, duration_s=round(self.durations[nodeid], 6))
-                   if nodeid in self.timed_by_pytest else result for (nodeid, _, _), result in self.results.items()]
         if complete:
-            results += self._missing()
-        record = self.baseline.record(results) if self.baseline is not None else None
+            for result in self._missing():
+                self._spool(result.nodeid, result)
+        record = self.baseline.record(self.spool.kept.values()) if self.baseline is not None else None
         # Targets of one cluster share its notes: each is said once.
         notes = list(dict.fromkeys(note for target in self.session.targets.values() for note in target.notes))
         notes += [f"{target_id} was read by more than one worker ({', '.join(workers)})"
                   for target_id, workers in self.readers.items() if len(workers) > 1]
-        self.report = canonical.build(
-            results=results, targets=[TargetRecord.from_json(t) for t in self.targets.values()],
+        self.report = canonical.assemble(
+            self.spool, self.spool.by_status(), self.spool.by_rule(),
+            targets=[TargetRecord.from_json(t) for t in self.targets.values()],
             profile=self._profile(), started_at=self.session.started_at, finished_at=dt.datetime.now(dt.UTC),
             complete=complete, at=self.session.settings.at, notes=notes, command_line=self._command_line(),
             host=socket.gethostname(), baseline=record,
         )
-        # The report holds every result now: a fleet's would otherwise be held twice while it is written.
-        self.results.clear()
-        del results
-        self.closing.settle(self.report)
+        self.closing.settle(Tally.of(self.spool.statuses(), complete))
         self.config.hook.pytest_kubecert_report_ready(report=self.report, config=self.config)
-        self.written, self.failed_writes = reports.write(self.report.to_json(), complete)
+        header = dataclasses.replace(self.report, results=[]).to_json()
+        self.written, self.failed_writes = reports.write(header, complete, self.spool)
         junit = self._junit()
         if not complete and junit is not None:
             marked = outputs.mark_junit_incomplete(junit)
@@ -170,7 +198,7 @@ class Reporter:
     def _missing(self) -> list[Result]:
         """An error for every selected catalog check that ended without a result."""
         missing = []
-        for key in sorted(self.expected.keys() - self.results.keys()):
+        for key in sorted(self.expected.keys() - self.spool.keys()):
             owed = self.expected[key]
             rule = catalog.get(owed.rule)
             missing.append(Result(
@@ -188,11 +216,13 @@ class Reporter:
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.report is None or not self.report.results:
+        if self.report is None or not len(self.spool):
             return
         terminalreporter.section("kubecert")
         compact = self.config.pluginmanager.get_plugin(COMPACT_PLUGIN)
-        for line, markup in summary_lines(self.report.results, getattr(compact, "folded", None)):
+        failing = [self.spool.kept[key] for key in sorted(self.spool.kept, key=_report_order)]
+        for line, markup in summary_lines(dict(sorted(self.spool.by_target.items())), failing,
+                                          getattr(compact, "folded", None)):
             terminalreporter.write_line(line, **markup)
         if not self.report.complete:
             terminalreporter.write_line("the run did not finish: reports are written as partial", yellow=True)

@@ -10,8 +10,8 @@ failure with what fixes it, and the reports written. Colour follows pytest's ter
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 
 import pytest
 
@@ -107,14 +107,12 @@ class CompactTerminal:
                             **markup)
 
 
-def summary_lines(results: Iterable[Result], folded: Folded | None) -> list[tuple[str, dict[str, bool]]]:
-    """The end of the run: a table per target, what fixes each failure, then skips and errors said once."""
-    results = list(results)
+def summary_lines(by_target: Mapping[str, Counter[str]], failures: Iterable[Result],
+                  folded: Folded | None) -> list[tuple[str, dict[str, bool]]]:
+    """The end of the run: a table per target (``by_target``: its results counted by status label), what fixes
+    each failure (``failures``: the failed results, others are left out), then skips and errors said once."""
     lines: list[tuple[str, dict[str, bool]]] = []
     columns = [*STATUSES, ACCEPTED]
-    by_target: defaultdict[str, Counter[str]] = defaultdict(Counter)
-    for result in results:
-        by_target[result.target][status_label(result)] += 1
     width = max((len(escaped(label(t))) for t in by_target), default=6)
     lines.append((f"{'target':<{width}}  " + "  ".join(columns), {"bold": True}))
     for target, counts in by_target.items():
@@ -122,7 +120,7 @@ def summary_lines(results: Iterable[Result], folded: Folded | None) -> list[tupl
         cells = "  ".join(f"{counts[c]:>{len(c)}}" for c in columns)
         lines.append((f"{escaped(label(target)):<{width}}  {cells}", markup))
     lines += [(f"  {escaped(line)}", {}) for line in legend(list(by_target))]
-    failing = [r for r in results if r.status is Status.FAILED]
+    failing = [r for r in failures if r.status is Status.FAILED]
     if failing:
         lines.append(("", {}))
     for result in failing:

@@ -19,8 +19,8 @@ import base64
 import hashlib
 import urllib.parse
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TextIO
 
 import jinja2
 
@@ -28,6 +28,9 @@ from kubecert.reports import timeline
 from kubecert.reports.results import Report
 from kubecert.status import STATUSES
 from kubecert.text import escaped_values
+
+if TYPE_CHECKING:
+    from kubecert.reports.spool import ResultSource
 
 
 def displayed(value: Any) -> Any:
@@ -79,7 +82,20 @@ def status_of(result: Mapping[str, Any]) -> str:
 def render(report: Report | Mapping[str, Any]) -> str:
     """The HTML of a report (the canonical one, or its JSON as read back from a file)."""
     document = escaped_values(report.to_json() if isinstance(report, Report) else dict(report))
-    values = view(document)
+    return _page(view(document))
+
+
+def write_from(out: TextIO, header: Mapping[str, Any], source: ResultSource) -> None:
+    """The page onto ``out`` (outputs.Format), the results read once from ``source``: past DETAILED_TARGETS targets
+    a result that passed or was skipped is only counted, so only failures, errors and accepted failures are read
+    whole and kept for the page."""
+    document = escaped_values({**header, "results": [], "rules": list(source.rules.values())})
+    many = len({t["id"] for t in document["targets"]}) > DETAILED_TARGETS
+    results = (escaped_values(r) for r in source.documents(frozenset(SHOWN_IN_SUMMARY) if many else None))
+    out.write(_page(view(document, results)))
+
+
+def _page(values: dict[str, Any]) -> str:
     style = _ENVIRONMENT.get_template("style.css.j2").render(**values)
     digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
     return _ENVIRONMENT.get_template("report.html.j2").render(
@@ -95,44 +111,52 @@ def web_address(url: str) -> bool:
     return parts.scheme.lower() in WEB_SCHEMES and bool(parts.netloc)
 
 
-def view(document: Mapping[str, Any]) -> dict[str, Any]:
-    """What the template draws, derived once here so the template only lays it out."""
+def view(document: Mapping[str, Any], results: Iterable[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """What the template draws, derived once here so the template only lays it out. ``results``: the results (their
+    strings escaped) when they are not the document's own, read once: a fleet's passes are counted and let go."""
     targets = list(document["targets"])
-    target_ids = sorted({t["id"] for t in targets} | {r["target"] for r in document["results"]})
+    many = len({t["id"] for t in targets}) > DETAILED_TARGETS  # then the page is a summary whatever results say
+    catalog = catalog_order(document)
+    said = {entry["rule"]: entry for entry in document.get("rules") or ()}  # 1.9: each rule's text once
+    by_target: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    rules: dict[str, dict[str, Any]] = {}
+    rule_counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    failing: defaultdict[str, set[str]] = defaultdict(set)
+    kept: list[Mapping[str, Any]] = []
+    for result in document["results"] if results is None else results:
+        status, rule, target = status_of(result), result["rule"], result["target"]
+        by_target[target][status] += 1
+        text = result if result.get("citation") else said.get(rule, result)  # a fleet page's pass is counted only
+        row = rules.setdefault(rule, {"rule": rule, "title": text.get("title", ""), "cells": {},
+                                      **{key: text.get(key) for key in RULE_FACTS}})
+        if not many:
+            row["cells"][target] = status
+        rule_counts[rule][status] += 1
+        if result["status"] in ("failed", "error"):
+            failing[target].update(str(e["subject"]) for e in result["evidence"]
+                                   if e.get("status") in ("failed", "error"))
+        if not many or status in SHOWN_IN_SUMMARY:
+            kept.append(result)
+    target_ids = sorted({t["id"] for t in targets} | by_target.keys())
     summarised = len(target_ids) > DETAILED_TARGETS
     index = {target: number for number, target in enumerate(target_ids)}
-    catalog = catalog_order(document)
-    by_target: defaultdict[str, Counter[str]] = defaultdict(Counter)
-    for result in document["results"]:
-        by_target[result["target"]][status_of(result)] += 1
     # A fleet is read from its worst targets down; a target keeps its number (its anchors and filter) whatever
     # its place.
     target_order = sorted(target_ids, key=lambda t: (*(-by_target[t][s] for s in ORDER[:3]), t))
     place = {target: number for number, target in enumerate(target_order)}
-    results = sorted(document["results"], key=lambda r: (ORDER.index(status_of(r)), catalog(r["rule"]),
-                                                         place[r["target"]]))
-    rules: dict[str, dict[str, Any]] = {}
-    failing: defaultdict[str, set[str]] = defaultdict(set)
-    for result in results:
-        row = rules.setdefault(result["rule"], {"rule": result["rule"], "title": result.get("title", ""), "cells": {},
-                                                **{key: result.get(key) for key in RULE_FACTS}})
-        row["cells"][result["target"]] = status_of(result)
-        if result["status"] in ("failed", "error"):
-            failing[result["target"]].update(str(e["subject"]) for e in result["evidence"]
-                                             if e.get("status") in ("failed", "error"))
+    shown = sorted(kept, key=lambda r: (ORDER.index(status_of(r)), catalog(r["rule"]), place[r["target"]]))
     rule_rows = sorted(rules.values(), key=lambda row: catalog(row["rule"]))
-    verdict = ("failed" if any(status_of(r) == "failed" for r in results)
-               else "error" if any(r["status"] == "error" for r in results) or not results else "passed")
-    counts = Counter(status_of(r) for r in results)
+    counts: Counter[str] = sum(by_target.values(), Counter())
+    verdict = "failed" if counts["failed"] else "error" if counts["error"] or not counts.total() else "passed"
     problems: list[dict[str, Any]] = []
     if summarised:
-        results, problems = _one_per_problem([r for r in results if status_of(r) in SHOWN_IN_SUMMARY])
-        shown = {r["target"] for r in results} | {p["target"] for p in problems}
-        targets = [t for t in targets if t["id"] in shown]
+        shown, problems = _one_per_problem([r for r in shown if status_of(r) in SHOWN_IN_SUMMARY])
+        listed = {r["target"] for r in shown} | {p["target"] for p in problems}
+        targets = [t for t in targets if t["id"] in listed]
     targets.sort(key=lambda t: place[t["id"]])
     return {
-        "summarised": summarised, "rule_counts": {row["rule"]: Counter(row["cells"].values()) for row in rule_rows},
-        "report": document, "results": results, "rule_rows": rule_rows, "target_ids": target_ids,
+        "summarised": summarised, "rule_counts": {row["rule"]: rule_counts[row["rule"]] for row in rule_rows},
+        "report": document, "results": shown, "rule_rows": rule_rows, "target_ids": target_ids,
         "target_order": target_order, "target_index": index, "by_target": by_target,
         "statuses": [*STATUSES, "accepted"], "filter_statuses": FILTER_STATUSES, "status_of": status_of,
         "verdict": verdict,

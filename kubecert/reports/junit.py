@@ -12,12 +12,17 @@ dialect pytest writes as ``xunit1``: properties allowed on suites and cases).
 
 from __future__ import annotations
 
+import io
+import itertools
 import xml.etree.ElementTree as ET
 from collections import defaultdict
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TextIO
 
 from kubecert.text import escaped_block
+
+if TYPE_CHECKING:
+    from kubecert.reports.spool import ResultSource
 
 
 def _text(value: Any) -> str:
@@ -35,26 +40,56 @@ def failure_text(result: Mapping[str, Any]) -> str:
 
 def render(document: Mapping[str, Any]) -> str:
     """The JUnit XML of a canonical report (its JSON form)."""
-    by_target: defaultdict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    for result in document["results"]:
-        by_target[result["target"]].append(result)
-    targets = {t["id"]: t for t in document["targets"]}
-    root = ET.Element("testsuites", name="kubecert")
+    from kubecert.reports.spool import HeldResults
+
+    out = io.StringIO()  # a target's cases together, in the report's order within it
+    write_from(out, document, HeldResults(sorted(document["results"], key=lambda r: str(r["target"]))))
+    return out.getvalue()
+
+
+def write_from(out: TextIO, header: Mapping[str, Any], source: ResultSource) -> None:
+    """The JUnit XML onto ``out``, a target's suite at a time (a fleet's results are never held together): the
+    totals the root carries come first, from a pass over the results' statuses and durations alone."""
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0, "time": 0.0}
-    for target_id in sorted(by_target):
-        suite = _suite(document, target_id, targets.get(target_id, {}), by_target[target_id])
-        root.append(suite)
-        for key in ("tests", "failures", "errors", "skipped"):
-            totals[key] += int(suite.get(key, "0"))
-        totals["time"] += float(suite.get("time", "0"))
+    elapsed: defaultdict[str, float] = defaultdict(float)
+    for result in source.documents(whole=frozenset()):
+        totals["tests"] += 1
+        outcome = _outcome(result)
+        if outcome is not None:
+            totals[_COUNTED[outcome]] += 1
+        elapsed[result["target"]] += float(result.get("duration_s", 0.0))
+    totals["time"] = sum(float(f"{seconds:.3f}") for seconds in elapsed.values())  # as each suite says it
+    root = ET.Element("testsuites", name="kubecert")
     for key, value in totals.items():
         root.set(key, f"{value:.3f}" if key == "time" else str(value))
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    out.write('<?xml version="1.0" encoding="utf-8"?>\n')
+    if not totals["tests"]:
+        out.write(ET.tostring(root, encoding="unicode") + "\n")
+        return
+    opening = ET.tostring(root, encoding="unicode")  # <testsuites ... />
+    out.write(opening[:-3] + ">\n")
+    targets = {t["id"]: t for t in header["targets"]}
+    for target_id, results in itertools.groupby(source.documents(), key=lambda r: str(r["target"])):
+        suite = _suite(header, target_id, targets.get(target_id, {}), results)
+        ET.indent(suite, level=1)
+        out.write("  " + ET.tostring(suite, encoding="unicode").rstrip("\n ") + "\n")
+    out.write("</testsuites>\n")
+
+
+_COUNTED = {"failure": "failures", "error": "errors", "skipped": "skipped"}
+
+
+def _outcome(result: Mapping[str, Any]) -> str | None:
+    """The JUnit element a result's case carries: failure, error, skipped (an accepted failure too), or none."""
+    if result["status"] == "failed":
+        return "skipped" if result.get("accepted") else "failure"
+    if result["status"] == "error":
+        return "error"
+    return "skipped" if result["status"] in ("skipped", "not_applicable") else None
 
 
 def _suite(document: Mapping[str, Any], target_id: str, target: Mapping[str, Any],
-           results: list[Mapping[str, Any]]) -> ET.Element:
+           results: Iterable[Mapping[str, Any]]) -> ET.Element:
     suite = ET.Element("testsuite", name=_text(target_id), timestamp=document["started_at"],
                        hostname=_text(document.get("host") or "localhost"))
     properties = ET.SubElement(suite, "properties")
@@ -73,13 +108,9 @@ def _suite(document: Mapping[str, Any], target_id: str, target: Mapping[str, Any
         suite.append(case)
         counts["tests"] += 1
         elapsed += float(result.get("duration_s", 0.0))
-        outcome = next((child.tag for child in case if child.tag in ("failure", "error", "skipped")), None)
-        if outcome == "failure":
-            counts["failures"] += 1
-        elif outcome == "error":
-            counts["errors"] += 1
-        elif outcome == "skipped":
-            counts["skipped"] += 1
+        outcome = _outcome(result)
+        if outcome is not None:
+            counts[_COUNTED[outcome]] += 1
     for key, value in counts.items():
         suite.set(key, str(value))
     suite.set("time", f"{elapsed:.3f}")

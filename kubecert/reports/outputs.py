@@ -15,36 +15,56 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from kubecert.extras import install_command
 from kubecert.text import escaped
+
+if TYPE_CHECKING:
+    from kubecert.reports.spool import ResultSource
 
 PARTIAL_SUFFIX = ".partial"
 
 
 @dataclass(frozen=True)
 class Format:
-    """One report format: its option, its file name in an output folder, and what renders it."""
+    """One report format: its option, its file name in an output folder, and what writes it.
+
+    ``writer`` names ``write(out, header, source)``: the report's fields without its results (``header``) and
+    the results as a ResultSource (spool.py) to read one at a time, so a fleet's report is written without
+    holding its results. A format without one is rendered by ``renderer`` from the whole document, its
+    results read into memory first (OSCAL and metrics: formats a fleet's run seldom asks for)."""
 
     option: str  # the option that names its path (--json, ...), under pytest --kubecert-NAME
     file_name: str  # its name in --output-dir
     renderer: str  # "module:function", imported only when the format is written
     needs: str | None = None  # the module a pip extra brings, for formats outside the core install
+    writer: str | None = None  # "module:function" that writes it from a ResultSource
 
     def available(self) -> bool:
         return self.needs is None or importlib.util.find_spec(self.needs) is not None
 
     def render(self, document: Mapping[str, Any]) -> str:
-        module, _, function = self.renderer.partition(":")
-        render: Callable[[Mapping[str, Any]], str] = getattr(importlib.import_module(module), function)
+        render: Callable[[Mapping[str, Any]], str] = _imported(self.renderer)
         return render(document)
+
+    def write(self, out: TextIO, header: Mapping[str, Any], source: ResultSource) -> None:
+        if self.writer is not None:
+            _imported(self.writer)(out, header, source)
+        else:
+            out.write(self.render({**header, "results": list(source.documents())}))
+
+
+def _imported(name: str) -> Any:
+    module, _, function = name.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 FORMATS: tuple[Format, ...] = (
-    Format("json", "kubecert.json", "kubecert.reports.canonical:dumps"),
-    Format("html", "kubecert.html", "kubecert.reports.html:render"),
-    Format("junitxml", "kubecert-junit.xml", "kubecert.reports.junit:render"),
+    Format("json", "kubecert.json", "kubecert.reports.canonical:dumps", writer="kubecert.reports.canonical:write_from"),
+    Format("html", "kubecert.html", "kubecert.reports.html:render", writer="kubecert.reports.html:write_from"),
+    Format("junitxml", "kubecert-junit.xml", "kubecert.reports.junit:render",
+           writer="kubecert.reports.junit:write_from"),
     Format("oscal", "kubecert-oscal.json", "kubecert.reports.oscal:render", needs="trestle"),
     Format("metrics", "kubecert.prom", "kubecert.reports.metrics:render", needs="prometheus_client"),
 )
@@ -89,14 +109,20 @@ class ReportPaths:
                              f"{INSTALL}")
         return found
 
-    def write(self, document: Mapping[str, Any], complete: bool) -> tuple[list[Path], list[str]]:
-        """Every report, as one set: each is rendered into a temporary file beside its destination, and only
+    def write(self, document: Mapping[str, Any], complete: bool,
+              source: ResultSource | None = None) -> tuple[list[Path], list[str]]:
+        """Every report, as one set: each is written into a temporary file beside its destination, and only
         when all are there are they renamed into place, so a report that cannot be rendered or written leaves
-        none of this set and whatever set was there before. An unfinished run's go to ``PATH.partial``. What
-        was written, and a line per report that could not be."""
-        from kubecert.atomic_files import stage
+        none of this set and whatever set was there before. An unfinished run's go to ``PATH.partial``. The
+        results are ``source``'s (a run's spool), else the document's own. What was written, and a line per
+        report that could not be."""
+        from kubecert.atomic_files import staged_text
         from kubecert.reports.canonical import REPORT_MODE
+        from kubecert.reports.spool import HeldResults
 
+        if source is None:
+            source = HeldResults(document.get("results", ()))
+        header = {key: value for key, value in document.items() if key != "results"}
         staged: list[tuple[Path, Path]] = []  # temporary file, destination
         try:
             for fmt in FORMATS:
@@ -105,7 +131,9 @@ class ReportPaths:
                     continue
                 destination = path if complete else partial(path)
                 try:
-                    staged.append((stage(destination, fmt.render(document).encode(), REPORT_MODE), destination))
+                    with staged_text(destination, REPORT_MODE) as (temporary, out):
+                        staged.append((temporary, destination))
+                        fmt.write(out, header, source)
                 except OSError as exc:
                     return [], [f"{destination}: {exc.strerror or exc}; no report of this run was written"]
                 except Exception as exc:  # a renderer's fault must not leave half a set behind either

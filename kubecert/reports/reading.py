@@ -38,7 +38,7 @@ def read(path: Path, option: str, max_bytes: int, kind: str,
          problem: Callable[[dict[str, Any]], str | None]) -> dict[str, Any]:
     """The document at ``path`` (named by ``option``, "" when the command's own argument) that ``problem``
     finds nothing wrong with (its schema, and what a schema cannot say), or DocumentError; ``kind`` is what it
-    must be ("a kubecert.report/v1.8 report")."""
+    must be ("a kubecert.report/v1.9 report")."""
     data = read_user_file(path, option, max_bytes).data  # UserFileError is a ValueError: callers take both
     try:
         document = strict_json(data)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ from kubecert.status import STATUSES, Status
 SCHEMA = REPORT.current
 __all__ = [
     "SCHEMA", "STATUSES", "BaselineRecord", "CertificateRecord", "CoverageEntry", "ProfileRecord", "Report", "Result",
-    "SourceRecord", "StaleEntry", "Status", "TargetRecord", "Tool",
+    "RuleRecord", "SourceRecord", "StaleEntry", "Status", "TargetRecord", "Tool",
 ]
 
 
@@ -64,14 +65,18 @@ class Result:
         "a private key or a credential. A certificate that passed, as the target showed it when first read, "
         "is named by certificate and fingerprint_sha256 (its path, subject, issuer and dates are in the "
         "target's certificates); an offender is named in full"))
-    citation: str = field(metadata=_doc("the source's own words the rule rests on, and the source keys"))
+    citation: str = field(metadata=_doc("the source's own words the rule rests on, and the source keys; empty when "
+                                        "the report's rules section says it for the result's rule (1.9)"))
     nodeid: str = field(metadata=_doc("the check's pytest node id"))
     duration_s: float = field(default=0.0, metadata=_doc("seconds the check took"))
     title: str = field(default="", metadata=_doc("the rule's title", since="1.2"))
-    statement: str = field(default="", metadata=_doc("the rule's statement: what must hold", since="1.2"))
-    remediation: str = field(default="", metadata=_doc("what fixes a failure of the rule", since="1.2"))
+    statement: str = field(default="", metadata=_doc(
+        "the rule's statement: what must hold; empty when the rules section says it (1.9)", since="1.2"))
+    remediation: str = field(default="", metadata=_doc(
+        "what fixes a failure of the rule; empty when the rules section says it (1.9)", since="1.2"))
     sources: list[SourceRecord] = field(default_factory=list, metadata=_doc(
-        "the documents the citation quotes, with their URL and version", since="1.2"))
+        "the documents the citation quotes, with their URL and version; empty when the rules section lists them "
+        "(1.9)", since="1.2"))
     accepted: bool | None = field(default=None, metadata=_doc(
         "true when the result failed and every offender is accepted by the baseline (--baseline): it is shown "
         "apart and does not fail the run", omit_if_none=True, since="1.2"))
@@ -88,6 +93,18 @@ class Result:
     def gating(self) -> bool:
         """A failure that fails the run: not accepted by the baseline."""
         return self.status is Status.FAILED and not self.accepted
+
+
+@dataclass(frozen=True)
+class RuleRecord:
+    """What the report says once of a rule its results judge, instead of in each of them."""
+
+    rule: str = field(metadata=_rule("the rule ID"))
+    title: str = field(metadata=_doc("the rule's title"))
+    statement: str = field(metadata=_doc("what must hold"))
+    remediation: str = field(metadata=_doc("what fixes a failure"))
+    citation: str = field(metadata=_doc("the source's own words the rule rests on, and the source keys"))
+    sources: list[SourceRecord] = field(metadata=_doc("the documents the citation quotes, with their URL and version"))
 
 
 @dataclass(frozen=True)
@@ -203,7 +220,8 @@ class Report:
     observed_at: str | None = field(metadata=_moment("the earliest observation of any target"))
     complete: bool = field(metadata=_doc("false when the run was interrupted: the results are partial"))
     targets: list[TargetRecord] = field(metadata=_doc("every target checked"))
-    results: list[Result] = field(metadata=_doc("one per (rule, target) checked"))
+    results: Sequence[Result] = field(metadata=_doc(
+        "one per (rule, target) checked (in a run, read from its spool as they are iterated: spool.py)"))
     summary: dict[Status, int] = field(metadata=_doc("how many results have each status"))
     coverage: list[CoverageEntry] = field(metadata=_doc(
         "every rule of the catalog: implemented or not, and how many results judge it", since="1.2"))
@@ -214,6 +232,10 @@ class Report:
         "half-renewed", omit_if_none=True, since="1.1"))
     baseline: BaselineRecord | None = field(default=None, metadata=_doc(
         "the accepted failures the run was judged against (--baseline)", omit_if_none=True, since="1.2"))
+    rules: list[RuleRecord] | None = field(default=None, metadata=_doc(
+        "what each judged rule says (title, statement, remediation, citation, sources), once: a result whose "
+        "statement, remediation, citation and sources are empty takes them from its rule's entry here",
+        omit_if_none=True, since="1.9"))
 
     def to_json(self) -> dict[str, Any]:
         return dict(_to_json(self))
@@ -253,7 +275,7 @@ def _other_to_json(value: Any) -> Any:
         return out
     if isinstance(value, dict):
         return {_key(k): _to_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):  # a spool's results (spool.py)
         return [_to_json(v) for v in value]
     return value
 

@@ -7,6 +7,7 @@ rule adds its own facts) with ``subject``, ``status`` and ``detail`` always pres
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import enum
 import json
@@ -104,7 +105,7 @@ def _generic(origin: Any, arguments: tuple[Any, ...], definitions: dict[str, Any
         choices = [_type(a, definitions, name) for a in arguments if a is not type(None)]
         schema = choices[0] if len(choices) == 1 else {"anyOf": choices}
         return {"anyOf": [schema, {"type": "null"}]} if type(None) in arguments else schema
-    if origin in (list, tuple):
+    if origin in (list, tuple, collections.abc.Sequence):
         item = arguments[0] if arguments else Any
         if name == "evidence":
             return {"type": "array", "items": _EVIDENCE_ENTRY}

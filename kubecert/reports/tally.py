@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubecert.status import Status
 from kubecert.text import escaped
+
+if TYPE_CHECKING:
+    from kubecert.reports.results import Report
 
 SHOWN = ((Status.PASSED, "passed"), (Status.FAILED, "failed"), (Status.ERROR, "error"),
          (Status.SKIPPED, "skipped"), (Status.NOT_APPLICABLE, "not applicable"))
@@ -37,6 +40,12 @@ class Tally:
         """From a report as JSON."""
         return cls.of(((r["status"], bool(r.get("accepted"))) for r in report["results"]),
                       bool(report.get("complete", True)))
+
+    @classmethod
+    def of_report(cls, report: Report) -> Tally:
+        """From a report's summary and its baseline's count of accepted failures (its results are not read)."""
+        accepted = report.baseline.accepted if report.baseline is not None else 0
+        return cls({str(status): count for status, count in report.summary.items()}, accepted, report.complete)
 
     @property
     def total(self) -> int:

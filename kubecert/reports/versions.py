@@ -1,6 +1,6 @@
 """The versions of what kubecert writes and reads back (reports, baselines), and which of them a reader takes.
 
-A document names its format and version in its ``schema`` field: ``kubecert.report/v1.8``. A minor version
+A document names its format and version in its ``schema`` field: ``kubecert.report/v1.9``. A minor version
 adds (a field, optional or always written; an enum value; a narrower form of a value kubecert already
 wrote): a reader takes every minor of its major. One of an older minor lacks the fields added since, which
 the reader fills in (canonical.upgraded); one of a later minor may hold fields this reader does not know,
@@ -47,7 +47,7 @@ class Format:
         return f"^{re.escape(self.name)}/v[0-9]{{1,4}}(\\.[0-9]{{1,4}})?$"
 
     def id_for(self, kind: str) -> str:
-        """The URN of this version's JSON Schema, e.g. urn:kubecert:report:v1.8."""
+        """The URN of this version's JSON Schema, e.g. urn:kubecert:report:v1.9."""
         return f"urn:kubecert:{kind}:v{self.major}.{self.minor}"
 
     def version_of(self, document: Mapping[str, Any]) -> Version | str:
@@ -70,5 +70,5 @@ class Format:
         return f"schema: {show_value(value)} is an older major version, which this kubecert no longer reads"
 
 
-REPORT = Format("kubecert.report", 1, 8)
+REPORT = Format("kubecert.report", 1, 9)
 BASELINE = Format("kubecert.baseline", 3, 0, older_majors=frozenset({1, 2}))

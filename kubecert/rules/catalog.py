@@ -216,7 +216,20 @@ def get(rule_id: str) -> Rule:
         raise UnknownRule(f"{rule_id} is not a kubecert rule (see `kubecert rules`)") from None
 
 
+_BUILT: dict[str, tuple[dict[str, Any], Rule]] = {}  # rule ID → the entry a Rule was built from, and it
+
+
 def _build(entry: dict[str, Any]) -> Rule:
+    """The Rule of a catalog entry, built once: a fleet's run asks for every rule of every target."""
+    known = _BUILT.get(entry["id"])
+    if known is not None and known[0] is entry:  # the same entry (a catalog read again makes new ones)
+        return known[1]
+    rule = _new_rule(entry)
+    _BUILT[entry["id"]] = (entry, rule)
+    return rule
+
+
+def _new_rule(entry: dict[str, Any]) -> Rule:
     return Rule(
         id=entry["id"], family=entry["family"], title=entry["title"], statement=entry["statement"],
         sources=tuple(entry["sources"]), citation=entry["citation"],
