@@ -78,6 +78,14 @@ def test_every_rule_is_implemented_or_planned() -> None:
     assert all(r.implemented == (r.function is not None) for r in all_rules())
 
 
+def test_each_rule_is_implemented_in_its_familys_module() -> None:
+    """A run imports the family of each rule it judges and no other (a node's check none of the API's rules), so a
+    function registered from another family's module would be missing whenever its own family is loaded alone."""
+    elsewhere = {r.id: r.function.__module__ for r in all_rules() if r.function is not None
+                 and not (r.function.__module__ + ".").startswith(catalog.family_module(r.family) + ".")}
+    assert elsewhere == {}, "move each function into kubecert/rules/<its family> (catalog.toml's family)"
+
+
 def test_each_action_and_probe_has_a_maker_and_the_catalog_uses_known_names() -> None:
     from kubecert.capabilities import CAPABILITIES, Action, Probe
     from kubecert.contexts import STEPS

@@ -1,12 +1,13 @@
 """The catalog: rule metadata from catalog.toml, joined with the plain functions that implement them.
 
 Family modules (kubecert/rules/<family>.py) register a function under a rule ID with ``@implements``;
-the catalog imports them when a rule's function is first asked for, so that listing the catalog
-(``kubecert rules``) imports no family and none of the inventory's libraries. The catalog says which rules
-this version implements: every one not marked ``planned``. A test holds the functions to it (a rule
-without its function, or a planned one with one, fails tests/test_catalog.py). Every name the catalog uses
-(sources, parameters, capabilities, actions, probes) is checked when it loads: a typo is an error, never
-a rule that silently makes no check.
+the catalog imports a rule's family when its function is first asked for, so that listing the catalog
+(``kubecert rules``) imports no family and none of the inventory's libraries, and a node's check none of the
+API's or the cluster's rules (a rule's function is in its family's module: a test holds them to it). The
+catalog says which rules this version implements: every one not marked ``planned``. A test holds the
+functions to it (a rule without its function, or a planned one with one, fails tests/test_catalog.py). Every
+name the catalog uses (sources, parameters, capabilities, actions, probes) is checked when it loads: a typo is
+an error, never a rule that silently makes no check.
 """
 
 from __future__ import annotations
@@ -69,13 +70,13 @@ class Rule:
     @property
     def function(self) -> RuleFunction | None:
         """What judges the rule, None while it is planned."""
-        _load_families()
+        _load_family(self.family)
         return _FUNCTIONS.get(self.id)
 
     @property
     def context(self) -> type:
         """The kind of context the function judges (a plain observation for a rule without one)."""
-        _load_families()
+        _load_family(self.family)
         return _CONTEXTS.get(self.id, RuleContext)
 
     def concerns_role(self, role: str | None) -> bool:
@@ -196,12 +197,16 @@ def sources() -> dict[str, Source]:
     return {key: Source(key, v["title"], v["url"], v["version"]) for key, v in _document()["sources"].items()}
 
 
+def family_module(family: str) -> str:
+    """The module (or package) that implements a family's rules."""
+    return f"kubecert.rules.{family}"
+
+
 @cache
-def _load_families() -> None:
-    for family in sorted({entry["family"] for entry in _raw_rules().values()}):
-        module = f"kubecert.rules.{family}"
-        if importlib.util.find_spec(module) is not None:
-            importlib.import_module(module)
+def _load_family(family: str) -> None:
+    module = family_module(family)
+    if importlib.util.find_spec(module) is not None:
+        importlib.import_module(module)
 
 
 def all_rules() -> list[Rule]:
