@@ -202,7 +202,8 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
     ]
     for module in args.plugin:
         argv += ["-p", module]
-    argv += ["-p", PLUGIN]
+    # pytest's plugin for unittest.TestCase classes imports unittest, and the suite has none.
+    argv += ["-p", PLUGIN, "-p", "no:unittest"]
     if asks_for_xdist(args.pytest_args):
         argv += ["-p", "xdist"]
         values = check_values(args)

@@ -69,7 +69,8 @@ def test_a_check_of_a_nodes_folder_imports_no_network_client_or_server(tmp_path:
 
 
 def test_a_check_of_a_nodes_folder_imports_only_the_rules_it_judges(tmp_path: Path, reference_tree: Any) -> None:
-    # Neither the API's nor the cluster's rules and contexts: a family's module is imported for its rules' checks.
+    # Neither the API's nor the cluster's rules, contexts and model: a family's module is imported for its rules'
+    # checks. Nor pytest's unittest support: the suite has no TestCase.
     run = probe("check", "--target", f"pki:{reference_tree.root / 'pki'}", "--profile", "palette", "-q",
                 "--json", "r.json", cwd=tmp_path)
     assert run["code"] == 0, run["printed"]
@@ -77,7 +78,8 @@ def test_a_check_of_a_nodes_folder_imports_only_the_rules_it_judges(tmp_path: Pa
     families = {rule.family for rule in catalog.all_rules()}
     imported = {name.split(".")[2] for name in run["modules"] if name.startswith("kubecert.rules.")} & families
     assert imported == judged
-    assert not {"kubecert.contexts.api", "kubecert.contexts.cluster"} & set(run["modules"])
+    assert not {"kubecert.contexts.api", "kubecert.contexts.cluster", "kubecert.inventory.platform",
+                "unittest"} & set(run["modules"])
 
 
 SEES_FREEZE = """
