@@ -6,19 +6,20 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from kubecert.inventory.facts import NodeFacts
 from kubecert.options import CHECK_OPTIONS, FACT_OPTIONS, Option, values_of
 from kubecert.profiles import MAX_DAYS, ProfileError, check_spec, declared_facts
-from kubecert.reports.baseline import Baseline, BaselineError
-from kubecert.reports.baseline import load as load_baseline
 from kubecert.reports.outputs import FORMATS, ReportPaths
 from kubecert.rules.catalog import all_rules
 from kubecert.rules.selection import NoRuleMatches, chosen_rules
 from kubecert.targets import fleetfile
+
+if TYPE_CHECKING:
+    from kubecert.reports.baseline import Baseline
 
 DEFAULT_TARGET = "reference"
 GROUP = "kubecert"
@@ -133,6 +134,9 @@ def _baseline(values: Mapping[str, Any]) -> Baseline | None:
     """The --baseline file's entries; an acceptance that expires is judged on the day the dates are (--at)."""
     if not values["baseline"]:
         return None
+    from kubecert.reports.baseline import BaselineError
+    from kubecert.reports.baseline import load as load_baseline  # a run without --baseline never needs it
+
     try:
         accepted = load_baseline(Path(values["baseline"]))
     except BaselineError as exc:
