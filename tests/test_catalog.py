@@ -56,6 +56,12 @@ def test_disruptive_rules_are_the_ones_that_change_a_target() -> None:
     assert "KC-CHK-01" not in disruptive  # listing expirations changes nothing
 
 
+def test_a_rule_is_made_once_a_process() -> None:
+    # Every check asks for its rule several times (its gate, its verdict, its report), for every target of a fleet.
+    assert get("KC-VAL-01") is get("KC-VAL-01")
+    assert [id(rule) for rule in all_rules()] == [id(get(rule.id)) for rule in all_rules()]
+
+
 def test_unknown_rule_is_a_clear_error() -> None:
     with pytest.raises(catalog.UnknownRule, match="KC-NOPE-01 is not a kubecert rule"):
         get("KC-NOPE-01")

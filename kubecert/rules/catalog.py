@@ -211,14 +211,20 @@ def _load_family(family: str) -> None:
 
 def all_rules() -> list[Rule]:
     """Every rule of the catalog, in catalog order."""
-    return [_build(entry) for entry in _raw_rules().values()]
+    return list(_rules().values())
 
 
 def get(rule_id: str) -> Rule:
     try:
-        return _build(_raw_rules()[rule_id])
+        return _rules()[rule_id]
     except KeyError:
         raise UnknownRule(f"{rule_id} is not a kubecert rule (see `kubecert rules`)") from None
+
+
+@cache
+def _rules() -> dict[str, Rule]:
+    """Each rule made once a process (a Rule is frozen): a check asks for its rule several times, for each target."""
+    return {rule_id: _build(entry) for rule_id, entry in _raw_rules().items()}
 
 
 def _build(entry: dict[str, Any]) -> Rule:
