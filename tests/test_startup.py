@@ -69,17 +69,28 @@ def test_a_check_of_a_nodes_folder_imports_no_network_client_or_server(tmp_path:
 
 
 def test_a_check_of_a_nodes_folder_imports_only_the_rules_it_judges(tmp_path: Path, reference_tree: Any) -> None:
-    # Neither the API's nor the cluster's rules, contexts and model: a family's module is imported for its rules'
-    # checks. Nor pytest's unittest support: the suite has no TestCase.
+    # A family's module is imported for the checks that run its functions: not for the renewal rules a node without
+    # renewal commands skips, nor the API's or the cluster's; neither are the contexts of actions and probes, the
+    # API's model, or pytest's unittest support (the suite has no TestCase).
     run = probe("check", "--target", f"pki:{reference_tree.root / 'pki'}", "--profile", "palette", "-q",
                 "--json", "r.json", cwd=tmp_path)
     assert run["code"] == 0, run["printed"]
-    judged = {catalog.get(result["rule"]).family for result in json.loads((tmp_path / "r.json").read_text())["results"]}
+    results = json.loads((tmp_path / "r.json").read_text())["results"]
+    judged = {catalog.get(result["rule"]).family for result in results if result["status"] in ("passed", "failed")}
     families = {rule.family for rule in catalog.all_rules()}
     imported = {name.split(".")[2] for name in run["modules"] if name.startswith("kubecert.rules.")} & families
-    assert imported == judged
-    assert not {"kubecert.contexts.api", "kubecert.contexts.cluster", "kubecert.inventory.platform",
-                "unittest"} & set(run["modules"])
+    assert "renewal" not in judged and imported == judged
+    assert not {"kubecert.contexts.api", "kubecert.contexts.cluster", "kubecert.contexts.node",
+                "kubecert.inventory.platform", "unittest"} & set(run["modules"])
+
+
+def test_a_check_is_selected_by_its_functions_name(tmp_path: Path, reference_tree: Any) -> None:
+    # The name is found by importing the rule's family, which a run without -k does not do for a skipped rule.
+    run = probe("check", "--target", f"pki:{reference_tree.root / 'pki'}", "--profile", "palette", "-q",
+                "--json", "r.json", "--", "-k", "cas_kept or leaf_validity", cwd=tmp_path)
+    assert run["code"] == 0, run["printed"]
+    results = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert {result["rule"] for result in results} == {"KC-VAL-01", "KC-REN-01"}
 
 
 SEES_FREEZE = """

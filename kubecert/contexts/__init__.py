@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from kubecert.capabilities import Action, Probe
 from kubecert.contexts.errors import CheckCouldNotRun
-from kubecert.contexts.node import NODE_STEPS, NodeContexts
 from kubecert.rules.catalog import Rule
 from kubecert.rules.context import RuleContext
 from kubecert.rules.evaluate import outside_role
@@ -24,10 +23,13 @@ from kubecert.targets.lock import target_lock
 
 if TYPE_CHECKING:
     from kubecert.contexts.cluster import ClusterContexts
+    from kubecert.contexts.node import NodeContexts
 
 OBSERVATION_LOCK_WAIT = 1800.0  # seconds: the longest another process may act on the target first
-# The API's and the cluster's contexts (and their rules' modules) are imported when a rule of theirs is judged:
-# a node's check never needs them.
+# Each step's context (and the modules of the rules that judge it) is imported when a rule of the step is judged:
+# a check that acts on nothing (a node's files, read) needs none of them.
+NODE_STEPS: frozenset[Action | Probe] = frozenset(
+    {Action.RENEW_ALL, Action.RENEW_ONE, Action.GENERATE_CSR, Action.UPGRADE, Probe.CHECK_EXPIRATION})
 CLUSTER_STEPS: frozenset[Action] = frozenset({Action.CLUSTER_RENEWAL, Action.CLUSTER_RENEWAL_CONTROLPLANE_ONLY})
 
 
@@ -50,7 +52,12 @@ class TargetContexts:
         self.target = target
         self.at = at
         self.used = False  # whether this process read or acted on the target (xdist workers report it)
-        self._node = NodeContexts(target)
+
+    @cached_property
+    def _node(self) -> NodeContexts:
+        from kubecert.contexts.node import NodeContexts
+
+        return NodeContexts(self.target)
 
     @cached_property
     def _cluster(self) -> ClusterContexts:
