@@ -1,5 +1,5 @@
 """How long the commands take from start to exit: `kubecert --help`, `--version`, `rules` and a check of one
-node's folder, beside `python -c pass`, the floor any command pays.
+node's folder (every report, and the JSON one alone), beside `python -c pass`, the floor any command pays.
 
 Each command is started afresh REPEAT times (after one run that is not counted, so the files are in the page
 cache), the commands in turn, and the median is printed. ``--baseline PYTHON`` runs every command with
@@ -32,6 +32,9 @@ def commands(tree: Path) -> dict[str, list[str]]:
         # No report option: every format into reports/, as on a node.
         "kubecert check --target pki:TREE": ["-m", "kubecert", "check", "-q", "--profile", "palette",
                                              "--target", f"pki:{tree / 'pki'}"],
+        # The JSON report alone, as a pipeline that reads the verdict asks for.
+        "the same with --json r.json": ["-m", "kubecert", "check", "-q", "--profile", "palette",
+                                        "--target", f"pki:{tree / 'pki'}", "--json", "r.json"],
     }
 
 

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from kubecert.contexts.node import NODE_STEPS, ActionRunner
+from kubecert.contexts import NODE_STEPS
+from kubecert.contexts.node import ActionRunner
 from kubecert.inventory import load_pki
 from kubecert.reference.pki import FreshKeys, InitOptions, init_pki
 from kubecert.rules import BUILTIN_PROFILES, Verdict, all_rules, evaluate, get

@@ -56,6 +56,12 @@ def test_disruptive_rules_are_the_ones_that_change_a_target() -> None:
     assert "KC-CHK-01" not in disruptive  # listing expirations changes nothing
 
 
+def test_a_rule_is_made_once_a_process() -> None:
+    # Every check asks for its rule several times (its gate, its verdict, its report), for every target of a fleet.
+    assert get("KC-VAL-01") is get("KC-VAL-01")
+    assert [id(rule) for rule in all_rules()] == [id(get(rule.id)) for rule in all_rules()]
+
+
 def test_unknown_rule_is_a_clear_error() -> None:
     with pytest.raises(catalog.UnknownRule, match="KC-NOPE-01 is not a kubecert rule"):
         get("KC-NOPE-01")
@@ -76,6 +82,14 @@ def test_every_rule_is_implemented_or_planned() -> None:
     assert unexplained == [], f"{unexplained}: add the function (@implements) or mark the entry planned = true"
     assert [r.id for r in all_rules() if r.function is not None and r.planned] == []
     assert all(r.implemented == (r.function is not None) for r in all_rules())
+
+
+def test_each_rule_is_implemented_in_its_familys_module() -> None:
+    """A run imports the family of each rule it judges and no other (a node's check none of the API's rules), so a
+    function registered from another family's module would be missing whenever its own family is loaded alone."""
+    elsewhere = {r.id: r.function.__module__ for r in all_rules() if r.function is not None
+                 and not (r.function.__module__ + ".").startswith(catalog.family_module(r.family) + ".")}
+    assert elsewhere == {}, "move each function into kubecert/rules/<its family> (catalog.toml's family)"
 
 
 def test_each_action_and_probe_has_a_maker_and_the_catalog_uses_known_names() -> None:

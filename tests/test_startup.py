@@ -17,6 +17,7 @@ import pytest
 from kubecert.cli import asks_for_xdist, no_plugin_autoload
 from kubecert.options import CHECK_OPTIONS, unique
 from kubecert.reference.pki.faults import fault_names
+from kubecert.rules import catalog
 from kubecert.targets.registry import BUILTIN_KINDS
 
 # Runs the command in a fresh interpreter, its output kept aside, then prints what it imported.
@@ -65,6 +66,62 @@ def test_a_check_of_a_nodes_folder_imports_no_network_client_or_server(tmp_path:
     assert (tmp_path / "reports" / "kubecert.html").is_file()
     assert run["packages"] & NETWORK == set()
     assert not [name for name in run["modules"] if name.startswith(("kubecert.reference", "kubecert.targets.palette."))]
+
+
+def test_a_check_of_a_nodes_folder_imports_only_the_rules_it_judges(tmp_path: Path, reference_tree: Any) -> None:
+    # A family's module is imported for the checks that run its functions: not for the renewal rules a node without
+    # renewal commands skips, nor the API's or the cluster's; neither are the contexts of actions and probes, the
+    # API's model, or pytest's unittest support (the suite has no TestCase).
+    run = probe("check", "--target", f"pki:{reference_tree.root / 'pki'}", "--profile", "palette", "-q",
+                "--json", "r.json", cwd=tmp_path)
+    assert run["code"] == 0, run["printed"]
+    results = json.loads((tmp_path / "r.json").read_text())["results"]
+    judged = {catalog.get(result["rule"]).family for result in results if result["status"] in ("passed", "failed")}
+    families = {rule.family for rule in catalog.all_rules()}
+    imported = {name.split(".")[2] for name in run["modules"] if name.startswith("kubecert.rules.")} & families
+    assert "renewal" not in judged and imported == judged
+    assert not {"kubecert.contexts.api", "kubecert.contexts.cluster", "kubecert.contexts.node",
+                "kubecert.inventory.platform", "unittest"} & set(run["modules"])
+
+
+def test_a_check_is_selected_by_its_functions_name(tmp_path: Path, reference_tree: Any) -> None:
+    # The name is found by importing the rule's family, which a run without -k does not do for a skipped rule.
+    run = probe("check", "--target", f"pki:{reference_tree.root / 'pki'}", "--profile", "palette", "-q",
+                "--json", "r.json", "--", "-k", "cas_kept or leaf_validity", cwd=tmp_path)
+    assert run["code"] == 0, run["printed"]
+    results = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert {result["rule"] for result in results} == {"KC-VAL-01", "KC-REN-01"}
+
+
+SEES_FREEZE = """
+    import gc, os
+
+    def pytest_runtest_call(item):
+        with open(os.environ["FROZEN_FILE"], "a") as out:
+            out.write(f"{gc.get_freeze_count()}\\n")
+"""
+
+
+def test_start_ups_objects_are_set_aside_from_garbage_collection_while_checks_run(tmp_path: Path,
+                                                                                   reference_tree: Any) -> None:
+    # pytest collects garbage after the run; walking every module and class start-up made cost more than the
+    # checks of a node. The command gives them back after the run: it may run inside a process that goes on.
+    (tmp_path / "sees_freeze.py").write_text(textwrap.dedent(SEES_FREEZE))
+    seen = tmp_path / "frozen.txt"
+    code = textwrap.dedent("""
+        import gc, sys
+        from kubecert.cli import main
+        code = main(sys.argv[1:])
+        print(code, gc.get_freeze_count())
+    """)
+    run = subprocess.run([sys.executable, "-c", code, "check", "--plugin", "sees_freeze", "--target",
+                          f"pki:{reference_tree.root / 'pki'}", "--profile", "palette", "-q", "--json", "r.json"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path]),
+                              "FROZEN_FILE": str(seen)})
+    assert run.stdout.splitlines()[-1:] == ["0 0"], run.stdout + run.stderr
+    during = [int(count) for count in seen.read_text().split()]
+    assert during and min(during) > 10_000  # every module kubecert and pytest imported, and the items
 
 
 def test_subcommand_help_lists_every_option_with_its_help(tmp_path: Path) -> None:

@@ -9,11 +9,11 @@ This is where targets and rules meet; it knows nothing of pytest, so a runner ot
 from __future__ import annotations
 
 import datetime as dt
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from kubecert.capabilities import Action, Probe
-from kubecert.contexts.api import API_STEPS, CheckCouldNotRun, api_context
-from kubecert.contexts.cluster import CLUSTER_STEPS, ClusterContexts
-from kubecert.contexts.node import NODE_STEPS, NodeContexts
+from kubecert.contexts.errors import CheckCouldNotRun
 from kubecert.rules.catalog import Rule
 from kubecert.rules.context import RuleContext
 from kubecert.rules.evaluate import outside_role
@@ -21,8 +21,24 @@ from kubecert.targets.base import Target
 from kubecert.targets.errors import TargetUnavailable
 from kubecert.targets.lock import target_lock
 
+if TYPE_CHECKING:
+    from kubecert.contexts.cluster import ClusterContexts
+    from kubecert.contexts.node import NodeContexts
+
 OBSERVATION_LOCK_WAIT = 1800.0  # seconds: the longest another process may act on the target first
-STEPS: frozenset[Action | Probe] = NODE_STEPS | API_STEPS | CLUSTER_STEPS  # a test: every Action and Probe
+# Each step's context (and the modules of the rules that judge it) is imported when a rule of the step is judged:
+# a check that acts on nothing (a node's files, read) needs none of them.
+NODE_STEPS: frozenset[Action | Probe] = frozenset(
+    {Action.RENEW_ALL, Action.RENEW_ONE, Action.GENERATE_CSR, Action.UPGRADE, Probe.CHECK_EXPIRATION})
+CLUSTER_STEPS: frozenset[Action] = frozenset({Action.CLUSTER_RENEWAL, Action.CLUSTER_RENEWAL_CONTROLPLANE_ONLY})
+
+
+def __getattr__(name: str) -> frozenset[Action | Probe]:
+    if name == "STEPS":  # every step some context makes (a test holds it to every Action and Probe)
+        from kubecert.contexts.api import API_STEPS
+
+        return NODE_STEPS | API_STEPS | CLUSTER_STEPS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class CannotJudge(Exception):
@@ -36,8 +52,18 @@ class TargetContexts:
         self.target = target
         self.at = at
         self.used = False  # whether this process read or acted on the target (xdist workers report it)
-        self._node = NodeContexts(target)
-        self._cluster = ClusterContexts(target, at)
+
+    @cached_property
+    def _node(self) -> NodeContexts:
+        from kubecert.contexts.node import NodeContexts
+
+        return NodeContexts(self.target)
+
+    @cached_property
+    def _cluster(self) -> ClusterContexts:
+        from kubecert.contexts.cluster import ClusterContexts
+
+        return ClusterContexts(self.target, self.at)
 
     def observation(self) -> RuleContext:
         """The plain observation, read once under the target's shared lock (never while another process acts).
@@ -73,6 +99,8 @@ class TargetContexts:
             return context
         if isinstance(step, Action) and step in CLUSTER_STEPS:
             return self._cluster.context(step)
+        from kubecert.contexts.api import api_context
+
         return api_context(self.target, step, self.at)
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import cast
 
 from kubecert.capabilities import Action, Probe
+from kubecert.contexts.errors import CheckCouldNotRun
 from kubecert.inventory.model import Inventory
 from kubecert.inventory.platform import PlatformInventory
 from kubecert.rules.api import AccessContext, ListingOverwriteContext
@@ -23,11 +24,6 @@ _METHODS: dict[Action | Probe, str] = {
     Action.API_LISTING_OVERWRITE: "listing_overwrite",
 }
 API_STEPS: frozenset[Action | Probe] = frozenset(_METHODS)
-
-
-class CheckCouldNotRun(Exception):
-    """The check could not be carried out (unreadable input, target down, a target that breaks its
-    contract): an error, not a failure."""
 
 
 class NotAnApi(CheckCouldNotRun):

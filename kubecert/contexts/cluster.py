@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from kubecert.capabilities import Action
-from kubecert.contexts.api import CheckCouldNotRun
+from kubecert.contexts.errors import CheckCouldNotRun
 from kubecert.rules.cluster import NodesRenewalContext
 from kubecert.rules.context import RuleContext
 from kubecert.rules.fleet import ClusterRenewalContext
@@ -15,7 +15,6 @@ from kubecert.targets.base import Target
 from kubecert.targets.lock import target_lock
 from kubecert.targets.protocols import ClusterActions
 
-CLUSTER_STEPS: frozenset[Action] = frozenset({Action.CLUSTER_RENEWAL, Action.CLUSTER_RENEWAL_CONTROLPLANE_ONLY})
 LOCK_WAIT_S = 1800.0
 
 

@@ -32,9 +32,6 @@ from kubecert.targets.commands import DEFAULT_ACTION_TIMEOUT, CommandActions
 from kubecert.targets.lock import target_lock
 from kubecert.targets.protocols import ActsOnNode, NodeActions
 
-NODE_STEPS: frozenset[Action | Probe] = frozenset(
-    {Action.RENEW_ALL, Action.RENEW_ONE, Action.GENERATE_CSR, Action.UPGRADE, Probe.CHECK_EXPIRATION})
-
 # The certificate renew-one renews: the first of these whose CA is managed here.
 RENEW_ONE_PREFERENCE = ("apiserver", "front-proxy-client", "etcd-server", *layout.RENEWED)
 LOCK_WAIT_FACTOR = 3  # how many action timeouts to wait for another process's actions on the target

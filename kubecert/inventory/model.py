@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -27,6 +27,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from kubecert.inventory.facts import NodeFacts
 from kubecert.inventory.keymaterial import KeyTraces
 from kubecert.timestamps import isoformat
+
+if TYPE_CHECKING:
+    from kubecert.inventory.platform import PlatformObservation
 
 _EKU_NAMES = {
     ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
@@ -402,6 +405,11 @@ class Inventory:
     kubelet: KubeletFolder | None = None  # the kubelet's folder, when the target was given one
     owners_visible: bool = True
     location: Mapping[str, str] = field(default_factory=dict)  # folders read, for the report
+
+    def platform_observation(self) -> PlatformObservation | None:
+        """The platform an API target observed (inventory.platform.PlatformInventory); None for a target that has
+        no management API. A method, so that a node's check never imports the platform's model to ask."""
+        return None
 
     def cas(self) -> Iterator[CertRecord]:
         return (c for c in self.certificates.values() if c.role is Role.CA)

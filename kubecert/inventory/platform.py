@@ -245,10 +245,13 @@ class PlatformInventory(Inventory):
 
     platform: PlatformObservation | None = None
 
+    def platform_observation(self) -> PlatformObservation | None:
+        return self.platform
+
 
 def platform_of(inventory: Inventory) -> PlatformObservation | None:
     """The platform an API target observed; None for a target that has no management API."""
-    return inventory.platform if isinstance(inventory, PlatformInventory) else None
+    return inventory.platform_observation()
 
 
 @dataclass(frozen=True)

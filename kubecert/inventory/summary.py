@@ -4,22 +4,24 @@ back from disk. Text the target sent is escaped here, once."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.x509.oid import NameOID
 
 from kubecert.inventory.keymaterial import KeyTraces, scrub
 from kubecert.inventory.model import CertRecord, Inventory, Role
-from kubecert.inventory.platform import ReportedCertificate, platform_of
 from kubecert.text import escaped, escaped_block
 from kubecert.timestamps import isoformat
+
+if TYPE_CHECKING:
+    from kubecert.inventory.platform import ReportedCertificate
 
 
 def certificate_summary(inventory: Inventory) -> list[dict[str, Any]]:
     """One entry per certificate the observation holds (read from files, or listed by an API), as JSON."""
     traces = inventory.key_traces  # a name or a path a target chose may carry its own keys: cleaned as evidence is
     records = [_from_x509(record, traces) for record in inventory.all_certs()]
-    platform = platform_of(inventory)
+    platform = inventory.platform_observation()
     if platform is not None:
         records += [_from_listing(reported, traces) for machine in platform.certificates
                     for reported in machine.certificates]

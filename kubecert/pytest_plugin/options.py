@@ -13,8 +13,6 @@ import pytest
 from kubecert.inventory.facts import NodeFacts
 from kubecert.options import CHECK_OPTIONS, FACT_OPTIONS, Option, values_of
 from kubecert.profiles import MAX_DAYS, ProfileError, check_spec, declared_facts
-from kubecert.reports.baseline import Baseline, BaselineError
-from kubecert.reports.baseline import load as load_baseline
 from kubecert.reports.outputs import FORMATS, ReportPaths
 from kubecert.reports.tally import Tally
 from kubecert.rules.catalog import all_rules
@@ -22,6 +20,7 @@ from kubecert.rules.selection import NoRuleMatches, chosen_rules
 from kubecert.targets import fleetfile
 
 if TYPE_CHECKING:
+    from kubecert.reports.baseline import Baseline
     from kubecert.reports.results import Report
 
 DEFAULT_TARGET = "reference"
@@ -137,6 +136,9 @@ def _baseline(values: Mapping[str, Any]) -> Baseline | None:
     """The --baseline file's entries; an acceptance that expires is judged on the day the dates are (--at)."""
     if not values["baseline"]:
         return None
+    from kubecert.reports.baseline import BaselineError
+    from kubecert.reports.baseline import load as load_baseline  # a run without --baseline never needs it
+
     try:
         accepted = load_baseline(Path(values["baseline"]))
     except BaselineError as exc:

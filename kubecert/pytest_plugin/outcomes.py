@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -114,10 +115,19 @@ def target_id_of(item: pytest.Item) -> str | None:
 def report_path(item: pytest.Item) -> str:
     """What comes before the item's name in its id in the reports: its file, relative to the package root
     however the suite was invoked (installed, --pyargs), else its parent's node id."""
-    try:
-        return Path(item.path).resolve().relative_to(_PACKAGE_ROOT).as_posix()
-    except ValueError:
+    within = _within_package(item.path)
+    if within is None:
         return item.parent.nodeid if item.parent is not None else ""
+    return within
+
+
+@cache
+def _within_package(path: Path) -> str | None:
+    """Resolved once a process: every check of the catalog is in the same file, and resolving walks its folders."""
+    try:
+        return path.resolve().relative_to(_PACKAGE_ROOT).as_posix()
+    except ValueError:
+        return None
 
 
 def report_nodeid(item: pytest.Item) -> str:

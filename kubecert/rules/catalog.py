@@ -1,12 +1,13 @@
 """The catalog: rule metadata from catalog.toml, joined with the plain functions that implement them.
 
 Family modules (kubecert/rules/<family>.py) register a function under a rule ID with ``@implements``;
-the catalog imports them when a rule's function is first asked for, so that listing the catalog
-(``kubecert rules``) imports no family and none of the inventory's libraries. The catalog says which rules
-this version implements: every one not marked ``planned``. A test holds the functions to it (a rule
-without its function, or a planned one with one, fails tests/test_catalog.py). Every name the catalog uses
-(sources, parameters, capabilities, actions, probes) is checked when it loads: a typo is an error, never
-a rule that silently makes no check.
+the catalog imports a rule's family when its function is first asked for, so that listing the catalog
+(``kubecert rules``) imports no family and none of the inventory's libraries, and a node's check none of the
+API's or the cluster's rules (a rule's function is in its family's module: a test holds them to it). The
+catalog says which rules this version implements: every one not marked ``planned``. A test holds the
+functions to it (a rule without its function, or a planned one with one, fails tests/test_catalog.py). Every
+name the catalog uses (sources, parameters, capabilities, actions, probes) is checked when it loads: a typo is
+an error, never a rule that silently makes no check.
 """
 
 from __future__ import annotations
@@ -69,13 +70,13 @@ class Rule:
     @property
     def function(self) -> RuleFunction | None:
         """What judges the rule, None while it is planned."""
-        _load_families()
+        _load_family(self.family)
         return _FUNCTIONS.get(self.id)
 
     @property
     def context(self) -> type:
         """The kind of context the function judges (a plain observation for a rule without one)."""
-        _load_families()
+        _load_family(self.family)
         return _CONTEXTS.get(self.id, RuleContext)
 
     def concerns_role(self, role: str | None) -> bool:
@@ -196,40 +197,37 @@ def sources() -> dict[str, Source]:
     return {key: Source(key, v["title"], v["url"], v["version"]) for key, v in _document()["sources"].items()}
 
 
+def family_module(family: str) -> str:
+    """The module (or package) that implements a family's rules."""
+    return f"kubecert.rules.{family}"
+
+
 @cache
-def _load_families() -> None:
-    for family in sorted({entry["family"] for entry in _raw_rules().values()}):
-        module = f"kubecert.rules.{family}"
-        if importlib.util.find_spec(module) is not None:
-            importlib.import_module(module)
+def _load_family(family: str) -> None:
+    module = family_module(family)
+    if importlib.util.find_spec(module) is not None:
+        importlib.import_module(module)
 
 
 def all_rules() -> list[Rule]:
     """Every rule of the catalog, in catalog order."""
-    return [_build(entry) for entry in _raw_rules().values()]
+    return list(_rules().values())
 
 
 def get(rule_id: str) -> Rule:
     try:
-        return _build(_raw_rules()[rule_id])
+        return _rules()[rule_id]
     except KeyError:
         raise UnknownRule(f"{rule_id} is not a kubecert rule (see `kubecert rules`)") from None
 
 
-_BUILT: dict[str, tuple[dict[str, Any], Rule]] = {}  # rule ID → the entry a Rule was built from, and it
+@cache
+def _rules() -> dict[str, Rule]:
+    """Each rule made once a process (a Rule is frozen): a check asks for its rule several times, for each target."""
+    return {rule_id: _build(entry) for rule_id, entry in _raw_rules().items()}
 
 
 def _build(entry: dict[str, Any]) -> Rule:
-    """The Rule of a catalog entry, built once: a fleet's run asks for every rule of every target."""
-    known = _BUILT.get(entry["id"])
-    if known is not None and known[0] is entry:  # the same entry (a catalog read again makes new ones)
-        return known[1]
-    rule = _new_rule(entry)
-    _BUILT[entry["id"]] = (entry, rule)
-    return rule
-
-
-def _new_rule(entry: dict[str, Any]) -> Rule:
     return Rule(
         id=entry["id"], family=entry["family"], title=entry["title"], statement=entry["statement"],
         sources=tuple(entry["sources"]), citation=entry["citation"],

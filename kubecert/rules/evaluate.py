@@ -54,11 +54,10 @@ def _judged(rule: Rule, context: Any) -> Verdict:
 def _unread_listing(rule: Rule, context: RuleContext) -> list[Finding]:
     """An error for each part of a management API's certificate listing past kubecert's bounds, for the rules
     that judge the listed expiries: they judged only what was read."""
-    from kubecert.inventory.platform import listing_past_bounds, platform_of  # the model brings cryptography
-
-    platform = platform_of(context.inventory)
+    platform = context.inventory.platform_observation()
     if "expiry" not in rule.capabilities or platform is None:
         return []
+    from kubecert.inventory.platform import listing_past_bounds  # an API target's: a node's check never needs it
     return [error("k8certificates", f"not evaluated in full: {why}")
             for why in listing_past_bounds(platform.certificates_exchange.document)]
 
