@@ -216,7 +216,8 @@ def test_a_listing_command_that_prints_past_the_output_bound_is_an_error(tmp_pat
 def _listing_verdicts(extra: int) -> dict[str, Verdict]:
     """KC-API-02 and -03 on a listing of one machine with kubeadm's certificates, then ``extra`` more under ca,
     the last of them expired."""
-    from kubecert.inventory.platform import Exchange, PlatformInventory, PlatformObservation, Sent
+    from kubecert.inventory.platform import Exchange, PlatformObservation, Sent
+    from kubecert.inventory.platform_inventory import PlatformInventory
     from kubecert.rules import BUILTIN_PROFILES, RuleContext, evaluate, get
     from kubecert.targets.palette import parse
 

@@ -9,7 +9,7 @@ from typing import cast
 from kubecert.capabilities import Action, Probe
 from kubecert.contexts.errors import CheckCouldNotRun
 from kubecert.inventory.model import Inventory
-from kubecert.inventory.platform import PlatformInventory
+from kubecert.inventory.platform_inventory import PlatformInventory
 from kubecert.rules.api import AccessContext, ListingOverwriteContext
 from kubecert.rules.context import RuleContext
 from kubecert.rules.repave import ApiRenewalContext, ApiUpgradeContext, RefusedRenewalContext

@@ -407,8 +407,8 @@ class Inventory:
     location: Mapping[str, str] = field(default_factory=dict)  # folders read, for the report
 
     def platform_observation(self) -> PlatformObservation | None:
-        """The platform an API target observed (inventory.platform.PlatformInventory); None for a target that has
-        no management API. A method, so that a node's check never imports the platform's model to ask."""
+        """The platform an API target observed (inventory/platform_inventory.py); None for a target that has no
+        management API. A method, so that a node's check never imports the platform's model to ask."""
         return None
 
     def cas(self) -> Iterator[CertRecord]:

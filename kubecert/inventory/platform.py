@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubecert import layout
-from kubecert.inventory.model import Inventory
 from kubecert.timestamps import isoformat
 
 # RFC 3339 date-time: what the Palette specification's "date-time" format means.
@@ -237,21 +236,6 @@ class PlatformObservation:
 
     def machine_certificates(self, name: str) -> MachineCertificates | None:
         return next((m for m in self.certificates if m.machine == name), None)
-
-
-@dataclass
-class PlatformInventory(Inventory):
-    """The inventory of an API target: no X.509, but the platform as the API shows it."""
-
-    platform: PlatformObservation | None = None
-
-    def platform_observation(self) -> PlatformObservation | None:
-        return self.platform
-
-
-def platform_of(inventory: Inventory) -> PlatformObservation | None:
-    """The platform an API target observed; None for a target that has no management API."""
-    return inventory.platform_observation()
 
 
 @dataclass(frozen=True)

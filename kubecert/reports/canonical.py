@@ -31,7 +31,7 @@ from kubecert.reports.versions import REPORT
 from kubecert.timestamps import isoformat
 
 if TYPE_CHECKING:
-    from kubecert.reports.spool import ResultSource
+    from kubecert.reports.sources import ResultSource
 
 
 def build(*, results: Iterable[Result], targets: Iterable[TargetRecord], **run: Any) -> Report:

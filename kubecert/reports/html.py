@@ -30,7 +30,7 @@ from kubecert.status import STATUSES
 from kubecert.text import escaped_values
 
 if TYPE_CHECKING:
-    from kubecert.reports.spool import ResultSource
+    from kubecert.reports.sources import ResultSource
 
 
 def displayed(value: Any) -> Any:

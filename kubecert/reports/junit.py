@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from kubecert.text import escaped_block
 
 if TYPE_CHECKING:
-    from kubecert.reports.spool import ResultSource
+    from kubecert.reports.sources import ResultSource
 
 
 def _text(value: Any) -> str:

@@ -21,7 +21,7 @@ from kubecert.extras import install_command
 from kubecert.text import escaped
 
 if TYPE_CHECKING:
-    from kubecert.reports.spool import ResultSource
+    from kubecert.reports.sources import ResultSource
 
 PARTIAL_SUFFIX = ".partial"
 

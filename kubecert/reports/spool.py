@@ -16,7 +16,7 @@ import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, overload
+from typing import Any, overload
 
 from kubecert.reports import canonical
 from kubecert.reports.results import Result
@@ -24,16 +24,6 @@ from kubecert.status import Status
 
 Key = tuple[str, str, str]  # the check's node id, the rule, the target: one result each
 KEPT = (Status.FAILED, Status.ERROR)  # results held whole: few, and named at the end of the run
-
-
-class ResultSource(Protocol):
-    """A report's results as the formats read them (outputs.py): a run's spool, or a document's held results."""
-
-    rules: dict[str, dict[str, Any]]  # the report's rules section, by rule ID
-
-    def lines(self) -> Iterator[str]: ...  # each result's report line, compacted against ``rules``
-
-    def documents(self, whole: frozenset[str] | None = None) -> Iterator[dict[str, Any]]: ...
 
 
 class HeldResults:

@@ -24,9 +24,9 @@ from kubecert.inventory.platform import (
     PlatformObservation,
     ReportedCertificate,
     Sent,
-    platform_of,
     read_time,
 )
+from kubecert.inventory.platform_inventory import platform_of
 from kubecert.rules._common import expiry_problem, fmt_duration, fmt_time
 from kubecert.rules.catalog import implements
 from kubecert.rules.context import RuleContext

@@ -18,13 +18,13 @@ from kubecert.inventory.platform import (
     Exchange,
     Machine,
     MachineCertificates,
-    PlatformInventory,
     PlatformObservation,
     RenewalRecord,
     ReportedCertificate,
     Sample,
     Sent,
 )
+from kubecert.inventory.platform_inventory import PlatformInventory
 from kubecert.inventory.renewal_progress import RenewalWatch, renewal_seen
 from kubecert.profiles import Profile
 from kubecert.rules import get

@@ -31,7 +31,6 @@ from kubecert.inventory.platform import (
     Exchange,
     ListingOverwrite,
     Machine,
-    PlatformInventory,
     PlatformObservation,
     RenewalRecord,
     Sample,
@@ -39,6 +38,7 @@ from kubecert.inventory.platform import (
     UnauthenticatedRenewal,
     UpgradeRecord,
 )
+from kubecert.inventory.platform_inventory import PlatformInventory
 from kubecert.profiles import Profile
 from kubecert.targets.base import Target, logged_warning, split_uri
 from kubecert.targets.cluster.access import KubeconfigAccess, KubeconfigRefused, access_from_file
