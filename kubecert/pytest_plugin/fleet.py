@@ -67,12 +67,16 @@ class FleetCheck(pytest.Item):
             self.results.append(result_from_verdict(
                 rule, target_id, verdict, check_nodeid(path, rule.id, target_id),
                 duration_s=round(time.perf_counter() - started, 6)))
-        bad = [r for r in self.results if r.status in (Status.FAILED, Status.ERROR)]
-        if bad:
-            pytest.fail(", ".join(f"{r.rule} {r.status}" for r in bad), pytrace=False)
+        said = _not_passed(self.results)
+        if said:  # no result is a local of this frame: a failure's traceback outlives the check
+            pytest.fail(said, pytrace=False)
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, self.name
+
+
+def _not_passed(results: list[Result]) -> str:
+    return ", ".join(f"{r.rule} {r.status}" for r in results if r.status in (Status.FAILED, Status.ERROR))
 
 
 def fleet_items(collector: pytest.Collector, state: KubecertSession) -> list[pytest.Item]:

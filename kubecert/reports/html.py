@@ -123,6 +123,7 @@ def view(document: Mapping[str, Any], results: Iterable[Mapping[str, Any]] | Non
     rule_counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
     failing: defaultdict[str, set[str]] = defaultdict(set)
     kept: list[Mapping[str, Any]] = []
+    problems = _Problems()
     for result in document["results"] if results is None else results:
         status, rule, target = status_of(result), result["rule"], result["target"]
         by_target[target][status] += 1
@@ -135,23 +136,26 @@ def view(document: Mapping[str, Any], results: Iterable[Mapping[str, Any]] | Non
         if result["status"] in ("failed", "error"):
             failing[target].update(str(e["subject"]) for e in result["evidence"]
                                    if e.get("status") in ("failed", "error"))
+        if many and problems.takes(result):  # a fleet of unreadable targets: one entry a target, not a result
+            continue
         if not many or status in SHOWN_IN_SUMMARY:
             kept.append(result)
     target_ids = sorted({t["id"] for t in targets} | by_target.keys())
     summarised = len(target_ids) > DETAILED_TARGETS
+    if summarised and not many:  # the results named more targets than the document lists
+        kept = [r for r in kept if status_of(r) in SHOWN_IN_SUMMARY and not problems.takes(r)]
     index = {target: number for number, target in enumerate(target_ids)}
     # A fleet is read from its worst targets down; a target keeps its number (its anchors and filter) whatever
     # its place.
     target_order = sorted(target_ids, key=lambda t: (*(-by_target[t][s] for s in ORDER[:3]), t))
     place = {target: number for number, target in enumerate(target_order)}
-    shown = sorted(kept, key=lambda r: (ORDER.index(status_of(r)), catalog(r["rule"]), place[r["target"]]))
+    alone, shared = problems.settled(catalog, place)
+    shown = sorted([*kept, *alone], key=lambda r: (ORDER.index(status_of(r)), catalog(r["rule"]), place[r["target"]]))
     rule_rows = sorted(rules.values(), key=lambda row: catalog(row["rule"]))
     counts: Counter[str] = sum(by_target.values(), Counter())
     verdict = "failed" if counts["failed"] else "error" if counts["error"] or not counts.total() else "passed"
-    problems: list[dict[str, Any]] = []
     if summarised:
-        shown, problems = _one_per_problem([r for r in shown if status_of(r) in SHOWN_IN_SUMMARY])
-        listed = {r["target"] for r in shown} | {p["target"] for p in problems}
+        listed = {r["target"] for r in shown} | {p["target"] for p in shared}
         targets = [t for t in targets if t["id"] in listed]
     targets.sort(key=lambda t: place[t["id"]])
     return {
@@ -162,7 +166,7 @@ def view(document: Mapping[str, Any], results: Iterable[Mapping[str, Any]] | Non
         "verdict": verdict,
         "target_views": [_target_view(document, t, failing[t["id"]], index[t["id"]]) for t in targets],
         "not_implemented": [c for c in document.get("coverage", ()) if not c["implemented"]],
-        "counts": counts, "problems": problems,
+        "counts": counts, "problems": shared,
     }
 
 
@@ -186,18 +190,33 @@ def facts(entry: Mapping[str, Any]) -> list[tuple[str, Any]]:
             if key not in ("status", "subject", "detail") and value is not None]
 
 
-def _one_per_problem(results: list[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], list[dict[str, Any]]]:
-    """The results a fleet's summary shows in full, and its problems: the errors one target's failure gave
-    several checks (the same message, nothing judged: the target could not be read) are one problem that
-    names those checks, so a fleet of unreadable targets is a page of one entry per target."""
-    shared: defaultdict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
-    for result in results:
-        if status_of(result) == "error" and not result["evidence"]:
-            shared[(result["target"], result["message"])].append(result)
-    grouped = {id(r) for group in shared.values() if len(group) > 1 for r in group}
-    problems = [{"target": target, "message": message, "rules": [r["rule"] for r in group]}
-                for (target, message), group in shared.items() if len(group) > 1]
-    return [r for r in results if id(r) not in grouped], problems
+class _Problems:
+    """A fleet's summary shows its problems once: the errors one target's failure gave several checks (the same
+    message, nothing judged: the target could not be read) are one problem that names those checks, so a fleet of
+    unreadable targets is a page of one entry per target. Each is kept as its first result and its rules' IDs."""
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple[str, str], tuple[Mapping[str, Any], list[str]]] = {}
+
+    def takes(self, result: Mapping[str, Any]) -> bool:
+        """Whether ``result`` is such an error (it is then kept here, not shown on its own)."""
+        if status_of(result) != "error" or result["evidence"]:
+            return False
+        key = (result["target"], result["message"])
+        known = self.groups.get(key)
+        if known is None:
+            self.groups[key] = (result, [result["rule"]])
+        else:
+            known[1].append(result["rule"])
+        return True
+
+    def settled(self, catalog: Callable[[str], tuple[int, str]],
+                place: Mapping[str, int]) -> tuple[list[Mapping[str, Any]], list[dict[str, Any]]]:
+        """The errors that stand alone (shown as results), and the problems in the order of their first check."""
+        alone = [first for first, rules in self.groups.values() if len(rules) == 1]
+        grouped = sorted((catalog(min(rules, key=catalog)), place[target], target, message, sorted(rules, key=catalog))
+                         for (target, message), (_, rules) in self.groups.items() if len(rules) > 1)
+        return alone, [{"target": target, "message": message, "rules": rules} for *_, target, message, rules in grouped]
 
 
 def _target_view(document: Mapping[str, Any], target: Mapping[str, Any], failing: set[str],

@@ -4,8 +4,9 @@ A fleet's results used to be held until the end of the run and then copied twice
 document of dicts, then as text): memory grew with the fleet (9 GiB at 10,000 clusters). Each result is now
 made into its report line when its check ends (its passing certificates joined to the target's records,
 its rule's text left to the rules section: canonical.compact) and appended to an unlinked temporary file;
-what stays is an index entry (where the line is, its status and duration) and, for a failure or an error,
-the Result itself (the terminal names them, the baseline counts them). The reports are then written from
+what stays is an index entry (where the line is, its status and duration) and, for a failure, the Result
+itself (the terminal names them, the baseline counts them; an error is said by the terminal's folding, and a
+fleet of unreadable targets must cost no more than a readable one). The reports are then written from
 that file, a line at a time, in the report's order.
 """
 
@@ -23,7 +24,7 @@ from kubecert.reports.results import Result
 from kubecert.status import Status
 
 Key = tuple[str, str, str]  # the check's node id, the rule, the target: one result each
-KEPT = (Status.FAILED, Status.ERROR)  # results held whole: few, and named at the end of the run
+KEPT = (Status.FAILED,)  # results held whole: few, named at the end of the run and counted by the baseline
 
 
 class HeldResults:
@@ -60,7 +61,7 @@ class ResultSpool(Sequence[Result]):
         self._index: dict[Key, Entry] = {}
         self._order: list[Key] | None = None
         self.rules: dict[str, dict[str, Any]] = {}  # the report's rules section, as results fill it
-        self.kept: dict[Key, Result] = {}  # failures and errors, whole
+        self.kept: dict[Key, Result] = {}  # failures, whole
         self.by_target: defaultdict[str, Counter[str]] = defaultdict(Counter)  # status label → count
 
     def add(self, key: Key, result: Result, certificates: Mapping[str, Mapping[str, Any]]) -> None:
