@@ -9,6 +9,7 @@ kept in tests/report_schemas/) still reads a 1.9 report, leaving the section out
 from __future__ import annotations
 
 import copy
+import dataclasses
 import gc
 import json
 import shutil
@@ -20,7 +21,7 @@ import pytest
 from kubecert.reports import canonical, validate
 from kubecert.reports.citations import rule_fields
 from kubecert.reports.merge import merge
-from kubecert.reports.results import Result, SourceRecord, Status
+from kubecert.reports.results import Report, Result, SourceRecord, Status
 from kubecert.rules import catalog
 
 from support import SUITE, run_check
@@ -68,6 +69,13 @@ def test_each_rules_text_is_written_once_and_read_back_into_every_result(written
     for result in canonical.load(path)["results"]:
         expected = rule_fields(catalog.get(result["rule"]))
         assert _text(result) == {**_text(expected), "sources": [vars(s) for s in expected["sources"]]}
+
+
+def test_the_report_keeps_its_fields_order_with_the_rules_section_last(written: dict[str, Any]) -> None:
+    """The results stay where they always were among the run's fields, whichever way they were written."""
+    order = [f.name for f in dataclasses.fields(Report)]
+    assert list(written) == [name for name in order if name in written]
+    assert list(written)[-1] == "rules" and list(written).index("results") < list(written).index("summary")
 
 
 def test_a_reader_of_the_previous_minor_reads_this_one_without_the_rules_section(written: dict[str, Any]) -> None:

@@ -150,7 +150,7 @@ class Reporter:
             target = {**target, "observed_at": first["observed_at"], "certificates": first["certificates"]}
         elif known.get("observed_at"):
             target = {**target, "observed_at": known["observed_at"], "certificates": known["certificates"]}
-        if target.get("certificates") != known.get("certificates"):
+        if target.get("certificates") is not known.get("certificates"):  # results already spooled keep their join
             self.shown.pop(target["id"], None)
         self.targets[target["id"]] = target
 
@@ -177,7 +177,7 @@ class Reporter:
             complete=complete, at=self.session.settings.at, notes=notes, command_line=self._command_line(),
             host=socket.gethostname(), baseline=record,
         )
-        self.closing.settle(Tally.of(self.spool.statuses(), complete))
+        self.closing.settle(Tally.of_report(self.report))  # as `kubecert check` counts it (options.CommandRun)
         self.config.hook.pytest_kubecert_report_ready(report=self.report, config=self.config)
         header = dataclasses.replace(self.report, results=[]).to_json()
         self.written, self.failed_writes = reports.write(header, complete, self.spool)

@@ -11,7 +11,7 @@ import datetime as dt
 import io
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -153,13 +153,27 @@ def fill(result: dict[str, Any], rules: Mapping[str, Mapping[str, Any]]) -> dict
     return result
 
 
+class HeldResults:
+    """A document's results held whole (a merged report, a report built in a test), read as a run's spool is
+    (spool.py; the ResultSource of reports/sources.py)."""
+
+    def __init__(self, results: Sequence[Mapping[str, Any]]) -> None:
+        self._results = results
+        self.rules: dict[str, dict[str, Any]] = {}
+        self._lines = [json.dumps(compact(dict(result), self.rules), default=str) for result in results]
+
+    def lines(self) -> Iterator[str]:
+        return iter(self._lines)
+
+    def documents(self, whole: frozenset[str] | None = None) -> Iterator[dict[str, Any]]:
+        return (dict(result) for result in self._results)  # held anyway: nothing is saved by leaving some out
+
+
 def dumps(report: Report | Mapping[str, Any]) -> str:
     """The report's JSON (``write``), of a report held whole: its results' rule text is said once, in ``rules``."""
     document = report.to_json() if isinstance(report, Report) else report
-    rules: dict[str, dict[str, Any]] = {}
-    lines = [json.dumps(compact(dict(result), rules), default=str) for result in document.get("results", ())]
     out = io.StringIO()
-    write(out, document, lines, list(rules.values()))
+    write_from(out, document, HeldResults(document.get("results", ())))
     return out.getvalue()
 
 

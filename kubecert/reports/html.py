@@ -90,8 +90,8 @@ def write_from(out: TextIO, header: Mapping[str, Any], source: ResultSource) -> 
     a result that passed or was skipped is only counted, so only failures, errors and accepted failures are read
     whole and kept for the page."""
     document = escaped_values({**header, "results": [], "rules": list(source.rules.values())})
-    many = len({t["id"] for t in document["targets"]}) > DETAILED_TARGETS
-    results = (escaped_values(r) for r in source.documents(frozenset(SHOWN_IN_SUMMARY) if many else None))
+    whole = frozenset(SHOWN_IN_SUMMARY) if _summary_page(document["targets"]) else None
+    results = (escaped_values(r) for r in source.documents(whole))
     out.write(_page(view(document, results)))
 
 
@@ -115,7 +115,7 @@ def view(document: Mapping[str, Any], results: Iterable[Mapping[str, Any]] | Non
     """What the template draws, derived once here so the template only lays it out. ``results``: the results (their
     strings escaped) when they are not the document's own, read once: a fleet's passes are counted and let go."""
     targets = list(document["targets"])
-    many = len({t["id"] for t in targets}) > DETAILED_TARGETS  # then the page is a summary whatever results say
+    many = _summary_page(targets)  # then the page is a summary whatever results say
     catalog = catalog_order(document)
     said = {entry["rule"]: entry for entry in document.get("rules") or ()}  # 1.9: each rule's text once
     by_target: defaultdict[str, Counter[str]] = defaultdict(Counter)
@@ -168,6 +168,11 @@ def view(document: Mapping[str, Any], results: Iterable[Mapping[str, Any]] | Non
         "not_implemented": [c for c in document.get("coverage", ()) if not c["implemented"]],
         "counts": counts, "problems": shared,
     }
+
+
+def _summary_page(targets: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether the document's targets make the page a fleet's summary (DETAILED_TARGETS)."""
+    return len({t["id"] for t in targets}) > DETAILED_TARGETS
 
 
 def catalog_order(document: Mapping[str, Any]) -> Callable[[str], tuple[int, str]]:

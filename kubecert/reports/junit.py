@@ -40,7 +40,7 @@ def failure_text(result: Mapping[str, Any]) -> str:
 
 def render(document: Mapping[str, Any]) -> str:
     """The JUnit XML of a canonical report (its JSON form)."""
-    from kubecert.reports.spool import HeldResults
+    from kubecert.reports.canonical import HeldResults
 
     out = io.StringIO()  # a target's cases together, in the report's order within it
     write_from(out, document, HeldResults(sorted(document["results"], key=lambda r: str(r["target"]))))

@@ -117,12 +117,11 @@ class ReportPaths:
         results are ``source``'s (a run's spool), else the document's own. What was written, and a line per
         report that could not be."""
         from kubecert.atomic_files import staged_text
-        from kubecert.reports.canonical import REPORT_MODE
-        from kubecert.reports.spool import HeldResults
+        from kubecert.reports.canonical import REPORT_MODE, HeldResults
 
         if source is None:
             source = HeldResults(document.get("results", ()))
-        header = {key: value for key, value in document.items() if key != "results"}
+        header = {**document, "results": []}  # the results keep their place among the fields; ``source`` has them
         staged: list[tuple[Path, Path]] = []  # temporary file, destination
         try:
             for fmt in FORMATS:

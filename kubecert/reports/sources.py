@@ -1,5 +1,5 @@
-"""What the report formats read a report's results from (outputs.Format): a run's spool, or a document's results
-held whole (spool.py has both)."""
+"""What the report formats read a report's results from (outputs.Format): a run's spool (spool.py), or a document's
+results held whole (canonical.HeldResults)."""
 
 from __future__ import annotations
 

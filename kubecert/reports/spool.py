@@ -27,21 +27,6 @@ Key = tuple[str, str, str]  # the check's node id, the rule, the target: one res
 KEPT = (Status.FAILED,)  # results held whole: few, named at the end of the run and counted by the baseline
 
 
-class HeldResults:
-    """A document's results held whole (a merged report, a report built in a test), read as a spool is."""
-
-    def __init__(self, results: Sequence[Mapping[str, Any]]) -> None:
-        self._results = results
-        self.rules: dict[str, dict[str, Any]] = {}
-        self._lines = [json.dumps(canonical.compact(dict(result), self.rules), default=str) for result in results]
-
-    def lines(self) -> Iterator[str]:
-        return iter(self._lines)
-
-    def documents(self, whole: frozenset[str] | None = None) -> Iterator[dict[str, Any]]:
-        return (dict(result) for result in self._results)  # held anyway: nothing is saved by leaving some out
-
-
 @dataclass(frozen=True, slots=True)  # one per result of the run
 class Entry:
     offset: int
@@ -84,15 +69,8 @@ class ResultSpool(Sequence[Result]):
         else:
             self.kept.pop(key, None)
 
-    def __contains__(self, key: object) -> bool:
-        return key in self._index
-
     def keys(self) -> set[Key]:
         return set(self._index)
-
-    def statuses(self) -> Iterator[tuple[Status, bool]]:
-        """Each result's status, and whether the baseline accepts it."""
-        return ((entry.status, entry.accepted) for entry in self._index.values())
 
     def by_status(self) -> Counter[Status]:
         return Counter(entry.status for entry in self._index.values())
@@ -110,22 +88,23 @@ class ResultSpool(Sequence[Result]):
 
     def lines(self) -> Iterator[str]:
         """Each result's report line (compacted against ``rules``), in the report's order."""
-        for key in self._ordered():
-            entry = self._index[key]
-            self._file.seek(entry.offset)
-            yield self._file.read(entry.length).decode()
+        return (self._line(self._index[key]) for key in self._ordered())
 
     def documents(self, whole: frozenset[str] | None = None) -> Iterator[dict[str, Any]]:
         """Each result as JSON with its rule's text, in the report's order; with ``whole``, a result whose status
         label is not in it is only its rule, target, status and duration (what a fleet's page and JUnit's
-        totals count)."""
-        for key, line in zip(self._ordered(), self.lines(), strict=True):
+        totals count), and its line is not read."""
+        for key in self._ordered():
             entry = self._index[key]
             if whole is not None and _label(entry.status, entry.accepted) not in whole:
                 yield {"rule": key[1], "target": key[2], "status": str(entry.status),
                        "duration_s": entry.duration_s, **({"accepted": True} if entry.accepted else {})}
-                continue
-            yield canonical.fill(json.loads(line), self.rules)
+            else:
+                yield canonical.fill(json.loads(self._line(entry)), self.rules)
+
+    def _line(self, entry: Entry) -> str:
+        self._file.seek(entry.offset)
+        return self._file.read(entry.length).decode()
 
     @overload
     def __getitem__(self, index: int) -> Result: ...
@@ -135,9 +114,7 @@ class ResultSpool(Sequence[Result]):
         """A result read back from the file (as the report holds it: a passing certificate named by reference)."""
         if isinstance(index, slice):
             return [self[i] for i in range(len(self))[index]]
-        entry = self._index[self._ordered()[index]]
-        self._file.seek(entry.offset)
-        return Result.from_json(canonical.fill(json.loads(self._file.read(entry.length)), self.rules))
+        return Result.from_json(canonical.fill(json.loads(self._line(self._index[self._ordered()[index]])), self.rules))
 
     def __iter__(self) -> Iterator[Result]:
         for document in self.documents():
